@@ -1,0 +1,98 @@
+//! Command-line syntax (clap derive). Nothing here knows how jobs run; the
+//! parent module converts these into library configs.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "imgdex", version, about = "Index a folder of images; find near-duplicates and similar images.")]
+pub struct Args {
+    /// Store directory.
+    #[arg(long, global = true, env = "IMGDEX_DB", default_value = "imgdex.db")]
+    pub db: PathBuf,
+    /// No progress bar or notices on stderr.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DecodeArgs {
+    /// Refuse images with more pixels than this (decompression-bomb guard).
+    #[arg(long, default_value_t = 100_000_000)]
+    pub max_pixels: u64,
+    /// Decode JPEGs at full size instead of a reduced DCT scale.
+    #[arg(long)]
+    pub no_scaled_jpeg: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Index (or re-index) image files and folders.
+    Index {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Worker threads (default: one per core).
+        #[arg(long, short = 'j', default_value_t = 0)]
+        jobs: usize,
+        /// Histogram bins per colour channel.
+        #[arg(long, default_value_t = 32)]
+        bins: u16,
+        #[command(flatten)]
+        decode: DecodeArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Summarise the store.
+    Info {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stored images nearest to IMAGE (which need not be indexed).
+    Query {
+        image: PathBuf,
+        #[arg(short, default_value_t = 10)]
+        k: usize,
+        #[arg(long, value_enum, default_value_t = QueryByArg::Hash)]
+        by: QueryByArg,
+        #[command(flatten)]
+        decode: DecodeArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Groups of near-duplicate images in the store.
+    Dupes {
+        #[arg(long, value_enum, default_value_t = DupesByArg::Hash)]
+        by: DupesByArg,
+        /// Maximum Hamming distance (bits of 64) for both pHash and dHash.
+        #[arg(long)]
+        threshold: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hashes and histogram of one image.
+    Inspect {
+        image: PathBuf,
+        /// Draw the three channel histograms to this PNG file.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        #[command(flatten)]
+        decode: DecodeArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum QueryByArg {
+    Hash,
+    Histogram,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DupesByArg {
+    Hash,
+    Exact,
+}

@@ -1,0 +1,210 @@
+//! From parsed arguments to library calls and printed reports: builds the
+//! validated configs, opens the store, runs the job, prints JSON on stdout
+//! (`--json`) or a human summary, and chooses the exit code.
+
+pub mod args;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use args::{Args, Command, DecodeArgs, DupesByArg, QueryByArg};
+use imgdex::config::{DecodeConfig, FeatureConfig, IndexConfig};
+use imgdex::index::hamming::HashRule;
+use imgdex::jobs::{self, dupes, index, inspect, query};
+use imgdex::store::{Store, StoreOptions};
+
+/// Append a line to the output buffer (printed once, at the end).
+macro_rules! out {
+    ($buf:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($buf, $($arg)*);
+    }};
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let mut text = String::new();
+    let code = run_command(args, &mut text)?;
+    emit(&text)?;
+    Ok(code)
+}
+
+/// Write the report to stdout; a closed pipe (`imgdex dupes | head`) is not an error.
+fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
+fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
+    let progress = !args.quiet && std::io::stderr().is_terminal();
+    match args.command {
+        Command::Index { paths, jobs, bins, decode, json } => {
+            let mut cfg = IndexConfig::new(paths);
+            cfg.jobs = jobs;
+            cfg.features = FeatureConfig { histogram_bins: bins };
+            cfg.decode = decode_config(&decode);
+            cfg.progress = progress;
+            cfg.validate()?;
+            let store = open(&args.db, true)?;
+            let summary = index::run(&store, &cfg)?;
+            print_index(text, &summary, json, args.quiet)?;
+            Ok(if summary.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Info { json } => {
+            let store = open(&args.db, false)?;
+            let report = jobs::info::run(&store)?;
+            if json {
+                print_json(text, &report)?;
+            } else {
+                out!(text, "store:          {}", args.db.display());
+                out!(text, "images:         {}", report.images);
+                out!(text, "schema version: {}", report.schema_version);
+                for (k, v) in &report.fingerprints {
+                    out!(text, "fingerprint:    {k} = {v}");
+                }
+                out!(text, 
+                    "features:       hash {}, histogram {}, embedding {}",
+                    report.features.hash, report.features.histogram, report.features.embedding
+                );
+                if report.corrupt > 0 {
+                    out!(text, "corrupt:        {} (re-run index to repair)", report.corrupt);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Query { image, k, by, decode, json } => {
+            let store = open(&args.db, false)?;
+            let cfg = query::QueryConfig {
+                image,
+                k,
+                by: match by {
+                    QueryByArg::Hash => query::QueryBy::Hash,
+                    QueryByArg::Histogram => query::QueryBy::Histogram,
+                },
+                decode: decode_config(&decode),
+                features: stored_feature_config(&store)?,
+            };
+            let hits = query::run(&store, &cfg)?;
+            if json {
+                print_json(text, &hits)?;
+            } else {
+                for h in &hits {
+                    out!(text, "{:>8.3}  {}", h.distance, h.path);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Dupes { by, threshold, json } => {
+            let store = open(&args.db, false)?;
+            let mut cfg = dupes::DupesConfig::default();
+            cfg.by = match by {
+                DupesByArg::Hash => dupes::DupesBy::Hash,
+                DupesByArg::Exact => dupes::DupesBy::Exact,
+            };
+            if let Some(t) = threshold {
+                anyhow::ensure!(t <= 64, "--threshold must be between 0 and 64 bits, got {t}");
+                cfg.rule = HashRule { max_phash: t, max_dhash: t };
+            }
+            let report = dupes::run(&store, &cfg)?;
+            if json {
+                print_json(text, &report)?;
+            } else {
+                for (i, g) in report.groups.iter().enumerate() {
+                    out!(text, "group {} ({} images)", i + 1, g.len());
+                    for p in g {
+                        out!(text, "  {p}");
+                    }
+                }
+                if !args.quiet {
+                    eprintln!("{} duplicate groups", report.groups.len());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Inspect { image, plot, decode, json } => {
+            let cfg = inspect::InspectConfig {
+                image,
+                plot,
+                decode: decode_config(&decode),
+                features: FeatureConfig::default(),
+            };
+            let r = inspect::run(&cfg)?;
+            if json {
+                print_json(text, &r)?;
+            } else {
+                out!(text, "path:    {}", r.path);
+                out!(text, "format:  {} {}x{}", r.format, r.width, r.height);
+                out!(text, "blake3:  {}", r.digest);
+                out!(text, "phash:   {}", r.hashes.phash);
+                out!(text, "dhash:   {}", r.hashes.dhash);
+                out!(text, "ahash:   {}", r.hashes.ahash);
+                let fmt = |v: &[f32]| v.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(" ");
+                out!(text, "hist R:  {}", fmt(&r.histogram.r));
+                out!(text, "hist G:  {}", fmt(&r.histogram.g));
+                out!(text, "hist B:  {}", fmt(&r.histogram.b));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn open(db: &std::path::Path, create: bool) -> Result<Store> {
+    let opts = StoreOptions { create, ..StoreOptions::default() };
+    Store::open(db, &opts).with_context(|| format!("cannot open store {}", db.display()))
+}
+
+fn decode_config(a: &DecodeArgs) -> DecodeConfig {
+    DecodeConfig {
+        max_pixels: a.max_pixels,
+        scaled_jpeg: !a.no_scaled_jpeg,
+        ..DecodeConfig::default()
+    }
+}
+
+/// Feature settings matching what the store was indexed with, so a query
+/// image is analysed the same way.
+fn stored_feature_config(store: &Store) -> Result<FeatureConfig> {
+    let mut cfg = FeatureConfig::default();
+    if let Some(fp) = store.fingerprint("histogram")? {
+        if let Some(bins) = fp.split('-').nth(1).and_then(|b| b.parse().ok()) {
+            cfg.histogram_bins = bins;
+        }
+    }
+    Ok(cfg)
+}
+
+fn print_json<T: Serialize>(text: &mut String, v: &T) -> Result<()> {
+    let s = serde_json::to_string_pretty(v)?;
+    out!(text, "{s}");
+    Ok(())
+}
+
+fn print_index(text: &mut String, s: &index::IndexSummary, json: bool, quiet: bool) -> Result<()> {
+    if json {
+        return print_json(text, s);
+    }
+    if !quiet {
+        for f in &s.skipped_files {
+            eprintln!("skipped {}: {}", f.path, f.error);
+        }
+    }
+    for f in &s.failed {
+        eprintln!("failed  {}: {}", f.path, f.error);
+    }
+    out!(text, 
+        "indexed {}, unchanged {}, removed {}, skipped {}, failed {}{}",
+        s.indexed,
+        s.unchanged,
+        s.removed,
+        s.skipped,
+        s.failed.len(),
+        if s.repaired > 0 { format!(", repaired {}", s.repaired) } else { String::new() }
+    );
+    Ok(())
+}

@@ -1,0 +1,262 @@
+//! Turning file bytes into the one small RGB "working image" every feature
+//! is computed from. Decoding is the expensive step of indexing, so it
+//! happens once per file, is bounded (file size, pixel count, allocation
+//! size) so hostile files are refused before memory is committed, applies
+//! EXIF orientation, flattens alpha over white, and decodes large JPEGs at a
+//! reduced DCT scale when only a small working image is needed.
+
+use std::fs::File;
+use std::io::{Cursor, Read};
+use std::path::Path;
+
+use image::imageops::FilterType;
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
+
+use crate::config::DecodeConfig;
+use crate::error::{Error, Result};
+
+/// The result of decoding one file.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// Working image: short side `work_short_side` (long side capped), RGB8.
+    pub image: RgbImage,
+    /// Width and height of the original after orientation.
+    pub width: u32,
+    pub height: u32,
+    /// Container format as detected from content ("jpeg", "png", ...).
+    pub format: String,
+}
+
+/// Read a whole file, refusing non-regular and oversized files first.
+pub fn read_file(path: &Path, cfg: &DecodeConfig) -> Result<Vec<u8>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        let kind = if meta.is_dir() { "directory" } else { "special file" };
+        return Err(Error::NotAFile {
+            path: path.into(),
+            kind,
+        });
+    }
+    if meta.len() > cfg.max_file_bytes {
+        return Err(Error::FileTooLarge {
+            path: path.into(),
+            size: meta.len(),
+            limit: cfg.max_file_bytes,
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(cfg.max_file_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.is_empty() {
+        return Err(Error::Decode {
+            path: path.into(),
+            reason: "file is empty".into(),
+        });
+    }
+    Ok(bytes)
+}
+
+/// Decode `bytes` (the content of `path`) into a working image.
+pub fn decode(path: &Path, bytes: &[u8], cfg: &DecodeConfig) -> Result<Decoded> {
+    let format = detect_format(path, bytes)?;
+    if format == ImageFormat::Jpeg && cfg.scaled_jpeg {
+        if let Some(decoded) = jpeg_scaled(path, bytes, cfg)? {
+            return Ok(decoded);
+        }
+    }
+    decode_generic(path, bytes, format, cfg)
+}
+
+/// The format named by the content, or a clear error for non-images and
+/// vector files.
+pub fn detect_format(path: &Path, bytes: &[u8]) -> Result<ImageFormat> {
+    if let Ok(f) = image::guess_format(bytes) {
+        return Ok(f);
+    }
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_ascii_lowercase();
+    if head.contains("<svg") {
+        return Err(Error::Unsupported {
+            path: path.into(),
+            format: "SVG (vector)".into(),
+        });
+    }
+    Err(Error::Decode {
+        path: path.into(),
+        reason: "content is not a recognised image format".into(),
+    })
+}
+
+fn limits(cfg: &DecodeConfig) -> Limits {
+    let mut l = Limits::default();
+    l.max_alloc = Some(cfg.max_alloc);
+    l
+}
+
+fn check_pixels(path: &Path, width: u32, height: u32, cfg: &DecodeConfig) -> Result<()> {
+    if width == 0 || height == 0 {
+        return Err(Error::Decode {
+            path: path.into(),
+            reason: format!("image has zero size ({width}x{height})"),
+        });
+    }
+    if u64::from(width) * u64::from(height) > cfg.max_pixels {
+        return Err(Error::TooManyPixels {
+            path: path.into(),
+            width,
+            height,
+            limit: cfg.max_pixels,
+        });
+    }
+    Ok(())
+}
+
+fn decode_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Decode {
+        path: path.into(),
+        reason: e.to_string(),
+    }
+}
+
+fn decode_generic(
+    path: &Path,
+    bytes: &[u8],
+    format: ImageFormat,
+    cfg: &DecodeConfig,
+) -> Result<Decoded> {
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.limits(limits(cfg));
+    let mut decoder = reader.into_decoder().map_err(|e| decode_error(path, e))?;
+    let (w, h) = decoder.dimensions();
+    check_pixels(path, w, h, cfg)?;
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(path, e))?;
+    img.apply_orientation(orientation);
+    let (width, height) = (img.width(), img.height());
+    let rgb = flatten_alpha(img);
+    Ok(Decoded {
+        image: to_working_size(rgb, cfg),
+        width,
+        height,
+        format: format_name(format),
+    })
+}
+
+/// Fast path for JPEG: jpeg-decoder can skip most of the inverse DCT work by
+/// decoding at 1/2, 1/4 or 1/8 scale. Returns `Ok(None)` when this decoder
+/// cannot handle the file (CMYK, 16-bit, damaged data) so that the general
+/// decoder gets a chance; returns an error only for definite refusals.
+fn jpeg_scaled(path: &Path, bytes: &[u8], cfg: &DecodeConfig) -> Result<Option<Decoded>> {
+    let mut dec = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+    dec.set_max_decoding_buffer_size(cfg.max_alloc.min(usize::MAX as u64) as usize);
+    if dec.read_info().is_err() {
+        return Ok(None);
+    }
+    let Some(info) = dec.info() else {
+        return Ok(None);
+    };
+    let (w, h) = (u32::from(info.width), u32::from(info.height));
+    check_pixels(path, w, h, cfg)?;
+    if info.pixel_format != jpeg_decoder::PixelFormat::RGB24
+        && info.pixel_format != jpeg_decoder::PixelFormat::L8
+    {
+        return Ok(None);
+    }
+    let orientation = dec
+        .exif_data()
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+    let short = w.min(h);
+    let target = cfg.work_short_side;
+    if short >= 2 * target {
+        let req_w = (u64::from(w) * u64::from(target)).div_ceil(u64::from(short));
+        let req_h = (u64::from(h) * u64::from(target)).div_ceil(u64::from(short));
+        if dec.scale(req_w as u16, req_h as u16).is_err() {
+            return Ok(None);
+        }
+    }
+    let Ok(pixels) = dec.decode() else {
+        return Ok(None);
+    };
+    let Some(info) = dec.info() else {
+        return Ok(None);
+    };
+    let (sw, sh) = (u32::from(info.width), u32::from(info.height));
+    let rgb = match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => RgbImage::from_raw(sw, sh, pixels),
+        jpeg_decoder::PixelFormat::L8 => {
+            image::GrayImage::from_raw(sw, sh, pixels).map(|g| DynamicImage::ImageLuma8(g).to_rgb8())
+        }
+        _ => None,
+    };
+    let Some(rgb) = rgb else {
+        return Ok(None);
+    };
+    let mut img = DynamicImage::ImageRgb8(rgb);
+    img.apply_orientation(orientation);
+    let (width, height) = match orientation {
+        Orientation::Rotate90
+        | Orientation::Rotate270
+        | Orientation::Rotate90FlipH
+        | Orientation::Rotate270FlipH => (h, w),
+        _ => (w, h),
+    };
+    let DynamicImage::ImageRgb8(rgb) = img else {
+        return Ok(None);
+    };
+    Ok(Some(Decoded {
+        image: to_working_size(rgb, cfg),
+        width,
+        height,
+        format: "jpeg".into(),
+    }))
+}
+
+/// Composite any alpha channel over white, so that colours hidden under
+/// fully transparent pixels never reach the features.
+pub fn flatten_alpha(img: DynamicImage) -> RgbImage {
+    if !img.color().has_alpha() {
+        return img.into_rgb8();
+    }
+    let rgba = img.into_rgba8();
+    let (w, h) = rgba.dimensions();
+    let mut out = RgbImage::new(w, h);
+    for (src, dst) in rgba.pixels().zip(out.pixels_mut()) {
+        let a = u32::from(src[3]);
+        for c in 0..3 {
+            let v = (u32::from(src[c]) * a + 255 * (255 - a) + 127) / 255;
+            dst[c] = v as u8;
+        }
+    }
+    out
+}
+
+/// Scale so the short side is `work_short_side` (up or down), keeping the
+/// long side under `work_long_side_max`.
+pub fn to_working_size(img: RgbImage, cfg: &DecodeConfig) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let (nw, nh) = working_dims(w, h, cfg);
+    if (nw, nh) == (w, h) {
+        return img;
+    }
+    image::imageops::resize(&img, nw, nh, FilterType::Triangle)
+}
+
+/// Target dimensions of the working image for an original of `w`×`h`.
+pub fn working_dims(w: u32, h: u32, cfg: &DecodeConfig) -> (u32, u32) {
+    let short = f64::from(w.min(h));
+    let long = f64::from(w.max(h));
+    let mut s = f64::from(cfg.work_short_side) / short;
+    if long * s > f64::from(cfg.work_long_side_max) {
+        s = f64::from(cfg.work_long_side_max) / long;
+    }
+    let nw = ((f64::from(w) * s).round() as u32).max(1);
+    let nh = ((f64::from(h) * s).round() as u32).max(1);
+    (nw, nh)
+}
+
+fn format_name(f: ImageFormat) -> String {
+    format!("{f:?}").to_ascii_lowercase()
+}

@@ -1,0 +1,90 @@
+//! The library's single error type. Every variant names the file, record or
+//! dimension involved so that a message printed to a user says what to fix;
+//! the binary wraps these in `anyhow` only at the very top.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("store {path} is locked by another imgdex process")]
+    StoreLocked { path: PathBuf },
+
+    #[error("store {path}: {source}")]
+    Store {
+        path: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+
+    #[error("store {path} has schema version {found}, but this imgdex supports up to {supported}; upgrade imgdex")]
+    SchemaTooNew {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+
+    #[error("migration {step} on store {path} failed: {reason}")]
+    Migration {
+        path: PathBuf,
+        step: &'static str,
+        reason: String,
+    },
+
+    #[error("corrupt value in tree `{tree}` at key {key}: {reason}")]
+    CorruptRecord {
+        tree: &'static str,
+        key: String,
+        reason: String,
+    },
+
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{}: not a regular file ({kind})", path.display())]
+    NotAFile { path: PathBuf, kind: &'static str },
+
+    #[error("{}: file is {size} bytes, over the {limit}-byte limit", path.display())]
+    FileTooLarge { path: PathBuf, size: u64, limit: u64 },
+
+    #[error("{}: unsupported format ({format})", path.display())]
+    Unsupported { path: PathBuf, format: String },
+
+    #[error("{}: {width}x{height} pixels is over the limit of {limit} pixels (possible decompression bomb)", path.display())]
+    TooManyPixels {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        limit: u64,
+    },
+
+    #[error("{}: cannot decode: {reason}", path.display())]
+    Decode { path: PathBuf, reason: String },
+
+    #[error("{what}: expected dimension {expected}, got {got}")]
+    Dimension {
+        what: String,
+        expected: usize,
+        got: usize,
+    },
+
+    #[error("{0}")]
+    InvalidArgument(String),
+
+    #[error("{}: cannot draw plot: {reason}", path.display())]
+    Plot { path: PathBuf, reason: String },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! 64-bit perceptual hashes (via `image_hasher`, the maintained successor of
+//! `img_hash`): a DCT pHash, a gradient dHash and the classic 8×8 average
+//! hash. Each is a `u64`, compared by Hamming distance (popcount of XOR).
+
+use image::{DynamicImage, RgbImage};
+use image_hasher::{HashAlg, Hasher, HasherConfig};
+use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
+
+/// Identifies algorithms, sizes and bit order; bump when any changes.
+pub const FINGERPRINT: &str = "image_hasher-3.1/phash-dct-mean-8x8+dhash-8x8+ahash-8x8/v1";
+
+/// The three hashes of one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hashes {
+    pub phash: u64,
+    pub dhash: u64,
+    pub ahash: u64,
+}
+
+impl Hashes {
+    /// Hamming distances (pHash, dHash, aHash) to `other`.
+    pub fn distances(&self, other: &Hashes) -> (u32, u32, u32) {
+        (
+            hamming(self.phash, other.phash),
+            hamming(self.dhash, other.dhash),
+            hamming(self.ahash, other.ahash),
+        )
+    }
+}
+
+/// Number of differing bits.
+#[inline]
+pub fn hamming(a: u64, b: u64) -> u32 {
+    (a ^ b).count_ones()
+}
+
+/// Hex form, as Python's `imagehash` prints hashes.
+pub fn to_hex(h: u64) -> String {
+    format!("{h:016x}")
+}
+
+struct HasherSet {
+    phash: Hasher<[u8; 8]>,
+    dhash: Hasher<[u8; 8]>,
+    ahash: Hasher<[u8; 8]>,
+}
+
+fn hashers() -> &'static HasherSet {
+    static H: OnceLock<HasherSet> = OnceLock::new();
+    H.get_or_init(|| {
+        let base = || HasherConfig::with_bytes_type::<[u8; 8]>().hash_size(8, 8);
+        HasherSet {
+            phash: base().hash_alg(HashAlg::Mean).preproc_dct().to_hasher(),
+            dhash: base().hash_alg(HashAlg::Gradient).to_hasher(),
+            ahash: base().hash_alg(HashAlg::Mean).to_hasher(),
+        }
+    })
+}
+
+fn to_u64(bytes: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&bytes[..8]);
+    u64::from_be_bytes(b)
+}
+
+/// Hash a working image.
+pub fn compute(img: &RgbImage) -> Hashes {
+    // One greyscale conversion shared by all three hashers.
+    let grey = DynamicImage::ImageLuma8(image::imageops::grayscale(img));
+    let h = hashers();
+    Hashes {
+        phash: to_u64(h.phash.hash_image(&grey).as_bytes()),
+        dhash: to_u64(h.dhash.hash_image(&grey).as_bytes()),
+        ahash: to_u64(h.ahash.hash_image(&grey).as_bytes()),
+    }
+}

@@ -1,0 +1,50 @@
+//! Per-channel RGB colour histogram, as OpenCV's `calcHist` computes it for
+//! each of R, G and B, each channel normalised to sum to 1. Compared with
+//! the Hellinger (Bhattacharyya-based) distance, which stays in [0, 1].
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+/// `bins` values for R, then G, then B.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub bins: u16,
+    pub values: Vec<f32>,
+}
+
+/// Histogram of `img` with `bins` bins per channel.
+pub fn compute(img: &RgbImage, bins: u16) -> Histogram {
+    let nb = usize::from(bins);
+    let mut counts = vec![0u32; 3 * nb];
+    for p in img.pixels() {
+        for c in 0..3 {
+            let b = usize::from(p[c]) * nb / 256;
+            counts[c * nb + b] += 1;
+        }
+    }
+    let total = (img.width() as f32 * img.height() as f32).max(1.0);
+    Histogram {
+        bins,
+        values: counts.iter().map(|&n| n as f32 / total).collect(),
+    }
+}
+
+/// Hellinger distance between two histograms of the same layout, averaged
+/// over the three channels: 0 for identical colour distributions, 1 for
+/// disjoint ones. `None` if the layouts differ.
+pub fn distance(a: &Histogram, b: &Histogram) -> Option<f32> {
+    if a.bins != b.bins || a.values.len() != b.values.len() {
+        return None;
+    }
+    let nb = usize::from(a.bins);
+    let mut sum = 0.0f32;
+    for c in 0..3 {
+        let bc: f32 = a.values[c * nb..(c + 1) * nb]
+            .iter()
+            .zip(&b.values[c * nb..(c + 1) * nb])
+            .map(|(x, y)| (x * y).sqrt())
+            .sum();
+        sum += (1.0 - bc.min(1.0)).max(0.0).sqrt();
+    }
+    Some(sum / 3.0)
+}

@@ -1,0 +1,44 @@
+//! The `info` job: what a store holds and under which schema and
+//! feature fingerprints it was written.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::store::Store;
+
+#[derive(Debug, Serialize)]
+pub struct FeatureCounts {
+    pub hash: usize,
+    pub histogram: usize,
+    pub embedding: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InfoReport {
+    pub images: usize,
+    pub schema_version: u32,
+    pub fingerprints: BTreeMap<String, String>,
+    pub features: FeatureCounts,
+    /// Records that failed their checksum (re-indexing repairs them).
+    pub corrupt: usize,
+    pub store_bytes: u64,
+}
+
+pub fn run(store: &Store) -> Result<InfoReport> {
+    let scan = store.scan_images()?;
+    let features = FeatureCounts {
+        hash: scan.records.iter().filter(|(_, r)| r.hashes.is_some()).count(),
+        histogram: scan.records.iter().filter(|(_, r)| r.histogram.is_some()).count(),
+        embedding: 0,
+    };
+    Ok(InfoReport {
+        images: scan.records.len(),
+        schema_version: store.schema_version()?,
+        fingerprints: store.fingerprints()?.into_iter().collect(),
+        features,
+        corrupt: scan.corrupt.len(),
+        store_bytes: store.db().size_on_disk().unwrap_or(0),
+    })
+}

@@ -1,0 +1,38 @@
+//! The operations imgdex offers, each a function from a validated config
+//! (and an open store) to a serialisable report. The CLI prints the report;
+//! other callers can use it directly.
+
+pub mod dupes;
+pub mod index;
+pub mod info;
+pub mod inspect;
+pub mod query;
+
+use serde::Serialize;
+use std::path::Path;
+
+use crate::error::Error;
+
+/// A file that could not be used, and why.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FileIssue {
+    pub path: String,
+    pub error: String,
+}
+
+impl FileIssue {
+    pub fn new(path: &Path, reason: impl Into<String>) -> Self {
+        FileIssue {
+            path: path.to_string_lossy().into_owned(),
+            error: reason.into(),
+        }
+    }
+
+    /// From a library error, without repeating the path in the message.
+    pub fn from_error(path: &Path, err: &Error) -> Self {
+        let msg = err.to_string();
+        let prefix = format!("{}: ", path.display());
+        let reason = msg.strip_prefix(&prefix).unwrap_or(&msg).to_string();
+        FileIssue::new(path, reason)
+    }
+}

@@ -1,0 +1,25 @@
+//! imgdex: an embedded-database image index and search engine.
+//!
+//! The pipeline runs in stages, one module each: [`walk`] finds candidate
+//! files, [`decode`] turns bytes into one small working RGB image, [`features`]
+//! derives perceptual hashes and colour histograms from it, [`store`] keeps the
+//! derived records in a sled database, [`index`] answers nearest-neighbour
+//! questions over them, and [`jobs`] strings the stages together into the
+//! operations the CLI exposes (index, query, dupes, inspect, info). The CLI
+//! binary only turns arguments into the config types defined here.
+
+pub mod config;
+pub mod decode;
+pub mod error;
+pub mod features;
+pub mod index;
+pub mod jobs;
+pub mod paths;
+pub mod plot;
+pub mod store;
+pub mod walk;
+
+#[path = "../migrations/mod.rs"]
+pub mod migrations;
+
+pub use error::{Error, Result};

@@ -1,0 +1,242 @@
+//! The sled-backed store of derived data. One process owns a store at a
+//! time (an advisory lock file guards it, so a second imgdex gets a clear
+//! error instead of sled's). Each image is one record written with a single
+//! atomic operation, and the store is flushed at commit points, so a crash
+//! loses at most the last uncommitted images and never leaves a half record.
+//! The schema version lives in the `meta` tree and `migrations/` brings older
+//! stores up to date when they are opened.
+
+pub mod record;
+
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::migrations;
+pub use record::{ImageRecord, StoredImage, Tagged};
+
+/// Image ids are sled-generated, monotonically increasing integers.
+pub type ImageId = u64;
+
+/// Tree names.
+pub const META: &str = "meta";
+pub const IMAGES: &str = "images";
+
+const SCHEMA_KEY: &[u8] = b"schema_version";
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Create the store when it does not exist (writers); readers refuse.
+    pub create: bool,
+    /// sled page cache size in bytes.
+    pub cache_capacity: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            create: true,
+            cache_capacity: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// What a full scan of the image tree found.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub records: Vec<(ImageId, ImageRecord)>,
+    /// Records whose bytes failed their checksum or did not decode.
+    pub corrupt: Vec<(ImageId, String)>,
+}
+
+/// An open store.
+pub struct Store {
+    dir: PathBuf,
+    db: sled::Db,
+    meta: sled::Tree,
+    images: sled::Tree,
+    _lock: File,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("dir", &self.dir).finish()
+    }
+}
+
+impl Store {
+    /// Open (and if needed create and migrate) the store in `dir`.
+    pub fn open(dir: &Path, opts: &StoreOptions) -> Result<Store> {
+        let lock = acquire_lock(dir, opts.create)?;
+        let db = sled::Config::new()
+            .path(dir.join("sled"))
+            .cache_capacity(opts.cache_capacity)
+            .open()
+            .map_err(|source| store_err(dir, source))?;
+        migrations::upgrade(&db, dir)?;
+        let meta = db.open_tree(META).map_err(|e| store_err(dir, e))?;
+        let images = db.open_tree(IMAGES).map_err(|e| store_err(dir, e))?;
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            db,
+            meta,
+            images,
+            _lock: lock,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The underlying sled database (for migrations and other stores' trees).
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    fn err(&self, source: sled::Error) -> Error {
+        store_err(&self.dir, source)
+    }
+
+    pub fn schema_version(&self) -> Result<u32> {
+        read_schema_version(&self.db).map_err(|e| self.err(e))
+    }
+
+    /// The fingerprint string last recorded for `feature`.
+    pub fn fingerprint(&self, feature: &str) -> Result<Option<String>> {
+        let key = format!("fingerprint/{feature}");
+        let v = self.meta.get(key).map_err(|e| self.err(e))?;
+        Ok(v.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    pub fn set_fingerprint(&self, feature: &str, value: &str) -> Result<()> {
+        let key = format!("fingerprint/{feature}");
+        self.meta
+            .insert(key, value.as_bytes())
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// All recorded fingerprints, by feature name.
+    pub fn fingerprints(&self) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for kv in self.meta.scan_prefix(b"fingerprint/") {
+            let (k, v) = kv.map_err(|e| self.err(e))?;
+            let k = String::from_utf8_lossy(&k["fingerprint/".len()..]).into_owned();
+            out.push((k, String::from_utf8_lossy(&v).into_owned()));
+        }
+        Ok(out)
+    }
+
+    /// A fresh image id.
+    pub fn next_id(&self) -> Result<ImageId> {
+        self.db.generate_id().map_err(|e| self.err(e))
+    }
+
+    pub fn put_image(&self, id: ImageId, rec: &ImageRecord) -> Result<()> {
+        let bytes = record::encode(&StoredImage::V1(rec.clone()));
+        self.images
+            .insert(id.to_be_bytes(), bytes)
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn remove_image(&self, id: ImageId) -> Result<()> {
+        self.images
+            .remove(id.to_be_bytes())
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn get_image(&self, id: ImageId) -> Result<Option<ImageRecord>> {
+        match self.images.get(id.to_be_bytes()).map_err(|e| self.err(e))? {
+            None => Ok(None),
+            Some(v) => record::decode::<StoredImage>(&v)
+                .map(|s| Some(s.into()))
+                .map_err(|reason| Error::CorruptRecord {
+                    tree: IMAGES,
+                    key: id.to_string(),
+                    reason,
+                }),
+        }
+    }
+
+    /// Every image record; corrupt ones are listed apart, never fatal.
+    pub fn scan_images(&self) -> Result<Scan> {
+        let mut scan = Scan::default();
+        for kv in self.images.iter() {
+            let (k, v) = kv.map_err(|e| self.err(e))?;
+            let id = key_to_id(&k);
+            match record::decode::<StoredImage>(&v) {
+                Ok(s) => scan.records.push((id, s.into())),
+                Err(reason) => scan.corrupt.push((id, reason)),
+            }
+        }
+        Ok(scan)
+    }
+
+    pub fn image_count(&self) -> usize {
+        self.images.len()
+    }
+
+    /// Make everything written so far durable.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush().map_err(|e| self.err(e))?;
+        Ok(())
+    }
+}
+
+pub(crate) fn key_to_id(k: &[u8]) -> ImageId {
+    let mut b = [0u8; 8];
+    let n = k.len().min(8);
+    b[8 - n..].copy_from_slice(&k[k.len() - n..]);
+    u64::from_be_bytes(b)
+}
+
+pub(crate) fn store_err(dir: &Path, source: sled::Error) -> Error {
+    Error::Store {
+        path: dir.to_path_buf(),
+        source,
+    }
+}
+
+/// Schema version recorded in `meta` (0 for a new, empty database).
+pub fn read_schema_version(db: &sled::Db) -> sled::Result<u32> {
+    let meta = db.open_tree(META)?;
+    Ok(meta
+        .get(SCHEMA_KEY)?
+        .and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok())
+        .map(u32::from_be_bytes)
+        .unwrap_or(0))
+}
+
+pub fn write_schema_version(db: &sled::Db, version: u32) -> sled::Result<()> {
+    let meta = db.open_tree(META)?;
+    meta.insert(SCHEMA_KEY, &version.to_be_bytes())?;
+    Ok(())
+}
+
+fn acquire_lock(dir: &Path, create: bool) -> Result<File> {
+    if !dir.join("sled").exists() && !create {
+        return Err(Error::InvalidArgument(format!(
+            "no imgdex store at {}; run `imgdex index <DIR>` first or pass --db",
+            dir.display()
+        )));
+    }
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let lock_path = dir.join("imgdex.lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(&lock_path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::StoreLocked {
+            path: dir.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&lock_path, e)),
+    }
+}

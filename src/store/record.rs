@@ -1,0 +1,77 @@
+//! The values kept in the store and their on-disk envelope. Every value is
+//! `[postcard-encoded versioned enum][CRC32 little-endian]`: the enum's
+//! variant index is the first byte and doubles as the format version, and the
+//! checksum turns silent corruption into a reported, repairable error.
+//! Records only ever gain variants (`V1`, later `V2`, ...): postcard does not
+//! tolerate appended fields, so a new layout is a new variant, and frozen
+//! old layouts live in `migrations/`.
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::features::{Hashes, Histogram};
+
+/// A derived feature together with the fingerprint (CRC32 of the config's
+/// fingerprint string) it was computed under.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tagged<T> {
+    pub fingerprint: u32,
+    pub value: T,
+}
+
+/// Everything the store knows about one image file. Pixels are never stored:
+/// the image file is the source of truth and a record can always be rebuilt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    /// Absolute path as raw OS bytes.
+    pub path: Vec<u8>,
+    pub size: u64,
+    pub mtime_ns: i64,
+    /// BLAKE3 of the file content.
+    pub digest: [u8; 32],
+    pub width: u32,
+    pub height: u32,
+    pub format: String,
+    pub hashes: Option<Tagged<Hashes>>,
+    pub histogram: Option<Tagged<Histogram>>,
+}
+
+/// Versioned envelope for image records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum StoredImage {
+    V1(ImageRecord),
+}
+
+impl From<StoredImage> for ImageRecord {
+    fn from(s: StoredImage) -> Self {
+        match s {
+            StoredImage::V1(r) => r,
+        }
+    }
+}
+
+/// CRC32 of a fingerprint string, as stored in [`Tagged`].
+pub fn fingerprint_code(s: &str) -> u32 {
+    crc32fast::hash(s.as_bytes())
+}
+
+/// Encode a value: postcard bytes followed by their CRC32.
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut bytes = postcard::to_stdvec(value).expect("postcard encoding of an owned value");
+    let crc = crc32fast::hash(&bytes);
+    bytes.extend_from_slice(&crc.to_le_bytes());
+    bytes
+}
+
+/// Decode a value written by [`encode`], checking its CRC32.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    if bytes.len() < 5 {
+        return Err(format!("value is {} bytes, too short", bytes.len()));
+    }
+    let (body, crc) = bytes.split_at(bytes.len() - 4);
+    let want = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    let got = crc32fast::hash(body);
+    if want != got {
+        return Err(format!("checksum mismatch (stored {want:08x}, computed {got:08x})"));
+    }
+    postcard::from_bytes(body).map_err(|e| format!("cannot decode (version byte {}): {e}", body[0]))
+}
