@@ -66,7 +66,7 @@ pub enum Command {
     Dupes {
         #[arg(long, value_enum, default_value_t = DupesByArg::Hash)]
         by: DupesByArg,
-        /// Maximum Hamming distance (bits of 64) for both pHash and dHash.
+        /// Maximum Hamming distance (bits of 64) for both pHash and dHash [default: 6].
         #[arg(long)]
         threshold: Option<u32>,
         #[arg(long)]
