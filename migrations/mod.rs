@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::store::{read_schema_version, store_err, write_schema_version};
 
 pub mod m001_initial;
+pub mod m002_embeddings;
 
 /// One schema step: applying it to a store at `version - 1` yields `version`.
 pub struct Step {
@@ -23,7 +24,7 @@ pub struct Step {
 }
 
 /// Every step, in order.
-pub const STEPS: &[Step] = &[m001_initial::STEP];
+pub const STEPS: &[Step] = &[m001_initial::STEP, m002_embeddings::STEP];
 
 /// The schema version this build writes.
 pub const CURRENT_VERSION: u32 = STEPS[STEPS.len() - 1].version;

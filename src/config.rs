@@ -85,6 +85,8 @@ pub struct IndexConfig {
     pub flush_every: usize,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// CNN embeddings; `None` indexes hashes and histograms only.
+    pub embed: Option<crate::features::embedding::EmbedConfig>,
 }
 
 impl IndexConfig {
@@ -96,6 +98,7 @@ impl IndexConfig {
             features: FeatureConfig::default(),
             flush_every: 256,
             progress: false,
+            embed: None,
         }
     }
 

@@ -76,6 +76,9 @@ pub enum Error {
     #[error("{0}")]
     InvalidArgument(String),
 
+    #[error("{}: {reason}", path.display())]
+    Model { path: PathBuf, reason: String },
+
     #[error("{}: cannot draw plot: {reason}", path.display())]
     Plot { path: PathBuf, reason: String },
 }

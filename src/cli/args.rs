@@ -28,6 +28,20 @@ pub struct DecodeArgs {
     pub no_scaled_jpeg: bool,
 }
 
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArgs {
+    /// ONNX image model (a `.json` sidecar beside it describes its input);
+    /// default: `$IMGDEX_MODELS/efficientnet-lite0.onnx`, installed by scripts/setup.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// ONNX Runtime shared library (default: $ORT_DYLIB_PATH, else libonnxruntime.so beside the model).
+    #[arg(long)]
+    pub ort_lib: Option<PathBuf>,
+    /// Skip CNN embeddings (no model or ONNX Runtime needed).
+    #[arg(long)]
+    pub no_embed: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Index (or re-index) image files and folders.
@@ -40,8 +54,16 @@ pub enum Command {
         /// Histogram bins per colour channel.
         #[arg(long, default_value_t = 32)]
         bins: u16,
+        /// Images per inference batch.
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        /// ONNX Runtime intra-op threads (default: one per core).
+        #[arg(long, default_value_t = 0)]
+        ort_threads: usize,
         #[command(flatten)]
         decode: DecodeArgs,
+        #[command(flatten)]
+        model: ModelArgs,
         #[arg(long)]
         json: bool,
     },
@@ -59,6 +81,8 @@ pub enum Command {
         by: QueryByArg,
         #[command(flatten)]
         decode: DecodeArgs,
+        #[command(flatten)]
+        model: ModelArgs,
         #[arg(long)]
         json: bool,
     },
@@ -80,6 +104,8 @@ pub enum Command {
         plot: Option<PathBuf>,
         #[command(flatten)]
         decode: DecodeArgs,
+        #[command(flatten)]
+        model: ModelArgs,
         #[arg(long)]
         json: bool,
     },
@@ -89,6 +115,7 @@ pub enum Command {
 pub enum QueryByArg {
     Hash,
     Histogram,
+    Embedding,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

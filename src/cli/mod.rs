@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use args::{Args, Command, DecodeArgs, DupesByArg, QueryByArg};
+use args::{Args, Command, DecodeArgs, DupesByArg, ModelArgs, QueryByArg};
+use imgdex::features::embedding::EmbedConfig;
 use imgdex::config::{DecodeConfig, FeatureConfig, IndexConfig};
 use imgdex::index::hamming::HashRule;
 use imgdex::jobs::{self, dupes, index, inspect, query};
@@ -44,9 +45,14 @@ fn emit(text: &str) -> Result<()> {
 fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
     let progress = !args.quiet && std::io::stderr().is_terminal();
     match args.command {
-        Command::Index { paths, jobs, bins, decode, json } => {
+        Command::Index { paths, jobs, bins, batch, ort_threads, decode, model, json } => {
             let mut cfg = IndexConfig::new(paths);
             cfg.jobs = jobs;
+            cfg.embed = embed_config(&model).map(|mut e| {
+                e.batch = batch;
+                e.threads = ort_threads;
+                e
+            });
             cfg.features = FeatureConfig { histogram_bins: bins };
             cfg.decode = decode_config(&decode);
             cfg.progress = progress;
@@ -78,7 +84,7 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Query { image, k, by, decode, json } => {
+        Command::Query { image, k, by, decode, model, json } => {
             let store = open(&args.db, false)?;
             let cfg = query::QueryConfig {
                 image,
@@ -86,7 +92,9 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
                 by: match by {
                     QueryByArg::Hash => query::QueryBy::Hash,
                     QueryByArg::Histogram => query::QueryBy::Histogram,
+                    QueryByArg::Embedding => query::QueryBy::Embedding,
                 },
+                embed: embed_config(&model),
                 decode: decode_config(&decode),
                 features: stored_feature_config(&store)?,
             };
@@ -127,10 +135,11 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Inspect { image, plot, decode, json } => {
+        Command::Inspect { image, plot, decode, model, json } => {
             let cfg = inspect::InspectConfig {
                 image,
                 plot,
+                embed: embed_config(&model),
                 decode: decode_config(&decode),
                 features: FeatureConfig::default(),
             };
@@ -148,6 +157,13 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
                 out!(text, "hist R:  {}", fmt(&r.histogram.r));
                 out!(text, "hist G:  {}", fmt(&r.histogram.g));
                 out!(text, "hist B:  {}", fmt(&r.histogram.b));
+                if let Some(c) = &r.classes {
+                    let top: Vec<String> = c.iter().map(|c| format!("{} ({:.2})", c.label, c.probability)).collect();
+                    out!(text, "classes: {}", top.join(", "));
+                }
+                if let Some(note) = &r.embedding_error {
+                    eprintln!("note: no CNN classes: {note}");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -157,6 +173,19 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
 fn open(db: &std::path::Path, create: bool) -> Result<Store> {
     let opts = StoreOptions { create, ..StoreOptions::default() };
     Store::open(db, &opts).with_context(|| format!("cannot open store {}", db.display()))
+}
+
+/// The embedding settings, or `None` with `--no-embed`.
+fn embed_config(m: &ModelArgs) -> Option<EmbedConfig> {
+    if m.no_embed {
+        return None;
+    }
+    let mut cfg = match &m.model {
+        Some(model) => EmbedConfig { model: model.clone(), ..EmbedConfig::in_dir(&EmbedConfig::default_dir()) },
+        None => EmbedConfig::in_dir(&EmbedConfig::default_dir()),
+    };
+    cfg.ort_library = m.ort_lib.clone();
+    Some(cfg)
 }
 
 fn decode_config(a: &DecodeArgs) -> DecodeConfig {

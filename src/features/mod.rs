@@ -3,6 +3,7 @@
 //! Each is a pure function of the working image and its config, so the
 //! index job can compute them all from a single decode.
 
+pub mod embedding;
 pub mod hash;
 pub mod histogram;
 

@@ -1,15 +1,17 @@
 //! The `index` job: walk the roots, decide per file whether it is new,
-//! changed, unchanged or gone, decode and analyse the new and changed ones
-//! in parallel, and write one record per image from a single writer thread,
-//! flushing at regular commit points. A broken file becomes an entry in the
-//! summary's `failed` list; it never stops the run.
+//! changed, unchanged or gone, then run a three-stage pipeline: decode and
+//! analyse files in parallel (each decoded once), batch their CNN inputs
+//! through ONNX Runtime on one inference thread, and write one atomic record
+//! per image from a single writer, flushing at regular commit points. A
+//! broken file becomes an entry in the summary's `failed` list; it never
+//! stops the run.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::bounded;
+use crossbeam_channel::{bounded, Receiver, Sender};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -17,11 +19,11 @@ use serde::Serialize;
 use crate::config::IndexConfig;
 use crate::decode;
 use crate::error::{Error, Result};
-use crate::features;
+use crate::features::{self, embedding::Embedder, embedding::ModelSpec};
 use crate::jobs::FileIssue;
 use crate::paths;
 use crate::store::record::fingerprint_code;
-use crate::store::{ImageId, ImageRecord, Store, Tagged};
+use crate::store::{EmbeddingRecord, ImageId, ImageRecord, Store, Tagged};
 use crate::walk::{self, Candidate};
 
 /// What an `index` run did.
@@ -36,6 +38,21 @@ pub struct IndexSummary {
     pub skipped_files: Vec<FileIssue>,
     /// Corrupt records found and dropped (their files are re-indexed).
     pub repaired: usize,
+    /// Images that got a new CNN embedding in this run.
+    pub embedded: usize,
+    pub timings: Timings,
+}
+
+/// Where the time went (CPU seconds summed over worker threads, except wall).
+#[derive(Debug, Default, Serialize, Clone, Copy)]
+pub struct Timings {
+    pub wall_s: f64,
+    /// Reading, decoding and resizing to the working image.
+    pub decode_s: f64,
+    /// Hashes, histogram and CNN preprocessing.
+    pub features_s: f64,
+    /// ONNX Runtime inference (wall time of the inference thread).
+    pub inference_s: f64,
 }
 
 /// Fingerprint codes the current config writes.
@@ -43,27 +60,42 @@ pub struct IndexSummary {
 struct Codes {
     hash: u32,
     histogram: u32,
+    embedding: Option<u32>,
 }
 
 /// One file to (re)analyse.
 struct Work {
     candidate: Candidate,
     old: Option<(ImageId, ImageRecord)>,
+    old_embedding_current: bool,
 }
 
 enum Outcome {
     /// Content unchanged, only the stat data moved: refresh the record.
     Touched(ImageId, ImageRecord),
-    Analysed(Option<ImageId>, Box<ImageRecord>),
+    Analysed(Box<Analysed>),
     Failed(Option<ImageId>, FileIssue),
+}
+
+struct Analysed {
+    id: Option<ImageId>,
+    record: ImageRecord,
+    /// Preprocessed CNN input, until the inference stage replaces it.
+    tensor: Option<Vec<f32>>,
+    embedding: Option<EmbeddingRecord>,
+    decode_s: f64,
+    features_s: f64,
 }
 
 /// Index `cfg.roots` into `store`.
 pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
+    let start = Instant::now();
     cfg.validate()?;
+    let embedder = cfg.embed.as_ref().map(Embedder::load).transpose()?;
     let codes = Codes {
         hash: fingerprint_code(&cfg.features.hash_fingerprint()),
         histogram: fingerprint_code(&cfg.features.histogram_fingerprint()),
+        embedding: embedder.as_ref().map(|e| fingerprint_code(e.fingerprint())),
     };
     let mut summary = IndexSummary::default();
     let exclude = store_dir_variants(store.dir());
@@ -72,29 +104,47 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
     summary.skipped_files.extend(walked.skipped.iter().map(|n| FileIssue::new(&n.path, &n.reason)));
     summary.skipped = summary.skipped_files.len();
 
-    let scan = store.scan_images()?;
-    for (id, _) in &scan.corrupt {
-        store.remove_image(*id)?;
-    }
-    summary.repaired = scan.corrupt.len();
-    let mut existing: HashMap<Vec<u8>, (ImageId, ImageRecord)> = scan
-        .records
-        .into_iter()
-        .map(|(id, r)| (r.path.clone(), (id, r)))
-        .collect();
-
-    let (work, unchanged) = plan(walked.candidates, &mut existing, codes);
+    let (mut existing, embedding_codes) = load_existing(store, &mut summary)?;
+    let (work, unchanged) = plan(walked.candidates, &mut existing, &embedding_codes, codes);
     summary.unchanged = unchanged;
     summary.removed = remove_gone(store, &walked.roots, &existing)?;
 
     let progress = progress_bar(work.len() as u64, cfg.progress);
-    write_results(store, cfg, codes, work, &progress, &mut summary)?;
+    let fingerprint = embedder.as_ref().map(|e| e.fingerprint().to_string());
+    run_pipeline(store, cfg, codes, work, embedder, &progress, &mut summary)?;
     progress.finish_and_clear();
 
     store.set_fingerprint("hash", &cfg.features.hash_fingerprint())?;
     store.set_fingerprint("histogram", &cfg.features.histogram_fingerprint())?;
+    if let Some(fp) = fingerprint {
+        store.set_fingerprint("embedding", &fp)?;
+    }
     store.flush()?;
+    summary.timings.wall_s = start.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+type Existing = HashMap<Vec<u8>, (ImageId, ImageRecord)>;
+
+/// Current records by path, and each image's embedding fingerprint.
+/// Corrupt records are dropped here so that their files are re-indexed.
+fn load_existing(store: &Store, summary: &mut IndexSummary) -> Result<(Existing, HashMap<ImageId, u32>)> {
+    let scan = store.scan_images()?;
+    for (id, _) in &scan.corrupt {
+        store.remove_image(*id)?;
+    }
+    let (embeddings, corrupt_emb) = store.scan_embeddings()?;
+    for (id, _) in &corrupt_emb {
+        store.remove_embedding(*id)?;
+    }
+    summary.repaired = scan.corrupt.len() + corrupt_emb.len();
+    let existing = scan
+        .records
+        .into_iter()
+        .map(|(id, r)| (r.path.clone(), (id, r)))
+        .collect();
+    let codes = embeddings.into_iter().map(|(id, e)| (id, e.fingerprint)).collect();
+    Ok((existing, codes))
 }
 
 /// Split candidates into work and unchanged files. Entries matched to a
@@ -102,20 +152,33 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
 /// was not seen by this walk.
 fn plan(
     candidates: Vec<Candidate>,
-    existing: &mut HashMap<Vec<u8>, (ImageId, ImageRecord)>,
+    existing: &mut Existing,
+    embedding_codes: &HashMap<ImageId, u32>,
     codes: Codes,
 ) -> (Vec<Work>, usize) {
     let mut work = Vec::new();
     let mut unchanged = 0;
     for c in candidates {
         let old = existing.remove(&paths::to_bytes(&c.path));
+        let old_embedding_current = match (&old, codes.embedding) {
+            (_, None) => true,
+            (Some((id, _)), Some(code)) => embedding_codes.get(id) == Some(&code),
+            (None, Some(_)) => false,
+        };
         match old {
             Some((_, ref r))
-                if r.size == c.size && r.mtime_ns == c.mtime_ns && features_current(r, codes) =>
+                if r.size == c.size
+                    && r.mtime_ns == c.mtime_ns
+                    && old_embedding_current
+                    && features_current(r, codes) =>
             {
                 unchanged += 1
             }
-            _ => work.push(Work { candidate: c, old }),
+            _ => work.push(Work {
+                candidate: c,
+                old,
+                old_embedding_current,
+            }),
         }
     }
     (work, unchanged)
@@ -127,11 +190,7 @@ fn features_current(r: &ImageRecord, codes: Codes) -> bool {
 }
 
 /// Remove records under the walked roots whose file no longer exists.
-fn remove_gone(
-    store: &Store,
-    roots: &[PathBuf],
-    unseen: &HashMap<Vec<u8>, (ImageId, ImageRecord)>,
-) -> Result<usize> {
+fn remove_gone(store: &Store, roots: &[PathBuf], unseen: &Existing) -> Result<usize> {
     let mut removed = 0;
     for (path_bytes, (id, _)) in unseen {
         let path = paths::from_bytes(path_bytes);
@@ -144,12 +203,14 @@ fn remove_gone(
     Ok(removed)
 }
 
-/// Analyse `work` on a worker pool and write each outcome as it arrives.
-fn write_results(
+/// Analyse `work` on a worker pool, embed on an inference thread, and write
+/// each outcome on this thread as it arrives.
+fn run_pipeline(
     store: &Store,
     cfg: &IndexConfig,
     codes: Codes,
     work: Vec<Work>,
+    embedder: Option<Embedder>,
     progress: &ProgressBar,
     summary: &mut IndexSummary,
 ) -> Result<()> {
@@ -157,45 +218,131 @@ fn write_results(
         .num_threads(cfg.jobs)
         .build()
         .map_err(|e| Error::InvalidArgument(format!("cannot start worker threads: {e}")))?;
-    let (tx, rx) = bounded::<Outcome>(64);
+    let spec = embedder.as_ref().map(|e| e.spec().clone());
+    let (tx, rx) = bounded::<Outcome>(32);
     std::thread::scope(|s| {
+        let spec = spec.as_ref();
         s.spawn(move || {
             pool.install(|| {
-                work.into_par_iter()
-                    .for_each_with(tx, |tx, w| {
-                        let _ = tx.send(analyse(w, cfg, codes));
-                    })
+                work.into_par_iter().for_each_with(tx, |tx, w| {
+                    let _ = tx.send(analyse(w, cfg, codes, spec));
+                })
             })
         });
-        let mut since_flush = 0;
-        let mut last_flush = Instant::now();
-        for outcome in rx {
-            apply(store, outcome, summary)?;
-            progress.inc(1);
-            since_flush += 1;
-            if since_flush >= cfg.flush_every || last_flush.elapsed() > Duration::from_secs(2) {
-                store.flush()?;
-                since_flush = 0;
-                last_flush = Instant::now();
+        let (rx, inference) = match embedder {
+            Some(embedder) => {
+                let (etx, erx) = bounded::<Outcome>(32);
+                let code = codes.embedding.unwrap_or_default();
+                (erx, Some(s.spawn(move || inference_stage(embedder, code, rx, etx))))
             }
+            None => (rx, None),
+        };
+        write_stage(store, cfg, rx, progress, summary)?;
+        if let Some(handle) = inference {
+            summary.timings.inference_s = handle.join().unwrap_or(0.0);
         }
         Ok(())
     })
 }
 
+/// Batch CNN inputs through the model; pass every other outcome through.
+/// A batch is whatever is ready (up to the batch size) when the model is
+/// free, so inference never waits for a full batch. Returns the seconds
+/// spent in inference.
+fn inference_stage(mut embedder: Embedder, code: u32, rx: Receiver<Outcome>, tx: Sender<Outcome>) -> f64 {
+    let mut busy = Duration::ZERO;
+    let mut pending: Vec<Box<Analysed>> = Vec::with_capacity(embedder.batch_size());
+    let route = |o: Outcome, pending: &mut Vec<Box<Analysed>>| match o {
+        Outcome::Analysed(a) if a.tensor.is_some() => pending.push(a),
+        other => {
+            let _ = tx.send(other);
+        }
+    };
+    while let Ok(first) = rx.recv() {
+        route(first, &mut pending);
+        while pending.len() < embedder.batch_size() {
+            match rx.try_recv() {
+                Ok(o) => route(o, &mut pending),
+                Err(_) => break,
+            }
+        }
+        if pending.is_empty() {
+            continue;
+        }
+        let t = Instant::now();
+        let outcomes = embed_batch(&mut embedder, code, std::mem::take(&mut pending));
+        busy += t.elapsed();
+        for o in outcomes {
+            route(o, &mut pending);
+        }
+    }
+    busy.as_secs_f64()
+}
+
+fn embed_batch(embedder: &mut Embedder, code: u32, items: Vec<Box<Analysed>>) -> Vec<Outcome> {
+    let n = items.len();
+    let mut input = Vec::with_capacity(n * embedder.input_len());
+    for a in &items {
+        input.extend_from_slice(a.tensor.as_deref().unwrap_or_default());
+    }
+    match embedder.embed(input, n) {
+        Ok(embs) => items
+            .into_iter()
+            .zip(embs)
+            .map(|(mut a, e)| {
+                a.tensor = None;
+                a.embedding = Some(EmbeddingRecord::from_f32(code, &e.vector));
+                Outcome::Analysed(a)
+            })
+            .collect(),
+        Err(e) => items
+            .into_iter()
+            .map(|a| {
+                let path = paths::from_bytes(&a.record.path);
+                Outcome::Failed(a.id, FileIssue::new(&path, format!("inference failed: {e}")))
+            })
+            .collect(),
+    }
+}
+
+fn write_stage(
+    store: &Store,
+    cfg: &IndexConfig,
+    rx: Receiver<Outcome>,
+    progress: &ProgressBar,
+    summary: &mut IndexSummary,
+) -> Result<()> {
+    let mut since_flush = 0;
+    let mut last_flush = Instant::now();
+    for outcome in rx {
+        apply(store, outcome, summary)?;
+        progress.inc(1);
+        since_flush += 1;
+        if since_flush >= cfg.flush_every || last_flush.elapsed() > Duration::from_secs(2) {
+            store.flush()?;
+            since_flush = 0;
+            last_flush = Instant::now();
+        }
+    }
+    Ok(())
+}
+
 fn apply(store: &Store, outcome: Outcome, summary: &mut IndexSummary) -> Result<()> {
     match outcome {
         Outcome::Touched(id, rec) => {
-            store.put_image(id, &rec)?;
+            store.put_image(id, &rec, None)?;
             summary.unchanged += 1;
         }
-        Outcome::Analysed(id, rec) => {
-            let id = match id {
+        Outcome::Analysed(a) => {
+            let id = match a.id {
                 Some(id) => id,
                 None => store.next_id()?,
             };
-            store.put_image(id, &rec)?;
+            store.put_image(id, &a.record, a.embedding.as_ref())?;
             summary.indexed += 1;
+            summary.embedded += usize::from(a.embedding.is_some());
+            summary.timings.decode_s += a.decode_s;
+            summary.timings.features_s += a.features_s;
         }
         Outcome::Failed(id, issue) => {
             // A file that no longer decodes must not keep a stale record.
@@ -208,10 +355,10 @@ fn apply(store: &Store, outcome: Outcome, summary: &mut IndexSummary) -> Result<
     Ok(())
 }
 
-fn analyse(w: Work, cfg: &IndexConfig, codes: Codes) -> Outcome {
+fn analyse(w: Work, cfg: &IndexConfig, codes: Codes, spec: Option<&ModelSpec>) -> Outcome {
     let path = w.candidate.path.clone();
     let old_id = w.old.as_ref().map(|(id, _)| *id);
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| analyse_file(w, cfg, codes)));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| analyse_file(w, cfg, codes, spec)));
     match result {
         Ok(Ok(outcome)) => outcome,
         Ok(Err(e)) => Outcome::Failed(old_id, FileIssue::from_error(&path, &e)),
@@ -219,12 +366,13 @@ fn analyse(w: Work, cfg: &IndexConfig, codes: Codes) -> Outcome {
     }
 }
 
-fn analyse_file(w: Work, cfg: &IndexConfig, codes: Codes) -> Result<Outcome> {
+fn analyse_file(w: Work, cfg: &IndexConfig, codes: Codes, spec: Option<&ModelSpec>) -> Result<Outcome> {
+    let t0 = Instant::now();
     let c = &w.candidate;
     let bytes = decode::read_file(&c.path, &cfg.decode)?;
     let digest: [u8; 32] = blake3::hash(&bytes).into();
     if let Some((id, old)) = &w.old {
-        if old.digest == digest && features_current(old, codes) {
+        if old.digest == digest && features_current(old, codes) && w.old_embedding_current {
             let mut rec = old.clone();
             rec.size = bytes.len() as u64;
             rec.mtime_ns = c.mtime_ns;
@@ -233,8 +381,10 @@ fn analyse_file(w: Work, cfg: &IndexConfig, codes: Codes) -> Result<Outcome> {
     }
     let decoded = decode::decode(&c.path, &bytes, &cfg.decode)?;
     drop(bytes);
+    let t1 = Instant::now();
     let f = features::compute(&decoded.image, &cfg.features);
-    let rec = ImageRecord {
+    let tensor = spec.map(|s| features::embedding::preprocess(&decoded.image, s));
+    let record = ImageRecord {
         path: paths::to_bytes(&c.path),
         size: c.size,
         mtime_ns: c.mtime_ns,
@@ -251,7 +401,14 @@ fn analyse_file(w: Work, cfg: &IndexConfig, codes: Codes) -> Result<Outcome> {
             value: f.histogram,
         }),
     };
-    Ok(Outcome::Analysed(w.old.map(|(id, _)| id), Box::new(rec)))
+    Ok(Outcome::Analysed(Box::new(Analysed {
+        id: w.old.map(|(id, _)| id),
+        record,
+        tensor,
+        embedding: None,
+        decode_s: (t1 - t0).as_secs_f64(),
+        features_s: t1.elapsed().as_secs_f64(),
+    })))
 }
 
 /// The store directory as given and canonicalised, so the walk skips it.
@@ -273,14 +430,4 @@ fn progress_bar(len: u64, visible: bool) -> ProgressBar {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     pb
-}
-
-/// Paths used by tests and tools: the set of stored paths, as bytes.
-pub fn stored_paths(store: &Store) -> Result<HashSet<Vec<u8>>> {
-    Ok(store
-        .scan_images()?
-        .records
-        .into_iter()
-        .map(|(_, r)| r.path)
-        .collect())
 }

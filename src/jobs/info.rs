@@ -31,7 +31,7 @@ pub fn run(store: &Store) -> Result<InfoReport> {
     let features = FeatureCounts {
         hash: scan.records.iter().filter(|(_, r)| r.hashes.is_some()).count(),
         histogram: scan.records.iter().filter(|(_, r)| r.histogram.is_some()).count(),
-        embedding: 0,
+        embedding: store.scan_embeddings()?.0.len(),
     };
     Ok(InfoReport {
         images: scan.records.len(),

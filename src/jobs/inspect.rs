@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::config::{DecodeConfig, FeatureConfig};
+use crate::features::embedding::{top_k, EmbedConfig, Embedder};
 use crate::error::Result;
 use crate::features::hash::to_hex;
 use crate::jobs::query::analyse_file;
@@ -18,6 +19,15 @@ pub struct InspectConfig {
     pub plot: Option<PathBuf>,
     pub decode: DecodeConfig,
     pub features: FeatureConfig,
+    /// Model for the CNN classes; `None` skips them.
+    pub embed: Option<EmbedConfig>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClassScore {
+    pub class: usize,
+    pub label: String,
+    pub probability: f32,
 }
 
 #[derive(Debug, Serialize)]
@@ -44,6 +54,11 @@ pub struct InspectReport {
     pub digest: String,
     pub hashes: HashesHex,
     pub histogram: HistogramReport,
+    /// Top-5 classes from the model's logits (ImageNet for the default model).
+    pub classes: Option<Vec<ClassScore>>,
+    /// Why `classes` is missing, when the model could not be used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding_error: Option<String>,
 }
 
 pub fn run(cfg: &InspectConfig) -> Result<InspectReport> {
@@ -51,6 +66,13 @@ pub fn run(cfg: &InspectConfig) -> Result<InspectReport> {
     let digest = blake3::hash(&bytes).to_hex().to_string();
     drop(bytes);
     let (decoded, f) = analyse_file(&cfg.image, &cfg.decode, &cfg.features)?;
+    let (classes, embedding_error) = match &cfg.embed {
+        None => (None, None),
+        Some(e) => match classify(e, &decoded.image) {
+            Ok(c) => (c, None),
+            Err(err) => (None, Some(err.to_string())),
+        },
+    };
     let nb = usize::from(f.histogram.bins);
     let v = &f.histogram.values;
     let report = InspectReport {
@@ -73,6 +95,8 @@ pub fn run(cfg: &InspectConfig) -> Result<InspectReport> {
             g: v[nb..2 * nb].to_vec(),
             b: v[2 * nb..].to_vec(),
         },
+        classes,
+        embedding_error,
     };
     if let Some(out) = &cfg.plot {
         plot_histogram(&report, out)?;
@@ -103,4 +127,32 @@ fn plot_histogram(r: &InspectReport, out: &std::path::Path) -> Result<()> {
         highlight: None,
     };
     plot::draw(&chart, out)
+}
+
+/// Top-5 classes of the working image, labelled from `classes.txt` beside
+/// the model when present.
+fn classify(cfg: &EmbedConfig, img: &image::RgbImage) -> Result<Option<Vec<ClassScore>>> {
+    let mut embedder = Embedder::load(cfg)?;
+    let input = embedder.preprocess(img);
+    let out = embedder.embed(input, 1)?.remove(0);
+    let Some(logits) = out.logits else {
+        return Ok(None);
+    };
+    let labels: Vec<String> = cfg
+        .model
+        .parent()
+        .map(|d| d.join("imagenet_classes.txt"))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|t| t.lines().map(str::to_string).collect())
+        .unwrap_or_default();
+    Ok(Some(
+        top_k(&logits, 5)
+            .into_iter()
+            .map(|(class, probability)| ClassScore {
+                class,
+                label: labels.get(class).cloned().unwrap_or_else(|| format!("class {class}")),
+                probability,
+            })
+            .collect(),
+    ))
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::config::{DecodeConfig, FeatureConfig};
 use crate::decode;
 use crate::error::{Error, Result};
+use crate::features::embedding::{cosine_distance, EmbedConfig, Embedder};
 use crate::features::{self, histogram, Features};
 use crate::index::hamming;
 use crate::paths;
@@ -22,6 +23,8 @@ pub enum QueryBy {
     Hash,
     /// Hellinger distance between RGB histograms (0..1).
     Histogram,
+    /// Cosine distance between CNN embeddings (0..2), exact scan.
+    Embedding,
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +34,8 @@ pub struct QueryConfig {
     pub by: QueryBy,
     pub decode: DecodeConfig,
     pub features: FeatureConfig,
+    /// Needed for `QueryBy::Embedding`.
+    pub embed: Option<EmbedConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -51,7 +56,8 @@ pub fn run(store: &Store, cfg: &QueryConfig) -> Result<Vec<Hit>> {
     if cfg.k == 0 {
         return Err(Error::InvalidArgument("-k must be at least 1".into()));
     }
-    let (_, f) = analyse_file(&cfg.image, &cfg.decode, &cfg.features)?;
+    let (decoded, f) = analyse_file(&cfg.image, &cfg.decode, &cfg.features)?;
+    let query_image = decoded.image;
     let self_path = std::fs::canonicalize(&cfg.image).ok().map(|p| paths::to_bytes(&p));
     let records: Vec<_> = store
         .scan_images()?
@@ -71,6 +77,7 @@ pub fn run(store: &Store, cfg: &QueryConfig) -> Result<Vec<Hit>> {
                 .map(|(i, d)| Hit { path: paths::display(ids[i as usize]), distance: d })
                 .collect()
         }
+        QueryBy::Embedding => embedding_hits(store, cfg, &query_image, &records)?,
         QueryBy::Histogram => records
             .iter()
             .filter_map(|(_, r)| {
@@ -83,4 +90,38 @@ pub fn run(store: &Store, cfg: &QueryConfig) -> Result<Vec<Hit>> {
     hits.sort_by(|a, b| a.distance.total_cmp(&b.distance).then_with(|| a.path.cmp(&b.path)));
     hits.truncate(cfg.k);
     Ok(hits)
+}
+
+/// Exact cosine scan over the stored embeddings made by the same model.
+fn embedding_hits(
+    store: &Store,
+    cfg: &QueryConfig,
+    query_image: &image::RgbImage,
+    records: &[(u64, crate::store::ImageRecord)],
+) -> Result<Vec<Hit>> {
+    let ecfg = cfg.embed.as_ref().ok_or_else(|| {
+        Error::InvalidArgument("--by embedding needs the CNN model; drop --no-embed".into())
+    })?;
+    let mut embedder = Embedder::load(ecfg)?;
+    let input = embedder.preprocess(query_image);
+    let q = embedder.embed(input, 1)?.remove(0).vector;
+    let code = fingerprint_code(embedder.fingerprint());
+    let (stored, _) = store.scan_embeddings()?;
+    if !stored.iter().any(|(_, e)| e.fingerprint == code) {
+        return Err(Error::InvalidArgument(format!(
+            "the store has no embeddings from model {}; run `imgdex index` with this model first",
+            embedder.spec().name
+        )));
+    }
+    let by_id: std::collections::HashMap<u64, &crate::store::ImageRecord> =
+        records.iter().map(|(id, r)| (*id, r)).collect();
+    Ok(stored
+        .iter()
+        .filter(|(_, e)| e.fingerprint == code)
+        .filter_map(|(id, e)| {
+            let r = by_id.get(id)?;
+            let v = e.to_f32();
+            Some(Hit { path: paths::display(&r.path), distance: f64::from(cosine_distance(&q, &v)) })
+        })
+        .collect())
 }

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::migrations;
-pub use record::{ImageRecord, StoredImage, Tagged};
+pub use record::{EmbeddingRecord, ImageRecord, StoredEmbedding, StoredImage, Tagged};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
 
 /// Image ids are sled-generated, monotonically increasing integers.
 pub type ImageId = u64;
@@ -21,6 +23,7 @@ pub type ImageId = u64;
 /// Tree names.
 pub const META: &str = "meta";
 pub const IMAGES: &str = "images";
+pub const EMBEDDINGS: &str = "embeddings";
 
 const SCHEMA_KEY: &[u8] = b"schema_version";
 
@@ -56,6 +59,7 @@ pub struct Store {
     db: sled::Db,
     meta: sled::Tree,
     images: sled::Tree,
+    embeddings: sled::Tree,
     _lock: File,
 }
 
@@ -77,11 +81,13 @@ impl Store {
         migrations::upgrade(&db, dir)?;
         let meta = db.open_tree(META).map_err(|e| store_err(dir, e))?;
         let images = db.open_tree(IMAGES).map_err(|e| store_err(dir, e))?;
+        let embeddings = db.open_tree(EMBEDDINGS).map_err(|e| store_err(dir, e))?;
         Ok(Store {
             dir: dir.to_path_buf(),
             db,
             meta,
             images,
+            embeddings,
             _lock: lock,
         })
     }
@@ -134,18 +140,72 @@ impl Store {
         self.db.generate_id().map_err(|e| self.err(e))
     }
 
-    pub fn put_image(&self, id: ImageId, rec: &ImageRecord) -> Result<()> {
-        let bytes = record::encode(&StoredImage::V1(rec.clone()));
-        self.images
-            .insert(id.to_be_bytes(), bytes)
-            .map_err(|e| self.err(e))?;
-        Ok(())
+    /// Write an image record, and its embedding if given, atomically.
+    pub fn put_image(&self, id: ImageId, rec: &ImageRecord, emb: Option<&EmbeddingRecord>) -> Result<()> {
+        let key = id.to_be_bytes();
+        let img = record::encode(&StoredImage::V1(rec.clone()));
+        let emb = emb.map(|e| record::encode(&StoredEmbedding::V1(e.clone())));
+        (&self.images, &self.embeddings)
+            .transaction(|(images, embeddings)| {
+                images.insert(&key, img.as_slice())?;
+                if let Some(e) = &emb {
+                    embeddings.insert(&key, e.as_slice())?;
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| self.tx_err(e))
     }
 
+    /// Remove an image record and its embedding atomically.
     pub fn remove_image(&self, id: ImageId) -> Result<()> {
-        self.images
-            .remove(id.to_be_bytes())
-            .map_err(|e| self.err(e))?;
+        let key = id.to_be_bytes();
+        (&self.images, &self.embeddings)
+            .transaction(|(images, embeddings)| {
+                images.remove(&key)?;
+                embeddings.remove(&key)?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| self.tx_err(e))
+    }
+
+    fn tx_err(&self, e: TransactionError<()>) -> Error {
+        match e {
+            TransactionError::Storage(s) => self.err(s),
+            TransactionError::Abort(()) => self.err(sled::Error::Unsupported("transaction aborted".into())),
+        }
+    }
+
+    /// Every embedding record; corrupt ones are listed apart, never fatal.
+    pub fn scan_embeddings(&self) -> Result<(Vec<(ImageId, EmbeddingRecord)>, Vec<(ImageId, String)>)> {
+        let mut ok = Vec::new();
+        let mut corrupt = Vec::new();
+        for kv in self.embeddings.iter() {
+            let (k, v) = kv.map_err(|e| self.err(e))?;
+            let id = key_to_id(&k);
+            match record::decode::<StoredEmbedding>(&v) {
+                Ok(s) => ok.push((id, s.into())),
+                Err(reason) => corrupt.push((id, reason)),
+            }
+        }
+        Ok((ok, corrupt))
+    }
+
+    pub fn get_embedding(&self, id: ImageId) -> Result<Option<EmbeddingRecord>> {
+        match self.embeddings.get(id.to_be_bytes()).map_err(|e| self.err(e))? {
+            None => Ok(None),
+            Some(v) => record::decode::<StoredEmbedding>(&v)
+                .map(|s| Some(s.into()))
+                .map_err(|reason| Error::CorruptRecord {
+                    tree: EMBEDDINGS,
+                    key: id.to_string(),
+                    reason,
+                }),
+        }
+    }
+
+    /// Drop one embedding (e.g. a corrupt one) so the next index recomputes it.
+    pub fn remove_embedding(&self, id: ImageId) -> Result<()> {
+        self.embeddings.remove(id.to_be_bytes()).map_err(|e| self.err(e))?;
         Ok(())
     }
 

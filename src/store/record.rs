@@ -49,6 +49,42 @@ impl From<StoredImage> for ImageRecord {
     }
 }
 
+/// One image's CNN embedding, L2-normalised, stored as IEEE half floats
+/// (2 bytes per dimension; the rounding error, < 1e-3 relative, is far below
+/// the distances that matter for ranking).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddingRecord {
+    pub fingerprint: u32,
+    pub data: Vec<u16>,
+}
+
+impl EmbeddingRecord {
+    pub fn from_f32(fingerprint: u32, v: &[f32]) -> Self {
+        EmbeddingRecord {
+            fingerprint,
+            data: v.iter().map(|&x| half::f16::from_f32(x).to_bits()).collect(),
+        }
+    }
+
+    pub fn to_f32(&self) -> Vec<f32> {
+        self.data.iter().map(|&b| half::f16::from_bits(b).to_f32()).collect()
+    }
+}
+
+/// Versioned envelope for embedding records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum StoredEmbedding {
+    V1(EmbeddingRecord),
+}
+
+impl From<StoredEmbedding> for EmbeddingRecord {
+    fn from(s: StoredEmbedding) -> Self {
+        match s {
+            StoredEmbedding::V1(r) => r,
+        }
+    }
+}
+
 /// CRC32 of a fingerprint string, as stored in [`Tagged`].
 pub fn fingerprint_code(s: &str) -> u32 {
     crc32fast::hash(s.as_bytes())

@@ -1,0 +1,358 @@
+//! CNN embeddings: an ONNX image model (by default ImageNet-pretrained
+//! EfficientNet-Lite0, converted by `scripts/setup`) run through ONNX
+//! Runtime with the `ort` crate. The model is described by a JSON sidecar
+//! (input size, crop, normalisation, output names) so another ONNX image
+//! encoder can be plugged in; its digest is part of the embedding
+//! fingerprint, so switching models recomputes embeddings. ONNX Runtime is
+//! loaded dynamically from the library that `scripts/setup` installs.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use image::imageops::FilterType;
+use image::RgbImage;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::Tensor;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// File name of the default model inside the models directory.
+pub const DEFAULT_MODEL: &str = "efficientnet-lite0.onnx";
+/// File name of the ONNX Runtime library inside the models directory.
+pub const ORT_LIBRARY: &str = "libonnxruntime.so";
+
+/// The model's sidecar (`<model>.json`): how to feed it and what it returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    pub name: String,
+    /// Input tensor name; NCHW float32 of `[N, 3, input_size, input_size]`.
+    pub input: String,
+    pub input_size: u32,
+    /// The centre crop covers `input_size / resize_short` of the short side
+    /// (224/256 for the TF/torchvision evaluation recipe).
+    pub resize_short: u32,
+    /// Per-channel mean, in 0–255 pixel units.
+    pub mean: [f32; 3],
+    /// Per-channel standard deviation, in 0–255 pixel units ...
+    #[serde(default)]
+    pub std: Option<[f32; 3]>,
+    /// ... or one scale factor: input = (pixel − mean) × scale.
+    #[serde(default)]
+    pub scale: Option<f32>,
+    pub embedding_output: String,
+    #[serde(default)]
+    pub logits_output: Option<String>,
+    pub embedding_dim: usize,
+}
+
+/// Where the model and ONNX Runtime are, and how to run them.
+#[derive(Debug, Clone)]
+pub struct EmbedConfig {
+    pub model: PathBuf,
+    /// ONNX Runtime shared library; default: `libonnxruntime.so` beside the model.
+    pub ort_library: Option<PathBuf>,
+    /// Intra-op threads for ONNX Runtime (0 = one per core).
+    pub threads: usize,
+    /// Images per inference call.
+    pub batch: usize,
+}
+
+impl EmbedConfig {
+    /// The model in `dir`, with default settings.
+    pub fn in_dir(dir: &Path) -> Self {
+        EmbedConfig {
+            model: dir.join(DEFAULT_MODEL),
+            ort_library: None,
+            threads: 0,
+            batch: 8,
+        }
+    }
+
+    /// The models directory: `$IMGDEX_MODELS`, else the one `scripts/setup`
+    /// fills in the source tree this binary was built from.
+    pub fn default_dir() -> PathBuf {
+        std::env::var_os("IMGDEX_MODELS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("models"))
+    }
+
+    pub fn sidecar(&self) -> PathBuf {
+        self.model.with_extension("json")
+    }
+
+    pub fn library(&self) -> PathBuf {
+        if let Some(p) = &self.ort_library {
+            return p.clone();
+        }
+        if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+            return PathBuf::from(p);
+        }
+        self.model
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(ORT_LIBRARY)
+    }
+}
+
+/// One image's model outputs.
+#[derive(Debug, Clone)]
+pub struct Embedding {
+    /// L2-normalised embedding.
+    pub vector: Vec<f32>,
+    /// Raw class scores, when the model has a logits output.
+    pub logits: Option<Vec<f32>>,
+}
+
+/// A loaded model, ready to embed batches of preprocessed images.
+pub struct Embedder {
+    session: Session,
+    spec: ModelSpec,
+    fingerprint: String,
+    batch: usize,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedder").field("fingerprint", &self.fingerprint).finish()
+    }
+}
+
+fn setup_hint() -> &'static str {
+    "run `bash scripts/setup` in the imgdex source tree, pass --model, or use --no-embed"
+}
+
+/// ONNX Runtime allows one environment per process: load the library once.
+fn environment(lib: &Path) -> Result<&'static ort::environment::Environment> {
+    static ENV: OnceLock<std::result::Result<ort::environment::Environment, String>> = OnceLock::new();
+    let env = ENV.get_or_init(|| {
+        let builder = ort::init_from(lib).map_err(|e| e.to_string())?;
+        builder.with_name("imgdex").build().map_err(|e| e.to_string())
+    });
+    env.as_ref().map_err(|reason| Error::Model {
+        path: lib.to_path_buf(),
+        reason: format!("cannot load ONNX Runtime: {reason}; {}", setup_hint()),
+    })
+}
+
+impl Embedder {
+    /// Load the model and its sidecar; clear errors name the missing file.
+    pub fn load(cfg: &EmbedConfig) -> Result<Embedder> {
+        let lib = cfg.library();
+        if !lib.is_file() {
+            return Err(Error::Model {
+                path: lib,
+                reason: format!("ONNX Runtime library not found; {}", setup_hint()),
+            });
+        }
+        if !cfg.model.is_file() {
+            return Err(Error::Model {
+                path: cfg.model.clone(),
+                reason: format!("model file not found; {}", setup_hint()),
+            });
+        }
+        let spec = read_spec(&cfg.sidecar())?;
+        let model_bytes = std::fs::read(&cfg.model).map_err(|e| Error::io(&cfg.model, e))?;
+        let env = environment(&lib)?;
+        let threads = if cfg.threads == 0 { num_cores() } else { cfg.threads };
+        let session = build_session(env, &model_bytes, threads).map_err(|reason| Error::Model {
+            path: cfg.model.clone(),
+            reason,
+        })?;
+        let fingerprint = fingerprint(&spec, &model_bytes);
+        Ok(Embedder {
+            session,
+            spec,
+            fingerprint,
+            batch: cfg.batch.max(1),
+        })
+    }
+
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    /// Identifies the model bytes and its preprocessing.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    pub fn batch_size(&self) -> usize {
+        self.batch
+    }
+
+    /// Number of f32 values in one preprocessed image.
+    pub fn input_len(&self) -> usize {
+        let s = self.spec.input_size as usize;
+        3 * s * s
+    }
+
+    /// Centre-crop, resize and normalise a working image into NCHW floats.
+    pub fn preprocess(&self, img: &RgbImage) -> Vec<f32> {
+        preprocess(img, &self.spec)
+    }
+
+    /// Run the model on `n` preprocessed images concatenated in `input`.
+    pub fn embed(&mut self, input: Vec<f32>, n: usize) -> Result<Vec<Embedding>> {
+        let s = self.spec.input_size as usize;
+        if input.len() != n * 3 * s * s {
+            return Err(Error::Dimension {
+                what: format!("input batch of {n} images for model {}", self.spec.name),
+                expected: n * 3 * s * s,
+                got: input.len(),
+            });
+        }
+        let name = self.spec.name.clone();
+        let model_err = |e: ort::Error| Error::Model {
+            path: PathBuf::from(&name),
+            reason: e.to_string(),
+        };
+        let tensor = Tensor::from_array(([n, 3, s, s], input)).map_err(model_err)?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.spec.input.as_str() => tensor])
+            .map_err(model_err)?;
+        let (_, emb) = outputs[self.spec.embedding_output.as_str()]
+            .try_extract_tensor::<f32>()
+            .map_err(model_err)?;
+        let dim = self.spec.embedding_dim;
+        if emb.len() != n * dim {
+            return Err(Error::Dimension {
+                what: format!("embedding output `{}`", self.spec.embedding_output),
+                expected: n * dim,
+                got: emb.len(),
+            });
+        }
+        let logits = match &self.spec.logits_output {
+            Some(name) => {
+                let (_, l) = outputs[name.as_str()]
+                    .try_extract_tensor::<f32>()
+                    .map_err(model_err)?;
+                let c = l.len() / n.max(1);
+                Some((0..n).map(|i| l[i * c..(i + 1) * c].to_vec()).collect::<Vec<_>>())
+            }
+            None => None,
+        };
+        Ok((0..n)
+            .map(|i| Embedding {
+                vector: l2_normalised(&emb[i * dim..(i + 1) * dim]),
+                logits: logits.as_ref().map(|l| l[i].clone()),
+            })
+            .collect())
+    }
+}
+
+fn num_cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+fn build_session(env: &ort::environment::Environment, model: &[u8], threads: usize) -> std::result::Result<Session, String> {
+    let builder = Session::builder(env).map_err(|e| e.to_string())?;
+    let mut builder = builder
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(|e| e.to_string())?
+        .with_intra_threads(threads)
+        .map_err(|e| e.to_string())?;
+    builder.commit_from_memory(model).map_err(|e| e.to_string())
+}
+
+fn read_spec(path: &Path) -> Result<ModelSpec> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Model {
+        path: path.to_path_buf(),
+        reason: format!("cannot read model sidecar ({e}); {}", setup_hint()),
+    })?;
+    let spec: ModelSpec = serde_json::from_str(&text).map_err(|e| Error::Model {
+        path: path.to_path_buf(),
+        reason: format!("invalid model sidecar: {e}"),
+    })?;
+    if spec.std.is_some() == spec.scale.is_some() {
+        return Err(Error::Model {
+            path: path.to_path_buf(),
+            reason: "sidecar needs exactly one of `std` (per channel) or `scale`".into(),
+        });
+    }
+    if spec.input_size == 0 || spec.resize_short < spec.input_size || spec.embedding_dim == 0 {
+        return Err(Error::Model {
+            path: path.to_path_buf(),
+            reason: "sidecar needs input_size > 0, resize_short >= input_size, embedding_dim > 0".into(),
+        });
+    }
+    Ok(spec)
+}
+
+/// Model digest plus preprocessing: any change recomputes embeddings.
+fn fingerprint(spec: &ModelSpec, model: &[u8]) -> String {
+    let digest = blake3::hash(model).to_hex();
+    format!(
+        "{}/blake3:{}/in{}-crop{}-mean{:?}-mul{:?}/{}/v1",
+        spec.name,
+        &digest[..16],
+        spec.input_size,
+        spec.resize_short,
+        spec.mean,
+        multipliers(spec),
+        spec.embedding_output
+    )
+}
+
+/// What each channel is multiplied by after subtracting the mean.
+fn multipliers(spec: &ModelSpec) -> [f32; 3] {
+    match (spec.std, spec.scale) {
+        (Some(std), _) => [1.0 / std[0], 1.0 / std[1], 1.0 / std[2]],
+        (None, Some(s)) => [s; 3],
+        (None, None) => [1.0; 3],
+    }
+}
+
+/// The evaluation preprocessing: a centre square covering
+/// `input_size/resize_short` of the short side, bicubic-resized to
+/// `input_size` (a no-op for a 256-short-side working image and 224/256),
+/// then `(x - mean) / std` (or `× scale`) per channel, laid out NCHW.
+pub fn preprocess(img: &RgbImage, spec: &ModelSpec) -> Vec<f32> {
+    let (w, h) = img.dimensions();
+    let short = w.min(h);
+    let side = ((u64::from(short) * u64::from(spec.input_size)) / u64::from(spec.resize_short)).max(1) as u32;
+    let (x0, y0) = ((w - side).div_ceil(2), (h - side).div_ceil(2));
+    let crop = image::imageops::crop_imm(img, x0, y0, side, side).to_image();
+    let s = spec.input_size;
+    let sq = if side == s {
+        crop
+    } else {
+        image::imageops::resize(&crop, s, s, FilterType::CatmullRom)
+    };
+    let mul = multipliers(spec);
+    let plane = (s * s) as usize;
+    let mut out = vec![0f32; 3 * plane];
+    for (i, p) in sq.pixels().enumerate() {
+        for c in 0..3 {
+            out[c * plane + i] = (f32::from(p[c]) - spec.mean[c]) * mul[c];
+        }
+    }
+    out
+}
+
+pub fn l2_normalised(v: &[f32]) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        v.iter().map(|x| x / n).collect()
+    } else {
+        v.to_vec()
+    }
+}
+
+/// Cosine distance (1 − dot) between two L2-normalised vectors, clamped at 0.
+pub fn cosine_distance(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    (1.0 - dot).max(0.0)
+}
+
+/// Indices and probabilities of the `k` highest-scoring classes.
+pub fn top_k(logits: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = logits.iter().map(|x| (x - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    let mut idx: Vec<usize> = (0..logits.len()).collect();
+    idx.sort_by(|&a, &b| exp[b].total_cmp(&exp[a]));
+    idx.into_iter().take(k).map(|i| (i, exp[i] / sum)).collect()
+}
