@@ -241,7 +241,38 @@ pub fn to_working_size(img: RgbImage, cfg: &DecodeConfig) -> RgbImage {
     if (nw, nh) == (w, h) {
         return img;
     }
-    image::imageops::resize(&img, nw, nh, FilterType::Triangle)
+    resize_rgb(&img, nw, nh, Filter::Bilinear)
+}
+
+/// Resampling filters used by imgdex.
+#[derive(Debug, Clone, Copy)]
+pub enum Filter {
+    /// Area-aware bilinear (triangle) filter: the working image.
+    Bilinear,
+    /// Bicubic (Catmull-Rom): CNN input, as the models were evaluated.
+    Bicubic,
+}
+
+/// Resize with `fast_image_resize` (SIMD convolution, antialiased when
+/// downscaling); falls back to `image`'s resize if it refuses.
+pub fn resize_rgb(img: &RgbImage, w: u32, h: u32, filter: Filter) -> RgbImage {
+    use fast_image_resize::{FilterType as F, ResizeAlg, ResizeOptions, Resizer};
+    let alg = match filter {
+        Filter::Bilinear => ResizeAlg::Convolution(F::Bilinear),
+        Filter::Bicubic => ResizeAlg::Convolution(F::CatmullRom),
+    };
+    let mut dst = RgbImage::new(w, h);
+    let opts = ResizeOptions::new().resize_alg(alg);
+    match Resizer::new().resize(img, &mut dst, &opts) {
+        Ok(()) => dst,
+        Err(_) => {
+            let f = match filter {
+                Filter::Bilinear => FilterType::Triangle,
+                Filter::Bicubic => FilterType::CatmullRom,
+            };
+            image::imageops::resize(img, w, h, f)
+        }
+    }
 }
 
 /// Target dimensions of the working image for an original of `w`×`h`.

@@ -90,9 +90,12 @@ pub enum Command {
     Dupes {
         #[arg(long, value_enum, default_value_t = DupesByArg::Hash)]
         by: DupesByArg,
-        /// Maximum Hamming distance (bits of 64) for both pHash and dHash [default: 6].
+        /// Maximum pHash Hamming distance (bits of 64); also the dHash limit unless --dhash-threshold is given [default: 12].
         #[arg(long)]
         threshold: Option<u32>,
+        /// Maximum dHash Hamming distance (bits of 64) [default: 12].
+        #[arg(long)]
+        dhash_threshold: Option<u32>,
         #[arg(long)]
         json: bool,
     },

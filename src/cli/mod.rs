@@ -108,7 +108,7 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Dupes { by, threshold, json } => {
+        Command::Dupes { by, threshold, dhash_threshold, json } => {
             let store = open(&args.db, false)?;
             let mut cfg = dupes::DupesConfig::default();
             cfg.by = match by {
@@ -118,6 +118,10 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
             if let Some(t) = threshold {
                 anyhow::ensure!(t <= 64, "--threshold must be between 0 and 64 bits, got {t}");
                 cfg.rule = HashRule { max_phash: t, max_dhash: t };
+            }
+            if let Some(t) = dhash_threshold {
+                anyhow::ensure!(t <= 64, "--dhash-threshold must be between 0 and 64 bits, got {t}");
+                cfg.rule.max_dhash = t;
             }
             let report = dupes::run(&store, &cfg)?;
             if json {
@@ -219,8 +223,12 @@ fn print_index(text: &mut String, s: &index::IndexSummary, json: bool, quiet: bo
         return print_json(text, s);
     }
     if !quiet {
-        for f in &s.skipped_files {
+        const SHOWN: usize = 10;
+        for f in s.skipped_files.iter().take(SHOWN) {
             eprintln!("skipped {}: {}", f.path, f.error);
+        }
+        if s.skipped_files.len() > SHOWN {
+            eprintln!("skipped {} more (see --json)", s.skipped_files.len() - SHOWN);
         }
     }
     for f in &s.failed {

@@ -9,7 +9,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use image::imageops::FilterType;
 use image::RgbImage;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
@@ -319,7 +318,7 @@ pub fn preprocess(img: &RgbImage, spec: &ModelSpec) -> Vec<f32> {
     let sq = if side == s {
         crop
     } else {
-        image::imageops::resize(&crop, s, s, FilterType::CatmullRom)
+        crate::decode::resize_rgb(&crop, s, s, crate::decode::Filter::Bicubic)
     };
     let mul = multipliers(spec);
     let plane = (s * s) as usize;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
 /// Identifies algorithms, sizes and bit order; bump when any changes.
-pub const FINGERPRINT: &str = "image_hasher-3.1/phash-dct-mean-8x8+dhash-8x8+ahash-8x8/v1";
+pub const FINGERPRINT: &str = "image_hasher-3.1+fir/phash-dct-median-8x8+dhash-8x8+ahash-8x8/v1";
 
 /// The three hashes of one image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +51,7 @@ fn hashers() -> &'static HasherSet {
     H.get_or_init(|| {
         let base = || HasherConfig::with_bytes_type::<[u8; 8]>().hash_size(8, 8);
         HasherSet {
-            phash: base().hash_alg(HashAlg::Mean).preproc_dct().to_hasher(),
+            phash: base().hash_alg(HashAlg::Median).preproc_dct().to_hasher(),
             dhash: base().hash_alg(HashAlg::Gradient).to_hasher(),
             ahash: base().hash_alg(HashAlg::Mean).to_hasher(),
         }

@@ -27,7 +27,7 @@ pub struct DupesConfig {
 }
 
 /// Default thresholds, chosen on the development set (see README).
-pub const DEFAULT_RULE: HashRule = HashRule { max_phash: 6, max_dhash: 6 };
+pub const DEFAULT_RULE: HashRule = HashRule { max_phash: 12, max_dhash: 12 };
 
 impl Default for DupesConfig {
     fn default() -> Self {
