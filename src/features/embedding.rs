@@ -100,6 +100,8 @@ impl EmbedConfig {
 pub struct Embedding {
     /// L2-normalised embedding.
     pub vector: Vec<f32>,
+    /// L2 norm of the raw model output (`vector * norm` is the raw output).
+    pub norm: f32,
     /// Raw class scores, when the model has a logits output.
     pub logits: Option<Vec<f32>>,
 }
@@ -236,6 +238,7 @@ impl Embedder {
         Ok((0..n)
             .map(|i| Embedding {
                 vector: l2_normalised(&emb[i * dim..(i + 1) * dim]),
+                norm: l2_norm(&emb[i * dim..(i + 1) * dim]),
                 logits: logits.as_ref().map(|l| l[i].clone()),
             })
             .collect())
@@ -331,8 +334,12 @@ pub fn preprocess(img: &RgbImage, spec: &ModelSpec) -> Vec<f32> {
     out
 }
 
+pub fn l2_norm(v: &[f32]) -> f32 {
+    v.iter().map(|x| x * x).sum::<f32>().sqrt()
+}
+
 pub fn l2_normalised(v: &[f32]) -> Vec<f32> {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let n = l2_norm(v);
     if n > 0.0 {
         v.iter().map(|x| x / n).collect()
     } else {
