@@ -14,6 +14,7 @@ use crate::store::{read_schema_version, store_err, write_schema_version};
 
 pub mod m001_initial;
 pub mod m002_embeddings;
+pub mod m003_results;
 
 /// One schema step: applying it to a store at `version - 1` yields `version`.
 pub struct Step {
@@ -24,7 +25,7 @@ pub struct Step {
 }
 
 /// Every step, in order.
-pub const STEPS: &[Step] = &[m001_initial::STEP, m002_embeddings::STEP];
+pub const STEPS: &[Step] = &[m001_initial::STEP, m002_embeddings::STEP, m003_results::STEP];
 
 /// The schema version this build writes.
 pub const CURRENT_VERSION: u32 = STEPS[STEPS.len() - 1].version;

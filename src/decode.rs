@@ -26,6 +26,16 @@ pub struct Decoded {
     pub height: u32,
     /// Container format as detected from content ("jpeg", "png", ...).
     pub format: String,
+    /// The working image without a uniform frame, when it had one.
+    pub content: Option<RgbImage>,
+}
+
+impl Decoded {
+    /// The view hashes and embeddings are computed from: the working image
+    /// with any uniform border trimmed.
+    pub fn content(&self) -> &RgbImage {
+        self.content.as_ref().unwrap_or(&self.image)
+    }
 }
 
 /// Read a whole file, refusing non-regular and oversized files first.
@@ -61,6 +71,12 @@ pub fn read_file(path: &Path, cfg: &DecodeConfig) -> Result<Vec<u8>> {
 
 /// Decode `bytes` (the content of `path`) into a working image.
 pub fn decode(path: &Path, bytes: &[u8], cfg: &DecodeConfig) -> Result<Decoded> {
+    let mut d = decode_any(path, bytes, cfg)?;
+    d.content = trim_border(&d.image);
+    Ok(d)
+}
+
+fn decode_any(path: &Path, bytes: &[u8], cfg: &DecodeConfig) -> Result<Decoded> {
     let format = detect_format(path, bytes)?;
     if format == ImageFormat::Jpeg && cfg.scaled_jpeg {
         if let Some(decoded) = jpeg_scaled(path, bytes, cfg)? {
@@ -141,6 +157,7 @@ fn decode_generic(
         width,
         height,
         format: format_name(format),
+        content: None,
     })
 }
 
@@ -211,6 +228,7 @@ fn jpeg_scaled(path: &Path, bytes: &[u8], cfg: &DecodeConfig) -> Result<Option<D
         width,
         height,
         format: "jpeg".into(),
+        content: None,
     }))
 }
 
@@ -290,4 +308,52 @@ pub fn working_dims(w: u32, h: u32, cfg: &DecodeConfig) -> (u32, u32) {
 
 fn format_name(f: ImageFormat) -> String {
     format!("{f:?}").to_ascii_lowercase()
+}
+
+/// Largest per-channel difference tolerated between a border pixel and the
+/// border colour.
+const BORDER_TOLERANCE: i16 = 24;
+
+/// The image without a uniform frame (a border or matte added around a
+/// picture), or `None` when there is none. Hashes and embeddings are
+/// computed on this "content" view so that a bordered copy matches its
+/// original; the colour histogram keeps the whole image.
+pub fn trim_border(img: &RgbImage) -> Option<RgbImage> {
+    let (w, h) = img.dimensions();
+    if w < 16 || h < 16 {
+        return None;
+    }
+    let corners = [img.get_pixel(0, 0), img.get_pixel(w - 1, 0), img.get_pixel(0, h - 1), img.get_pixel(w - 1, h - 1)];
+    let colour = *corners[0];
+    if corners.iter().any(|c| !near(c, &colour)) {
+        return None;
+    }
+    let row_uniform = |y: u32| uniform((0..w).map(|x| img.get_pixel(x, y)), &colour);
+    let col_uniform = |x: u32| uniform((0..h).map(|y| img.get_pixel(x, y)), &colour);
+    let (max_x, max_y) = (w / 3, h / 3);
+    let top = (0..max_y).take_while(|&y| row_uniform(y)).count() as u32;
+    let bottom = (0..max_y).take_while(|&i| row_uniform(h - 1 - i)).count() as u32;
+    let left = (0..max_x).take_while(|&x| col_uniform(x)).count() as u32;
+    let right = (0..max_x).take_while(|&i| col_uniform(w - 1 - i)).count() as u32;
+    // Only a frame on every side, at least 2% of the size, counts.
+    let min = |n: u32| (n / 50).max(2);
+    if top < min(h) || bottom < min(h) || left < min(w) || right < min(w) {
+        return None;
+    }
+    let (cw, ch) = (w - left - right, h - top - bottom);
+    Some(image::imageops::crop_imm(img, left, top, cw, ch).to_image())
+}
+
+fn near(a: &image::Rgb<u8>, b: &image::Rgb<u8>) -> bool {
+    (0..3).all(|c| (i16::from(a[c]) - i16::from(b[c])).abs() <= BORDER_TOLERANCE)
+}
+
+/// True when at least 98% of `pixels` are near `colour`.
+fn uniform<'a>(pixels: impl Iterator<Item = &'a image::Rgb<u8>>, colour: &image::Rgb<u8>) -> bool {
+    let (mut n, mut off) = (0u32, 0u32);
+    for p in pixels {
+        n += 1;
+        off += u32::from(!near(p, colour));
+    }
+    off * 50 <= n
 }

@@ -81,6 +81,43 @@ pub enum Error {
 
     #[error("{}: cannot draw plot: {reason}", path.display())]
     Plot { path: PathBuf, reason: String },
+
+    #[error("store {} has no {feature} features{hint}", path.display())]
+    NoFeatures {
+        path: PathBuf,
+        feature: &'static str,
+        hint: String,
+    },
+
+    #[error("k = {k} is more than the {n} {what} there are to cluster")]
+    TooFewSamples { what: String, k: usize, n: usize },
+
+    #[error("{}{}: {reason}", path.display(), line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    Table {
+        path: PathBuf,
+        line: Option<u64>,
+        reason: String,
+    },
+
+    #[error("{}: no column `{column}` (the columns are: {available})", path.display())]
+    UnknownColumn {
+        path: PathBuf,
+        column: String,
+        available: String,
+    },
+
+    #[error("classification needs at least two labels, but all {n} labelled images have the label `{label}`")]
+    SingleLabel { label: String, n: usize },
+
+    #[error("cannot fit {what}: {reason}")]
+    Fit { what: String, reason: String },
+
+    #[error("store {} has no saved {what}; run `imgdex {command}` first", path.display())]
+    NoResult {
+        path: PathBuf,
+        what: &'static str,
+        command: &'static str,
+    },
 }
 
 impl Error {

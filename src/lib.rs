@@ -14,8 +14,10 @@ pub mod error;
 pub mod features;
 pub mod index;
 pub mod jobs;
+pub mod learn;
 pub mod paths;
 pub mod plot;
+pub mod report;
 pub mod store;
 pub mod walk;
 

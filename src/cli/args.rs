@@ -77,7 +77,8 @@ pub enum Command {
         image: PathBuf,
         #[arg(short, default_value_t = 10)]
         k: usize,
-        #[arg(long, value_enum, default_value_t = QueryByArg::Hash)]
+        /// auto: by CNN embedding when the store has embeddings, else by hash.
+        #[arg(long, value_enum, default_value_t = QueryByArg::Auto)]
         by: QueryByArg,
         #[command(flatten)]
         decode: DecodeArgs,
@@ -88,7 +89,8 @@ pub enum Command {
     },
     /// Groups of near-duplicate images in the store.
     Dupes {
-        #[arg(long, value_enum, default_value_t = DupesByArg::Hash)]
+        /// auto: CNN embeddings fused with hashes when the store has embeddings.
+        #[arg(long, value_enum, default_value_t = DupesByArg::Auto)]
         by: DupesByArg,
         /// Maximum pHash Hamming distance (bits of 64); also the dHash limit unless --dhash-threshold is given [default: 12].
         #[arg(long)]
@@ -96,6 +98,20 @@ pub enum Command {
         /// Maximum dHash Hamming distance (bits of 64) [default: 12].
         #[arg(long)]
         dhash_threshold: Option<u32>,
+        /// CNN cosine distance at or below which a pair is a duplicate on its own.
+        #[arg(long)]
+        max_cosine: Option<f32>,
+        /// CNN cosine distance within which a pair is a duplicate if its pHash is within --weak-phash bits.
+        #[arg(long)]
+        weak_cosine: Option<f32>,
+        #[arg(long)]
+        weak_phash: Option<u32>,
+        /// Include every candidate pair with its evidence in the JSON output.
+        #[arg(long)]
+        pairs: bool,
+        /// Write a self-contained HTML page with thumbnails per group for review.
+        #[arg(long)]
+        report: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -112,10 +128,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// K-means clusters of the stored images (or of a CSV table's rows), k chosen by the elbow.
+    Cluster(super::learn_args::ClusterArgs),
+    /// Write the saved clusters, or the stored features, for other tools.
+    Export(super::learn_args::ExportArgs),
+    /// Train a classifier on labelled stored images, or label image files with it.
+    Classify(super::learn_args::ClassifyArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum QueryByArg {
+    Auto,
     Hash,
     Histogram,
     Embedding,
@@ -123,6 +146,8 @@ pub enum QueryByArg {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum DupesByArg {
+    Auto,
+    Embedding,
     Hash,
     Exact,
 }

@@ -25,6 +25,9 @@ macro_rules! out {
     }};
 }
 
+mod learn;
+pub mod learn_args;
+
 pub fn run(args: Args) -> Result<ExitCode> {
     let mut text = String::new();
     let code = run_command(args, &mut text)?;
@@ -90,6 +93,7 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
                 image,
                 k,
                 by: match by {
+                    QueryByArg::Auto => query::QueryBy::Auto,
                     QueryByArg::Hash => query::QueryBy::Hash,
                     QueryByArg::Histogram => query::QueryBy::Histogram,
                     QueryByArg::Embedding => query::QueryBy::Embedding,
@@ -108,10 +112,12 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Dupes { by, threshold, dhash_threshold, json } => {
+        Command::Dupes { by, threshold, dhash_threshold, max_cosine, weak_cosine, weak_phash, pairs, report, json } => {
             let store = open(&args.db, false)?;
             let mut cfg = dupes::DupesConfig::default();
             cfg.by = match by {
+                DupesByArg::Auto => dupes::DupesBy::Auto,
+                DupesByArg::Embedding => dupes::DupesBy::Embedding,
                 DupesByArg::Hash => dupes::DupesBy::Hash,
                 DupesByArg::Exact => dupes::DupesBy::Exact,
             };
@@ -123,22 +129,48 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
                 anyhow::ensure!(t <= 64, "--dhash-threshold must be between 0 and 64 bits, got {t}");
                 cfg.rule.max_dhash = t;
             }
-            let report = dupes::run(&store, &cfg)?;
+            for (name, v) in [("--max-cosine", max_cosine), ("--weak-cosine", weak_cosine)] {
+                if let Some(v) = v {
+                    anyhow::ensure!((0.0..=2.0).contains(&v), "{name} must be a cosine distance in 0..2, got {v}");
+                }
+            }
+            if let Some(v) = max_cosine {
+                cfg.embedding.max_cosine = v;
+            }
+            if let Some(v) = weak_cosine {
+                cfg.embedding.weak_cosine = v;
+            }
+            if let Some(v) = weak_phash {
+                anyhow::ensure!(v <= 64, "--weak-phash must be between 0 and 64 bits, got {v}");
+                cfg.embedding.weak_phash = v;
+            }
+            cfg.with_pairs = pairs;
+            let result = dupes::run(&store, &cfg)?;
+            if let Some(path) = &report {
+                imgdex::report::write_html(&result, path)
+                    .with_context(|| format!("cannot write report {}", path.display()))?;
+            }
             if json {
-                print_json(text, &report)?;
+                print_json(text, &result)?;
             } else {
-                for (i, g) in report.groups.iter().enumerate() {
-                    out!(text, "group {} ({} images)", i + 1, g.len());
-                    for p in g {
-                        out!(text, "  {p}");
+                for (i, g) in result.details.iter().enumerate() {
+                    out!(text, "group {} ({} images, keep {})", i + 1, g.members.len(), g.keeper);
+                    for m in &g.members {
+                        out!(text, "  {}  [{}]", m.path, m.reason);
                     }
                 }
-                if !args.quiet {
-                    eprintln!("{} duplicate groups", report.groups.len());
+            }
+            if !args.quiet {
+                eprintln!("{} duplicate groups ({})", result.groups.len(), result.method);
+                if let Some(path) = &report {
+                    eprintln!("review page: {}", path.display());
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Cluster(a) => learn::cluster(&args.db, a, progress, text),
+        Command::Export(a) => learn::export(&args.db, a, args.quiet, text),
+        Command::Classify(a) => learn::classify(&args.db, a, progress, text),
         Command::Inspect { image, plot, decode, model, json } => {
             let cfg = inspect::InspectConfig {
                 image,

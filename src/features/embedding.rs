@@ -287,7 +287,7 @@ fn read_spec(path: &Path) -> Result<ModelSpec> {
 fn fingerprint(spec: &ModelSpec, model: &[u8]) -> String {
     let digest = blake3::hash(model).to_hex();
     format!(
-        "{}/blake3:{}/in{}-crop{}-mean{:?}-mul{:?}/{}/v1",
+        "{}/blake3:{}/trim-in{}-crop{}-mean{:?}-mul{:?}/{}/v1",
         spec.name,
         &digest[..16],
         spec.input_size,

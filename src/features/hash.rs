@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
 /// Identifies algorithms, sizes and bit order; bump when any changes.
-pub const FINGERPRINT: &str = "image_hasher-3.1+fir/phash-dct-median-8x8+dhash-8x8+ahash-8x8/v1";
+pub const FINGERPRINT: &str = "image_hasher-3.1+fir/trim/phash-dct-median-8x8+dhash-8x8+ahash-8x8/v1";
 
 /// The three hashes of one image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ pub mod embedding;
 pub mod hash;
 pub mod histogram;
 
-use image::RgbImage;
+use crate::decode::Decoded;
 
 use crate::config::FeatureConfig;
 
@@ -21,10 +21,11 @@ pub struct Features {
     pub histogram: Histogram,
 }
 
-/// Compute every feature of `img`.
-pub fn compute(img: &RgbImage, cfg: &FeatureConfig) -> Features {
+/// Compute every feature of a decoded image: hashes from its content view
+/// (uniform border trimmed), the histogram from the whole working image.
+pub fn compute(decoded: &Decoded, cfg: &FeatureConfig) -> Features {
     Features {
-        hashes: hash::compute(img),
-        histogram: histogram::compute(img, cfg.histogram_bins),
+        hashes: hash::compute(decoded.content()),
+        histogram: histogram::compute(&decoded.image, cfg.histogram_bins),
     }
 }

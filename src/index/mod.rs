@@ -2,5 +2,7 @@
 //! brute-force popcount scan is exact and fast enough for collections of
 //! ~100k images; union-find merges pairwise matches into groups.
 
+pub mod ann;
 pub mod hamming;
+pub mod stored;
 pub mod unionfind;

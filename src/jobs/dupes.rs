@@ -1,77 +1,298 @@
 //! The `dupes` job: every group of near-duplicate images in the store.
-//! Pairs come from an exact Hamming scan over the perceptual hashes (or
-//! from equal content digests), and union-find merges them into groups.
+//! Candidate pairs come from two sources: an exact Hamming scan over the
+//! perceptual hashes, and a k-nearest-neighbour pass over the CNN
+//! embeddings (HNSW or exact, see `index::stored`), which finds the copies
+//! hashes miss (crops, flips, rotations, borders, captions). A decision rule
+//! fuses the evidence of each pair; union-find merges accepted pairs into
+//! groups; each group gets a suggested keeper and per-image reasons. Nothing
+//! is ever deleted or moved.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::features::hash::hamming;
+use crate::index::ann::HnswParams;
 use crate::index::hamming::{self, HashRule};
+use crate::index::stored::{self, StoreVectors};
 use crate::index::unionfind::UnionFind;
 use crate::paths;
-use crate::store::Store;
+use crate::store::record::fingerprint_code;
+use crate::store::{ImageId, ImageRecord, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum DupesBy {
+    /// Embeddings fused with hashes when the store has embeddings, else hashes.
+    Auto,
+    /// Embedding neighbours only (hash evidence still used by the rule).
+    Embedding,
     /// Perceptual hashes within a Hamming threshold.
     Hash,
     /// Byte-identical files (equal BLAKE3 digests).
     Exact,
 }
 
-#[derive(Debug, Clone)]
-pub struct DupesConfig {
-    pub by: DupesBy,
-    pub rule: HashRule,
+/// When embedding evidence makes a pair a near-duplicate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EmbeddingRule {
+    /// Cosine distance at or below which a pair is a duplicate on its own.
+    pub max_cosine: f32,
+    /// A pair within this cosine distance is a duplicate when its pHash
+    /// also agrees to within `weak_phash` bits.
+    pub weak_cosine: f32,
+    pub weak_phash: u32,
+    /// Neighbours examined per image.
+    pub k: usize,
 }
 
 /// Default thresholds, chosen on the development set (see README).
 pub const DEFAULT_RULE: HashRule = HashRule { max_phash: 12, max_dhash: 12 };
+pub const DEFAULT_EMBEDDING_RULE: EmbeddingRule = EmbeddingRule { max_cosine: 0.06, weak_cosine: 0.2, weak_phash: 22, k: 10 };
+
+#[derive(Debug, Clone)]
+pub struct DupesConfig {
+    pub by: DupesBy,
+    pub rule: HashRule,
+    pub embedding: EmbeddingRule,
+    pub ann: HnswParams,
+    /// Also report every candidate pair with its evidence.
+    pub with_pairs: bool,
+}
 
 impl Default for DupesConfig {
     fn default() -> Self {
-        DupesConfig { by: DupesBy::Hash, rule: DEFAULT_RULE }
+        DupesConfig {
+            by: DupesBy::Auto,
+            rule: DEFAULT_RULE,
+            embedding: DEFAULT_EMBEDDING_RULE,
+            ann: HnswParams::default(),
+            with_pairs: false,
+        }
     }
+}
+
+/// The evidence about one candidate pair.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pair {
+    pub a: String,
+    pub b: String,
+    pub cosine: Option<f32>,
+    pub phash: u32,
+    pub dhash: u32,
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    pub path: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    /// Why this image is in the group (relative to the keeper).
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupDetail {
+    /// Suggested image to keep: largest resolution, then largest file, then oldest.
+    pub keeper: String,
+    pub members: Vec<Member>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct DupesReport {
+    /// Each group's paths, sorted.
     pub groups: Vec<Vec<String>>,
+    /// Same groups, in the same order, with keeper and reasons.
+    pub details: Vec<GroupDetail>,
+    /// What produced the candidates ("hash", "hash+exact-knn", "hash+hnsw-knn", ...).
+    pub method: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pairs: Option<Vec<Pair>>,
 }
+
+/// Pairwise evidence, by record index.
+type Evidence = BTreeMap<(u32, u32), Option<f32>>;
 
 pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
     let records = store.scan_images()?.records;
+    let index_of: HashMap<ImageId, u32> = records.iter().enumerate().map(|(i, (id, _))| (*id, i as u32)).collect();
     let mut uf = UnionFind::new(records.len());
+    let mut evidence = Evidence::new();
+    let mut method = String::new();
     match cfg.by {
         DupesBy::Exact => {
+            method.push_str("exact");
             let mut first: HashMap<[u8; 32], u32> = HashMap::new();
             for (i, (_, r)) in records.iter().enumerate() {
-                let i = i as u32;
-                let f = *first.entry(r.digest).or_insert(i);
-                uf.union(f, i);
+                let f = *first.entry(r.digest).or_insert(i as u32);
+                uf.union(f, i as u32);
             }
         }
-        DupesBy::Hash => {
-            let (idx, hashes): (Vec<u32>, Vec<_>) = records
-                .iter()
-                .enumerate()
-                .filter_map(|(i, (_, r))| r.hashes.as_ref().map(|t| (i as u32, t.value)))
-                .unzip();
-            for (a, b) in hamming::pairs(&hashes, cfg.rule) {
-                uf.union(idx[a as usize], idx[b as usize]);
+        by => {
+            if by != DupesBy::Embedding {
+                method.push_str("hash");
+                for p in hash_pairs(&records, cfg.rule) {
+                    evidence.insert(p, None);
+                }
+            }
+            let fp = store.fingerprint("embedding")?;
+            let use_embeddings = by == DupesBy::Embedding || (by == DupesBy::Auto && fp.is_some());
+            if let (true, Some(fp)) = (use_embeddings, fp) {
+                let kind = embedding_pairs(store, &fp, cfg, &index_of, &mut evidence)?;
+                if !method.is_empty() {
+                    method.push('+');
+                }
+                method.push_str(&format!("{kind}-knn"));
+            } else if by == DupesBy::Embedding {
+                return Err(crate::Error::InvalidArgument(
+                    "the store has no embeddings; run `imgdex index` without --no-embed".into(),
+                ));
             }
         }
     }
-    let mut groups: Vec<Vec<String>> = uf
-        .groups()
+    let mut pairs = Vec::new();
+    for (&(a, b), &cos) in &evidence {
+        let (ra, rb) = (&records[a as usize].1, &records[b as usize].1);
+        let (ph, dh) = hash_distances(ra, rb);
+        let dup = decide(cfg, cos, ph, dh);
+        if dup {
+            uf.union(a, b);
+        }
+        if cfg.with_pairs {
+            pairs.push(Pair { a: paths::display(&ra.path), b: paths::display(&rb.path), cosine: cos, phash: ph, dhash: dh, duplicate: dup });
+        }
+    }
+    let mut groups: Vec<Vec<u32>> = uf.groups();
+    groups.iter_mut().for_each(|g| g.sort_by_key(|&i| paths::display(&records[i as usize].1.path)));
+    groups.sort_by_key(|g| paths::display(&records[g[0] as usize].1.path));
+    let details = groups.iter().map(|g| group_detail(g, &records, &evidence)).collect();
+    Ok(DupesReport {
+        groups: groups.iter().map(|g| g.iter().map(|&i| paths::display(&records[i as usize].1.path)).collect()).collect(),
+        details,
+        method,
+        pairs: cfg.with_pairs.then_some(pairs),
+    })
+}
+
+/// The fused decision rule.
+fn decide(cfg: &DupesConfig, cos: Option<f32>, phash: u32, dhash: u32) -> bool {
+    let by_hash = phash <= cfg.rule.max_phash && dhash <= cfg.rule.max_dhash;
+    let e = cfg.embedding;
+    let by_embedding = match cos {
+        Some(c) => c <= e.max_cosine || (c <= e.weak_cosine && phash <= e.weak_phash),
+        None => false,
+    };
+    match cfg.by {
+        DupesBy::Hash => by_hash,
+        _ => by_hash || by_embedding,
+    }
+}
+
+fn hash_distances(a: &ImageRecord, b: &ImageRecord) -> (u32, u32) {
+    match (&a.hashes, &b.hashes) {
+        (Some(x), Some(y)) => (hamming(x.value.phash, y.value.phash), hamming(x.value.dhash, y.value.dhash)),
+        _ => (64, 64),
+    }
+}
+
+fn hash_pairs(records: &[(ImageId, ImageRecord)], rule: HashRule) -> Vec<(u32, u32)> {
+    let (idx, hashes): (Vec<u32>, Vec<_>) = records
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, r))| r.hashes.as_ref().map(|t| (i as u32, t.value)))
+        .unzip();
+    hamming::pairs(&hashes, rule)
         .into_iter()
-        .map(|g| {
-            let mut paths: Vec<String> = g.iter().map(|&i| paths::display(&records[i as usize].1.path)).collect();
-            paths.sort();
-            paths
+        .map(|(a, b)| (idx[a as usize], idx[b as usize]))
+        .collect()
+}
+
+/// k-NN over the embeddings: every pair within the weak cosine radius
+/// becomes a candidate with its exact cosine distance.
+fn embedding_pairs(
+    store: &Store,
+    fp: &str,
+    cfg: &DupesConfig,
+    index_of: &HashMap<ImageId, u32>,
+    evidence: &mut Evidence,
+) -> Result<&'static str> {
+    let (ann, live) = stored::open(store, fp, cfg.ann)?;
+    let vectors = StoreVectors { store, code: fingerprint_code(fp) };
+    let radius = cfg.embedding.weak_cosine.max(cfg.embedding.max_cosine);
+    let search = ann.as_search();
+    let items: Vec<(u64, &[f32])> = live.iter().collect();
+    let found: Vec<(u64, Vec<(u64, f32)>)> = items
+        .par_iter()
+        .map(|(id, v)| {
+            let hits = match &ann {
+                stored::Ann::Exact(_) => search.search(v, cfg.embedding.k + 1, &live),
+                stored::Ann::Hnsw(_) => search.search(v, cfg.embedding.k + 1, &vectors),
+            };
+            (*id, hits.into_iter().filter(|(o, d)| o != id && *d <= radius).collect())
         })
         .collect();
-    groups.sort();
-    Ok(DupesReport { groups })
+    for (id, hits) in found {
+        let Some(&a) = index_of.get(&id) else { continue };
+        for (other, d) in hits {
+            let Some(&b) = index_of.get(&other) else { continue };
+            evidence.insert((a.min(b), a.max(b)), Some(d));
+        }
+    }
+    Ok(ann.kind())
+}
+
+/// Keeper: largest resolution, then largest file, then oldest, then path.
+fn keeper(group: &[u32], records: &[(ImageId, ImageRecord)]) -> u32 {
+    *group
+        .iter()
+        .max_by(|&&a, &&b| {
+            let (ra, rb) = (&records[a as usize].1, &records[b as usize].1);
+            let px = |r: &ImageRecord| u64::from(r.width) * u64::from(r.height);
+            px(ra)
+                .cmp(&px(rb))
+                .then(ra.size.cmp(&rb.size))
+                .then(rb.mtime_ns.cmp(&ra.mtime_ns))
+                .then(rb.path.cmp(&ra.path))
+        })
+        .expect("groups are non-empty")
+}
+
+fn group_detail(group: &[u32], records: &[(ImageId, ImageRecord)], evidence: &Evidence) -> GroupDetail {
+    let k = keeper(group, records);
+    let kr = &records[k as usize].1;
+    let members = group
+        .iter()
+        .map(|&i| {
+            let r = &records[i as usize].1;
+            let reason = if i == k {
+                "suggested keeper (largest resolution, then file size, then oldest)".to_string()
+            } else {
+                let (ph, dh) = hash_distances(kr, r);
+                let cos = evidence.get(&(i.min(k), i.max(k))).copied().flatten();
+                let mut s = if r.digest == kr.digest {
+                    "identical bytes".to_string()
+                } else {
+                    format!("pHash {ph}/64 bits, dHash {dh}/64 bits from keeper")
+                };
+                if let Some(c) = cos {
+                    s.push_str(&format!(", CNN cosine distance {c:.3}"));
+                }
+                if r.width != kr.width || r.height != kr.height {
+                    s.push_str(&format!(", {}x{} vs {}x{}", r.width, r.height, kr.width, kr.height));
+                }
+                s
+            };
+            Member { path: paths::display(&r.path), width: r.width, height: r.height, bytes: r.size, reason }
+        })
+        .collect();
+    GroupDetail { keeper: paths::display(&kr.path), members }
+}
+
+/// Paths of a report's groups as filesystem paths (for the HTML report).
+pub fn group_paths(report: &DupesReport) -> Vec<Vec<PathBuf>> {
+    report.groups.iter().map(|g| g.iter().map(PathBuf::from).collect()).collect()
 }

@@ -20,6 +20,8 @@ use crate::config::IndexConfig;
 use crate::decode;
 use crate::error::{Error, Result};
 use crate::features::{self, embedding::Embedder, embedding::ModelSpec};
+use crate::index::ann::HnswParams;
+use crate::index::stored;
 use crate::jobs::FileIssue;
 use crate::paths;
 use crate::store::record::fingerprint_code;
@@ -40,7 +42,13 @@ pub struct IndexSummary {
     pub repaired: usize,
     /// Images that got a new CNN embedding in this run.
     pub embedded: usize,
+    /// Nearest-neighbour index now serving embedding queries ("exact" or "hnsw").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ann: Option<&'static str>,
     pub timings: Timings,
+    /// Existing images whose embedding was recomputed (the ANN re-inserts them).
+    #[serde(skip)]
+    pub reembedded: Vec<ImageId>,
 }
 
 /// Where the time went (CPU seconds summed over worker threads, except wall).
@@ -118,6 +126,9 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
     store.set_fingerprint("histogram", &cfg.features.histogram_fingerprint())?;
     if let Some(fp) = fingerprint {
         store.set_fingerprint("embedding", &fp)?;
+        store.flush()?;
+        let changed = std::mem::take(&mut summary.reembedded);
+        summary.ann = Some(stored::refresh(store, &fp, HnswParams::default(), &changed)?);
     }
     store.flush()?;
     summary.timings.wall_s = start.elapsed().as_secs_f64();
@@ -339,6 +350,9 @@ fn apply(store: &Store, outcome: Outcome, summary: &mut IndexSummary) -> Result<
                 None => store.next_id()?,
             };
             store.put_image(id, &a.record, a.embedding.as_ref())?;
+            if a.id.is_some() && a.embedding.is_some() {
+                summary.reembedded.push(id);
+            }
             summary.indexed += 1;
             summary.embedded += usize::from(a.embedding.is_some());
             summary.timings.decode_s += a.decode_s;
@@ -382,8 +396,8 @@ fn analyse_file(w: Work, cfg: &IndexConfig, codes: Codes, spec: Option<&ModelSpe
     let decoded = decode::decode(&c.path, &bytes, &cfg.decode)?;
     drop(bytes);
     let t1 = Instant::now();
-    let f = features::compute(&decoded.image, &cfg.features);
-    let tensor = spec.map(|s| features::embedding::preprocess(&decoded.image, s));
+    let f = features::compute(&decoded, &cfg.features);
+    let tensor = spec.map(|s| features::embedding::preprocess(decoded.content(), s));
     let record = ImageRecord {
         path: paths::to_bytes(&c.path),
         size: c.size,

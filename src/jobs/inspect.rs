@@ -68,7 +68,7 @@ pub fn run(cfg: &InspectConfig) -> Result<InspectReport> {
     let (decoded, f) = analyse_file(&cfg.image, &cfg.decode, &cfg.features)?;
     let (classes, embedding_error) = match &cfg.embed {
         None => (None, None),
-        Some(e) => match classify(e, &decoded.image) {
+        Some(e) => match classify(e, decoded.content()) {
             Ok(c) => (c, None),
             Err(err) => (None, Some(err.to_string())),
         },

@@ -2,10 +2,14 @@
 //! (and an open store) to a serialisable report. The CLI prints the report;
 //! other callers can use it directly.
 
+pub mod classify;
+pub mod cluster;
 pub mod dupes;
+pub mod export;
 pub mod index;
 pub mod info;
 pub mod inspect;
+pub(crate) mod progress;
 pub mod query;
 
 use serde::Serialize;

@@ -9,7 +9,9 @@ use serde::Serialize;
 use crate::config::{DecodeConfig, FeatureConfig};
 use crate::decode;
 use crate::error::{Error, Result};
-use crate::features::embedding::{cosine_distance, EmbedConfig, Embedder};
+use crate::features::embedding::{EmbedConfig, Embedder};
+use crate::index::ann::HnswParams;
+use crate::index::stored;
 use crate::features::{self, histogram, Features};
 use crate::index::hamming;
 use crate::paths;
@@ -19,6 +21,8 @@ use crate::store::Store;
 /// Which feature ranks the results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueryBy {
+    /// By embedding when the store has embeddings and a model is given, else by hash.
+    Auto,
     /// Mean of pHash and dHash Hamming distance (bits).
     Hash,
     /// Hellinger distance between RGB histograms (0..1).
@@ -48,7 +52,7 @@ pub struct Hit {
 pub fn analyse_file(path: &std::path::Path, dcfg: &DecodeConfig, fcfg: &FeatureConfig) -> Result<(decode::Decoded, Features)> {
     let bytes = decode::read_file(path, dcfg)?;
     let decoded = decode::decode(path, &bytes, dcfg)?;
-    let f = features::compute(&decoded.image, fcfg);
+    let f = features::compute(&decoded, fcfg);
     Ok((decoded, f))
 }
 
@@ -57,7 +61,7 @@ pub fn run(store: &Store, cfg: &QueryConfig) -> Result<Vec<Hit>> {
         return Err(Error::InvalidArgument("-k must be at least 1".into()));
     }
     let (decoded, f) = analyse_file(&cfg.image, &cfg.decode, &cfg.features)?;
-    let query_image = decoded.image;
+    let query_image = decoded.content().clone();
     let self_path = std::fs::canonicalize(&cfg.image).ok().map(|p| paths::to_bytes(&p));
     let records: Vec<_> = store
         .scan_images()?
@@ -65,7 +69,13 @@ pub fn run(store: &Store, cfg: &QueryConfig) -> Result<Vec<Hit>> {
         .into_iter()
         .filter(|(_, r)| Some(&r.path) != self_path.as_ref())
         .collect();
-    let mut hits: Vec<Hit> = match cfg.by {
+    let by = match cfg.by {
+        QueryBy::Auto if cfg.embed.is_some() && store.fingerprint("embedding")?.is_some() => QueryBy::Embedding,
+        QueryBy::Auto => QueryBy::Hash,
+        other => other,
+    };
+    let mut hits: Vec<Hit> = match by {
+        QueryBy::Auto => unreachable!("resolved above"),
         QueryBy::Hash => {
             let code = fingerprint_code(&cfg.features.hash_fingerprint());
             let (ids, hashes): (Vec<_>, Vec<_>) = records
@@ -92,7 +102,8 @@ pub fn run(store: &Store, cfg: &QueryConfig) -> Result<Vec<Hit>> {
     Ok(hits)
 }
 
-/// Exact cosine scan over the stored embeddings made by the same model.
+/// Nearest stored embeddings made by the same model: exact scan for small
+/// stores, the HNSW index (re-ranked exactly) for large ones.
 fn embedding_hits(
     store: &Store,
     cfg: &QueryConfig,
@@ -105,23 +116,24 @@ fn embedding_hits(
     let mut embedder = Embedder::load(ecfg)?;
     let input = embedder.preprocess(query_image);
     let q = embedder.embed(input, 1)?.remove(0).vector;
-    let code = fingerprint_code(embedder.fingerprint());
-    let (stored, _) = store.scan_embeddings()?;
-    if !stored.iter().any(|(_, e)| e.fingerprint == code) {
+    let fp = embedder.fingerprint().to_string();
+    if store.fingerprint("embedding")?.as_deref() != Some(fp.as_str()) {
         return Err(Error::InvalidArgument(format!(
             "the store has no embeddings from model {}; run `imgdex index` with this model first",
             embedder.spec().name
         )));
     }
+    let (ann, live) = stored::open(store, &fp, HnswParams::default())?;
     let by_id: std::collections::HashMap<u64, &crate::store::ImageRecord> =
         records.iter().map(|(id, r)| (*id, r)).collect();
-    Ok(stored
-        .iter()
-        .filter(|(_, e)| e.fingerprint == code)
-        .filter_map(|(id, e)| {
-            let r = by_id.get(id)?;
-            let v = e.to_f32();
-            Some(Hit { path: paths::display(&r.path), distance: f64::from(cosine_distance(&q, &v)) })
+    // One extra in case the query image itself is stored (it is filtered out).
+    Ok(ann
+        .as_search()
+        .search(&q, cfg.k + 1, &live)
+        .into_iter()
+        .filter_map(|(id, d)| {
+            let r = by_id.get(&id)?;
+            Some(Hit { path: paths::display(&r.path), distance: f64::from(d) })
         })
         .collect())
 }

@@ -7,6 +7,7 @@
 //! stores up to date when they are opened.
 
 pub mod record;
+pub mod results;
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -133,6 +134,21 @@ impl Store {
             out.push((k, String::from_utf8_lossy(&v).into_owned()));
         }
         Ok(out)
+    }
+
+    /// A raw value of the `meta` tree (derived-data bookkeeping).
+    pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.meta.get(key).map_err(|e| self.err(e))?.map(|v| v.to_vec()))
+    }
+
+    pub fn meta_put(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.meta.insert(key, value).map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn meta_remove(&self, key: &str) -> Result<()> {
+        self.meta.remove(key).map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     /// A fresh image id.

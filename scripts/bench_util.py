@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Helpers for scripts/bench (standard library only).
+
+    bench_util.py files DIR            -> {"images": N, "bytes": B} (imgdex's walk rules)
+    bench_util.py run TIMEFILE -- CMD  -> runs CMD; writes "wall_s rss_kb user_s sys_s"
+                                          (fallback when /usr/bin/time is missing)
+    bench_util.py report RUNDIR        -> Markdown report of a scripts/bench run on stdout
+
+Run directory layout (written by scripts/bench):
+    meta.tsv                         key<TAB>value lines (machine, commit, settings)
+    ds/<k>/dataset.tsv               key<TAB>value: name, path, note
+    ds/<k>/files.json                output of `files`
+    ds/<k>/<variant>.<rep>.out       stdout of the run (imgdex --json summary, or bench_ort.py JSON)
+    ds/<k>/<variant>.<rep>.time      "wall_s rss_kb user_s sys_s load1"
+"""
+
+import glob
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+# Kept in step with RASTER_EXTENSIONS in src/walk.rs.
+RASTER_EXTENSIONS = {
+    "jpg", "jpeg", "jpe", "jfif", "png", "apng", "gif", "webp", "bmp", "dib", "tif", "tiff",
+    "ico", "pbm", "pgm", "ppm", "pnm", "pam", "tga", "qoi",
+}
+
+VARIANTS = {
+    "a": ("a. imgdex index --no-embed", "imgdex --db $TMP/db -q index $DIR --no-embed --json --ort-threads $T"),
+    "b": ("b. imgdex index --no-embed --no-scaled-jpeg",
+          "imgdex --db $TMP/db -q index $DIR --no-embed --no-scaled-jpeg --json --ort-threads $T"),
+    "c": ("c. imgdex index (embeddings)", "imgdex --db $TMP/db -q index $DIR --json --ort-threads $T"),
+    "d": ("d. pure ORT, Python, random tensors ¹",
+          ".venv/bin/python scripts/bench_ort.py pure models/efficientnet-lite0.onnx --n $N --batch 8 --threads $T"),
+    "e": ("e. Python pipeline (Pillow + numpy + ORT)",
+          ".venv/bin/python scripts/bench_ort.py pipeline models/efficientnet-lite0.onnx $DIR --batch 8 --threads $T"),
+}
+
+
+def files(root):
+    n = b = 0
+    for d, dirs, names in os.walk(root, followlinks=True):
+        for f in names:
+            p = os.path.join(d, f)
+            if f.rsplit(".", 1)[-1].lower() in RASTER_EXTENSIONS and os.path.isfile(p):
+                n += 1
+                b += os.path.getsize(p)
+    print(json.dumps({"images": n, "bytes": b}))
+
+
+def run(timefile, cmd):
+    t = time.perf_counter()
+    rc = subprocess.call(cmd)
+    wall = time.perf_counter() - t
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(timefile, "w") as f:
+        f.write(f"{wall:.3f} {ru.ru_maxrss} {ru.ru_utime:.2f} {ru.ru_stime:.2f}\n")
+    sys.exit(rc)
+
+
+def read_tsv(path):
+    out = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if "\t" in line:
+                    k, v = line.rstrip("\n").split("\t", 1)
+                    out[k] = v
+    return out
+
+
+def parse_run(variant, out_path, time_path, ds_bytes):
+    """One run as a flat dict, or None if it produced no usable output."""
+    try:
+        with open(out_path) as f:
+            j = json.load(f)
+        with open(time_path) as f:
+            fields = f.read().split()
+    except (OSError, ValueError):
+        return None
+    wall, rss_kb, user, sys_ = (float(x) for x in fields[:4])
+    r = {"wall": wall, "rss_mib": rss_kb / 1024.0, "cpu_pct": 100.0 * (user + sys_) / wall if wall else 0.0,
+         "load1": float(fields[4]) if len(fields) > 4 else float("nan")}
+    if variant in "abc":
+        t = j.get("timings", {})
+        r["images"] = j.get("indexed", 0)
+        r["failed"] = len(j.get("failed", []))
+        r["embedded"] = j.get("embedded", 0)
+        for k in ("wall_s", "decode_s", "features_s", "inference_s"):
+            r[k] = t.get(k, float("nan"))
+        r["bytes"] = ds_bytes
+    else:
+        r["images"] = j["images"]
+        r["failed"] = j.get("failed", 0)
+        for k in ("wall_s", "decode_s", "features_s", "inference_s"):
+            r[k] = j[k]
+        r["bytes"] = j.get("bytes", 0)
+        r["load_s"] = j.get("load_s", float("nan"))
+    # Pure ORT is a ceiling: its rate is the timed inference loop alone.
+    denom = r["wall_s"] if variant == "d" else wall
+    r["ips"] = r["images"] / denom if denom else 0.0
+    r["mbps"] = r["bytes"] / 1e6 / wall if (wall and r["bytes"]) else float("nan")
+    return r
+
+
+def med(runs, key):
+    vals = [r[key] for r in runs if r.get(key) == r.get(key)]  # drop NaN
+    return statistics.median(vals) if vals else float("nan")
+
+
+def fmt(x, nd=2):
+    if x != x:  # NaN
+        return "—"
+    return f"{x:.{nd}f}"
+
+
+def report(rundir):
+    meta = read_tsv(os.path.join(rundir, "meta.tsv"))
+    lines = []
+    w = lines.append
+    w(f"# imgdex benchmark {meta.get('timestamp', '')}")
+    w("")
+    w(f"- commit: `{meta.get('commit', '?')}`{meta.get('dirty', '')}")
+    w(f"- machine: {meta.get('nproc', '?')} CPUs ({meta.get('cpu', '?')}), {meta.get('mem', '?')} RAM; "
+      f"{meta.get('os', '')}")
+    w(f"- loadavg (1/5/15 min): start {meta.get('load_start', '?')}, end {meta.get('load_end', '?')}")
+    w(f"- settings: ONNX Runtime {meta.get('ort', '?')}, intra-op threads T={meta.get('threads', '?')} "
+      f"(imgdex `--ort-threads T`, Python `intra_op_num_threads=T`), imgdex decode workers = one per core, "
+      f"batch 8; {meta.get('reps', '?')} repetitions per run, variants alternated, **medians** shown; "
+      f"fresh store in /tmp per run; page cache warmed before timing; peak RSS via {meta.get('rss_tool', '?')}")
+    w(f"- binary: `{meta.get('binary', '?')}` ({meta.get('profile', 'release')})")
+    w("")
+    for dsdir in sorted(glob.glob(os.path.join(rundir, "ds", "*"))):
+        ds = read_tsv(os.path.join(dsdir, "dataset.tsv"))
+        try:
+            with open(os.path.join(dsdir, "files.json")) as f:
+                fj = json.load(f)
+        except (OSError, ValueError):
+            fj = {"images": 0, "bytes": 0}
+        w(f"## {ds.get('name', os.path.basename(dsdir))}: {fj['images']} images, {fj['bytes'] / 1e6:.1f} MB")
+        w("")
+        w(f"`{ds.get('path', '')}`{(' — ' + ds['note']) if ds.get('note') else ''}")
+        w("")
+        w("| run | images | wall s | images/s | images/s min–max | MB/s | peak RSS MiB | CPU % "
+          "| timings wall_s | decode_s ² | features_s ² | inference_s | load1 |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        medians = {}
+        problems = []
+        for v, (label, _) in VARIANTS.items():
+            paths = sorted(glob.glob(os.path.join(dsdir, f"{v}.*.out")))
+            if not paths:
+                continue
+            runs = []
+            for p in paths:
+                r = parse_run(v, p, p[:-4] + ".time", fj["bytes"])
+                if r is None:
+                    problems.append(f"{os.path.basename(p)}: no usable output (see {p[:-4]}.err)")
+                else:
+                    runs.append(r)
+                    if r["failed"]:
+                        problems.append(f"{os.path.basename(p)}: {r['failed']} files failed")
+            if not runs:
+                w(f"| {label} | failed | | | | | | | | | | | |")
+                continue
+            m = {k: med(runs, k) for k in runs[0]}
+            medians[v] = m
+            ips = [r["ips"] for r in runs]
+            w(f"| {label} | {int(m['images'])} | {fmt(m['wall'])} | **{fmt(m['ips'], 1)}** "
+              f"| {fmt(min(ips), 1)}–{fmt(max(ips), 1)} | {fmt(m['mbps'], 1)} | {fmt(m['rss_mib'], 0)} "
+              f"| {fmt(m['cpu_pct'], 0)} | {fmt(m['wall_s'])} | {fmt(m['decode_s'])} | {fmt(m['features_s'])} "
+              f"| {fmt(m['inference_s'])} | {fmt(m['load1'])} |")
+        w("")
+
+        def ratio(x, y):
+            if x in medians and y in medians and medians[y]["ips"]:
+                return medians[x]["ips"] / medians[y]["ips"]
+            return None
+
+        derived = [
+            ("c", "d", "(c) ÷ (d) share of pure-ORT throughput", "{:.0%}"),
+            ("c", "e", "(c) ÷ (e) speed-up vs the Python pipeline", "{:.2f}×"),
+            ("a", "b", "(a) ÷ (b) scaled vs full JPEG decode (no embeddings)", "{:.2f}×"),
+            ("a", "c", "(a) ÷ (c) cost of embeddings (no-embed vs embed throughput)", "{:.2f}×"),
+        ]
+        for x, y, text, f in derived:
+            r = ratio(x, y)
+            if r is not None:
+                w(f"- {text}: **{f.format(r)}**")
+        for p in problems:
+            w(f"- note: {p}")
+        w("")
+    w("¹ (d) images/s = N ÷ the timed inference loop (after a warm-up batch; excludes interpreter start and "
+      "session load); every other images/s and MB/s = images ÷ process wall time (start to exit: model load, "
+      "walk, decode, features, inference, store writes).")
+    w("² imgdex's decode_s/features_s are CPU seconds summed over worker threads; for (e) they are the "
+      "single thread's time in Pillow decode+convert and numpy preprocessing. `timings wall_s` is imgdex's own "
+      "wall clock (from the --json summary) or the Python script's timed loop.")
+    w("")
+    w("Commands ($DIR = dataset, $TMP = fresh temp dir, $T = threads, $N = pure-ORT tensors):")
+    w("")
+    for _, (label, cmd) in VARIANTS.items():
+        w(f"- {label.rstrip(' ¹')}: `{cmd}`")
+    print("\n".join(lines))
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[0] == "files":
+        files(argv[1])
+    elif len(argv) >= 4 and argv[0] == "run" and argv[2] == "--":
+        run(argv[1], argv[3:])
+    elif len(argv) == 2 and argv[0] == "report":
+        report(argv[1])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,180 @@
+//! Command-line syntax of the learning commands (`cluster`, `export`,
+//! `classify`), kept apart from `args.rs` so that the commands can grow
+//! without touching the others. Nothing here knows how the jobs run.
+
+use std::path::PathBuf;
+
+use clap::{Subcommand, ValueEnum};
+
+use super::args::{DecodeArgs, ModelArgs};
+
+#[derive(Debug, clap::Args)]
+pub struct ClusterArgs {
+    /// Feature to cluster stored images by.
+    #[arg(long, value_enum, default_value_t = ClusterByArg::Embedding)]
+    pub by: ClusterByArg,
+    /// Number of clusters.
+    #[arg(long, conflicts_with = "k_range")]
+    pub k: Option<usize>,
+    /// Fit every k of the inclusive range A..B and choose k by the elbow of
+    /// the inertia curve [default: 2..20, capped at the number of rows].
+    #[arg(long, value_name = "A..B", value_parser = parse_k_range)]
+    pub k_range: Option<(usize, usize)>,
+    /// Mini-batch k-means (much faster on large stores, slightly higher inertia).
+    #[arg(long)]
+    pub mini_batch: bool,
+    /// Rows per mini-batch (raised to 3k when smaller).
+    #[arg(long, default_value_t = 1024, requires = "mini_batch")]
+    pub batch_size: usize,
+    /// k-means++ starts per k; the lowest inertia is kept.
+    #[arg(long, default_value_t = 3)]
+    pub n_init: usize,
+    /// Seed of every random choice (same seed, same clusters).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Draw the elbow curve, with the chosen k marked, to this PNG file.
+    #[arg(long, value_name = "PNG")]
+    pub plot: Option<PathBuf>,
+    /// Compare the clusters with labels ("folder" = parent folder names, or
+    /// a CSV with path,label columns): reports normalised mutual information.
+    #[arg(long, value_name = "folder|FILE.csv")]
+    pub labels: Option<String>,
+    /// Cluster the rows of this CSV table instead of stored images (no store needed).
+    #[arg(long, value_name = "FILE.csv", requires = "columns", conflicts_with = "labels")]
+    pub table: Option<PathBuf>,
+    /// Numeric columns of --table to cluster on, comma-separated.
+    #[arg(long, value_delimiter = ',', requires = "table")]
+    pub columns: Vec<String>,
+    /// Scale each --table column to zero mean and unit variance first.
+    #[arg(long, requires = "table")]
+    pub standardize: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ClusterByArg {
+    Embedding,
+    Histogram,
+}
+
+/// `A..B` or `A..=B` (both inclusive).
+fn parse_k_range(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("expected A..B with whole numbers A < B (e.g. 2..20), got `{s}`");
+    let (a, b) = s.split_once("..").ok_or_else(bad)?;
+    let b = b.strip_prefix('=').unwrap_or(b);
+    let a: usize = a.trim().parse().map_err(|_| bad())?;
+    let b: usize = b.trim().parse().map_err(|_| bad())?;
+    if a == 0 || b <= a {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    #[command(subcommand)]
+    pub what: ExportCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// The saved clustering (from `imgdex cluster`): path,cluster rows.
+    Clusters {
+        #[arg(long, value_enum, default_value_t = ClustersFormat::Csv)]
+        format: ClustersFormat,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Hashes, histograms and embeddings of the stored images.
+    Features {
+        /// csv: one row per image; npy: one feature as a matrix, with the
+        /// row paths in FILE.paths.txt beside it.
+        #[arg(long, value_enum, default_value_t = FeaturesFormat::Csv)]
+        format: FeaturesFormat,
+        /// Feature to write [default: all for csv, embedding for npy].
+        #[arg(long, value_enum)]
+        feature: Option<FeatureArg>,
+        /// Write to this file instead of stdout (required for npy).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ClustersFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FeaturesFormat {
+    Csv,
+    Npy,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FeatureArg {
+    All,
+    Hash,
+    Histogram,
+    Embedding,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ClassifyArgs {
+    #[command(subcommand)]
+    pub action: ClassifyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClassifyCommand {
+    /// Train a classifier on the embeddings of labelled stored images and save it in the store.
+    Train {
+        /// "folder" (each image's parent folder name) or a CSV with path,label columns.
+        #[arg(long, default_value = "folder", value_name = "folder|FILE.csv")]
+        labels: String,
+        /// Fraction of each class held out for validation (stratified).
+        #[arg(long, default_value_t = 0.2, conflicts_with = "split")]
+        val_fraction: f64,
+        /// Use this split instead: a CSV with path,split (train/val) columns.
+        #[arg(long, value_name = "FILE.csv")]
+        split: Option<PathBuf>,
+        /// Classifier: both (keep the better on validation), or one of them.
+        #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
+        method: MethodArg,
+        /// L2 penalty of the logistic regression (1/C in scikit-learn terms).
+        #[arg(long, default_value_t = 1.0)]
+        alpha: f64,
+        /// L-BFGS iterations of the logistic regression.
+        #[arg(long, default_value_t = 100)]
+        max_iter: u64,
+        /// Do not standardise the embedding dimensions before the logistic regression.
+        #[arg(long)]
+        no_standardize: bool,
+        /// Seed of the split and of every other random choice.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Label image files or folders with the saved classifier (images need not be indexed).
+    Predict {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        decode: DecodeArgs,
+        #[command(flatten)]
+        model: ModelArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MethodArg {
+    Auto,
+    Logistic,
+    Knn,
+}

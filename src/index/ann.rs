@@ -1,0 +1,356 @@
+//! Approximate nearest neighbours over CNN embeddings. Two implementations
+//! behind one search trait: an exact scan (small collections, and the
+//! reference the approximate one is tested against) and an HNSW graph
+//! (`hnsw_rs`) for large ones. The graph indexes a seeded random projection
+//! of the 1280-d embeddings to `projected_dim` dimensions, which makes
+//! building and searching it several times cheaper; its shortlist is then
+//! re-ranked exactly with the full vectors, so reported distances are exact
+//! cosine distances. `hnsw_rs` cannot delete: removed ids are hidden by the
+//! search filter until enough accumulate to rebuild.
+
+use std::collections::HashSet;
+
+use hnsw_rs::anndists::dist::DistL2;
+use hnsw_rs::hnsw::Hnsw;
+use rayon::prelude::*;
+
+use crate::features::embedding::cosine_distance;
+
+/// A neighbour: image id and cosine distance (0 = same direction).
+pub type Neighbour = (u64, f32);
+
+/// Full-dimensional, L2-normalised vectors by image id.
+pub trait Vectors: Sync {
+    fn vector(&self, id: u64) -> Option<Vec<f32>>;
+}
+
+/// Read side of an ANN index.
+pub trait AnnSearch: Sync {
+    /// The `k` nearest live ids to the unit vector `q`, nearest first.
+    fn search(&self, q: &[f32], k: usize, vectors: &dyn Vectors) -> Vec<Neighbour>;
+    /// Number of live (searchable) vectors.
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Write side of an ANN index.
+pub trait AnnWrite {
+    fn insert(&mut self, id: u64, v: &[f32]);
+    /// Hide `id` from every later search.
+    fn remove(&mut self, id: u64);
+}
+
+/// Vectors kept in memory (exact index storage, tests, benches).
+#[derive(Debug, Default, Clone)]
+pub struct MemoryVectors {
+    pub dim: usize,
+    ids: Vec<u64>,
+    data: Vec<f32>,
+    pos: std::collections::HashMap<u64, usize>,
+}
+
+impl MemoryVectors {
+    pub fn new(dim: usize) -> Self {
+        MemoryVectors { dim, ..Default::default() }
+    }
+
+    pub fn push(&mut self, id: u64, v: &[f32]) {
+        debug_assert_eq!(v.len(), self.dim);
+        self.pos.insert(id, self.ids.len());
+        self.ids.push(id);
+        self.data.extend_from_slice(v);
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &[f32])> {
+        self.ids.iter().copied().zip(self.data.chunks_exact(self.dim.max(1)))
+    }
+}
+
+impl Vectors for MemoryVectors {
+    fn vector(&self, id: u64) -> Option<Vec<f32>> {
+        let p = *self.pos.get(&id)?;
+        Some(self.data[p * self.dim..(p + 1) * self.dim].to_vec())
+    }
+}
+
+/// Exact cosine scan: the reference implementation.
+#[derive(Debug, Default, Clone)]
+pub struct ExactIndex {
+    vectors: MemoryVectors,
+    removed: HashSet<u64>,
+}
+
+impl ExactIndex {
+    pub fn new(vectors: MemoryVectors) -> Self {
+        ExactIndex { vectors, removed: HashSet::new() }
+    }
+
+    pub fn vectors(&self) -> &MemoryVectors {
+        &self.vectors
+    }
+}
+
+impl AnnSearch for ExactIndex {
+    fn search(&self, q: &[f32], k: usize, _vectors: &dyn Vectors) -> Vec<Neighbour> {
+        let mut all: Vec<Neighbour> = self
+            .vectors
+            .iter()
+            .filter(|(id, _)| !self.removed.contains(id))
+            .map(|(id, v)| (id, cosine_distance(q, v)))
+            .collect();
+        top_k(&mut all, k);
+        all
+    }
+
+    fn len(&self) -> usize {
+        self.vectors.len() - self.removed.len()
+    }
+}
+
+impl AnnWrite for ExactIndex {
+    fn insert(&mut self, id: u64, v: &[f32]) {
+        self.vectors.push(id, v);
+    }
+
+    fn remove(&mut self, id: u64) {
+        self.removed.insert(id);
+    }
+}
+
+fn top_k(all: &mut Vec<Neighbour>, k: usize) {
+    let by = |a: &Neighbour, b: &Neighbour| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0));
+    if all.len() > k {
+        all.select_nth_unstable_by(k, by);
+        all.truncate(k);
+    }
+    all.sort_by(by);
+}
+
+/// HNSW build and search parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HnswParams {
+    /// Graph degree (`M`).
+    pub m: usize,
+    pub ef_construction: usize,
+    pub ef_search: usize,
+    /// Dimension of the random projection the graph is built on.
+    pub projected_dim: usize,
+    /// Shortlist size re-ranked exactly: `max(rerank, 4k)`.
+    pub rerank: usize,
+    pub seed: u64,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        HnswParams { m: 16, ef_construction: 100, ef_search: 64, projected_dim: 128, rerank: 40, seed: 0x1d9e_5eed }
+    }
+}
+
+impl HnswParams {
+    /// Identifies everything that shapes the graph.
+    pub fn fingerprint(&self, dim: usize) -> String {
+        format!("hnsw_rs-0.3.5/l2/m{}-efc{}/proj{}x{}-seed{:x}", self.m, self.ef_construction, dim, self.projected_dim, self.seed)
+    }
+}
+
+/// A seeded Gaussian random projection (Johnson–Lindenstrauss).
+#[derive(Debug, Clone)]
+pub struct Projection {
+    pub from: usize,
+    pub to: usize,
+    matrix: Vec<f32>,
+}
+
+impl Projection {
+    pub fn new(from: usize, to: usize, seed: u64) -> Self {
+        let mut rng = SplitMix(seed);
+        let scale = 1.0 / (to as f32).sqrt();
+        let matrix = (0..from * to).map(|_| rng.gaussian() * scale).collect();
+        Projection { from, to, matrix }
+    }
+
+    /// Project and re-normalise (so L2 in the projection tracks cosine).
+    pub fn apply(&self, v: &[f32]) -> Vec<f32> {
+        let mut out = vec![0f32; self.to];
+        for (x, row) in v.iter().zip(self.matrix.chunks_exact(self.to)) {
+            if *x != 0.0 {
+                for (o, m) in out.iter_mut().zip(row) {
+                    *o += x * m;
+                }
+            }
+        }
+        crate::features::embedding::l2_normalised(&out)
+    }
+}
+
+/// SplitMix64: a tiny, well-distributed seeded generator.
+pub struct SplitMix(pub u64);
+
+impl SplitMix {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in (0, 1).
+    pub fn uniform(&mut self) -> f32 {
+        ((self.next_u64() >> 40) as f32 + 0.5) / (1u64 << 24) as f32
+    }
+
+    /// Standard normal (Box–Muller).
+    pub fn gaussian(&mut self) -> f32 {
+        let (u1, u2) = (self.uniform(), self.uniform());
+        (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+    }
+}
+
+/// HNSW over projected vectors; graph position `i` is image id `ids[i]`.
+/// A re-embedded image gets a new position; its old one is hidden.
+pub struct HnswIndex {
+    pub(crate) hnsw: Hnsw<'static, f32, DistL2>,
+    pub(crate) projection: Projection,
+    pub(crate) params: HnswParams,
+    pub(crate) ids: Vec<u64>,
+    /// Hidden graph positions (removed or superseded vectors).
+    pub(crate) removed: HashSet<usize>,
+    /// Current position of each live id.
+    pub(crate) live: std::collections::HashMap<u64, usize>,
+}
+
+impl HnswIndex {
+    /// Build over every vector of `vectors` (in parallel).
+    pub fn build(vectors: &MemoryVectors, params: HnswParams) -> Self {
+        let n = vectors.len().max(1);
+        let layers = 16.min((n as f32).ln().ceil().max(1.0) as usize);
+        let hnsw = Hnsw::new(params.m, n, layers, params.ef_construction, DistL2 {});
+        let projection = Projection::new(vectors.dim, params.projected_dim, params.seed);
+        let mut index = HnswIndex::empty(hnsw, projection, params);
+        index.insert_many(vectors.iter().collect());
+        index
+    }
+
+    pub(crate) fn empty(hnsw: Hnsw<'static, f32, DistL2>, projection: Projection, params: HnswParams) -> Self {
+        HnswIndex { hnsw, projection, params, ids: Vec::new(), removed: HashSet::new(), live: Default::default() }
+    }
+
+    /// Restore the id bookkeeping of a reloaded graph.
+    pub(crate) fn restore(&mut self, ids: Vec<u64>, removed: HashSet<usize>) {
+        self.live = ids.iter().enumerate().filter(|(p, _)| !removed.contains(p)).map(|(p, id)| (*id, p)).collect();
+        self.ids = ids;
+        self.removed = removed;
+    }
+
+    /// Add vectors to the graph (an id already present is superseded).
+    pub fn insert_many(&mut self, items: Vec<(u64, &[f32])>) {
+        for (id, _) in &items {
+            self.remove(*id);
+        }
+        let start = self.ids.len();
+        let projected: Vec<Vec<f32>> = items.par_iter().map(|(_, v)| self.projection.apply(v)).collect();
+        let data: Vec<(&Vec<f32>, usize)> = projected.iter().enumerate().map(|(i, v)| (v, start + i)).collect();
+        self.hnsw.parallel_insert(&data);
+        for (i, (id, _)) in items.iter().enumerate() {
+            self.ids.push(*id);
+            self.live.insert(*id, start + i);
+        }
+    }
+
+    /// Fraction of graph positions that are hidden.
+    pub fn hidden_fraction(&self) -> f64 {
+        if self.ids.is_empty() {
+            0.0
+        } else {
+            self.removed.len() as f64 / self.ids.len() as f64
+        }
+    }
+
+    pub fn contains(&self, id: u64) -> bool {
+        self.live.contains_key(&id)
+    }
+
+    pub fn live_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.live.keys().copied()
+    }
+
+    pub fn params(&self) -> HnswParams {
+        self.params
+    }
+
+    pub fn ids(&self) -> &[u64] {
+        &self.ids
+    }
+
+    pub fn removed(&self) -> &HashSet<usize> {
+        &self.removed
+    }
+
+    /// Projected-space candidates (graph search), ids only.
+    fn candidates(&self, q: &[f32], n: usize) -> Vec<u64> {
+        let pq = self.projection.apply(q);
+        let ef = self.params.ef_search.max(n);
+        let filter = |pos: &usize| !self.removed.contains(pos);
+        let found = if self.removed.is_empty() {
+            self.hnsw.search(&pq, n, ef)
+        } else {
+            self.hnsw.search_filter(&pq, n, ef, Some(&filter))
+        };
+        found.into_iter().map(|nb| self.ids[nb.d_id]).collect()
+    }
+}
+
+impl AnnSearch for HnswIndex {
+    fn search(&self, q: &[f32], k: usize, vectors: &dyn Vectors) -> Vec<Neighbour> {
+        let shortlist = self.params.rerank.max(4 * k);
+        let mut scored: Vec<Neighbour> = self
+            .candidates(q, shortlist)
+            .into_iter()
+            .filter_map(|id| vectors.vector(id).map(|v| (id, cosine_distance(q, &v))))
+            .collect();
+        top_k(&mut scored, k);
+        scored
+    }
+
+    fn len(&self) -> usize {
+        self.live.len()
+    }
+}
+
+impl AnnWrite for HnswIndex {
+    fn insert(&mut self, id: u64, v: &[f32]) {
+        self.insert_many(vec![(id, v)]);
+    }
+
+    fn remove(&mut self, id: u64) {
+        if let Some(pos) = self.live.remove(&id) {
+            self.removed.insert(pos);
+        }
+    }
+}
+
+/// Recall@k of `approx` against `exact` result lists (same queries).
+pub fn recall_at_k(exact: &[Vec<Neighbour>], approx: &[Vec<Neighbour>]) -> f64 {
+    let (mut hit, mut total) = (0usize, 0usize);
+    for (e, a) in exact.iter().zip(approx) {
+        let want: HashSet<u64> = e.iter().map(|n| n.0).collect();
+        hit += a.iter().filter(|n| want.contains(&n.0)).count();
+        total += want.len();
+    }
+    if total == 0 {
+        1.0
+    } else {
+        hit as f64 / total as f64
+    }
+}

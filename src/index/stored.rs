@@ -1,0 +1,258 @@
+//! The HNSW index as kept beside the sled store, in `<db>/ann/g<N>/`. The
+//! store stays the source of truth: the index is derived data, named and
+//! checksummed in the store's `meta` tree (`ann` key), fingerprinted with
+//! the embedding model, the graph parameters and the dimension, and rebuilt
+//! whenever it is missing, stale or corrupt. `hnsw_rs` dumps have no
+//! checksum and may pick a new basename, so a dump is written to a temporary
+//! directory, hashed, renamed into place and only then recorded in `meta`;
+//! a crash at any point leaves the previous generation in use.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use hnsw_rs::anndists::dist::DistL2;
+use hnsw_rs::api::AnnT;
+use hnsw_rs::hnswio::HnswIo;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::index::ann::{AnnSearch, AnnWrite, ExactIndex, HnswIndex, HnswParams, MemoryVectors, Projection, Vectors};
+use crate::store::record::{self, fingerprint_code};
+use crate::store::{ImageId, Store};
+
+/// Below this many embeddings an exact scan is used (and no graph kept).
+pub const EXACT_BELOW: usize = 10_000;
+/// Rebuild the graph when more than this fraction of it is hidden.
+pub const REBUILD_HIDDEN_FRACTION: f64 = 0.2;
+const META_KEY: &str = "ann";
+const BASENAME: &str = "imgdex";
+
+/// What `meta/ann` records about the current graph files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AnnMeta {
+    pub generation: u64,
+    pub basename: String,
+    pub fingerprint: String,
+    /// BLAKE3 over the graph file then the data file.
+    pub checksum: [u8; 32],
+    pub ids: Vec<u64>,
+    pub removed: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum StoredAnnMeta {
+    V1(AnnMeta),
+}
+
+/// The index a search runs against.
+pub enum Ann {
+    Exact(ExactIndex),
+    Hnsw(HnswIndex),
+}
+
+impl Ann {
+    pub fn as_search(&self) -> &dyn AnnSearch {
+        match self {
+            Ann::Exact(e) => e,
+            Ann::Hnsw(h) => h,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Ann::Exact(_) => "exact",
+            Ann::Hnsw(_) => "hnsw",
+        }
+    }
+}
+
+/// Embeddings of one model fetched from the store on demand (re-ranking).
+pub struct StoreVectors<'a> {
+    pub store: &'a Store,
+    pub code: u32,
+}
+
+impl Vectors for StoreVectors<'_> {
+    fn vector(&self, id: u64) -> Option<Vec<f32>> {
+        let e = self.store.get_embedding(id).ok()??;
+        (e.fingerprint == self.code).then(|| e.to_f32())
+    }
+}
+
+/// All embeddings made by the model with fingerprint `fp`.
+pub fn live_vectors(store: &Store, fp: &str) -> Result<MemoryVectors> {
+    let code = fingerprint_code(fp);
+    let (all, _) = store.scan_embeddings()?;
+    let mut dim = 0;
+    let mut out = MemoryVectors::new(0);
+    for (id, e) in all.into_iter().filter(|(_, e)| e.fingerprint == code) {
+        let v = e.to_f32();
+        if dim == 0 {
+            dim = v.len();
+            out = MemoryVectors::new(dim);
+        }
+        if v.len() == dim {
+            out.push(id, &v);
+        }
+    }
+    Ok(out)
+}
+
+fn ann_root(store: &Store) -> PathBuf {
+    store.dir().join("ann")
+}
+
+fn full_fingerprint(fp: &str, params: &HnswParams, dim: usize) -> String {
+    format!("{fp}|{}", params.fingerprint(dim))
+}
+
+/// Open the index for searching: exact for small collections, else the
+/// saved graph (rebuilt first if missing, stale or corrupt).
+pub fn open(store: &Store, fp: &str, params: HnswParams) -> Result<(Ann, MemoryVectors)> {
+    let live = live_vectors(store, fp)?;
+    if live.len() < EXACT_BELOW {
+        return Ok((Ann::Exact(ExactIndex::new(live.clone())), live));
+    }
+    let ann = match load_valid(store, fp, &params, live.dim)? {
+        Some(h) if same_ids(&h, &live) => h,
+        _ => rebuild(store, fp, params, &live)?,
+    };
+    Ok((Ann::Hnsw(ann), live))
+}
+
+fn same_ids(h: &HnswIndex, live: &MemoryVectors) -> bool {
+    h.len() == live.len() && live.iter().all(|(id, _)| h.contains(id))
+}
+
+/// Bring the saved graph up to date after an `index` run that (re)embedded
+/// `changed` images. Returns which kind of index is now in use.
+pub fn refresh(store: &Store, fp: &str, params: HnswParams, changed: &[ImageId]) -> Result<&'static str> {
+    let live = live_vectors(store, fp)?;
+    if live.len() < EXACT_BELOW {
+        drop_saved(store)?;
+        return Ok("exact");
+    }
+    let Some(mut h) = load_valid(store, fp, &params, live.dim)? else {
+        rebuild(store, fp, params, &live)?;
+        return Ok("hnsw");
+    };
+    let live_ids: HashSet<u64> = live.iter().map(|(id, _)| id).collect();
+    let gone: Vec<u64> = h.live_ids().filter(|id| !live_ids.contains(id)).collect();
+    let changed: HashSet<u64> = changed.iter().copied().collect();
+    let add: Vec<(u64, &[f32])> = live.iter().filter(|(id, _)| changed.contains(id) || !h.contains(*id)).collect();
+    if gone.is_empty() && add.is_empty() {
+        return Ok("hnsw");
+    }
+    for id in gone {
+        h.remove(id);
+    }
+    h.insert_many(add);
+    if h.hidden_fraction() > REBUILD_HIDDEN_FRACTION {
+        rebuild(store, fp, params, &live)?;
+    } else {
+        save(store, &h, fp)?;
+    }
+    Ok("hnsw")
+}
+
+/// Build a fresh graph over `live` and save it.
+pub fn rebuild(store: &Store, fp: &str, params: HnswParams, live: &MemoryVectors) -> Result<HnswIndex> {
+    let h = HnswIndex::build(live, params);
+    save(store, &h, fp)?;
+    Ok(h)
+}
+
+fn read_meta(store: &Store) -> Result<Option<AnnMeta>> {
+    let Some(bytes) = store.meta_get(META_KEY)? else {
+        return Ok(None);
+    };
+    match record::decode::<StoredAnnMeta>(&bytes) {
+        Ok(StoredAnnMeta::V1(m)) => Ok(Some(m)),
+        Err(_) => Ok(None), // corrupt: treated as missing, so rebuilt
+    }
+}
+
+/// The saved graph, if its files exist, match their checksum and were built
+/// for this model and these parameters.
+fn load_valid(store: &Store, fp: &str, params: &HnswParams, dim: usize) -> Result<Option<HnswIndex>> {
+    let Some(meta) = read_meta(store)? else {
+        return Ok(None);
+    };
+    if meta.fingerprint != full_fingerprint(fp, params, dim) {
+        return Ok(None);
+    }
+    let dir = ann_root(store).join(format!("g{}", meta.generation));
+    if checksum(&dir, &meta.basename).ok() != Some(meta.checksum) {
+        return Ok(None);
+    }
+    // `hnsw_rs` ties a loaded graph to its loader's lifetime; the loader is
+    // small and lives as long as the process needs the graph.
+    let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(&dir, &meta.basename)));
+    let Ok(hnsw) = io.load_hnsw::<f32, DistL2>() else {
+        return Ok(None);
+    };
+    let mut h = HnswIndex::empty(hnsw, Projection::new(dim, params.projected_dim, params.seed), *params);
+    let removed: HashSet<usize> = meta.removed.iter().map(|p| *p as usize).collect();
+    h.restore(meta.ids, removed);
+    Ok(Some(h))
+}
+
+fn checksum(dir: &Path, basename: &str) -> std::io::Result<[u8; 32]> {
+    let mut hasher = blake3::Hasher::new();
+    for ext in ["hnsw.graph", "hnsw.data"] {
+        let bytes = std::fs::read(dir.join(format!("{basename}.{ext}")))?;
+        hasher.update(&bytes);
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// Dump to a temporary directory, checksum, rename into place, record.
+fn save(store: &Store, h: &HnswIndex, fp: &str) -> Result<()> {
+    let root = ann_root(store);
+    let generation = read_meta(store)?.map(|m| m.generation + 1).unwrap_or(1);
+    let tmp = root.join(format!("tmp-{}-{generation}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let basename = h
+        .hnsw
+        .file_dump(&tmp, BASENAME)
+        .map_err(|e| Error::io(&tmp, std::io::Error::other(e.to_string())))?;
+    let sum = checksum(&tmp, &basename).map_err(|e| Error::io(&tmp, e))?;
+    let dir = root.join(format!("g{generation}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&tmp, &dir).map_err(|e| Error::io(&dir, e))?;
+    let meta = AnnMeta {
+        generation,
+        basename,
+        fingerprint: full_fingerprint(fp, &h.params(), h.projection.from),
+        checksum: sum,
+        ids: h.ids().to_vec(),
+        removed: h.removed().iter().map(|p| *p as u64).collect(),
+    };
+    store.meta_put(META_KEY, &record::encode(&StoredAnnMeta::V1(meta)))?;
+    store.flush()?;
+    remove_other_generations(&root, generation);
+    Ok(())
+}
+
+fn remove_other_generations(root: &Path, keep: u64) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    let keep = format!("g{keep}");
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy() != keep {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// Forget the saved graph (collection became small).
+fn drop_saved(store: &Store) -> Result<()> {
+    if store.meta_get(META_KEY)?.is_some() {
+        store.meta_remove(META_KEY)?;
+        store.flush()?;
+    }
+    let _ = std::fs::remove_dir_all(ann_root(store));
+    Ok(())
+}

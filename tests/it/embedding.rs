@@ -1,0 +1,223 @@
+//! CNN embeddings through the real ONNX Runtime and the real converted
+//! EfficientNet-Lite0 (installed by `scripts/setup`, which the test command
+//! runs first): agreement with Python's onnxruntime, ImageNet classes on the
+//! shipped CC0 photos, clear errors without the model, and recomputation when
+//! the model changes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use imgdex::config::DecodeConfig;
+use imgdex::decode;
+use imgdex::features::embedding::{EmbedConfig, Embedder};
+
+use crate::util::{self, Sandbox};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture(name: &str) -> PathBuf {
+    repo().join("tests/fixtures/models").join(name)
+}
+
+fn models_dir() -> PathBuf {
+    let dir = EmbedConfig::default_dir();
+    assert!(
+        dir.join("efficientnet-lite0.onnx").is_file() && dir.join("libonnxruntime.so").is_file(),
+        "model assets missing in {}: run `bash scripts/setup` (scripts/test does)",
+        dir.display()
+    );
+    dir
+}
+
+fn working_image(path: &Path) -> image::RgbImage {
+    let cfg = DecodeConfig::default();
+    let bytes = decode::read_file(path, &cfg).expect("read fixture");
+    decode::decode(path, &bytes, &cfg).expect("decode fixture").image
+}
+
+fn write_f32(path: &Path, v: &[f32]) {
+    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    std::fs::write(path, bytes).expect("write f32 file");
+}
+
+fn read_f32(path: &Path) -> Vec<f32> {
+    std::fs::read(path)
+        .expect("read f32 file")
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+#[test]
+fn rust_embedding_matches_python_onnxruntime() {
+    let dir = models_dir();
+    let mut embedder = Embedder::load(&EmbedConfig::in_dir(&dir)).expect("load model");
+    let mut input = Vec::new();
+    for name in ["chelsea.jpg", "coffee.jpg"] {
+        input.extend(embedder.preprocess(&working_image(&fixture(name))));
+    }
+    let rust = embedder.embed(input.clone(), 2).expect("embed");
+
+    let sb = Sandbox::new();
+    let (inp, out) = (sb.root.join("input.f32"), sb.root.join("output.f32"));
+    write_f32(&inp, &input);
+    let status = Command::new(repo().join(".venv/bin/python"))
+        .arg(repo().join("scripts/ort_reference.py"))
+        .args([dir.join("efficientnet-lite0.onnx"), inp, PathBuf::from("2"), out.clone()])
+        .status()
+        .expect("run scripts/ort_reference.py");
+    assert!(status.success(), "ort_reference.py failed");
+    let python = read_f32(&out);
+    assert_eq!(python.len(), 2 * 1280);
+
+    let mut max_diff = 0f32;
+    for (i, e) in rust.iter().enumerate() {
+        for (j, v) in e.vector.iter().enumerate() {
+            let raw = v * e.norm;
+            max_diff = max_diff.max((raw - python[i * 1280 + j]).abs());
+        }
+    }
+    // Same model, same input tensor; the two ONNX Runtime builds may differ
+    // in the last bits of float summation order only.
+    assert!(max_diff < 1e-4, "Rust and Python ONNX Runtime outputs differ by {max_diff}");
+}
+
+#[test]
+fn imagenet_classes_of_the_fixture_photos() {
+    models_dir();
+    let sb = Sandbox::new();
+    let cat = sb.imgdex(["inspect".into(), "--json".into(), fixture("chelsea.jpg").into_os_string()]);
+    cat.assert_code(0);
+    let cat = cat.json();
+    let top3: Vec<u64> = cat["classes"].as_array().expect("classes")[..3]
+        .iter()
+        .map(|c| c["class"].as_u64().unwrap())
+        .collect();
+    for c in &top3 {
+        assert!([281, 282, 285].contains(c), "chelsea top-3 {top3:?} should be cat classes 281/282/285");
+    }
+
+    let coffee = sb.imgdex(["inspect".into(), "--json".into(), fixture("coffee.jpg").into_os_string()]);
+    coffee.assert_code(0);
+    let first = &coffee.json()["classes"][0];
+    assert_eq!(first["class"].as_u64(), Some(967), "coffee should be espresso (967): {first}");
+    assert!(first["probability"].as_f64().unwrap() > 0.8);
+}
+
+fn small_collection(sb: &Sandbox) -> PathBuf {
+    let dir = sb.dir("images");
+    for seed in 0..3u64 {
+        let base = util::scene(seed + 40, 320, 240);
+        util::write_png(&dir.join(format!("s{seed}.png")), &base);
+        util::write_jpeg(&dir.join(format!("s{seed}_small.jpg")), &util::resized(&base, 160, 120), 80);
+    }
+    dir
+}
+
+#[test]
+fn missing_ort_library_is_a_clear_error() {
+    let sb = Sandbox::new();
+    let dir = small_collection(&sb);
+    let out = sb.imgdex([
+        "index".into(),
+        dir.into_os_string(),
+        "--ort-lib".into(),
+        sb.root.join("nowhere/libonnxruntime.so").into_os_string(),
+    ]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("ONNX Runtime library not found"), "{}", out.stderr);
+    assert!(out.stderr.contains("scripts/setup") && out.stderr.contains("--no-embed"), "{}", out.stderr);
+}
+
+#[test]
+fn missing_model_is_a_clear_error() {
+    let sb = Sandbox::new();
+    let dir = small_collection(&sb);
+    let lib = models_dir().join("libonnxruntime.so");
+    let out = sb.imgdex([
+        "index".into(),
+        dir.into_os_string(),
+        "--model".into(),
+        sb.root.join("nowhere/model.onnx").into_os_string(),
+        "--ort-lib".into(),
+        lib.into_os_string(),
+    ]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("model file not found"), "{}", out.stderr);
+    assert!(out.stderr.contains("nowhere/model.onnx"), "error names the path: {}", out.stderr);
+}
+
+#[test]
+fn no_embed_needs_no_model() {
+    let sb = Sandbox::new();
+    let dir = small_collection(&sb);
+    let mut cmd = util::command(&sb.db());
+    cmd.env("IMGDEX_MODELS", sb.root.join("no-models"));
+    let args = vec!["index".into(), "--json".into(), "--no-embed".into(), dir.into_os_string()];
+    cmd.args(&args);
+    let out = util::run_with_timeout(cmd, args, util::RUN_TIMEOUT);
+    out.assert_code(0);
+    let info = sb.info();
+    assert_eq!(info.images, 6);
+    assert_eq!(info.features.embedding, 0);
+}
+
+#[test]
+fn every_image_gets_an_embedding_and_query_finds_the_copy() {
+    models_dir();
+    let sb = Sandbox::new();
+    let dir = small_collection(&sb);
+    for name in ["chelsea", "coffee"] {
+        std::fs::copy(fixture(&format!("{name}.jpg")), dir.join(format!("{name}.jpg"))).unwrap();
+    }
+    let (out, summary) = sb.index([dir.as_os_str()]);
+    out.assert_code(0);
+    assert_eq!(summary.indexed, 8);
+    let info = sb.info();
+    assert_eq!(info.features.embedding, 8);
+    // A smaller, recompressed copy of each photo (not in the store) finds
+    // its original first, well ahead of the next image.
+    for name in ["chelsea", "coffee"] {
+        let img = image::open(fixture(&format!("{name}.jpg"))).unwrap().to_rgb8();
+        let probe = sb.root.join(format!("{name}_copy.jpg"));
+        util::write_jpeg(&probe, &util::resized(&img, img.width() * 3 / 4, img.height() * 3 / 4), 60);
+        let hits = sb.query(&probe, &["--by", "embedding", "-k", "2"]);
+        assert_eq!(hits[0].path, util::disp(&dir.join(format!("{name}.jpg"))), "query {name}: {hits:?}");
+        assert!(hits[0].distance < 0.25 && hits[1].distance > 2.0 * hits[0].distance, "{hits:?}");
+    }
+}
+
+#[test]
+fn switching_the_model_recomputes_embeddings() {
+    let models = models_dir();
+    let sb = Sandbox::new();
+    let dir = small_collection(&sb);
+    let (_, first) = sb.index([dir.as_os_str()]);
+    assert_eq!(first.indexed, 6);
+    let (_, again) = sb.index([dir.as_os_str()]);
+    assert_eq!((again.indexed, again.unchanged), (0, 6));
+
+    // The same weights under another sidecar (another preprocessing) count
+    // as another model.
+    let alt = sb.dir("alt-model");
+    std::fs::copy(models.join("efficientnet-lite0.onnx"), alt.join("alt.onnx")).unwrap();
+    let sidecar = std::fs::read_to_string(models.join("efficientnet-lite0.json")).unwrap();
+    let mut spec: serde_json::Value = serde_json::from_str(&sidecar).unwrap();
+    spec["name"] = "efficientnet-lite0-alt".into();
+    spec["resize_short"] = 240.into();
+    std::fs::write(alt.join("alt.json"), spec.to_string()).unwrap();
+
+    let (out, switched) = sb.index([
+        dir.as_os_str(),
+        "--model".as_ref(),
+        alt.join("alt.onnx").as_os_str(),
+        "--ort-lib".as_ref(),
+        models.join("libonnxruntime.so").as_os_str(),
+    ]);
+    out.assert_code(0);
+    assert_eq!(switched.indexed, 6, "every image is re-embedded: {}", out.describe());
+    let info = sb.info();
+    assert!(info.fingerprints["embedding"].starts_with("efficientnet-lite0-alt/"), "{:?}", info.fingerprints);
+}

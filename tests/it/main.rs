@@ -1,0 +1,16 @@
+//! imgdex integration tests, one test binary: `cargo test --release --test it`.
+//!
+//! Every test builds its own input in a temporary directory (images are
+//! generated from seeds; broken files are written byte by byte), runs the
+//! real `imgdex` binary against a store in that directory and checks its
+//! `--json` reports and exit codes; `store` also calls the library directly.
+
+mod bad_input;
+mod cli;
+mod crash;
+mod embedding;
+mod incremental;
+mod migration;
+mod store;
+mod util;
+mod tmp_bench;
