@@ -148,11 +148,13 @@ pub struct HnswParams {
     /// Shortlist size re-ranked exactly: `max(rerank, 4k)`.
     pub rerank: usize,
     pub seed: u64,
+    /// Below this many vectors an exact scan is used instead of a graph.
+    pub exact_below: usize,
 }
 
 impl Default for HnswParams {
     fn default() -> Self {
-        HnswParams { m: 16, ef_construction: 100, ef_search: 64, projected_dim: 128, rerank: 40, seed: 0x1d9e_5eed }
+        HnswParams { m: 16, ef_construction: 100, ef_search: 64, projected_dim: 128, rerank: 40, seed: 0x1d9e_5eed, exact_below: 10_000 }
     }
 }
 
@@ -234,8 +236,8 @@ impl HnswIndex {
     /// Build over every vector of `vectors` (in parallel).
     pub fn build(vectors: &MemoryVectors, params: HnswParams) -> Self {
         let n = vectors.len().max(1);
-        let layers = 16.min((n as f32).ln().ceil().max(1.0) as usize);
-        let hnsw = Hnsw::new(params.m, n, layers, params.ef_construction, DistL2 {});
+        // hnsw_rs can only dump graphs built with its maximum of 16 layers.
+        let hnsw = Hnsw::new(params.m, n, 16, params.ef_construction, DistL2 {});
         let projection = Projection::new(vectors.dim, params.projected_dim, params.seed);
         let mut index = HnswIndex::empty(hnsw, projection, params);
         index.insert_many(vectors.iter().collect());

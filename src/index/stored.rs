@@ -20,8 +20,6 @@ use crate::index::ann::{AnnSearch, AnnWrite, ExactIndex, HnswIndex, HnswParams, 
 use crate::store::record::{self, fingerprint_code};
 use crate::store::{ImageId, Store};
 
-/// Below this many embeddings an exact scan is used (and no graph kept).
-pub const EXACT_BELOW: usize = 10_000;
 /// Rebuild the graph when more than this fraction of it is hidden.
 pub const REBUILD_HIDDEN_FRACTION: f64 = 0.2;
 const META_KEY: &str = "ann";
@@ -110,7 +108,7 @@ fn full_fingerprint(fp: &str, params: &HnswParams, dim: usize) -> String {
 /// saved graph (rebuilt first if missing, stale or corrupt).
 pub fn open(store: &Store, fp: &str, params: HnswParams) -> Result<(Ann, MemoryVectors)> {
     let live = live_vectors(store, fp)?;
-    if live.len() < EXACT_BELOW {
+    if live.len() < params.exact_below {
         return Ok((Ann::Exact(ExactIndex::new(live.clone())), live));
     }
     let ann = match load_valid(store, fp, &params, live.dim)? {
@@ -128,7 +126,7 @@ fn same_ids(h: &HnswIndex, live: &MemoryVectors) -> bool {
 /// `changed` images. Returns which kind of index is now in use.
 pub fn refresh(store: &Store, fp: &str, params: HnswParams, changed: &[ImageId]) -> Result<&'static str> {
     let live = live_vectors(store, fp)?;
-    if live.len() < EXACT_BELOW {
+    if live.len() < params.exact_below {
         drop_saved(store)?;
         return Ok("exact");
     }
@@ -255,4 +253,14 @@ fn drop_saved(store: &Store) -> Result<()> {
     }
     let _ = std::fs::remove_dir_all(ann_root(store));
     Ok(())
+}
+
+/// Generation number of the saved graph, if any (each save increments it).
+pub fn saved_generation(store: &Store) -> Result<Option<u64>> {
+    Ok(read_meta(store)?.map(|m| m.generation))
+}
+
+/// Directory holding the saved graph files of the current generation.
+pub fn saved_dir(store: &Store) -> Result<Option<PathBuf>> {
+    Ok(read_meta(store)?.map(|m| ann_root(store).join(format!("g{}", m.generation))))
 }

@@ -19,7 +19,7 @@ fn generate(dir: &Path) {
         for chunk in paths.chunks(TOTAL.div_ceil(2)) {
             s.spawn(move || {
                 for (i, p) in chunk {
-                    write_png(p, &scene(10_000 + *i as u64, 960, 720));
+                    write_png(p, &scene(10_000 + *i as u64, 1280, 960));
                 }
             });
         }

@@ -5,6 +5,7 @@
 //! real `imgdex` binary against a store in that directory and checks its
 //! `--json` reports and exit codes; `store` also calls the library directly.
 
+mod ann;
 mod bad_input;
 mod cli;
 mod crash;
@@ -13,4 +14,3 @@ mod incremental;
 mod migration;
 mod store;
 mod util;
-mod tmp_bench;
