@@ -60,7 +60,7 @@ fn zero_byte_jpg_fails_with_its_path() {
     assert!(f[0].error.contains("empty"), "{:?}", f[0]);
     assert_eq!(s.failed.len(), 1);
     assert_eq!(s.indexed, 1);
-    assert_eq!(sb.query(&ok, &["--by", "hash", "-k", "5"]).len(), 0, "only ok.png itself is stored");
+    assert_eq!(sb.query_basic(&ok, &["--by", "hash", "-k", "5"]).len(), 0, "only ok.png itself is stored");
     assert_eq!(sb.info().images, 1);
 }
 
@@ -85,7 +85,7 @@ fn truncated_jpeg_is_indexed_or_failed_once_without_crashing() {
     // Both decode paths survive it too.
     for mode in [&[][..], &["--no-scaled-jpeg"][..]] {
         let mut args = vec![OsStr::new("inspect"), trunc.as_os_str()];
-        args.extend(mode.iter().map(OsStr::new));
+        args.extend(mode.iter().chain(no_embed_for("inspect")).map(OsStr::new));
         let out = sb.imgdex(&args);
         assert!(matches!(out.code, Some(0) | Some(2)), "{mode:?}: {:?}\n{}", out.code, out.describe());
     }
@@ -126,7 +126,9 @@ fn decompression_bomb_header_fails_with_pixel_limit_message() {
     assert!(msg.contains("limit") && msg.contains("pixels"), "message should mention the pixel limit: {msg}");
     assert_eq!(s.indexed, 1);
 
-    let out = sb.imgdex([OsStr::new("inspect"), bomb.as_os_str()]);
+    let mut args = vec![OsStr::new("inspect"), bomb.as_os_str()];
+    args.extend(no_embed_for("inspect").iter().map(OsStr::new));
+    let out = sb.imgdex(&args);
     out.assert_code(2);
     assert!(out.stderr.contains("pixels") && out.stderr.contains("limit"), "{}", out.describe());
 }
@@ -202,7 +204,7 @@ fn corrupt_jpeg_scan_data_does_not_crash() {
     for v in &victims {
         for mode in [&[][..], &["--no-scaled-jpeg"][..]] {
             let mut args = vec![OsStr::new("inspect"), v.as_os_str()];
-            args.extend(mode.iter().map(OsStr::new));
+            args.extend(mode.iter().chain(no_embed_for("inspect")).map(OsStr::new));
             let out = sb.imgdex(&args);
             assert!(matches!(out.code, Some(0) | Some(2)), "{mode:?}: {:?}\n{}", out.code, out.describe());
         }
@@ -236,7 +238,7 @@ fn non_utf8_file_name_is_indexed_and_its_path_round_trips() {
     assert_eq!(sb.info().images, 2);
 
     // Querying with the file itself excludes its own record (matched by raw bytes).
-    let hits = sb.query(&weird, &["--by", "hash", "-k", "5"]);
+    let hits = sb.query_basic(&weird, &["--by", "hash", "-k", "5"]);
     assert_eq!(hits, vec![Hit { path: disp(&twin), distance: 0.0 }]);
 
     // Deleting it removes exactly its record.
@@ -259,7 +261,7 @@ fn file_name_of_250_bytes_is_indexed() {
     assert_eq!(s.indexed, 1);
     let twin = sb.dir("outside").join("twin.png");
     std::fs::copy(&p, &twin).unwrap();
-    assert_eq!(sb.query(&twin, &["--by", "hash", "-k", "1"]), vec![Hit { path: disp(&p), distance: 0.0 }]);
+    assert_eq!(sb.query_basic(&twin, &["--by", "hash", "-k", "1"]), vec![Hit { path: disp(&p), distance: 0.0 }]);
     let (_, s) = sb.index_basic([&dir]);
     assert_eq!(s.unchanged, 1);
 }
@@ -313,7 +315,7 @@ fn symlink_to_an_image_is_indexed_under_the_link_path() {
     let (out, s) = sb.index_basic([&dir]);
     out.assert_code(0);
     assert_eq!(s.indexed, 1);
-    let hits = sb.query(&target, &["--by", "hash", "-k", "1"]);
+    let hits = sb.query_basic(&target, &["--by", "hash", "-k", "1"]);
     assert_eq!(hits, vec![Hit { path: disp(&link), distance: 0.0 }]);
 }
 
@@ -352,7 +354,7 @@ fn inspect_and_query_of_a_fifo_fail_instead_of_hanging() {
     mkfifo(&fifo);
     for cmd in ["inspect", "query"] {
         let mut c = command(&sb.db());
-        c.arg(cmd).arg(&fifo);
+        c.arg(cmd).arg(&fifo).args(no_embed_for(cmd));
         let out = run_with_timeout(c, vec![cmd.into()], Duration::from_secs(10));
         out.assert_code(2);
         assert!(out.stderr.contains("not a regular file"), "{}", out.describe());
@@ -372,7 +374,7 @@ fn directory_named_like_an_image_is_not_a_failure() {
     assert!(s.failed.is_empty(), "{:?}", s.failed);
     assert!(s.skips_for(&folder).is_empty(), "{:?}", s.skipped_files);
     assert_eq!(s.indexed, 2, "the folder's content is indexed");
-    assert_eq!(sb.query(&inner, &["--by", "hash", "-k", "1"]).len(), 1);
+    assert_eq!(sb.query_basic(&inner, &["--by", "hash", "-k", "1"]).len(), 1);
 }
 
 #[test]
@@ -549,7 +551,7 @@ fn content_decides_the_format_not_the_extension() {
     for p in [&png_as_jpg, &upper, &no_ext] {
         let twin = sb.dir("outside").join("twin");
         std::fs::copy(p, &twin).unwrap();
-        assert_eq!(sb.query(&twin, &["--by", "hash", "-k", "1"]), vec![Hit { path: disp(p), distance: 0.0 }]);
+        assert_eq!(sb.query_basic(&twin, &["--by", "hash", "-k", "1"]), vec![Hit { path: disp(p), distance: 0.0 }]);
     }
 }
 
@@ -665,7 +667,7 @@ fn mixed_folder_reports_each_failure_once_and_indexes_all_good_files() {
     for g in goods.iter().chain([&good_jpg]) {
         let twin = sb.dir("outside").join("twin.png");
         std::fs::copy(g, &twin).unwrap();
-        assert_eq!(sb.query(&twin, &["--by", "hash", "-k", "1"])[0].path, disp(g));
+        assert_eq!(sb.query_basic(&twin, &["--by", "hash", "-k", "1"])[0].path, disp(g));
     }
 
     // A second run: good files unchanged, the same failures again, once each.

@@ -105,7 +105,7 @@ fn index_info_query_dupes_on_generated_families() {
     // query with an indexed derived copy: its relatives come first, close.
     for (fi, fam) in c.families.iter().enumerate() {
         let probe = &fam.members[2]; // the JPEG re-encode
-        let hits = sb.query(probe, &["--by", "hash", "-k", "3"]);
+        let hits = sb.query_basic(probe, &["--by", "hash", "-k", "3"]);
         assert_eq!(hits.len(), 3, "{hits:?}");
         let relatives: BTreeSet<String> = fam.names().into_iter().filter(|p| *p != disp(probe)).collect();
         for h in &hits {
@@ -116,7 +116,7 @@ fn index_info_query_dupes_on_generated_families() {
         assert!(hits.windows(2).all(|w| w[0].distance <= w[1].distance), "not sorted: {hits:?}");
 
         // Full ranking: every relative ranks before every unrelated image.
-        let all = sb.query(probe, &["--by", "hash", "-k", "100"]);
+        let all = sb.query_basic(probe, &["--by", "hash", "-k", "100"]);
         assert_eq!(all.len(), n - 1, "every other stored image is ranked once");
         let k = relatives.len();
         let head: BTreeSet<String> = all[..k].iter().map(|h| h.path.clone()).collect();
@@ -129,7 +129,7 @@ fn index_info_query_dupes_on_generated_families() {
     let outside = sb.dir("outside");
     let probe = outside.join("fam2_variant.jpg");
     write_jpeg(&probe, &resized(&scene(FAMILY_SEEDS[2], 512, 384), 460, 345), 45);
-    let hits = sb.query(&probe, &["--by", "hash", "-k", "5"]);
+    let hits = sb.query_basic(&probe, &["--by", "hash", "-k", "5"]);
     assert_eq!(hits.len(), 5, "nothing excluded for an image outside the store");
     for h in &hits[..4] {
         assert_eq!(c.family_of(&h.path), Some(2), "{hits:?}");
@@ -138,7 +138,7 @@ fn index_info_query_dupes_on_generated_families() {
 
     let stranger = outside.join("stranger.png");
     write_png(&stranger, &scene(999, 400, 300));
-    let hits = sb.query(&stranger, &["--by", "hash", "-k", "1"]);
+    let hits = sb.query_basic(&stranger, &["--by", "hash", "-k", "1"]);
     assert_eq!(hits.len(), 1);
     assert!(hits[0].distance >= 8.0, "an unrelated image is reported as a near-duplicate: {hits:?}");
 
@@ -197,7 +197,7 @@ fn human_readable_output_without_json() {
 
     let out = sb.imgdex(["dupes", "--by", "hash"]);
     out.assert_code(0);
-    assert!(out.stdout.contains("group 1 (2 images)"), "{}", out.describe());
+    assert!(out.stdout.contains("group 1 (2 images"), "{}", out.describe());
     assert!(out.stdout.contains(&disp(&imgs.join("a.png"))) && out.stdout.contains(&disp(&imgs.join("b.png"))));
     assert!(!out.stdout.contains(&disp(&imgs.join("c.png"))), "{}", out.describe());
 }
@@ -235,7 +235,7 @@ fn changing_histogram_bins_reindexes_everything() {
     // A histogram query is analysed with the stored layout (16 bins).
     let probe = sb.dir("outside").join("copy_of_img7.png");
     std::fs::copy(imgs.join("img7.png"), &probe).expect("copy");
-    let hits = sb.query(&probe, &["--by", "histogram", "-k", "10"]);
+    let hits = sb.query_basic(&probe, &["--by", "histogram", "-k", "10"]);
     assert_eq!(hits.len(), n, "every stored histogram is comparable: {hits:?}");
     assert_eq!(hits[0].path, disp(&imgs.join("img7.png")));
     assert!(hits[0].distance < 1e-3, "{hits:?}");
@@ -243,7 +243,7 @@ fn changing_histogram_bins_reindexes_everything() {
     assert!(hits[1].distance > hits[0].distance);
 
     // Hash queries are unaffected by the histogram layout.
-    let hits = sb.query(&probe, &["--by", "hash", "-k", "1"]);
+    let hits = sb.query_basic(&probe, &["--by", "hash", "-k", "1"]);
     assert_eq!(hits[0].path, disp(&imgs.join("img7.png")));
     assert_eq!(hits[0].distance, 0.0);
 }
@@ -262,7 +262,9 @@ fn usage_errors_exit_with_code_2() {
         assert!(out.stderr.contains("no imgdex store"), "{args:?}: {}", out.describe());
         assert!(out.stdout.is_empty(), "{args:?}: {}", out.describe());
     }
-    let out = imgdex(&missing, [Path::new("query"), img.as_path()]);
+    let mut args = vec![Path::new("query"), img.as_path()];
+    args.extend(no_embed_for("query").iter().map(Path::new));
+    let out = imgdex(&missing, &args);
     out.assert_code(2);
     assert!(out.stderr.contains("no imgdex store"), "{}", out.describe());
     assert!(!missing.exists(), "a read-only command created the store directory");
@@ -275,14 +277,20 @@ fn usage_errors_exit_with_code_2() {
     out.assert_code(2);
     assert!(out.stderr.contains("threshold"), "{}", out.describe());
 
-    let out = sb.imgdex([Path::new("query"), Path::new("-k"), Path::new("0"), img.as_path()]);
+    let mut args = vec![Path::new("query"), Path::new("-k"), Path::new("0"), img.as_path()];
+    args.extend(no_embed_for("query").iter().map(Path::new));
+    let out = sb.imgdex(&args);
     out.assert_code(2);
 
-    let out = sb.imgdex([Path::new("index"), Path::new("--bins"), Path::new("1"), img.parent().unwrap()]);
+    let mut args = vec![Path::new("index"), Path::new("--bins"), Path::new("1"), img.parent().unwrap()];
+    args.extend(no_embed_flag().iter().map(Path::new));
+    let out = sb.imgdex(&args);
     out.assert_code(2);
     assert!(out.stderr.contains("bins"), "{}", out.describe());
 
-    let out = sb.imgdex(["query", "/no/such/image.png"]);
+    let mut args = vec!["query", "/no/such/image.png"];
+    args.extend(no_embed_for("query"));
+    let out = sb.imgdex(&args);
     out.assert_code(2);
 
     let out = sb.imgdex(["index"]);
@@ -320,7 +328,9 @@ fn inspect_needs_no_store() {
 
     // --plot writes a PNG
     let plot = sb.root.join("plot.png");
-    let out = imgdex(&sb.db(), [Path::new("inspect"), img.as_path(), Path::new("--plot"), plot.as_path()]);
+    let mut args = vec![Path::new("inspect"), img.as_path(), Path::new("--plot"), plot.as_path()];
+    args.extend(no_embed_for("inspect").iter().map(Path::new));
+    let out = imgdex(&sb.db(), &args);
     out.assert_code(0);
     let bytes = std::fs::read(&plot).expect("plot written");
     assert_eq!(image::guess_format(&bytes).ok(), Some(image::ImageFormat::Png));

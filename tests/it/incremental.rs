@@ -75,7 +75,7 @@ fn reindex_counts_modified_deleted_touched_and_added_files_exactly() {
     assert!(sb.dupes(&["--by", "exact"]).is_empty(), "exact pair left after deleting one of them");
     let probe = sb.dir("outside").join("img3_again.png");
     std::fs::copy(imgs.join("img3.png"), &probe).unwrap();
-    let hits = sb.query(&probe, &["--by", "hash", "-k", "50"]);
+    let hits = sb.query_basic(&probe, &["--by", "hash", "-k", "50"]);
     assert_eq!(hits.len(), n);
     assert!(hits.iter().all(|h| h.path != disp(&doomed)), "deleted file still queried: {hits:?}");
     assert_eq!(hits[0].path, disp(&imgs.join("img3.png")));
@@ -83,10 +83,10 @@ fn reindex_counts_modified_deleted_touched_and_added_files_exactly() {
     // The modified file is indexed with its new content.
     let newpic = sb.dir("outside").join("modified_again.png");
     std::fs::copy(&modified, &newpic).unwrap();
-    let hits = sb.query(&newpic, &["--by", "hash", "-k", "1"]);
+    let hits = sb.query_basic(&newpic, &["--by", "hash", "-k", "1"]);
     assert_eq!(hits[0].path, disp(&modified));
     assert_eq!(hits[0].distance, 0.0);
-    let hits = sb.query(&newpic, &["--by", "hash", "-k", "2"]);
+    let hits = sb.query_basic(&newpic, &["--by", "hash", "-k", "2"]);
     assert!(hits[1].distance > 4.0, "the old content of img1 must not linger: {hits:?}");
 }
 

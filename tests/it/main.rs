@@ -9,6 +9,7 @@ mod ann;
 mod bad_input;
 mod cli;
 mod crash;
+mod dupes;
 mod embedding;
 mod incremental;
 mod migration;

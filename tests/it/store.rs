@@ -122,7 +122,9 @@ fn newer_schema_version_refuses_to_open() {
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
 
-    for args in [vec!["info"], vec!["index", "/nonexistent-dir"]] {
+    let mut index = vec!["index", "/nonexistent-dir"];
+    index.extend(no_embed_flag());
+    for args in [vec!["info"], index] {
         let out = sb.imgdex(&args);
         out.assert_code(2);
         assert!(out.stderr.contains("upgrade imgdex"), "{args:?}: {}", out.describe());
@@ -208,7 +210,7 @@ fn corrupt_records_are_reported_by_info_and_repaired_by_index() {
     assert!(sb.dupes(&["--by", "exact"]).is_empty());
     let probe = sb.dir("outside").join("probe.png");
     std::fs::copy(imgs.join("0.png"), &probe).unwrap();
-    let hits = sb.query(&probe, &["--by", "hash", "-k", "10"]);
+    let hits = sb.query_basic(&probe, &["--by", "hash", "-k", "10"]);
     assert_eq!(hits.len(), n - 2, "every intact record, and only those: {hits:?}");
 
     let (out, s) = sb.index_basic([&imgs]);
@@ -235,7 +237,9 @@ fn locked_store_gives_exit_code_2_to_a_second_process() {
     out.assert_code(0);
 
     let held = Store::open(&sb.db(), &StoreOptions::default()).expect("open store in the test process");
-    for args in [vec!["info", "--json"], vec!["dupes"], vec!["index", "--json", imgs.to_str().unwrap()]] {
+    let mut index = vec!["index", "--json", imgs.to_str().unwrap()];
+    index.extend(no_embed_flag());
+    for args in [vec!["info", "--json"], vec!["dupes"], index] {
         let out = sb.imgdex(&args);
         out.assert_code(2);
         assert!(out.stderr.contains("locked by another imgdex process"), "{args:?}: {}", out.describe());

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageEncoder, ImageFormat, Rgb, RgbImage};
+use image::{DynamicImage, ImageEncoder, ImageFormat, RgbImage};
 use serde::Deserialize;
 
 // ---------------------------------------------------------------------------
@@ -80,6 +80,14 @@ impl Sandbox {
         let mut a: Vec<OsString> = no_embed_flag().iter().map(OsString::from).collect();
         a.extend(args.into_iter().map(|s| s.as_ref().to_os_string()));
         self.index(a)
+    }
+
+    /// `query --json IMAGE [ARGS]` without CNN embeddings (see [`no_embed_for`]),
+    /// asserting success; for `--by hash` and `--by histogram`.
+    pub fn query_basic(&self, image: &Path, args: &[&str]) -> Vec<Hit> {
+        let mut a = no_embed_for("query").to_vec();
+        a.extend_from_slice(args);
+        self.query(image, &a)
     }
 
     /// `info --json`, asserting success.
@@ -215,18 +223,32 @@ pub fn drain(child: &mut Child) -> (Reader, Reader) {
     (reader(out), reader(err))
 }
 
-/// `["--no-embed"]` when the binary's `index` has that flag, else nothing.
-pub fn no_embed_flag() -> &'static [&'static str] {
-    static FLAG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let has = *FLAG.get_or_init(|| {
-        let out = Command::new(BIN).args(["index", "--help"]).output().expect("run imgdex index --help");
-        String::from_utf8_lossy(&out.stdout).contains("--no-embed")
+/// True when `imgdex SUBCOMMAND --help` lists `flag` (cached).
+pub fn has_flag(subcommand: &str, flag: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static HELP: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
+    let mut cache = HELP.lock().unwrap_or_else(|e| e.into_inner());
+    let help = cache.get_or_insert_with(HashMap::new).entry(subcommand.to_string()).or_insert_with(|| {
+        let out = Command::new(BIN).args([subcommand, "--help"]).output().expect("run imgdex --help");
+        String::from_utf8_lossy(&out.stdout).into_owned()
     });
-    if has {
+    help.contains(flag)
+}
+
+/// `["--no-embed"]` when this build's `SUBCOMMAND` has that flag (CNN
+/// embeddings), else nothing: tests of hashes and histograms need no model.
+pub fn no_embed_for(subcommand: &str) -> &'static [&'static str] {
+    if has_flag(subcommand, "--no-embed") {
         &["--no-embed"]
     } else {
         &[]
     }
+}
+
+/// [`no_embed_for`] `index`.
+pub fn no_embed_flag() -> &'static [&'static str] {
+    no_embed_for("index")
 }
 
 /// True when this process runs as root (which can read chmod-000 files).
@@ -322,9 +344,11 @@ pub struct Inspect {
     pub histogram: HistogramReport,
 }
 
-/// `inspect --json IMAGE [ARGS]` (needs no store), asserting success.
+/// `inspect --json IMAGE [ARGS]` (needs no store; no CNN embedding),
+/// asserting success.
 pub fn inspect(image: &Path, args: &[&str]) -> Inspect {
     let mut a: Vec<OsString> = vec!["inspect".into(), "--json".into(), image.into()];
+    a.extend(no_embed_for("inspect").iter().map(OsString::from));
     a.extend(args.iter().map(OsString::from));
     // inspect never opens the store, but give it a db path that cannot exist.
     let out = imgdex(Path::new("/nonexistent/imgdex-it-db"), &a);
