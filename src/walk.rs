@@ -144,6 +144,12 @@ enum Kind {
     Other,
 }
 
+/// True when `path` is a regular file the walk would index (used to drop
+/// records of files that changed into something else).
+pub fn is_candidate(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|m| m.is_file()) && matches!(classify(path, false), Kind::Raster)
+}
+
 fn classify(path: &Path, explicit: bool) -> Kind {
     let ext = path
         .extension()

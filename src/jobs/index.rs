@@ -200,13 +200,17 @@ fn features_current(r: &ImageRecord, codes: Codes) -> bool {
         && r.histogram.as_ref().map(|t| t.fingerprint) == Some(codes.histogram)
 }
 
-/// Remove records under the walked roots whose file no longer exists.
+/// Remove records under the walked roots whose file no longer exists or is
+/// no longer an image candidate (e.g. replaced by text or a directory).
+/// Records the walk merely could not reach (unreadable folders) are kept.
 fn remove_gone(store: &Store, roots: &[PathBuf], unseen: &Existing) -> Result<usize> {
     let mut removed = 0;
     for (path_bytes, (id, _)) in unseen {
         let path = paths::from_bytes(path_bytes);
         let under_root = roots.iter().any(|r| path.starts_with(r));
-        if under_root && std::fs::metadata(&path).is_err() {
+        let gone = std::fs::metadata(&path).is_err() || !walk::is_candidate(&path);
+        let root_given_as_file = roots.iter().any(|r| *r == path);
+        if under_root && gone && !root_given_as_file {
             store.remove_image(*id)?;
             removed += 1;
         }

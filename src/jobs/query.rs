@@ -62,12 +62,18 @@ pub fn run(store: &Store, cfg: &QueryConfig) -> Result<Vec<Hit>> {
     }
     let (decoded, f) = analyse_file(&cfg.image, &cfg.decode, &cfg.features)?;
     let query_image = decoded.content().clone();
-    let self_path = std::fs::canonicalize(&cfg.image).ok().map(|p| paths::to_bytes(&p));
+    // The query file itself, under its canonical or its as-given absolute
+    // path (an indexed symlink is stored under the link's path).
+    let self_paths: Vec<Vec<u8>> = [std::fs::canonicalize(&cfg.image).ok(), std::path::absolute(&cfg.image).ok()]
+        .into_iter()
+        .flatten()
+        .map(|p| paths::to_bytes(&p))
+        .collect();
     let records: Vec<_> = store
         .scan_images()?
         .records
         .into_iter()
-        .filter(|(_, r)| Some(&r.path) != self_path.as_ref())
+        .filter(|(_, r)| !self_paths.contains(&r.path))
         .collect();
     let by = match cfg.by {
         QueryBy::Auto if cfg.embed.is_some() && store.fingerprint("embedding")?.is_some() => QueryBy::Embedding,

@@ -5,7 +5,6 @@
 
 use std::collections::HashSet;
 
-use imgdex::features::embedding::l2_normalised;
 use imgdex::index::ann::{recall_at_k, AnnSearch, AnnWrite, ExactIndex, HnswIndex, HnswParams, MemoryVectors, SplitMix, Vectors};
 use imgdex::index::stored::{self, Ann};
 use imgdex::paths;

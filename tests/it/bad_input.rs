@@ -288,6 +288,26 @@ fn symlink_loop_is_skipped_and_the_run_ends() {
 }
 
 #[test]
+fn symlink_to_the_parent_of_the_root_ends_in_a_reported_loop() {
+    let sb = Sandbox::new();
+    let dir = sb.dir("imgs");
+    good(&dir, "top.png", 34);
+    good(&sb.dir("sibling"), "beside.png", 35);
+    // imgs/up -> .. leads to an ancestor of the root: following it would
+    // walk the root again (and everything beside it).
+    let up = dir.join("up");
+    std::os::unix::fs::symlink("..", &up).unwrap();
+
+    let (out, s) = sb.index_basic([&dir]);
+    out.assert_code(0);
+    assert!(s.failed.is_empty(), "{:?}", s.failed);
+    let skips = s.skips_for(&up);
+    assert_eq!(skips.len(), 1, "{:?}", s.skipped_files);
+    assert!(skips[0].error.contains("loop"), "{:?}", skips[0]);
+    assert_eq!(s.indexed, 1, "only top.png; nothing outside the root: {}", out.describe());
+}
+
+#[test]
 fn dangling_symlink_fails_with_its_path() {
     let sb = Sandbox::new();
     let dir = sb.dir("imgs");
@@ -343,7 +363,6 @@ fn fifo_named_jpg_is_skipped_without_hanging() {
 }
 
 #[test]
-#[ignore = "bug: inspect/query open a FIFO with a blocking open(2) before checking the file type, and hang (src/decode.rs read_file)"]
 fn inspect_and_query_of_a_fifo_fail_instead_of_hanging() {
     let sb = Sandbox::new();
     let dir = sb.dir("imgs");
@@ -677,4 +696,21 @@ fn mixed_folder_reports_each_failure_once_and_indexes_all_good_files() {
     assert_eq!((s2.indexed, s2.unchanged), (0, s.indexed));
     let failed2: BTreeSet<String> = s2.failed.iter().map(|f| f.path.clone()).collect();
     assert_eq!(failed2, failed);
+}
+
+#[test]
+fn query_with_an_indexed_symlink_excludes_its_own_record() {
+    let sb = Sandbox::new();
+    let dir = sb.dir("imgs");
+    good(&dir, "other.png", 36);
+    let target = good(&sb.dir("elsewhere"), "real.png", 37);
+    let link = dir.join("link.png");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let (out, _) = sb.index_basic([&dir]);
+    out.assert_code(0);
+
+    // As for a regular indexed file, the query image's own record is left out.
+    let hits = sb.query_basic(&link, &["--by", "hash", "-k", "5"]);
+    assert!(hits.iter().all(|h| h.path != disp(&link)), "{hits:?}");
+    assert_eq!(hits.len(), 1);
 }

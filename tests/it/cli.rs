@@ -52,7 +52,7 @@ fn make_collection(dir: &Path) -> Collection {
         let members = vec![p("base.png"), p("half.png"), p("q40.jpg"), p("bright.png")];
         write_png(&members[0], &base);
         write_png(&members[1], &resized(&base, 256, 192));
-        write_jpeg(&members[2], &base, 30 + 7 * i as u8); // q30, q37, q44, q51
+        write_jpeg(&members[2], &base, 30 + 6 * i as u8); // q30, q36, q42, q48
         write_png(&members[3], &brightened(&base, 1.2));
         families.push(Family { members });
     }
@@ -306,7 +306,8 @@ fn usage_errors_exit_with_code_2() {
     assert_eq!(sb.info().images, 1);
 }
 
-/// Helper check used by other modules: `inspect` works without any store.
+/// `inspect` reports format, size, digest and a normalised histogram, and
+/// needs no store; `--plot` writes a PNG.
 #[test]
 fn inspect_needs_no_store() {
     let sb = Sandbox::new();

@@ -38,7 +38,7 @@ fn sigkill_during_index_leaves_a_consistent_store_and_a_rerun_completes() {
     let mut killed_mid_run = 0;
     // Delays after spawning: during start-up/migration, the walk, and at
     // various points of the pipeline (before and after periodic flushes).
-    for delay_ms in [0u64, 120, 350, 700, 1200, 2100, 2600] {
+    for delay_ms in [0u64, 60, 150, 300, 500, 750, 1000, 1500, 2500] {
         let mut cmd = command(&sb.db());
         cmd.args(["index", "--json", "--jobs", "1"]).args(no_embed_flag()).arg(&imgs);
         let mut child = cmd.spawn().expect("spawn imgdex index");

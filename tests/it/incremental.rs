@@ -135,3 +135,66 @@ fn a_file_that_stops_decoding_loses_its_record() {
     let groups = sb.dupes(&["--by", "hash", "--threshold", "64"]);
     assert!(groups.iter().flatten().all(|p| *p != disp(&victim)), "{groups:?}");
 }
+
+#[test]
+fn overlapping_and_repeated_roots_index_each_file_once() {
+    let sb = Sandbox::new();
+    let imgs = sb.dir("imgs");
+    let sub = sb.dir("imgs/sub");
+    write_png(&imgs.join("a.png"), &scene(71, 320, 240));
+    write_png(&sub.join("b.png"), &scene(72, 320, 240));
+    let (out, s) = sb.index_basic([&imgs, &sub, &imgs, &sub.join("b.png")]);
+    out.assert_code(0);
+    assert_eq!(s.indexed, 2, "{}", out.describe());
+    assert_eq!(sb.info().images, 2);
+    let (_, s) = sb.index_basic([&sub]);
+    assert_eq!((s.indexed, s.unchanged, s.removed), (0, 1, 0));
+}
+
+#[test]
+fn a_vanished_root_is_a_failure_and_keeps_its_records() {
+    let sb = Sandbox::new();
+    let imgs = sb.dir("imgs");
+    for i in 0..3 {
+        write_png(&imgs.join(format!("{i}.png")), &scene(80 + i, 320, 240));
+    }
+    let (_, s) = sb.index_basic([&imgs]);
+    assert_eq!(s.indexed, 3);
+
+    // Like an unmounted drive: the whole root is gone.
+    std::fs::rename(&imgs, sb.root.join("elsewhere")).unwrap();
+    let (out, s) = sb.index_basic([&imgs]);
+    out.assert_code(1);
+    assert_eq!(s.failures_for(&imgs).len(), 1, "{:?}", s.failed);
+    assert_eq!(s.removed, 0, "records of an unreachable root must not be dropped");
+    assert_eq!(sb.info().images, 3);
+
+    // Back in place: all unchanged.
+    std::fs::rename(sb.root.join("elsewhere"), &imgs).unwrap();
+    let (out, s) = sb.index_basic([&imgs]);
+    out.assert_code(0);
+    assert_eq!((s.indexed, s.unchanged, s.removed), (0, 3, 0));
+}
+
+#[test]
+fn a_file_that_stops_looking_like_an_image_loses_its_record() {
+    let sb = Sandbox::new();
+    let imgs = sb.dir("imgs");
+    write_png(&imgs.join("keep.png"), &scene(90, 320, 240));
+    // Indexed because its first bytes are a PNG signature (no extension).
+    let sniffed = imgs.join("scan0001");
+    write_png(&sniffed, &scene(91, 320, 240));
+    // Indexed by extension, later replaced by a directory of the same name.
+    let replaced = imgs.join("replaced.png");
+    write_png(&replaced, &scene(92, 320, 240));
+    let (_, s) = sb.index_basic([&imgs]);
+    assert_eq!(s.indexed, 3);
+
+    std::fs::write(&sniffed, b"now a plain text file\n").unwrap();
+    std::fs::remove_file(&replaced).unwrap();
+    std::fs::create_dir(&replaced).unwrap();
+    let (out, s) = sb.index_basic([&imgs]);
+    out.assert_code(0);
+    assert_eq!(s.removed, 2, "{}", out.describe());
+    assert_eq!(sb.info().images, 1, "stale records of files that are no longer images");
+}

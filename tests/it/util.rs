@@ -438,7 +438,7 @@ pub fn scene(seed: u64, w: u32, h: u32) -> RgbImage {
         let cy = rng.range(0, h) as f64;
         let rw = rng.range(w / 12, w / 4) as f64;
         let rh = rng.range(h / 12, h / 4) as f64;
-        let disc = rng.next_u32() % 2 == 0;
+        let disc = rng.next_u32().is_multiple_of(2);
         let y0 = (cy - rh).max(0.0) as usize;
         let y1 = ((cy + rh) as usize).min(hu);
         for y in y0..y1 {
