@@ -255,6 +255,9 @@ fn build_session(env: &ort::environment::Environment, model: &[u8], threads: usi
         .with_optimization_level(GraphOptimizationLevel::Level3)
         .map_err(|e| e.to_string())?
         .with_intra_threads(threads)
+        .map_err(|e| e.to_string())?
+        // Decode workers share the cores: idle ORT threads must sleep, not spin.
+        .with_intra_op_spinning(false)
         .map_err(|e| e.to_string())?;
     builder.commit_from_memory(model).map_err(|e| e.to_string())
 }
