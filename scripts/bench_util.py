@@ -35,9 +35,9 @@ VARIANTS = {
           "imgdex --db $TMP/db -q index $DIR --no-embed --no-scaled-jpeg --json --ort-threads $T"),
     "c": ("c. imgdex index (embeddings)", "imgdex --db $TMP/db -q index $DIR --json --ort-threads $T"),
     "d": ("d. pure ORT, Python, random tensors ¹",
-          ".venv/bin/python scripts/bench_ort.py pure models/efficientnet-lite0.onnx --n $N --batch 8 --threads $T"),
+          ".venv/bin/python scripts/bench_ort.py pure models/efficientnet-lite0.onnx --n $N --batch 8 --threads $T --spin $S"),
     "e": ("e. Python pipeline (Pillow + numpy + ORT)",
-          ".venv/bin/python scripts/bench_ort.py pipeline models/efficientnet-lite0.onnx $DIR --batch 8 --threads $T"),
+          ".venv/bin/python scripts/bench_ort.py pipeline models/efficientnet-lite0.onnx $DIR --batch 8 --threads $T --spin $S"),
 }
 
 
@@ -84,6 +84,7 @@ def parse_run(variant, out_path, time_path, ds_bytes):
         return None
     wall, rss_kb, user, sys_ = (float(x) for x in fields[:4])
     r = {"wall": wall, "rss_mib": rss_kb / 1024.0, "cpu_pct": 100.0 * (user + sys_) / wall if wall else 0.0,
+         "cpu_s": user + sys_,
          "load1": float(fields[4]) if len(fields) > 4 else float("nan")}
     if variant in "abc":
         t = j.get("timings", {})
@@ -104,6 +105,8 @@ def parse_run(variant, out_path, time_path, ds_bytes):
     denom = r["wall_s"] if variant == "d" else wall
     r["ips"] = r["images"] / denom if denom else 0.0
     r["mbps"] = r["bytes"] / 1e6 / wall if (wall and r["bytes"]) else float("nan")
+    # Less sensitive to other load than images/s (but counts ORT's spin-waiting).
+    r["ipcs"] = r["images"] / r["cpu_s"] if (r["cpu_s"] and variant != "d") else float("nan")
     return r
 
 
@@ -129,10 +132,25 @@ def report(rundir):
       f"{meta.get('os', '')}")
     w(f"- loadavg (1/5/15 min): start {meta.get('load_start', '?')}, end {meta.get('load_end', '?')}")
     w(f"- settings: ONNX Runtime {meta.get('ort', '?')}, intra-op threads T={meta.get('threads', '?')} "
-      f"(imgdex `--ort-threads T`, Python `intra_op_num_threads=T`), imgdex decode workers = one per core, "
+      f"(imgdex `--ort-threads T`, Python `intra_op_num_threads=T`, Python intra-op spinning "
+      f"{meta.get('py_spin', 'on')}), imgdex decode workers = one per core, "
       f"batch 8; {meta.get('reps', '?')} repetitions per run, variants alternated, **medians** shown; "
       f"fresh store in /tmp per run; page cache warmed before timing; peak RSS via {meta.get('rss_tool', '?')}")
     w(f"- binary: `{meta.get('binary', '?')}` ({meta.get('profile', 'release')})")
+    loads = []
+    for t in glob.glob(os.path.join(rundir, "ds", "*", "*.time")):
+        with open(t) as f:
+            fields = f.read().split()
+        if len(fields) > 4:
+            loads.append(float(fields[4]))
+    try:
+        ncpu = int(meta.get("nproc", "0"))
+    except ValueError:
+        ncpu = 0
+    if loads and ncpu and statistics.median(loads) > 0.75 * ncpu:
+        w(f"- **warning: busy machine** — median 1-min loadavg at run start {statistics.median(loads):.1f} "
+          f"(max {max(loads):.1f}) on {ncpu} CPUs; throughput figures and ratios are contention-bound "
+          "(see the min–max spread and CPU % columns); rerun on a quiet machine for stable numbers")
     w("")
     for dsdir in sorted(glob.glob(os.path.join(rundir, "ds", "*"))):
         ds = read_tsv(os.path.join(dsdir, "dataset.tsv"))
@@ -145,9 +163,9 @@ def report(rundir):
         w("")
         w(f"`{ds.get('path', '')}`{(' — ' + ds['note']) if ds.get('note') else ''}")
         w("")
-        w("| run | images | wall s | images/s | images/s min–max | MB/s | peak RSS MiB | CPU % "
+        w("| run | images | wall s | images/s | images/s min–max | MB/s | peak RSS MiB | CPU % | images/CPU-s ³ "
           "| timings wall_s | decode_s ² | features_s ² | inference_s | load1 |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         medians = {}
         problems = []
         for v, (label, _) in VARIANTS.items():
@@ -164,14 +182,14 @@ def report(rundir):
                     if r["failed"]:
                         problems.append(f"{os.path.basename(p)}: {r['failed']} files failed")
             if not runs:
-                w(f"| {label} | failed | | | | | | | | | | | |")
+                w(f"| {label} | failed | | | | | | | | | | | | |")
                 continue
             m = {k: med(runs, k) for k in runs[0]}
             medians[v] = m
             ips = [r["ips"] for r in runs]
             w(f"| {label} | {int(m['images'])} | {fmt(m['wall'])} | **{fmt(m['ips'], 1)}** "
               f"| {fmt(min(ips), 1)}–{fmt(max(ips), 1)} | {fmt(m['mbps'], 1)} | {fmt(m['rss_mib'], 0)} "
-              f"| {fmt(m['cpu_pct'], 0)} | {fmt(m['wall_s'])} | {fmt(m['decode_s'])} | {fmt(m['features_s'])} "
+              f"| {fmt(m['cpu_pct'], 0)} | {fmt(m['ipcs'], 1)} | {fmt(m['wall_s'])} | {fmt(m['decode_s'])} | {fmt(m['features_s'])} "
               f"| {fmt(m['inference_s'])} | {fmt(m['load1'])} |")
         w("")
 
@@ -199,8 +217,11 @@ def report(rundir):
     w("² imgdex's decode_s/features_s are CPU seconds summed over worker threads; for (e) they are the "
       "single thread's time in Pillow decode+convert and numpy preprocessing. `timings wall_s` is imgdex's own "
       "wall clock (from the --json summary) or the Python script's timed loop.")
+    w("³ images ÷ (user + system CPU seconds of the process), a load-robust efficiency figure; "
+      "ONNX Runtime's spin-waiting counts as CPU time. CPU % near 100 on a 2-core machine means the run got "
+      "about one core: compare loadavg (load1 = 1-min load at the run's start).")
     w("")
-    w("Commands ($DIR = dataset, $TMP = fresh temp dir, $T = threads, $N = pure-ORT tensors):")
+    w("Commands ($DIR = dataset, $TMP = fresh temp dir, $T = threads, $N = pure-ORT tensors, $S = Python spinning):")
     w("")
     for _, (label, cmd) in VARIANTS.items():
         w(f"- {label.rstrip(' ¹')}: `{cmd}`")
