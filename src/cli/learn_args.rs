@@ -26,8 +26,8 @@ pub struct ClusterArgs {
     /// Rows per mini-batch (raised to 3k when smaller).
     #[arg(long, default_value_t = 1024, requires = "mini_batch")]
     pub batch_size: usize,
-    /// k-means++ starts per k; the lowest inertia is kept.
-    #[arg(long, default_value_t = 3)]
+    /// k-means++ starts per k; the one with the lowest inertia is kept.
+    #[arg(long, default_value_t = 1)]
     pub n_init: usize,
     /// Seed of every random choice (same seed, same clusters).
     #[arg(long, default_value_t = 0)]

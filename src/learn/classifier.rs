@@ -128,6 +128,24 @@ pub fn train(method: Method, x: ArrayView2<f32>, y: &[u32], classes: usize, opts
     }
 }
 
+/// L-BFGS stops when the L2 norm of the mean log-loss gradient falls below
+/// this (linfa's loss is a sum over rows, so it gets this × rows).
+/// scikit-learn's `tol = 1e-4` bounds the largest gradient component
+/// instead; on pokemon-dev's embeddings 1e-3 here gives the same validation
+/// accuracy as 1e-4 in half the time, and 1e-2 loses about 1.5 points.
+const GRADIENT_TOLERANCE: f32 = 1e-3;
+
+/// linfa minimises the *summed* log-loss, whose gradient grows with the
+/// number of rows, and L-BFGS's first step has length 1 along it: on
+/// thousands of rows the line search then needs dozens of evaluations per
+/// iteration (minutes for 10k embeddings). Training on `x·s` with penalty
+/// `alpha·s²` is the same problem (weights `W = s·W'`, penalty unchanged)
+/// but well scaled for `s = 1/√n`: 25× faster on 10k synthetic embeddings,
+/// equally fast and equally accurate on pokemon-dev.
+fn conditioning_scale(n: usize) -> f32 {
+    1.0 / (n.max(1) as f32).sqrt()
+}
+
 fn train_logistic(x: ArrayView2<f32>, y: &[u32], classes: usize, opts: &TrainOptions) -> Result<LogisticModel> {
     let standardizer = opts.standardize.then(|| Standardizer::fit(x));
     let xs = match &standardizer {
@@ -135,10 +153,12 @@ fn train_logistic(x: ArrayView2<f32>, y: &[u32], classes: usize, opts: &TrainOpt
         None => x.to_owned(),
     };
     let targets: Array1<usize> = y.iter().map(|&c| c as usize).collect();
-    let data = DatasetBase::from((xs.mapv(f64::from), targets));
+    let s = conditioning_scale(x.nrows());
+    let data = DatasetBase::from((xs * s, targets));
     let fitted = MultiLogisticRegression::default()
-        .alpha(opts.alpha)
+        .alpha(opts.alpha as f32 * s * s)
         .max_iterations(opts.max_iter.max(1))
+        .gradient_tolerance(GRADIENT_TOLERANCE * x.nrows() as f32 * s)
         .fit(&data)
         .map_err(|e| Error::Fit { what: "logistic regression".into(), reason: e.to_string() })?;
     let dim = x.ncols();
@@ -147,9 +167,9 @@ fn train_logistic(x: ArrayView2<f32>, y: &[u32], classes: usize, opts: &TrainOpt
     let mut intercept = vec![-1e9f32; classes];
     let (w, b) = (fitted.params(), fitted.intercept());
     for (col, &class) in fitted.classes().iter().enumerate() {
-        intercept[class] = b[col] as f32;
+        intercept[class] = b[col];
         for row in 0..dim {
-            weights[row * classes + class] = w[[row, col]] as f32;
+            weights[row * classes + class] = w[[row, col]] * s;
         }
     }
     Ok(LogisticModel { dim, classes, weights, intercept, standardizer })
@@ -171,7 +191,7 @@ fn normalised(x: ArrayView2<f32>) -> Array2<f32> {
 /// training rows); ties go to the smaller k.
 fn train_knn(x: ArrayView2<f32>, y: &[u32], classes: usize, opts: &TrainOptions) -> KnnModel {
     let v = normalised(x);
-    let mut r = rng::seeded(opts.seed ^ 0x4B4E_4E);
+    let mut r = rng::seeded(opts.seed ^ 0x004B_4E4E);
     let queries = rng::sample_indices(&mut r, v.nrows(), 2000);
     let kmax = opts.knn_ks.iter().copied().max().unwrap_or(1).min(v.nrows().saturating_sub(1)).max(1);
     let q = v.select(Axis(0), &queries);
@@ -180,7 +200,7 @@ fn train_knn(x: ArrayView2<f32>, y: &[u32], classes: usize, opts: &TrainOptions)
         .rows()
         .into_iter()
         .zip(&queries)
-        .map(|(row, &self_idx)| top_indices(row.as_slice().unwrap_or(&row.to_vec()), kmax + 1, Some(self_idx)))
+        .map(|(row, &self_idx)| top_indices(&row.to_vec(), kmax, Some(self_idx)))
         .collect();
     let mut best = (opts.knn_ks.first().copied().unwrap_or(1), -1.0f64);
     let mut ks = opts.knn_ks.clone();

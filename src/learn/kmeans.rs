@@ -1,17 +1,18 @@
 //! K-means on the rows of a matrix, with `linfa-clustering`: k-means++
-//! initialisation and either full Lloyd iterations (the best of `n_init`
-//! seeded starts) or mini-batch updates through linfa's incremental
+//! seeding (see [`plus_plus`]) and either full Lloyd iterations (the best
+//! of `n_init` seeded starts) or mini-batch updates through linfa's incremental
 //! `fit_with`, stopped early like scikit-learn's MiniBatchKMeans when the
 //! smoothed batch inertia stops improving. Inertia is reported as the *sum*
 //! of squared distances to the nearest centroid (scikit-learn's
 //! convention); linfa's own `inertia()` is that sum divided by n.
 
-use linfa::traits::{Fit, FitWith, Predict, Transformer};
-use linfa::DatasetBase;
+use linfa::traits::{Fit, FitWith};
 use linfa::ParamGuard;
+use linfa::DatasetBase;
 use linfa_clustering::{IncrKMeansError, KMeans, KMeansInit};
 use linfa_nn::distance::L2Dist;
 use ndarray::{Array2, ArrayView2, Axis};
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::learn::rng;
@@ -27,7 +28,8 @@ pub struct KMeansOptions {
     /// Stop when the centroids move less than this, relative to the data's
     /// spread (square root of its total variance).
     pub tolerance: f32,
-    /// Mini-batch k-means with batches of this many rows (at least 3k).
+    /// Mini-batch k-means with batches of this many rows (at least 3k);
+    /// full k-means when that is not fewer than the rows.
     pub mini_batch: Option<usize>,
 }
 
@@ -35,7 +37,7 @@ impl Default for KMeansOptions {
     fn default() -> Self {
         KMeansOptions {
             seed: 0,
-            n_init: 3,
+            n_init: 1,
             max_iter: 300,
             tolerance: 1e-4,
             mini_batch: None,
@@ -67,8 +69,9 @@ pub fn fit(x: ArrayView2<f32>, k: usize, opts: &KMeansOptions) -> Result<Cluster
     check_k(x.nrows(), k)?;
     let tolerance = opts.tolerance * spread(x).max(f32::MIN_POSITIVE);
     let model = match opts.mini_batch {
-        None => fit_full(x, k, opts, tolerance)?,
-        Some(batch) => fit_mini_batch(x, k, batch, opts, tolerance)?,
+        // A batch as large as the data would be plain k-means, only slower.
+        Some(batch) if batch.max(3 * k) < x.nrows() => fit_mini_batch(x, k, batch, opts, tolerance)?,
+        _ => fit_full(x, k, opts, tolerance)?,
     };
     Ok(assign(x, &model, k))
 }
@@ -97,13 +100,88 @@ fn fit_err(k: usize, e: impl std::fmt::Display) -> Error {
 
 fn fit_full(x: ArrayView2<f32>, k: usize, opts: &KMeansOptions, tolerance: f32) -> Result<Model> {
     let data = DatasetBase::from(x);
-    KMeans::params_with_rng(k, rng::seeded(opts.seed))
-        .n_runs(opts.n_init.max(1))
-        .max_n_iterations(opts.max_iter.max(1))
-        .tolerance(tolerance)
-        .init_method(KMeansInit::KMeansPlusPlus)
-        .fit(&data)
-        .map_err(|e| fit_err(k, e))
+    let mut best: Option<Model> = None;
+    for run in 0..opts.n_init.max(1) {
+        let mut r = rng::seeded(opts.seed.wrapping_add(run as u64));
+        let init = plus_plus(x, k, &mut r);
+        let m = KMeans::params_with_rng(k, r)
+            .n_runs(1)
+            .max_n_iterations(opts.max_iter.max(1))
+            .tolerance(tolerance)
+            .init_method(KMeansInit::Precomputed(init))
+            .fit(&data)
+            .map_err(|e| fit_err(k, e))?;
+        if best.as_ref().is_none_or(|b| m.inertia() < b.inertia()) {
+            best = Some(m);
+        }
+    }
+    best.ok_or_else(|| fit_err(k, "no run"))
+}
+
+/// Greedy k-means++ seeding (Arthur & Vassilvitskii, 2007, with the greedy
+/// variant scikit-learn uses): the first centroid is a uniformly random
+/// row; for each next one, `2 + ln k` rows are drawn with probability
+/// proportional to their squared distance to the nearest centroid so far,
+/// and the one that lowers the total of those distances most is kept.
+/// Distances are updated incrementally, O(n·k·d·(2 + ln k)) in all; linfa
+/// 0.8's own k-means++ is not greedy and recomputes distances to every
+/// chosen centroid at each step (O(n·k²·d)), which dominated the run time
+/// for k ≳ 20, so this result is handed to linfa as precomputed centroids.
+pub fn plus_plus(x: ArrayView2<f32>, k: usize, r: &mut rng::Rng) -> Array2<f32> {
+    let x = x.as_standard_layout();
+    let (n, d) = x.dim();
+    let data = x.as_slice().expect("standard layout");
+    let row = |i: usize| &data[i * d..(i + 1) * d];
+    let trials = 2 + (k as f64).ln().floor() as usize;
+    let mut centroids = Array2::zeros((k, d));
+    let first = rng::below(r, n);
+    centroids.row_mut(0).assign(&ndarray::ArrayView1::from(row(first)));
+    let mut d2: Vec<f32> = (0..n).into_par_iter().map(|i| sq_dist(row(i), row(first))).collect();
+    for c in 1..k {
+        let total: f64 = d2.iter().map(|&v| f64::from(v)).sum();
+        let picks: Vec<usize> = (0..trials)
+            .map(|_| if total > 0.0 { weighted(&d2, rng::uniform(r) * total) } else { rng::below(r, n) })
+            .collect();
+        let (pick, best) = picks
+            .iter()
+            .map(|&p| {
+                let v: Vec<f32> = d2.par_iter().enumerate().map(|(i, &m)| m.min(sq_dist(row(i), row(p)))).collect();
+                let sum: f64 = v.iter().map(|&x| f64::from(x)).sum();
+                (p, v, sum)
+            })
+            .min_by(|a, b| a.2.total_cmp(&b.2))
+            .map(|(p, v, _)| (p, v))
+            .expect("at least two trials");
+        centroids.row_mut(c).assign(&ndarray::ArrayView1::from(row(pick)));
+        d2 = best;
+    }
+    centroids
+}
+
+/// The index where the running sum of `w` first exceeds `t`.
+fn weighted(w: &[f32], t: f64) -> usize {
+    let mut acc = 0.0f64;
+    for (i, &v) in w.iter().enumerate() {
+        acc += f64::from(v);
+        if acc > t {
+            return i;
+        }
+    }
+    w.iter().rposition(|&v| v > 0.0).unwrap_or(0)
+}
+
+/// Squared Euclidean distance (eight lanes, so that it vectorises).
+pub fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| (x - y) * (x - y)).sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            let t = x[l] - y[l];
+            acc[l] += t * t;
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 /// Mini-batch k-means: shuffled batches, one linfa `fit_with` step each,
@@ -113,9 +191,9 @@ fn fit_mini_batch(x: ArrayView2<f32>, k: usize, batch: usize, opts: &KMeansOptio
     let n = x.nrows();
     let b = batch.max(3 * k).min(n);
     let params = KMeans::params_with_rng(k, rng::seeded(opts.seed))
-        .n_runs(opts.n_init.max(1))
+        .n_runs(1)
         .tolerance(tolerance)
-        .init_method(KMeansInit::KMeansPlusPlus)
+        .init_method(KMeansInit::Precomputed(mini_batch_init(x, k, b, opts)))
         .check()
         .map_err(|e| fit_err(k, e))?;
     let mut order_rng = rng::seeded(opts.seed.wrapping_add(0x9E37_79B9_7F4A_7C15));
@@ -158,36 +236,62 @@ fn fit_mini_batch(x: ArrayView2<f32>, k: usize, batch: usize, opts: &KMeansOptio
     model.ok_or_else(|| fit_err(k, "no batch was processed"))
 }
 
-/// Labels, sizes and inertia of every row under a fitted model.
+/// The best (lowest inertia on the sample) of `n_init` k-means++ seedings
+/// of a random sample of `3 × batch` rows, like scikit-learn's `init_size`.
+fn mini_batch_init(x: ArrayView2<f32>, k: usize, batch: usize, opts: &KMeansOptions) -> Array2<f32> {
+    let mut r = rng::seeded(opts.seed);
+    let rows = rng::sample_indices(&mut r, x.nrows(), (3 * batch).max(k));
+    let sample = x.select(Axis(0), &rows);
+    (0..opts.n_init.max(1))
+        .map(|run| plus_plus(sample.view(), k, &mut rng::seeded(opts.seed.wrapping_add(run as u64))))
+        .map(|c| {
+            let cost: f64 = nearest(sample.view(), c.view()).1.iter().map(|&d| f64::from(d)).sum();
+            (c, cost)
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(c, _)| c)
+        .expect("at least one seeding")
+}
+
+
+/// Labels, sizes and inertia of every row under a fitted model, in one
+/// matrix-product pass (linfa's `predict` and `transform` would each
+/// compute every row-centroid distance separately).
 fn assign(x: ArrayView2<f32>, model: &Model, k: usize) -> Clustering {
-    let labels: ndarray::Array1<usize> = model.predict(&x);
-    let dists = model.transform(&x);
+    let centroids = model.centroids();
+    let (labels, dists) = nearest(x, centroids.view());
     let mut sizes = vec![0usize; k];
     for &l in &labels {
-        sizes[l] += 1;
+        sizes[l as usize] += 1;
     }
     Clustering {
         k,
-        labels: labels.iter().map(|&l| l as u32).collect(),
-        centroids: model.centroids().clone(),
+        labels,
+        centroids: centroids.clone(),
         inertia: dists.iter().map(|&d| f64::from(d)).sum(),
         sizes,
     }
 }
 
-/// Index of the nearest centroid for each row of `x` (squared Euclidean).
-pub fn nearest(x: ArrayView2<f32>, centroids: ArrayView2<f32>) -> Vec<u32> {
-    x.rows()
-        .into_iter()
-        .map(|r| {
-            let mut best = (0u32, f32::INFINITY);
-            for (j, c) in centroids.rows().into_iter().enumerate() {
-                let d: f32 = r.iter().zip(c.iter()).map(|(a, b)| (a - b) * (a - b)).sum();
-                if d < best.1 {
-                    best = (j as u32, d);
-                }
-            }
-            best.0
-        })
-        .collect()
+/// For each row, the nearest centroid and the squared distance to it,
+/// via `|x|² + |c|² − 2·x·c` over blocks of rows.
+pub fn nearest(x: ArrayView2<f32>, centroids: ArrayView2<f32>) -> (Vec<u32>, Vec<f32>) {
+    let cn: Vec<f32> = centroids.rows().into_iter().map(|c| c.dot(&c)).collect();
+    let mut labels = Vec::with_capacity(x.nrows());
+    let mut dists = Vec::with_capacity(x.nrows());
+    for block in x.axis_chunks_iter(Axis(0), 4096) {
+        let dots = block.dot(&centroids.t());
+        for (row, d) in block.rows().into_iter().zip(dots.rows()) {
+            let xn = row.dot(&row);
+            let (best, dist) = d
+                .iter()
+                .zip(&cn)
+                .map(|(&p, &c)| (xn + c - 2.0 * p).max(0.0))
+                .enumerate()
+                .fold((0, f32::INFINITY), |a, (j, v)| if v < a.1 { (j, v) } else { a });
+            labels.push(best as u32);
+            dists.push(dist);
+        }
+    }
+    (labels, dists)
 }

@@ -51,7 +51,7 @@ pub fn write<T: Element>(path: &Path, rows: usize, cols: usize, data: &[T]) -> R
         return Err(Error::Dimension { what: format!("matrix for {}", path.display()), expected: rows * cols, got: data.len() });
     }
     let mut bytes = header(T::DESCR, rows, cols);
-    bytes.reserve(data.len() * std::mem::size_of::<T>());
+    bytes.reserve(std::mem::size_of_val(data));
     for &v in data {
         v.le_bytes(&mut bytes);
     }

@@ -22,6 +22,11 @@ pub fn below(rng: &mut Rng, n: usize) -> usize {
     }
 }
 
+/// Uniform float in `0..1` (53 random bits).
+pub fn uniform(rng: &mut Rng) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
 /// Fisher–Yates shuffle in place.
 pub fn shuffle<T>(rng: &mut Rng, v: &mut [T]) {
     for i in (1..v.len()).rev() {

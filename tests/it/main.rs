@@ -7,7 +7,9 @@
 
 mod ann;
 mod bad_input;
+mod classify;
 mod cli;
+mod cluster;
 mod crash;
 mod dupes;
 mod embedding;

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Helpers for scripts/bench_jobs (run from its throwaway venv with numpy and
+scikit-learn).
+
+  bench_jobs.py gen DIR --n N --dim D --clusters C --seed S
+      synthetic embeddings: DIR/X.npy (float32, L2-normalised rows) and
+      DIR/y.txt (the planted cluster of each row, one per line)
+  bench_jobs.py labels PATHS.txt Y.txt
+      class index per row from each path's parent folder name
+  bench_jobs.py sklearn X.npy Y.txt K LO..HI
+      scikit-learn timings, same work as examples/bench_jobs.rs, as JSON
+  bench_jobs.py report NAME RUST.json SKLEARN.json
+      Markdown table comparing the two
+"""
+
+import json
+import os
+import sys
+import time
+
+
+def gen(out, n, dim, clusters, seed, noise=2.0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    # Non-negative, sparse-ish means like pooled CNN features, then
+    # per-image noise; rows L2-normalised like the stored embeddings.
+    means = np.abs(rng.standard_normal((clusters, dim))) * (rng.random((clusters, dim)) < 0.3)
+    means /= np.linalg.norm(means, axis=1, keepdims=True)
+    y = rng.integers(0, clusters, n)
+    x = means[y] + rng.standard_normal((n, dim)) * (noise / np.sqrt(dim))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    os.makedirs(out, exist_ok=True)
+    np.save(os.path.join(out, "X.npy"), x.astype(np.float32))
+    with open(os.path.join(out, "y.txt"), "w") as f:
+        f.writelines(f"{v}\n" for v in y)
+
+
+def labels(paths_txt, y_txt):
+    names = [os.path.basename(os.path.dirname(p.rstrip("\n"))) for p in open(paths_txt)]
+    index = {n: i for i, n in enumerate(sorted(set(names)))}
+    with open(y_txt, "w") as f:
+        f.writelines(f"{index[n]}\n" for n in names)
+
+
+def timed(fn):
+    t = time.perf_counter()
+    r = fn()
+    return r, time.perf_counter() - t
+
+
+def sklearn(x_npy, y_txt, k, rng_text):
+    import numpy as np
+    import sklearn as sk
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import normalized_mutual_info_score, silhouette_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.load(x_npy)
+    y = np.loadtxt(y_txt, dtype=np.int64)
+    lo, hi = (int(v) for v in rng_text.split(".."))
+    out = {"rows": int(x.shape[0]), "dim": int(x.shape[1]), "sklearn": sk.__version__}
+
+    def km(kk, mini):
+        # Same settings as imgdex: k-means++ (greedy), one start, 300
+        # iterations, tol 1e-4; mini-batch of 1024.
+        if mini:
+            return MiniBatchKMeans(kk, batch_size=1024, n_init=1, random_state=0)
+        return KMeans(kk, n_init=1, max_iter=300, tol=1e-4, random_state=0)
+
+    for name, mini in (("full", False), ("minibatch", True)):
+        m, s = timed(lambda: km(k, mini).fit(x))
+        out[f"kmeans_{name}_k{k}_s"] = s
+        out[f"kmeans_{name}_k{k}_inertia"] = float(m.inertia_)
+        out[f"kmeans_{name}_k{k}_nmi"] = float(normalized_mutual_info_score(y, m.labels_))
+
+        def search():
+            # Like `imgdex cluster --k-range`: fit each k, silhouette on a
+            # 2000-row sample for each.
+            res = []
+            for kk in range(lo, hi + 1):
+                mm = km(kk, mini).fit(x)
+                sil = silhouette_score(x, mm.labels_, sample_size=min(2000, len(x)), random_state=0)
+                res.append((kk, mm.inertia_, sil))
+            return res
+
+        _, s = timed(search)
+        out[f"kmeans_{name}_range_s"] = s
+
+    xt, xv, yt, yv = train_test_split(x, y, test_size=0.2, stratify=y, random_state=0)
+
+    def logistic():
+        scaler = StandardScaler().fit(xt)
+        clf = LogisticRegression(C=1.0, max_iter=100).fit(scaler.transform(xt), yt)
+        return lambda v: clf.predict(scaler.transform(v))
+
+    pred, s = timed(logistic)
+    out["train_logistic_s"] = s
+    out["train_logistic_val_accuracy"] = float((pred(xv) == yv).mean())
+    knn, s = timed(lambda: KNeighborsClassifier(1, metric="cosine", algorithm="brute").fit(xt, yt))
+    out["train_knn_s"] = s
+    out["train_knn_val_accuracy"] = float((knn.predict(xv) == yv).mean())
+    print(json.dumps(out))
+
+
+def report(name, rust_json, sk_json):
+    r = json.load(open(rust_json))
+    s = json.load(open(sk_json))
+    print(f"### {name}: {r['rows']} × {r['dim']} (scikit-learn {s['sklearn']})\n")
+    print("| measure | imgdex (linfa) | scikit-learn | imgdex / sklearn |")
+    print("| --- | ---: | ---: | ---: |")
+    for key in r:
+        if key.endswith("_s") and key in s:
+            ratio = r[key] / s[key] if s[key] > 0 else float("nan")
+            print(f"| {key[:-2]} (s) | {r[key]:.2f} | {s[key]:.2f} | {ratio:.1f}× |")
+    for key in r:
+        if not key.endswith("_s") and key in s and key not in ("rows", "dim"):
+            print(f"| {key} | {r[key]:.4g} | {s[key]:.4g} | |")
+    extra = {k: v for k, v in r.items() if k not in s}
+    if extra:
+        print(f"\nimgdex only: {json.dumps(extra)}")
+    print()
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "gen":
+        opts = dict(zip(args[1::2], args[2::2]))
+        gen(args[0], int(opts["--n"]), int(opts["--dim"]), int(opts["--clusters"]), int(opts["--seed"]))
+    elif cmd == "labels":
+        labels(*args)
+    elif cmd == "sklearn":
+        sklearn(args[0], args[1], int(args[2]), args[3])
+    elif cmd == "report":
+        report(*args)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
