@@ -22,12 +22,21 @@ pub type Neighbour = (u64, f32);
 /// Full-dimensional, L2-normalised vectors by image id.
 pub trait Vectors: Sync {
     fn vector(&self, id: u64) -> Option<Vec<f32>>;
+    /// Cosine distance from `q` to vector `id` (implementations holding the
+    /// vectors in memory override this to avoid a copy).
+    fn distance(&self, id: u64, q: &[f32]) -> Option<f32> {
+        self.vector(id).map(|v| cosine_distance(q, &v))
+    }
 }
 
 /// Read side of an ANN index.
 pub trait AnnSearch: Sync {
     /// The `k` nearest live ids to the unit vector `q`, nearest first.
     fn search(&self, q: &[f32], k: usize, vectors: &dyn Vectors) -> Vec<Neighbour>;
+    /// `search` for many queries, in parallel (the all-pairs pass of `dupes`).
+    fn search_many(&self, queries: &[&[f32]], k: usize, vectors: &dyn Vectors) -> Vec<Vec<Neighbour>> {
+        queries.par_iter().map(|q| self.search(q, k, vectors)).collect()
+    }
     /// Number of live (searchable) vectors.
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
@@ -76,10 +85,20 @@ impl MemoryVectors {
     }
 }
 
+impl MemoryVectors {
+    fn slice(&self, id: u64) -> Option<&[f32]> {
+        let p = *self.pos.get(&id)?;
+        Some(&self.data[p * self.dim..(p + 1) * self.dim])
+    }
+}
+
 impl Vectors for MemoryVectors {
     fn vector(&self, id: u64) -> Option<Vec<f32>> {
-        let p = *self.pos.get(&id)?;
-        Some(self.data[p * self.dim..(p + 1) * self.dim].to_vec())
+        self.slice(id).map(<[f32]>::to_vec)
+    }
+
+    fn distance(&self, id: u64, q: &[f32]) -> Option<f32> {
+        self.slice(id).map(|v| cosine_distance(q, v))
     }
 }
 
@@ -193,6 +212,23 @@ impl Projection {
         }
         crate::features::embedding::l2_normalised(&out)
     }
+
+    /// `apply` over many vectors as blocked matrix products (several times
+    /// faster than one vector at a time; used for builds and `dupes`).
+    pub fn apply_many(&self, vs: &[&[f32]]) -> Vec<Vec<f32>> {
+        const BLOCK: usize = 2048;
+        let matrix = ndarray::ArrayView2::from_shape((self.from, self.to), &self.matrix).expect("projection shape");
+        let mut out = Vec::with_capacity(vs.len());
+        let mut buf = Vec::with_capacity(BLOCK.min(vs.len()) * self.from);
+        for block in vs.chunks(BLOCK) {
+            buf.clear();
+            block.iter().for_each(|v| buf.extend_from_slice(v));
+            let rows = ndarray::ArrayView2::from_shape((block.len(), self.from), &buf).expect("block shape");
+            let projected = rows.dot(&matrix);
+            out.extend(projected.rows().into_iter().map(|r| crate::features::embedding::l2_normalised(r.as_slice().expect("row-major"))));
+        }
+        out
+    }
 }
 
 /// SplitMix64: a tiny, well-distributed seeded generator.
@@ -261,7 +297,7 @@ impl HnswIndex {
             self.remove(*id);
         }
         let start = self.ids.len();
-        let projected: Vec<Vec<f32>> = items.par_iter().map(|(_, v)| self.projection.apply(v)).collect();
+        let projected = self.projection.apply_many(&items.iter().map(|(_, v)| *v).collect::<Vec<_>>());
         let data: Vec<(&Vec<f32>, usize)> = projected.iter().enumerate().map(|(i, v)| (v, start + i)).collect();
         self.hnsw.parallel_insert(&data);
         for (i, (id, _)) in items.iter().enumerate() {
@@ -291,6 +327,12 @@ impl HnswIndex {
         self.params
     }
 
+    /// Change the search-time parameters (they do not shape the graph).
+    pub fn set_search_params(&mut self, ef_search: usize, rerank: usize) {
+        self.params.ef_search = ef_search;
+        self.params.rerank = rerank;
+    }
+
     pub fn ids(&self) -> &[u64] {
         &self.ids
     }
@@ -299,30 +341,40 @@ impl HnswIndex {
         &self.removed
     }
 
-    /// Projected-space candidates (graph search), ids only.
-    fn candidates(&self, q: &[f32], n: usize) -> Vec<u64> {
-        let pq = self.projection.apply(q);
+    /// Projected-space candidates (graph search) of the projected query
+    /// `pq`, ids only.
+    fn candidates(&self, pq: &[f32], n: usize) -> Vec<u64> {
         let ef = self.params.ef_search.max(n);
         let filter = |pos: &usize| !self.removed.contains(pos);
         let found = if self.removed.is_empty() {
-            self.hnsw.search(&pq, n, ef)
+            self.hnsw.search(pq, n, ef)
         } else {
-            self.hnsw.search_filter(&pq, n, ef, Some(&filter))
+            self.hnsw.search_filter(pq, n, ef, Some(&filter))
         };
         found.into_iter().map(|nb| self.ids[nb.d_id]).collect()
+    }
+
+    /// Graph shortlist of `pq`, re-ranked exactly against `q`.
+    fn search_projected(&self, q: &[f32], pq: &[f32], k: usize, vectors: &dyn Vectors) -> Vec<Neighbour> {
+        let shortlist = self.params.rerank.max(4 * k);
+        let mut scored: Vec<Neighbour> = self
+            .candidates(pq, shortlist)
+            .into_iter()
+            .filter_map(|id| vectors.distance(id, q).map(|d| (id, d)))
+            .collect();
+        top_k(&mut scored, k);
+        scored
     }
 }
 
 impl AnnSearch for HnswIndex {
     fn search(&self, q: &[f32], k: usize, vectors: &dyn Vectors) -> Vec<Neighbour> {
-        let shortlist = self.params.rerank.max(4 * k);
-        let mut scored: Vec<Neighbour> = self
-            .candidates(q, shortlist)
-            .into_iter()
-            .filter_map(|id| vectors.vector(id).map(|v| (id, cosine_distance(q, &v))))
-            .collect();
-        top_k(&mut scored, k);
-        scored
+        self.search_projected(q, &self.projection.apply(q), k, vectors)
+    }
+
+    fn search_many(&self, queries: &[&[f32]], k: usize, vectors: &dyn Vectors) -> Vec<Vec<Neighbour>> {
+        let projected = self.projection.apply_many(queries);
+        queries.par_iter().zip(&projected).map(|(q, pq)| self.search_projected(q, pq, k, vectors)).collect()
     }
 
     fn len(&self) -> usize {

@@ -23,6 +23,9 @@ use crate::store::{ImageId, Store};
 /// Rebuild the graph when more than this fraction of it is hidden.
 pub const REBUILD_HIDDEN_FRACTION: f64 = 0.2;
 const META_KEY: &str = "ann";
+/// Present while an `index` run may have changed embeddings the saved graph
+/// does not reflect yet (set before the change, cleared by a save/check).
+const DIRTY_KEY: &str = "ann-dirty";
 const BASENAME: &str = "imgdex";
 
 /// What `meta/ann` records about the current graph files.
@@ -112,10 +115,58 @@ pub fn open(store: &Store, fp: &str, params: HnswParams) -> Result<(Ann, MemoryV
         return Ok((Ann::Exact(ExactIndex::new(live.clone())), live));
     }
     let ann = match load_valid(store, fp, &params, live.dim)? {
-        Some(h) if same_ids(&h, &live) => h,
+        Some(h) if same_ids(&h, &live) => {
+            clear_dirty(store)?;
+            h
+        }
         _ => rebuild(store, fp, params, &live)?,
     };
     Ok((Ann::Hnsw(ann), live))
+}
+
+/// For one query: the saved graph, re-ranking with vectors read from the
+/// store, when it is known to be current (no `index` run has touched the
+/// embeddings since it was saved), so nothing is loaded up front; else
+/// `open`, which checks every id (and rebuilds if needed).
+pub fn open_for_query<'a>(store: &'a Store, fp: &str, params: HnswParams) -> Result<(Ann, Box<dyn Vectors + 'a>)> {
+    if store.meta_get(DIRTY_KEY)?.is_none() {
+        if let Some(dim) = store_dim(store, fp)? {
+            if let Some(h) = load_valid(store, fp, &params, dim)? {
+                return Ok((Ann::Hnsw(h), Box::new(StoreVectors { store, code: fingerprint_code(fp) })));
+            }
+        }
+    }
+    let (ann, live) = open(store, fp, params)?;
+    Ok((ann, Box::new(live)))
+}
+
+/// Dimension of the saved graph's vectors, read from its fingerprint.
+fn store_dim(store: &Store, fp: &str) -> Result<Option<usize>> {
+    let Some(meta) = read_meta(store)? else {
+        return Ok(None);
+    };
+    let Some(id) = meta.ids.first() else {
+        return Ok(None);
+    };
+    let code = fingerprint_code(fp);
+    Ok(store.get_embedding(*id).ok().flatten().filter(|e| e.fingerprint == code).map(|e| e.to_f32().len()))
+}
+
+/// Called by `index` before it changes any embedding.
+pub fn mark_dirty(store: &Store) -> Result<()> {
+    if store.meta_get(META_KEY)?.is_some() && store.meta_get(DIRTY_KEY)?.is_none() {
+        store.meta_put(DIRTY_KEY, &[1])?;
+        store.flush()?;
+    }
+    Ok(())
+}
+
+fn clear_dirty(store: &Store) -> Result<()> {
+    if store.meta_get(DIRTY_KEY)?.is_some() {
+        store.meta_remove(DIRTY_KEY)?;
+        store.flush()?;
+    }
+    Ok(())
 }
 
 fn same_ids(h: &HnswIndex, live: &MemoryVectors) -> bool {
@@ -139,6 +190,7 @@ pub fn refresh(store: &Store, fp: &str, params: HnswParams, changed: &[ImageId])
     let changed: HashSet<u64> = changed.iter().copied().collect();
     let add: Vec<(u64, &[f32])> = live.iter().filter(|(id, _)| changed.contains(id) || !h.contains(*id)).collect();
     if gone.is_empty() && add.is_empty() {
+        clear_dirty(store)?;
         return Ok("hnsw");
     }
     for id in gone {
@@ -228,6 +280,7 @@ fn save(store: &Store, h: &HnswIndex, fp: &str) -> Result<()> {
         removed: h.removed().iter().map(|p| *p as u64).collect(),
     };
     store.meta_put(META_KEY, &record::encode(&StoredAnnMeta::V1(meta)))?;
+    store.meta_remove(DIRTY_KEY)?;
     store.flush()?;
     remove_other_generations(&root, generation);
     Ok(())
@@ -249,6 +302,7 @@ fn remove_other_generations(root: &Path, keep: u64) {
 fn drop_saved(store: &Store) -> Result<()> {
     if store.meta_get(META_KEY)?.is_some() {
         store.meta_remove(META_KEY)?;
+        store.meta_remove(DIRTY_KEY)?;
         store.flush()?;
     }
     let _ = std::fs::remove_dir_all(ann_root(store));

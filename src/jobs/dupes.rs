@@ -10,17 +10,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::Result;
 use crate::features::hash::hamming;
 use crate::index::ann::HnswParams;
 use crate::index::hamming::{self, HashRule};
-use crate::index::stored::{self, StoreVectors};
+use crate::index::stored;
 use crate::index::unionfind::UnionFind;
 use crate::paths;
-use crate::store::record::fingerprint_code;
 use crate::store::{ImageId, ImageRecord, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -221,20 +219,11 @@ fn embedding_pairs(
     evidence: &mut Evidence,
 ) -> Result<&'static str> {
     let (ann, live) = stored::open(store, fp, cfg.ann)?;
-    let vectors = StoreVectors { store, code: fingerprint_code(fp) };
     let radius = cfg.embedding.weak_cosine.max(cfg.embedding.max_cosine);
-    let search = ann.as_search();
-    let items: Vec<(u64, &[f32])> = live.iter().collect();
-    let found: Vec<(u64, Vec<(u64, f32)>)> = items
-        .par_iter()
-        .map(|(id, v)| {
-            let hits = match &ann {
-                stored::Ann::Exact(_) => search.search(v, cfg.embedding.k + 1, &live),
-                stored::Ann::Hnsw(_) => search.search(v, cfg.embedding.k + 1, &vectors),
-            };
-            (*id, hits.into_iter().filter(|(o, d)| o != id && *d <= radius).collect())
-        })
-        .collect();
+    let (ids, queries): (Vec<u64>, Vec<&[f32]>) = live.iter().unzip();
+    // Re-rank against the vectors already in memory.
+    let hits = ann.as_search().search_many(&queries, cfg.embedding.k + 1, &live);
+    let found = ids.into_iter().zip(hits).map(|(id, hits)| (id, hits.into_iter().filter(|(o, d)| *o != id && *d <= radius).collect::<Vec<_>>()));
     for (id, hits) in found {
         let Some(&a) = index_of.get(&id) else { continue };
         for (other, d) in hits {

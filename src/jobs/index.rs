@@ -113,6 +113,7 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
     summary.skipped = summary.skipped_files.len();
 
     let (mut existing, embedding_codes) = load_existing(store, &mut summary)?;
+    stored::mark_dirty(store)?;
     let (work, unchanged) = plan(walked.candidates, &mut existing, &embedding_codes, codes);
     summary.unchanged = unchanged;
     summary.removed = remove_gone(store, &walked.roots, &existing)?;

@@ -69,16 +69,16 @@ pub fn run(store: &Store, cfg: &QueryConfig) -> Result<Vec<Hit>> {
         .flatten()
         .map(|p| paths::to_bytes(&p))
         .collect();
-    let records: Vec<_> = store
-        .scan_images()?
-        .records
-        .into_iter()
-        .filter(|(_, r)| !self_paths.contains(&r.path))
-        .collect();
     let by = match cfg.by {
         QueryBy::Auto if cfg.embed.is_some() && store.fingerprint("embedding")?.is_some() => QueryBy::Embedding,
         QueryBy::Auto => QueryBy::Hash,
         other => other,
+    };
+    // Hash and histogram queries scan every record; embedding queries only
+    // read the records of their hits.
+    let records: Vec<_> = match by {
+        QueryBy::Embedding => Vec::new(),
+        _ => store.scan_images()?.records.into_iter().filter(|(_, r)| !self_paths.contains(&r.path)).collect(),
     };
     let mut hits: Vec<Hit> = match by {
         QueryBy::Auto => unreachable!("resolved above"),
@@ -93,7 +93,7 @@ pub fn run(store: &Store, cfg: &QueryConfig) -> Result<Vec<Hit>> {
                 .map(|(i, d)| Hit { path: paths::display(ids[i as usize]), distance: d })
                 .collect()
         }
-        QueryBy::Embedding => embedding_hits(store, cfg, &query_image, &records)?,
+        QueryBy::Embedding => embedding_hits(store, cfg, &query_image, &self_paths)?,
         QueryBy::Histogram => records
             .iter()
             .filter_map(|(_, r)| {
@@ -114,7 +114,7 @@ fn embedding_hits(
     store: &Store,
     cfg: &QueryConfig,
     query_image: &image::RgbImage,
-    records: &[(u64, crate::store::ImageRecord)],
+    self_paths: &[Vec<u8>],
 ) -> Result<Vec<Hit>> {
     let ecfg = cfg.embed.as_ref().ok_or_else(|| {
         Error::InvalidArgument("--by embedding needs the CNN model; drop --no-embed".into())
@@ -129,17 +129,14 @@ fn embedding_hits(
             embedder.spec().name
         )));
     }
-    let (ann, live) = stored::open(store, &fp, HnswParams::default())?;
-    let by_id: std::collections::HashMap<u64, &crate::store::ImageRecord> =
-        records.iter().map(|(id, r)| (*id, r)).collect();
-    // One extra in case the query image itself is stored (it is filtered out).
-    Ok(ann
-        .as_search()
-        .search(&q, cfg.k + 1, &live)
-        .into_iter()
-        .filter_map(|(id, d)| {
-            let r = by_id.get(&id)?;
-            Some(Hit { path: paths::display(&r.path), distance: f64::from(d) })
-        })
-        .collect())
+    let (ann, vectors) = stored::open_for_query(store, &fp, HnswParams::default())?;
+    // Extra neighbours in case the query file itself is stored (filtered out).
+    let mut hits = Vec::new();
+    for (id, d) in ann.as_search().search(&q, cfg.k + self_paths.len(), vectors.as_ref()) {
+        let Some(r) = store.get_image(id)? else { continue };
+        if !self_paths.contains(&r.path) {
+            hits.push(Hit { path: paths::display(&r.path), distance: f64::from(d) });
+        }
+    }
+    Ok(hits)
 }
