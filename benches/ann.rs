@@ -10,12 +10,15 @@
 //!
 //! Environment: ANN_M, ANN_EFC, ANN_PROJ override the graph parameters;
 //! ANN_SEARCH="ef:rerank,ef:rerank" lists search settings tried on each graph
-//! (default: HnswParams' own); the dupes pass runs for the first setting
-//! only unless ANN_ALLKNN=all.
+//! (default: HnswParams' own). n/20 near copies (cosine distance
+//! 0.01..0.1) are planted among the n vectors; the "planted pairs" rows give
+//! the fraction of them found by the all-pairs pass of `dupes`, done either
+//! with one search per vector (`DUPES_SEARCH`) or from the graph's own
+//! neighbour lists (the default); the all-kNN column is that pass's time.
 
 use std::time::Instant;
 
-use imgdex::index::ann::{recall_at_k, AnnSearch, ExactIndex, HnswIndex, HnswParams, MemoryVectors, SplitMix, Vectors};
+use imgdex::index::ann::{pair_recall, plant_near_copies, recall_at_k, DUPES_SEARCH, AnnSearch, ExactIndex, HnswIndex, HnswParams, MemoryVectors, SplitMix, Vectors};
 
 const DIM: usize = 1280;
 
@@ -49,6 +52,15 @@ fn timed<F: Fn(&[f32]) -> Vec<(u64, f32)>>(queries: &[Vec<f32>], f: F) -> (Vec<f
     (lat, res)
 }
 
+/// Seconds for the all-pairs pass `dupes` runs: every vector's 11 nearest
+/// at the `DUPES_SEARCH` setting, on all threads.
+fn all_knn(hnsw: &HnswIndex, vectors: &MemoryVectors) -> (f64, Vec<(u64, Vec<(u64, f32)>)>) {
+    let t = Instant::now();
+    let (ids, all): (Vec<u64>, Vec<&[f32]>) = vectors.iter().unzip();
+    let found = hnsw.search_many(&all, 11, vectors);
+    (t.elapsed().as_secs_f64(), ids.into_iter().zip(found).collect())
+}
+
 fn main() {
     let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let sizes = if sizes.is_empty() { vec![10_000, 50_000] } else { sizes };
@@ -61,42 +73,46 @@ fn main() {
         ..d
     };
     let settings = search_settings(&d);
-    let all_knn_every = std::env::var("ANN_ALLKNN").is_ok_and(|v| v == "all");
     println!("graph params: {params:?}; threads: {}", rayon::current_num_threads());
-    println!("| n | build s | ef | rerank | query p50 ms | query p99 ms | exact p50 ms | recall@10 | all-kNN (dupes) s | graph+proj MB | bytes/vector |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| n | build s | setting | ef | rerank | query p50 ms | query p99 ms | exact p50 ms | recall@10 | all-kNN (dupes) s | graph+proj MB | bytes/vector |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for n in sizes {
-        let vectors: MemoryVectors = imgdex::index::ann::clustered_vectors(n, DIM, 42);
+        let mut vectors: MemoryVectors = imgdex::index::ann::clustered_vectors(n, DIM, 42);
+        let planted = plant_near_copies(&mut vectors, n / 20, 43);
         let t = Instant::now();
         let mut hnsw = HnswIndex::build(&vectors, params);
         let build = t.elapsed().as_secs_f64();
         let exact = ExactIndex::new(vectors.clone());
         let mut rng = SplitMix(7);
-        let queries: Vec<Vec<f32>> = (0..200).map(|_| vectors.vector(rng.next_u64() % n as u64 + 1).unwrap()).collect();
+        let queries: Vec<Vec<f32>> = (0..200).map(|_| vectors.vector(rng.next_u64() % vectors.len() as u64 + 1).unwrap()).collect();
         let (exact_lat, exact_res) = timed(&queries, |q| exact.search(q, 10, &vectors));
-        for (i, &(ef, rerank)) in settings.iter().enumerate() {
-            hnsw.set_search_params(ef, rerank);
-            let (lat, approx_res) = timed(&queries, |q| hnsw.search(q, 10, &vectors));
-            let recall = recall_at_k(&exact_res, &approx_res);
-            let all_knn = if i == 0 || all_knn_every {
-                let t = Instant::now();
-                let all: Vec<&[f32]> = vectors.iter().map(|(_, v)| v).collect();
-                let found = hnsw.search_many(&all, 11, &vectors);
-                std::hint::black_box(found.iter().map(|h| h.iter().filter(|n| n.1 < 0.1).count()).sum::<usize>());
-                format!("{:.1}", t.elapsed().as_secs_f64())
-            } else {
-                "-".into()
-            };
-            // Graph: projected f32 vectors + ~2M neighbour ids at layer 0 (u32 + f32 each).
-            let graph_bytes = n * (params.projected_dim * 4 + params.m * 2 * 8);
+        let graph_bytes = n * (params.projected_dim * 4 + params.m * 2 * 8);
+        let row = |setting: &str, ef: usize, rerank: usize, lat: &[f64], recall: f64, all_knn: &str| {
             println!(
-                "| {n} | {build:.1} | {ef} | {rerank} | {:.3} | {:.3} | {:.3} | {recall:.4} | {all_knn} | {:.0} | {} |",
-                percentile(&lat, 0.5),
-                percentile(&lat, 0.99),
+                "| {n} | {build:.1} | {setting} | {ef} | {rerank} | {:.3} | {:.3} | {:.3} | {recall:.4} | {all_knn} | {:.0} | {} |",
+                percentile(lat, 0.5),
+                percentile(lat, 0.99),
                 percentile(&exact_lat, 0.5),
                 graph_bytes as f64 / 1e6,
                 graph_bytes / n + DIM * 2,
-            );
+            )
+        };
+        for &(ef, rerank) in &settings {
+            hnsw.set_search_params(ef, rerank);
+            let (lat, approx_res) = timed(&queries, |q| hnsw.search(q, 10, &vectors));
+            let recall = recall_at_k(&exact_res, &approx_res);
+            row("query", ef, rerank, &lat, recall, "-");
         }
+        hnsw.set_search_params(DUPES_SEARCH.0, DUPES_SEARCH.1);
+        let (secs, searched) = all_knn(&hnsw, &vectors);
+        let (lat, res) = timed(&queries, |q| hnsw.search(q, 10, &vectors));
+        row("dupes search", DUPES_SEARCH.0, DUPES_SEARCH.1, &lat, recall_at_k(&exact_res, &res), &format!("{secs:.1}"));
+        row("dupes search, planted pairs", DUPES_SEARCH.0, DUPES_SEARCH.1, &[0.0], pair_recall(&planted, &searched), "-");
+        // The graph's own neighbour lists instead of searches (what
+        // `dupes` runs); recall here = planted near-copy pairs found.
+        let t = Instant::now();
+        let lists = hnsw.edge_knn(10, &vectors);
+        let secs = t.elapsed().as_secs_f64();
+        row("dupes graph, planted pairs", 0, 0, &[0.0], pair_recall(&planted, &lists), &format!("{secs:.1}"));
     }
 }

@@ -196,12 +196,15 @@ fn jpeg_scaled(path: &Path, bytes: &[u8], cfg: &DecodeConfig) -> Result<Option<D
         .unwrap_or(Orientation::NoTransforms);
     let short = w.min(h);
     let target = cfg.work_short_side;
-    if short >= 2 * target {
-        let req_w = (u64::from(w) * u64::from(target)).div_ceil(u64::from(short));
-        let req_h = (u64::from(h) * u64::from(target)).div_ceil(u64::from(short));
-        if dec.scale(req_w as u16, req_h as u16).is_err() {
-            return Ok(None);
-        }
+    if short < 2 * target {
+        // No DCT scaling possible: the general decoder (zune-jpeg) is faster
+        // than jpeg-decoder at full scale.
+        return Ok(None);
+    }
+    let req_w = (u64::from(w) * u64::from(target)).div_ceil(u64::from(short));
+    let req_h = (u64::from(h) * u64::from(target)).div_ceil(u64::from(short));
+    if dec.scale(req_w as u16, req_h as u16).is_err() {
+        return Ok(None);
     }
     let Ok(pixels) = dec.decode() else {
         return Ok(None);

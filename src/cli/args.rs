@@ -106,6 +106,11 @@ pub enum Command {
         weak_cosine: Option<f32>,
         #[arg(long)]
         weak_phash: Option<u32>,
+        /// How embedding neighbours are found: auto (exact scan below 10,000
+        /// images, else the HNSW graph's neighbour lists), exact, graph, or
+        /// search (one HNSW search per image: slower, for comparison).
+        #[arg(long, value_enum, default_value_t = DupesAnnArg::Auto)]
+        ann: DupesAnnArg,
         /// Include every candidate pair with its evidence in the JSON output.
         #[arg(long)]
         pairs: bool,
@@ -145,6 +150,14 @@ pub enum QueryByArg {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DupesAnnArg {
+    Auto,
+    Exact,
+    Graph,
+    Search,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DupesByArg {
     Auto,
     Embedding,

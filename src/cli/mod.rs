@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use args::{Args, Command, DecodeArgs, DupesByArg, ModelArgs, QueryByArg};
+use args::{Args, Command, DecodeArgs, DupesAnnArg, DupesByArg, ModelArgs, QueryByArg};
 use imgdex::features::embedding::EmbedConfig;
 use imgdex::config::{DecodeConfig, FeatureConfig, IndexConfig};
 use imgdex::index::hamming::HashRule;
@@ -112,7 +112,7 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Dupes { by, threshold, dhash_threshold, max_cosine, weak_cosine, weak_phash, pairs, report, json } => {
+        Command::Dupes { by, threshold, dhash_threshold, max_cosine, weak_cosine, weak_phash, ann, pairs, report, json } => {
             let store = open(&args.db, false)?;
             let mut cfg = dupes::DupesConfig::default();
             cfg.by = match by {
@@ -144,6 +144,12 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
                 anyhow::ensure!(v <= 64, "--weak-phash must be between 0 and 64 bits, got {v}");
                 cfg.embedding.weak_phash = v;
             }
+            cfg.neighbours = match ann {
+                DupesAnnArg::Auto => dupes::Neighbours::Auto,
+                DupesAnnArg::Exact => dupes::Neighbours::Exact,
+                DupesAnnArg::Graph => dupes::Neighbours::Graph,
+                DupesAnnArg::Search => dupes::Neighbours::Search,
+            };
             cfg.with_pairs = pairs;
             let result = dupes::run(&store, &cfg)?;
             if let Some(path) = &report {

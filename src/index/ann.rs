@@ -86,7 +86,7 @@ impl MemoryVectors {
 }
 
 impl MemoryVectors {
-    fn slice(&self, id: u64) -> Option<&[f32]> {
+    pub fn slice(&self, id: u64) -> Option<&[f32]> {
         let p = *self.pos.get(&id)?;
         Some(&self.data[p * self.dim..(p + 1) * self.dim])
     }
@@ -164,7 +164,7 @@ pub struct HnswParams {
     pub ef_search: usize,
     /// Dimension of the random projection the graph is built on.
     pub projected_dim: usize,
-    /// Shortlist size re-ranked exactly: `max(rerank, 4k)`.
+    /// Shortlist size re-ranked exactly: `max(rerank, 2k)`.
     pub rerank: usize,
     pub seed: u64,
     /// Below this many vectors an exact scan is used instead of a graph.
@@ -173,7 +173,7 @@ pub struct HnswParams {
 
 impl Default for HnswParams {
     fn default() -> Self {
-        HnswParams { m: 16, ef_construction: 100, ef_search: 64, projected_dim: 128, rerank: 40, seed: 0x1d9e_5eed, exact_below: 10_000 }
+        HnswParams { m: 16, ef_construction: 100, ef_search: 96, projected_dim: 128, rerank: 80, seed: 0x1d9e_5eed, exact_below: 10_000 }
     }
 }
 
@@ -183,6 +183,12 @@ impl HnswParams {
         format!("hnsw_rs-0.3.5/l2/m{}-efc{}/proj{}x{}-seed{:x}", self.m, self.ef_construction, dim, self.projected_dim, self.seed)
     }
 }
+
+/// Search setting of the all-pairs pass of `dupes` (`ef_search`, `rerank`):
+/// near-duplicates are the very nearest neighbours, so a short graph search
+/// finds them; measured with `cargo bench --bench ann` (recall@10 column of
+/// the `dupes` rows).
+pub const DUPES_SEARCH: (usize, usize) = (32, 0);
 
 /// A seeded Gaussian random projection (Johnson–Lindenstrauss).
 #[derive(Debug, Clone)]
@@ -354,9 +360,40 @@ impl HnswIndex {
         found.into_iter().map(|nb| self.ids[nb.d_id]).collect()
     }
 
+    /// Every live id with its `k` nearest among its own graph neighbours
+    /// (all layers), re-ranked exactly: the all-pairs pass of `dupes` without
+    /// a single search. The graph's lists hold each point's nearest
+    /// neighbours, thinned by HNSW's diversity heuristic; a dropped close
+    /// pair is still joined through the neighbour that caused the drop.
+    pub fn edge_knn(&self, k: usize, vectors: &MemoryVectors) -> Vec<(u64, Vec<Neighbour>)> {
+        let points: Vec<_> = self.hnsw.get_point_indexation().into_iter().collect();
+        points
+            .par_iter()
+            .filter(|p| !self.removed.contains(&p.get_origin_id()))
+            .filter_map(|p| {
+                let id = self.ids[p.get_origin_id()];
+                let v = vectors.slice(id)?;
+                let mut near: Vec<Neighbour> = p
+                    .get_neighborhood_id()
+                    .iter()
+                    .flatten()
+                    .filter(|nb| !self.removed.contains(&nb.d_id))
+                    .filter_map(|nb| {
+                        let other = self.ids[nb.d_id];
+                        vectors.distance(other, v).map(|d| (other, d))
+                    })
+                    .collect();
+                near.sort_by_key(|n| n.0);
+                near.dedup_by_key(|n| n.0);
+                top_k(&mut near, k);
+                Some((id, near))
+            })
+            .collect()
+    }
+
     /// Graph shortlist of `pq`, re-ranked exactly against `q`.
     fn search_projected(&self, q: &[f32], pq: &[f32], k: usize, vectors: &dyn Vectors) -> Vec<Neighbour> {
-        let shortlist = self.params.rerank.max(4 * k);
+        let shortlist = self.params.rerank.max(2 * k);
         let mut scored: Vec<Neighbour> = self
             .candidates(pq, shortlist)
             .into_iter()
@@ -435,4 +472,34 @@ pub fn clustered_vectors(n: usize, dim: usize, seed: u64) -> MemoryVectors {
         out.push(i as u64 + 1, &crate::features::embedding::l2_normalised(&v));
     }
     out
+}
+
+/// Test and benchmark data for `dupes`: `count` of the vectors get a near
+/// copy (a new id after the existing ones) at a cosine distance spread over
+/// about 0.01..0.1, the range of edited copies of a photo. Returns the
+/// planted (original, copy) pairs.
+pub fn plant_near_copies(vectors: &mut MemoryVectors, count: usize, seed: u64) -> Vec<(u64, u64)> {
+    let mut rng = SplitMix(seed);
+    let n = vectors.len() as u64;
+    let dim = vectors.dim;
+    let mut pairs = Vec::with_capacity(count);
+    for i in 0..count as u64 {
+        let id = rng.next_u64() % n + 1;
+        let target = 0.01 + 0.09 * rng.uniform();
+        // Noise of norm r on a unit vector: cosine distance ~ r^2 / 2.
+        let sigma = (2.0 * target / dim as f32).sqrt();
+        let v = vectors.vector(id).expect("ids are 1..=n");
+        let copy: Vec<f32> = v.iter().map(|x| x + sigma * rng.gaussian()).collect();
+        vectors.push(n + 1 + i, &crate::features::embedding::l2_normalised(&copy));
+        pairs.push((id, n + 1 + i));
+    }
+    pairs
+}
+
+/// Fraction of `pairs` present in all-pairs neighbour lists (either way).
+pub fn pair_recall(pairs: &[(u64, u64)], lists: &[(u64, Vec<Neighbour>)]) -> f64 {
+    let found: HashSet<(u64, u64)> =
+        lists.iter().flat_map(|(a, near)| near.iter().map(move |(b, _)| ((*a).min(*b), (*a).max(*b)))).collect();
+    let hit = pairs.iter().filter(|(a, b)| found.contains(&((*a).min(*b), (*a).max(*b)))).count();
+    hit as f64 / pairs.len().max(1) as f64
 }

@@ -16,6 +16,7 @@ use crate::error::Result;
 use crate::features::hash::hamming;
 use crate::index::ann::HnswParams;
 use crate::index::hamming::{self, HashRule};
+use crate::index::ann::DUPES_SEARCH;
 use crate::index::stored;
 use crate::index::unionfind::UnionFind;
 use crate::paths;
@@ -50,12 +51,26 @@ pub struct EmbeddingRule {
 pub const DEFAULT_RULE: HashRule = HashRule { max_phash: 12, max_dhash: 12 };
 pub const DEFAULT_EMBEDDING_RULE: EmbeddingRule = EmbeddingRule { max_cosine: 0.06, weak_cosine: 0.2, weak_phash: 22, k: 10 };
 
+/// How the embedding pass finds each image's nearest neighbours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Neighbours {
+    /// Exact below `HnswParams::exact_below` images, else `Graph`.
+    Auto,
+    /// Exact scan (quadratic).
+    Exact,
+    /// The HNSW graph's own neighbour lists, re-ranked exactly: no searches.
+    Graph,
+    /// One HNSW search per image.
+    Search,
+}
+
 #[derive(Debug, Clone)]
 pub struct DupesConfig {
     pub by: DupesBy,
     pub rule: HashRule,
     pub embedding: EmbeddingRule,
     pub ann: HnswParams,
+    pub neighbours: Neighbours,
     /// Also report every candidate pair with its evidence.
     pub with_pairs: bool,
 }
@@ -67,6 +82,7 @@ impl Default for DupesConfig {
             rule: DEFAULT_RULE,
             embedding: DEFAULT_EMBEDDING_RULE,
             ann: HnswParams::default(),
+            neighbours: Neighbours::Auto,
             with_pairs: false,
         }
     }
@@ -218,12 +234,31 @@ fn embedding_pairs(
     index_of: &HashMap<ImageId, u32>,
     evidence: &mut Evidence,
 ) -> Result<&'static str> {
-    let (ann, live) = stored::open(store, fp, cfg.ann)?;
+    let params = match cfg.neighbours {
+        Neighbours::Auto => cfg.ann,
+        Neighbours::Exact => HnswParams { exact_below: usize::MAX, ..cfg.ann },
+        Neighbours::Graph | Neighbours::Search => HnswParams { exact_below: 0, ..cfg.ann },
+    };
+    let (mut ann, live) = stored::open(store, fp, params)?;
     let radius = cfg.embedding.weak_cosine.max(cfg.embedding.max_cosine);
-    let (ids, queries): (Vec<u64>, Vec<&[f32]>) = live.iter().unzip();
-    // Re-rank against the vectors already in memory.
-    let hits = ann.as_search().search_many(&queries, cfg.embedding.k + 1, &live);
-    let found = ids.into_iter().zip(hits).map(|(id, hits)| (id, hits.into_iter().filter(|(o, d)| *o != id && *d <= radius).collect::<Vec<_>>()));
+    let k = cfg.embedding.k;
+    let kind = match (&ann, cfg.neighbours) {
+        (stored::Ann::Exact(_), _) => "exact",
+        (stored::Ann::Hnsw(_), Neighbours::Search) => "hnsw-search",
+        (stored::Ann::Hnsw(_), _) => "hnsw-graph",
+    };
+    let hits: Vec<(u64, Vec<(u64, f32)>)> = match &mut ann {
+        stored::Ann::Hnsw(h) if cfg.neighbours != Neighbours::Search => h.edge_knn(k, &live),
+        _ => {
+            if let stored::Ann::Hnsw(h) = &mut ann {
+                h.set_search_params(DUPES_SEARCH.0, DUPES_SEARCH.1);
+            }
+            let (ids, queries): (Vec<u64>, Vec<&[f32]>) = live.iter().unzip();
+            // One extra: the image itself comes back first.
+            ids.into_iter().zip(ann.as_search().search_many(&queries, k + 1, &live)).collect()
+        }
+    };
+    let found = hits.into_iter().map(|(id, hits)| (id, hits.into_iter().filter(|(o, d)| *o != id && *d <= radius).collect::<Vec<_>>()));
     for (id, hits) in found {
         let Some(&a) = index_of.get(&id) else { continue };
         for (other, d) in hits {
@@ -231,7 +266,7 @@ fn embedding_pairs(
             evidence.insert((a.min(b), a.max(b)), Some(d));
         }
     }
-    Ok(ann.kind())
+    Ok(kind)
 }
 
 /// Keeper: largest resolution, then largest file, then oldest, then path.

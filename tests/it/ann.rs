@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 
 use imgdex::index::ann::{recall_at_k, AnnSearch, AnnWrite, ExactIndex, HnswIndex, HnswParams, MemoryVectors, SplitMix, Vectors};
+use imgdex::features::embedding::cosine_distance;
 use imgdex::index::stored::{self, Ann};
 use imgdex::paths;
 use imgdex::store::record::fingerprint_code;
@@ -156,4 +157,65 @@ fn saved_graph_round_trip_refresh_and_corruption() {
     store.set_fingerprint("embedding", other).unwrap();
     let (ann, _) = stored::open(&store, other, params).unwrap();
     assert!(ann.as_search().is_empty() || ann.kind() == "exact", "no embeddings of the other model");
+}
+
+#[test]
+fn query_path_uses_the_saved_graph_only_while_no_index_run_changed_embeddings() {
+    let sb = Sandbox::new();
+    let v = clustered(1200, 17);
+    let fp = "test-model/v1";
+    let store = store_with(&sb, &v, fp);
+    let params = small_params();
+    stored::refresh(&store, fp, params, &[]).unwrap();
+    let g1 = stored::saved_generation(&store).unwrap();
+    let qs = queries(&v, 20, 5);
+
+    // Clean graph: the query path answers from it, re-ranking from the store,
+    // exactly as the fully checked path does.
+    let (fast, store_vectors) = stored::open_for_query(&store, fp, params).unwrap();
+    let (full, live) = stored::open(&store, fp, params).unwrap();
+    assert_eq!(fast.kind(), "hnsw");
+    for q in &qs {
+        let a: Vec<u64> = fast.as_search().search(q, 10, store_vectors.as_ref()).iter().map(|n| n.0).collect();
+        assert_eq!(a, search_ids(&full, &live, q));
+    }
+    drop((fast, store_vectors));
+
+    // An index run that removes images but dies before refreshing the graph:
+    // the marker makes the query path check every id and rebuild.
+    stored::mark_dirty(&store).unwrap();
+    for id in 1..=50u64 {
+        store.remove_image(id).unwrap();
+    }
+    store.flush().unwrap();
+    let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
+    assert_eq!(ann.as_search().len(), 1200 - 50);
+    assert!(stored::saved_generation(&store).unwrap() > g1, "stale graph rebuilt");
+    for q in &qs {
+        let hits = ann.as_search().search(q, 10, vectors.as_ref());
+        assert!(hits.iter().all(|n| n.0 > 50), "removed ids never returned: {hits:?}");
+    }
+}
+
+/// `dupes` reads each point's neighbours off the graph instead of searching.
+/// Planted near copies (cosine distance 0.01..0.1) among clustered vectors:
+/// the lists hold >= 98% of the planted pairs (seeded data; tolerance for
+/// the parallel build's nondeterminism), and every listed distance is exact.
+#[test]
+fn graph_neighbour_lists_hold_planted_near_copies() {
+    let mut v = clustered(3000, 21);
+    let planted = imgdex::index::ann::plant_near_copies(&mut v, 300, 5);
+    let hnsw = HnswIndex::build(&v, small_params());
+    let lists = hnsw.edge_knn(10, &v);
+    assert_eq!(lists.len(), 3300);
+    for (id, near) in lists.iter().take(200) {
+        let q = v.vector(*id).unwrap();
+        for (other, d) in near {
+            assert!(other != id);
+            assert!((d - cosine_distance(&q, &v.vector(*other).unwrap())).abs() < 1e-6);
+        }
+    }
+    let recall = imgdex::index::ann::pair_recall(&planted, &lists);
+    eprintln!("planted pair recall: {recall:.4}");
+    assert!(recall >= 0.98, "planted pair recall {recall}");
 }

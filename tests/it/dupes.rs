@@ -53,6 +53,11 @@ fn embeddings_group_flips_crops_and_borders() {
     let groups: Vec<Vec<String>> = serde_json::from_value(j["groups"].clone()).unwrap();
     assert_eq!(groups, fams, "each photo grouped with exactly its three copies");
     assert!(j["method"].as_str().unwrap().contains("knn"));
+    // The HNSW paths (forced; this store is small enough for an exact scan)
+    // find the same groups.
+    for ann in ["graph", "search"] {
+        assert_eq!(sb.dupes(&["--ann", ann]), fams, "--ann {ann}");
+    }
     for d in j["details"].as_array().unwrap() {
         // The bordered copy is the largest picture: the suggested keeper.
         assert!(d["keeper"].as_str().unwrap().ends_with("_border.jpg"), "{d}");
