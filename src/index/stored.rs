@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use hnsw_rs::anndists::dist::DistL2;
 use hnsw_rs::api::AnnT;
-use hnsw_rs::hnswio::HnswIo;
+use hnsw_rs::hnswio::{HnswIo, ReloadOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -114,7 +114,7 @@ pub fn open(store: &Store, fp: &str, params: HnswParams) -> Result<(Ann, MemoryV
     if live.len() < params.exact_below {
         return Ok((Ann::Exact(ExactIndex::new(live.clone())), live));
     }
-    let ann = match load_valid(store, fp, &params, live.dim)? {
+    let ann = match load_valid(store, fp, &params, live.dim, false)? {
         Some(h) if same_ids(&h, &live) => {
             clear_dirty(store)?;
             h
@@ -131,7 +131,7 @@ pub fn open(store: &Store, fp: &str, params: HnswParams) -> Result<(Ann, MemoryV
 pub fn open_for_query<'a>(store: &'a Store, fp: &str, params: HnswParams) -> Result<(Ann, Box<dyn Vectors + 'a>)> {
     if store.meta_get(DIRTY_KEY)?.is_none() {
         if let Some(dim) = store_dim(store, fp)? {
-            if let Some(h) = load_valid(store, fp, &params, dim)? {
+            if let Some(h) = load_valid(store, fp, &params, dim, true)? {
                 return Ok((Ann::Hnsw(h), Box::new(StoreVectors { store, code: fingerprint_code(fp) })));
             }
         }
@@ -181,7 +181,7 @@ pub fn refresh(store: &Store, fp: &str, params: HnswParams, changed: &[ImageId])
         drop_saved(store)?;
         return Ok("exact");
     }
-    let Some(mut h) = load_valid(store, fp, &params, live.dim)? else {
+    let Some(mut h) = load_valid(store, fp, &params, live.dim, false)? else {
         rebuild(store, fp, params, &live)?;
         return Ok("hnsw");
     };
@@ -224,7 +224,9 @@ fn read_meta(store: &Store) -> Result<Option<AnnMeta>> {
 
 /// The saved graph, if its files exist, match their checksum and were built
 /// for this model and these parameters.
-fn load_valid(store: &Store, fp: &str, params: &HnswParams, dim: usize) -> Result<Option<HnswIndex>> {
+/// With `mmap`, vector data stays in the file, mapped (read-only uses only:
+/// a graph that is later modified and saved must own its data).
+fn load_valid(store: &Store, fp: &str, params: &HnswParams, dim: usize, mmap: bool) -> Result<Option<HnswIndex>> {
     let Some(meta) = read_meta(store)? else {
         return Ok(None);
     };
@@ -237,7 +239,8 @@ fn load_valid(store: &Store, fp: &str, params: &HnswParams, dim: usize) -> Resul
     }
     // `hnsw_rs` ties a loaded graph to its loader's lifetime; the loader is
     // small and lives as long as the process needs the graph.
-    let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(&dir, &meta.basename)));
+    let options = ReloadOptions::default().set_mmap(mmap);
+    let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new_with_options(&dir, &meta.basename, options)));
     let Ok(hnsw) = io.load_hnsw::<f32, DistL2>() else {
         return Ok(None);
     };

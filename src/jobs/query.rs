@@ -131,8 +131,12 @@ fn embedding_hits(
     }
     let (ann, vectors) = stored::open_for_query(store, &fp, HnswParams::default())?;
     // Extra neighbours in case the query file itself is stored (filtered out).
+    let found = ann.as_search().search(&q, cfg.k + self_paths.len(), vectors.as_ref());
+    // Tearing down a large graph (one allocation per point) takes as long as
+    // loading it: let a background thread do it (or process exit).
+    std::thread::spawn(move || drop(ann));
     let mut hits = Vec::new();
-    for (id, d) in ann.as_search().search(&q, cfg.k + self_paths.len(), vectors.as_ref()) {
+    for (id, d) in found {
         let Some(r) = store.get_image(id)? else { continue };
         if !self_paths.contains(&r.path) {
             hits.push(Hit { path: paths::display(&r.path), distance: f64::from(d) });

@@ -1,0 +1,68 @@
+//! Writes a store of N synthetic images, for end-to-end timings of `dupes`
+//! and `query` at sizes no development image set reaches (the ANN bench
+//! times the index in memory; this times the binary, store reads included).
+//! Embeddings are seeded clustered 1280-d vectors tagged with the real
+//! model's fingerprint, with N/20 planted near copies (cosine distance
+//! 0.01..0.1) whose perceptual hashes differ by a few bits; the other hashes
+//! are random. The image files do not exist: `dupes` and `query` only read
+//! records. The HNSW graph is built at the end, as `index` would.
+//!
+//!     cargo run --release --example synthetic_store -- DB N
+//!     imgdex --db DB dupes --json > groups.json    # time this
+//!     imgdex --db DB query some.jpg                # and this
+
+use std::time::Instant;
+
+use imgdex::features::embedding::{EmbedConfig, Embedder};
+use imgdex::features::Hashes;
+use imgdex::index::ann::{clustered_vectors, plant_near_copies, HnswParams, SplitMix};
+use imgdex::index::stored;
+use imgdex::store::record::{fingerprint_code, Tagged};
+use imgdex::store::{EmbeddingRecord, ImageRecord, Store, StoreOptions};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, db, n] = args.as_slice() else {
+        return Err("usage: synthetic_store DB N".into());
+    };
+    let n: usize = n.parse()?;
+    let fp = Embedder::load(&EmbedConfig::in_dir(&EmbedConfig::default_dir()))?.fingerprint().to_string();
+    let hash_fp = imgdex::config::FeatureConfig::default().hash_fingerprint();
+    let t = Instant::now();
+    let mut vectors = clustered_vectors(n, 1280, 42);
+    let planted = plant_near_copies(&mut vectors, n / 20, 43);
+    let mut rng = SplitMix(44);
+    let mut hashes: Vec<Hashes> = (0..vectors.len()).map(|_| Hashes { phash: rng.next_u64(), dhash: rng.next_u64(), ahash: rng.next_u64() }).collect();
+    for &(orig, copy) in &planted {
+        let flip = |h: u64, rng: &mut SplitMix| (0..4).fold(h, |h, _| h ^ (1 << (rng.next_u64() % 64)));
+        let o = hashes[orig as usize - 1];
+        hashes[copy as usize - 1] = Hashes { phash: flip(o.phash, &mut rng), dhash: flip(o.dhash, &mut rng), ahash: o.ahash };
+    }
+    eprintln!("generated {} vectors in {:.1} s", vectors.len(), t.elapsed().as_secs_f64());
+
+    let t = Instant::now();
+    let store = Store::open(std::path::Path::new(db), &StoreOptions::default())?;
+    store.set_fingerprint("embedding", &fp)?;
+    store.set_fingerprint("hash", &hash_fp)?;
+    let (code, hash_code) = (fingerprint_code(&fp), fingerprint_code(&hash_fp));
+    for (id, v) in vectors.iter() {
+        let rec = ImageRecord {
+            path: format!("/synthetic/{id:07}.jpg").into_bytes(),
+            size: 100_000 + id,
+            mtime_ns: 0,
+            digest: *blake3::hash(&id.to_le_bytes()).as_bytes(),
+            width: 640,
+            height: 480,
+            format: "jpeg".into(),
+            hashes: Some(Tagged { fingerprint: hash_code, value: hashes[id as usize - 1] }),
+            histogram: None,
+        };
+        store.put_image(id, &rec, Some(&EmbeddingRecord::from_f32(code, v)))?;
+    }
+    store.flush()?;
+    eprintln!("wrote {} records in {:.1} s", vectors.len(), t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let kind = stored::refresh(&store, &fp, HnswParams::default(), &[])?;
+    eprintln!("{kind} index built and saved in {:.1} s; {} planted pairs", t.elapsed().as_secs_f64(), planted.len());
+    Ok(())
+}
