@@ -49,7 +49,7 @@ pub struct EmbeddingRule {
 
 /// Default thresholds, chosen on the development set (see README).
 pub const DEFAULT_RULE: HashRule = HashRule { max_phash: 12, max_dhash: 12 };
-pub const DEFAULT_EMBEDDING_RULE: EmbeddingRule = EmbeddingRule { max_cosine: 0.06, weak_cosine: 0.2, weak_phash: 22, k: 10 };
+pub const DEFAULT_EMBEDDING_RULE: EmbeddingRule = EmbeddingRule { max_cosine: 0.06, weak_cosine: 0.15, weak_phash: 22, k: 10 };
 
 /// How the embedding pass finds each image's nearest neighbours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
