@@ -30,15 +30,21 @@ RASTER_EXTENSIONS = {
 }
 
 VARIANTS = {
-    "a": ("a. imgdex index --no-embed", "imgdex --db $TMP/db -q index $DIR --no-embed --json --ort-threads $T"),
+    "a": ("a. imgdex index --no-embed", "imgdex --db $TMP/db -q index $DIR --no-embed --json"),
     "b": ("b. imgdex index --no-embed --no-scaled-jpeg",
-          "imgdex --db $TMP/db -q index $DIR --no-embed --no-scaled-jpeg --json --ort-threads $T"),
-    "c": ("c. imgdex index (embeddings)", "imgdex --db $TMP/db -q index $DIR --json --ort-threads $T"),
+          "imgdex --db $TMP/db -q index $DIR --no-embed --no-scaled-jpeg --json"),
+    "c": ("c. imgdex index (embeddings)", "imgdex --db $TMP/db -q index $DIR --json --ort-sessions $OS --ort-threads $OT"),
     "d": ("d. pure ORT, Python, random tensors ¹",
           ".venv/bin/python scripts/bench_ort.py pure models/efficientnet-lite0.onnx --n $N --batch 8 --threads $T --spin $S"),
+    "r": ("r. pure ORT, Rust (imgdex's Embedder and session layout), random tensors ¹",
+          "target/release/examples/pure_ort $N 8 $OS $OT"),
     "e": ("e. Python pipeline (Pillow + numpy + ORT)",
           ".venv/bin/python scripts/bench_ort.py pipeline models/efficientnet-lite0.onnx $DIR --batch 8 --threads $T --spin $S"),
+    "h": ("h. imgdex index (embeddings), ONNX Runtime on one core",
+          "imgdex --db $TMP/db -q index $DIR --json --ort-sessions 1 --ort-threads 1"),
+    "p": ("p. pure ORT, Rust, one 1-thread session ¹", "target/release/examples/pure_ort $N 8 1 1"),
 }
+PURE = ("d", "r", "p")
 
 
 def files(root):
@@ -86,7 +92,7 @@ def parse_run(variant, out_path, time_path, ds_bytes):
     r = {"wall": wall, "rss_mib": rss_kb / 1024.0, "cpu_pct": 100.0 * (user + sys_) / wall if wall else 0.0,
          "cpu_s": user + sys_,
          "load1": float(fields[4]) if len(fields) > 4 else float("nan")}
-    if variant in "abc":
+    if variant in ("a", "b", "c", "h"):
         t = j.get("timings", {})
         r["images"] = j.get("indexed", 0)
         r["failed"] = len(j.get("failed", []))
@@ -102,11 +108,11 @@ def parse_run(variant, out_path, time_path, ds_bytes):
         r["bytes"] = j.get("bytes", 0)
         r["load_s"] = j.get("load_s", float("nan"))
     # Pure ORT is a ceiling: its rate is the timed inference loop alone.
-    denom = r["wall_s"] if variant == "d" else wall
+    denom = r["wall_s"] if variant in PURE else wall
     r["ips"] = r["images"] / denom if denom else 0.0
     r["mbps"] = r["bytes"] / 1e6 / wall if (wall and r["bytes"]) else float("nan")
     # Less sensitive to other load than images/s (but counts ORT's spin-waiting).
-    r["ipcs"] = r["images"] / r["cpu_s"] if (r["cpu_s"] and variant != "d") else float("nan")
+    r["ipcs"] = r["images"] / r["cpu_s"] if (r["cpu_s"] and variant not in PURE) else float("nan")
     return r
 
 
@@ -132,8 +138,8 @@ def report(rundir):
       f"{meta.get('os', '')}")
     w(f"- loadavg (1/5/15 min): start {meta.get('load_start', '?')}, end {meta.get('load_end', '?')}")
     w(f"- settings: ONNX Runtime {meta.get('ort', '?')}, intra-op threads T={meta.get('threads', '?')} "
-      f"(imgdex `--ort-threads T`, Python `intra_op_num_threads=T`, Python intra-op spinning "
-      f"{meta.get('py_spin', 'on')}), imgdex decode workers = one per core, "
+      f"(Python `intra_op_num_threads=T`, Python intra-op spinning {meta.get('py_spin', 'on')}); "
+      f"imgdex ONNX Runtime: {meta.get('imgdex_ort', '?')} (no spinning); imgdex decode workers = one per core, "
       f"batch 8; {meta.get('reps', '?')} repetitions per run, variants alternated, **medians** shown; "
       f"fresh store in /tmp per run; page cache warmed before timing; peak RSS via {meta.get('rss_tool', '?')}")
     w(f"- binary: `{meta.get('binary', '?')}` ({meta.get('profile', 'release')})")
@@ -199,8 +205,12 @@ def report(rundir):
             return None
 
         derived = [
-            ("c", "d", "(c) ÷ (d) share of pure-ORT throughput", "{:.0%}"),
+            ("c", "d", "(c) ÷ (d) share of pure-ORT throughput (Python onnxruntime, one session)", "{:.0%}"),
+            ("c", "r", "(c) ÷ (r) share of pure-ORT throughput (imgdex's own session layout)", "{:.0%}"),
+            ("r", "d", "(r) ÷ (d) imgdex's session layout vs one Python session, pure ORT", "{:.2f}×"),
             ("c", "e", "(c) ÷ (e) speed-up vs the Python pipeline", "{:.2f}×"),
+            ("h", "p", "(h) ÷ (p) share of pure-ORT throughput with inference on one core (decode on the other)",
+             "{:.0%}"),
             ("a", "b", "(a) ÷ (b) scaled vs full JPEG decode (no embeddings)", "{:.2f}×"),
             ("a", "c", "(a) ÷ (c) cost of embeddings (no-embed vs embed throughput)", "{:.2f}×"),
         ]
@@ -211,7 +221,7 @@ def report(rundir):
         for p in problems:
             w(f"- note: {p}")
         w("")
-    w("¹ (d) images/s = N ÷ the timed inference loop (after a warm-up batch; excludes interpreter start and "
+    w("¹ (d, r, p) images/s = N ÷ the timed inference loop (after a warm-up batch; excludes interpreter start and "
       "session load); every other images/s and MB/s = images ÷ process wall time (start to exit: model load, "
       "walk, decode, features, inference, store writes).")
     w("² imgdex's decode_s/features_s are CPU seconds summed over worker threads; for (e) they are the "
@@ -221,7 +231,7 @@ def report(rundir):
       "ONNX Runtime's spin-waiting counts as CPU time. CPU % near 100 on a 2-core machine means the run got "
       "about one core: compare loadavg (load1 = 1-min load at the run's start).")
     w("")
-    w("Commands ($DIR = dataset, $TMP = fresh temp dir, $T = threads, $N = pure-ORT tensors, $S = Python spinning):")
+    w("Commands ($DIR = dataset, $TMP = fresh temp dir, $T = Python threads, $OS/$OT = imgdex sessions/threads per session (0 = automatic), $N = pure-ORT tensors, $S = Python spinning):")
     w("")
     for _, (label, cmd) in VARIANTS.items():
         w(f"- {label.rstrip(' ¹')}: `{cmd}`")

@@ -57,9 +57,13 @@ pub enum Command {
         /// Images per inference batch.
         #[arg(long, default_value_t = 8)]
         batch: usize,
-        /// ONNX Runtime intra-op threads (default: one per core).
+        /// ONNX Runtime intra-op threads per session (default: cores ÷ sessions).
         #[arg(long, default_value_t = 0)]
         ort_threads: usize,
+        /// ONNX Runtime sessions embedding batches side by side (default: one
+        /// per core, at most 4; or cores ÷ --ort-threads).
+        #[arg(long, default_value_t = 0)]
+        ort_sessions: usize,
         #[command(flatten)]
         decode: DecodeArgs,
         #[command(flatten)]

@@ -48,12 +48,13 @@ fn emit(text: &str) -> Result<()> {
 fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
     let progress = !args.quiet && std::io::stderr().is_terminal();
     match args.command {
-        Command::Index { paths, jobs, bins, batch, ort_threads, decode, model, json } => {
+        Command::Index { paths, jobs, bins, batch, ort_threads, ort_sessions, decode, model, json } => {
             let mut cfg = IndexConfig::new(paths);
             cfg.jobs = jobs;
             cfg.embed = embed_config(&model).map(|mut e| {
                 e.batch = batch;
                 e.threads = ort_threads;
+                e.sessions = ort_sessions;
                 e
             });
             cfg.features = FeatureConfig { histogram_bins: bins };

@@ -67,11 +67,23 @@ fn to_u64(bytes: &[u8]) -> u64 {
 /// Hash a working image.
 pub fn compute(img: &RgbImage) -> Hashes {
     // One greyscale conversion shared by all three hashers.
-    let grey = DynamicImage::ImageLuma8(image::imageops::grayscale(img));
+    let grey = DynamicImage::ImageLuma8(grayscale(img));
     let h = hashers();
     Hashes {
         phash: to_u64(h.phash.hash_image(&grey).as_bytes()),
         dhash: to_u64(h.dhash.hash_image(&grey).as_bytes()),
         ahash: to_u64(h.ahash.hash_image(&grey).as_bytes()),
     }
+}
+
+/// Rec. 709 luma in integers, bit-for-bit what `image::imageops::grayscale`
+/// computes, in one pass over the raw buffer (the generic per-pixel version
+/// was ~4% of indexing CPU).
+pub fn grayscale(img: &RgbImage) -> image::GrayImage {
+    let grey: Vec<u8> = img
+        .as_raw()
+        .chunks_exact(3)
+        .map(|p| ((2126 * u32::from(p[0]) + 7152 * u32::from(p[1]) + 722 * u32::from(p[2])) / 10000) as u8)
+        .collect();
+    image::GrayImage::from_raw(img.width(), img.height(), grey).expect("one byte per pixel")
 }

@@ -59,7 +59,8 @@ pub struct Timings {
     pub decode_s: f64,
     /// Hashes, histogram and CNN preprocessing.
     pub features_s: f64,
-    /// ONNX Runtime inference (wall time of the inference thread).
+    /// ONNX Runtime inference (wall time of the inference threads, summed
+    /// over sessions).
     pub inference_s: f64,
 }
 
@@ -99,11 +100,11 @@ struct Analysed {
 pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
     let start = Instant::now();
     cfg.validate()?;
-    let embedder = cfg.embed.as_ref().map(Embedder::load).transpose()?;
+    let embedders = cfg.embed.as_ref().map(Embedder::load_sessions).transpose()?.unwrap_or_default();
     let codes = Codes {
         hash: fingerprint_code(&cfg.features.hash_fingerprint()),
         histogram: fingerprint_code(&cfg.features.histogram_fingerprint()),
-        embedding: embedder.as_ref().map(|e| fingerprint_code(e.fingerprint())),
+        embedding: embedders.first().map(|e| fingerprint_code(e.fingerprint())),
     };
     let mut summary = IndexSummary::default();
     let exclude = store_dir_variants(store.dir());
@@ -119,8 +120,8 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
     summary.removed = remove_gone(store, &walked.roots, &existing)?;
 
     let progress = progress_bar(work.len() as u64, cfg.progress);
-    let fingerprint = embedder.as_ref().map(|e| e.fingerprint().to_string());
-    run_pipeline(store, cfg, codes, work, embedder, &progress, &mut summary)?;
+    let fingerprint = embedders.first().map(|e| e.fingerprint().to_string());
+    run_pipeline(store, cfg, codes, work, embedders, &progress, &mut summary)?;
     progress.finish_and_clear();
 
     store.set_fingerprint("hash", &cfg.features.hash_fingerprint())?;
@@ -219,14 +220,15 @@ fn remove_gone(store: &Store, roots: &[PathBuf], unseen: &Existing) -> Result<us
     Ok(removed)
 }
 
-/// Analyse `work` on a worker pool, embed on an inference thread, and write
-/// each outcome on this thread as it arrives.
+/// Analyse `work` on a worker pool, embed on one inference thread per
+/// session (none without embeddings), and write each outcome on this thread
+/// as it arrives.
 fn run_pipeline(
     store: &Store,
     cfg: &IndexConfig,
     codes: Codes,
     work: Vec<Work>,
-    embedder: Option<Embedder>,
+    embedders: Vec<Embedder>,
     progress: &ProgressBar,
     summary: &mut IndexSummary,
 ) -> Result<()> {
@@ -234,7 +236,7 @@ fn run_pipeline(
         .num_threads(cfg.jobs)
         .build()
         .map_err(|e| Error::InvalidArgument(format!("cannot start worker threads: {e}")))?;
-    let spec = embedder.as_ref().map(|e| e.spec().clone());
+    let spec = embedders.first().map(|e| e.spec().clone());
     let (tx, rx) = bounded::<Outcome>(32);
     std::thread::scope(|s| {
         let spec = spec.as_ref();
@@ -245,26 +247,32 @@ fn run_pipeline(
                 })
             })
         });
-        let (rx, inference) = match embedder {
-            Some(embedder) => {
-                let (etx, erx) = bounded::<Outcome>(32);
-                let code = codes.embedding.unwrap_or_default();
-                (erx, Some(s.spawn(move || inference_stage(embedder, code, rx, etx))))
-            }
-            None => (rx, None),
+        let (rx, inference) = if embedders.is_empty() {
+            (rx, Vec::new())
+        } else {
+            let (etx, erx) = bounded::<Outcome>(32);
+            let code = codes.embedding.unwrap_or_default();
+            let handles: Vec<_> = embedders
+                .into_iter()
+                .map(|embedder| {
+                    let (rx, etx) = (rx.clone(), etx.clone());
+                    s.spawn(move || inference_stage(embedder, code, rx, etx))
+                })
+                .collect();
+            (erx, handles)
         };
         write_stage(store, cfg, rx, progress, summary)?;
-        if let Some(handle) = inference {
-            summary.timings.inference_s = handle.join().unwrap_or(0.0);
+        for handle in inference {
+            summary.timings.inference_s += handle.join().unwrap_or(0.0);
         }
         Ok(())
     })
 }
 
-/// Batch CNN inputs through the model; pass every other outcome through.
-/// A batch is whatever is ready (up to the batch size) when the model is
-/// free, so inference never waits for a full batch. Returns the seconds
-/// spent in inference.
+/// Batch CNN inputs through one session; pass every other outcome through.
+/// A batch is whatever is ready (up to the batch size) when the session is
+/// free, so inference never waits for a full batch. Several sessions may
+/// share `rx`. Returns the seconds spent in inference.
 fn inference_stage(mut embedder: Embedder, code: u32, rx: Receiver<Outcome>, tx: Sender<Outcome>) -> f64 {
     let mut busy = Duration::ZERO;
     let mut pending: Vec<Box<Analysed>> = Vec::with_capacity(embedder.batch_size());

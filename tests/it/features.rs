@@ -1,0 +1,84 @@
+//! The hand-written fast paths in `features` must stay bit-for-bit equal to
+//! the definitions their fingerprints name (stores keep the old values).
+
+use image::RgbImage;
+use imgdex::features::{hash, histogram};
+
+/// A deterministic image covering every byte value in every channel.
+fn varied(w: u32, h: u32) -> RgbImage {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    RgbImage::from_fn(w, h, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        image::Rgb([state as u8, (state >> 8) as u8, (state >> 16) as u8])
+    })
+}
+
+#[test]
+fn grayscale_matches_the_image_crate() {
+    let img = varied(97, 61);
+    assert_eq!(hash::grayscale(&img), image::imageops::grayscale(&img));
+}
+
+#[test]
+fn histogram_matches_the_per_pixel_definition() {
+    let img = varied(120, 80);
+    for bins in [2u16, 7, 32, 100, 256] {
+        let nb = usize::from(bins);
+        let mut counts = vec![0u32; 3 * nb];
+        for p in img.pixels() {
+            for c in 0..3 {
+                counts[c * nb + usize::from(p[c]) * nb / 256] += 1;
+            }
+        }
+        let expected: Vec<f32> = counts.iter().map(|&n| n as f32 / (120.0 * 80.0)).collect();
+        let got = histogram::compute(&img, bins);
+        assert_eq!(got.values, expected, "bins = {bins}");
+    }
+}
+
+/// The straightforward CNN preprocessing: copy the centre square out, resize
+/// it if needed, normalise pixel by pixel.
+fn reference_preprocess(img: &RgbImage, spec: &imgdex::features::embedding::ModelSpec) -> Vec<f32> {
+    let (w, h) = img.dimensions();
+    let side = (w.min(h) * spec.input_size / spec.resize_short).max(1);
+    let crop = image::imageops::crop_imm(img, (w - side).div_ceil(2), (h - side).div_ceil(2), side, side).to_image();
+    let s = spec.input_size;
+    let sq = if side == s {
+        crop
+    } else {
+        imgdex::decode::resize_rgb(&crop, s, s, imgdex::decode::Filter::Bicubic)
+    };
+    let plane = (s * s) as usize;
+    let mut out = vec![0f32; 3 * plane];
+    let scale = spec.scale.unwrap();
+    for (i, p) in sq.pixels().enumerate() {
+        for c in 0..3 {
+            out[c * plane + i] = (f32::from(p[c]) - spec.mean[c]) * scale;
+        }
+    }
+    out
+}
+
+#[test]
+fn cnn_preprocessing_matches_the_straightforward_version() {
+    let spec = imgdex::features::embedding::ModelSpec {
+        name: "test".into(),
+        input: "input".into(),
+        input_size: 224,
+        resize_short: 256,
+        mean: [127.0; 3],
+        std: None,
+        scale: Some(1.0 / 128.0),
+        embedding_output: "embedding".into(),
+        logits_output: None,
+        embedding_dim: 1280,
+    };
+    // 256 short side: the centre square is read in place; the others resample.
+    for (w, h) in [(256, 341), (341, 256), (256, 256), (300, 257), (180, 400)] {
+        let img = varied(w, h);
+        let got = imgdex::features::embedding::preprocess(&img, &spec);
+        assert_eq!(got, reference_preprocess(&img, &spec), "{w}x{h}");
+    }
+}
