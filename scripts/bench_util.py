@@ -11,7 +11,7 @@ Run directory layout (written by scripts/bench):
     ds/<k>/dataset.tsv               key<TAB>value: name, path, note
     ds/<k>/files.json                output of `files`
     ds/<k>/<variant>.<rep>.out       stdout of the run (imgdex --json summary, or bench_ort.py JSON)
-    ds/<k>/<variant>.<rep>.time      "wall_s rss_kb user_s sys_s load1"
+    ds/<k>/<variant>.<rep>.time      "wall_s rss_kb user_s sys_s load1 bg_busy% steal%"
 """
 
 import glob
@@ -91,7 +91,9 @@ def parse_run(variant, out_path, time_path, ds_bytes):
     wall, rss_kb, user, sys_ = (float(x) for x in fields[:4])
     r = {"wall": wall, "rss_mib": rss_kb / 1024.0, "cpu_pct": 100.0 * (user + sys_) / wall if wall else 0.0,
          "cpu_s": user + sys_,
-         "load1": float(fields[4]) if len(fields) > 4 else float("nan")}
+         "load1": float(fields[4]) if len(fields) > 4 else float("nan"),
+         "bg": float(fields[5]) if len(fields) > 5 else float("nan"),
+         "steal": float(fields[6]) if len(fields) > 6 else float("nan")}
     if variant in ("a", "b", "c", "h"):
         t = j.get("timings", {})
         r["images"] = j.get("indexed", 0)
@@ -143,20 +145,20 @@ def report(rundir):
       f"batch 8; {meta.get('reps', '?')} repetitions per run, variants alternated, **medians** shown; "
       f"fresh store in /tmp per run; page cache warmed before timing; peak RSS via {meta.get('rss_tool', '?')}")
     w(f"- binary: `{meta.get('binary', '?')}` ({meta.get('profile', 'release')})")
-    loads = []
+    bgs, steals = [], []
     for t in glob.glob(os.path.join(rundir, "ds", "*", "*.time")):
         with open(t) as f:
             fields = f.read().split()
-        if len(fields) > 4:
-            loads.append(float(fields[4]))
-    try:
-        ncpu = int(meta.get("nproc", "0"))
-    except ValueError:
-        ncpu = 0
-    if loads and ncpu and statistics.median(loads) > 0.75 * ncpu:
-        w(f"- **warning: busy machine** — median 1-min loadavg at run start {statistics.median(loads):.1f} "
-          f"(max {max(loads):.1f}) on {ncpu} CPUs; throughput figures and ratios are contention-bound "
-          "(see the min–max spread and CPU % columns); rerun on a quiet machine for stable numbers")
+        if len(fields) > 6:
+            bgs.append(float(fields[5]))
+            steals.append(float(fields[6]))
+    if bgs:
+        w(f"- background CPU in the second before each run (other processes / hypervisor steal, % of all CPUs): "
+          f"median {statistics.median(bgs):.0f}% / {statistics.median(steals):.0f}%, "
+          f"max {max(bgs):.0f}% / {max(steals):.0f}%")
+        if statistics.median(bgs) > 20 or statistics.median(steals) > 5:
+            w("- **warning: busy machine** — something else was using the CPUs between runs; throughput figures "
+              "and ratios are contention-bound (see the min–max spread); rerun on a quiet machine")
     w("")
     for dsdir in sorted(glob.glob(os.path.join(rundir, "ds", "*"))):
         ds = read_tsv(os.path.join(dsdir, "dataset.tsv"))
@@ -170,7 +172,7 @@ def report(rundir):
         w(f"`{ds.get('path', '')}`{(' — ' + ds['note']) if ds.get('note') else ''}")
         w("")
         w("| run | images | wall s | images/s | images/s min–max | MB/s | peak RSS MiB | CPU % | images/CPU-s ³ "
-          "| timings wall_s | decode_s ² | features_s ² | inference_s | load1 |")
+          "| timings wall_s | decode_s ² | features_s ² | inference_s | bg % |")
         w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         medians = {}
         problems = []
@@ -196,7 +198,7 @@ def report(rundir):
             w(f"| {label} | {int(m['images'])} | {fmt(m['wall'])} | **{fmt(m['ips'], 1)}** "
               f"| {fmt(min(ips), 1)}–{fmt(max(ips), 1)} | {fmt(m['mbps'], 1)} | {fmt(m['rss_mib'], 0)} "
               f"| {fmt(m['cpu_pct'], 0)} | {fmt(m['ipcs'], 1)} | {fmt(m['wall_s'])} | {fmt(m['decode_s'])} | {fmt(m['features_s'])} "
-              f"| {fmt(m['inference_s'])} | {fmt(m['load1'])} |")
+              f"| {fmt(m['inference_s'])} | {fmt(m['bg'], 0)} |")
         w("")
 
         def ratio(x, y):
@@ -229,7 +231,7 @@ def report(rundir):
       "wall clock (from the --json summary) or the Python script's timed loop.")
     w("³ images ÷ (user + system CPU seconds of the process), a load-robust efficiency figure; "
       "ONNX Runtime's spin-waiting counts as CPU time. CPU % near 100 on a 2-core machine means the run got "
-      "about one core: compare loadavg (load1 = 1-min load at the run's start).")
+      "about one core: compare bg % (CPU busy with other work in the second before the run, median).")
     w("")
     w("Commands ($DIR = dataset, $TMP = fresh temp dir, $T = Python threads, $OS/$OT = imgdex sessions/threads per session (0 = automatic), $N = pure-ORT tensors, $S = Python spinning):")
     w("")
