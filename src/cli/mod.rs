@@ -49,6 +49,9 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
     let progress = !args.quiet && std::io::stderr().is_terminal();
     match args.command {
         Command::Index { paths, jobs, bins, batch, ort_threads, ort_sessions, decode, model, json } => {
+            // Each session holds its own buffers (~160 MiB for the default model).
+            anyhow::ensure!(ort_sessions <= 64, "--ort-sessions must be at most 64, got {ort_sessions}");
+            anyhow::ensure!(ort_threads <= 256, "--ort-threads must be at most 256, got {ort_threads}");
             let mut cfg = IndexConfig::new(paths);
             cfg.jobs = jobs;
             cfg.embed = embed_config(&model).map(|mut e| {

@@ -221,3 +221,48 @@ fn switching_the_model_recomputes_embeddings() {
     let info = sb.info();
     assert!(info.fingerprints["embedding"].starts_with("efficientnet-lite0-alt/"), "{:?}", info.fingerprints);
 }
+
+/// Path → stored embedding, from `export features --feature embedding`.
+fn exported_embeddings(sb: &Sandbox, root: &Path) -> std::collections::BTreeMap<String, Vec<f32>> {
+    let out_file = sb.root.join("emb.csv");
+    sb.imgdex(["export", "features", "--feature", "embedding", "--format", "csv", "--out"].map(Into::into).into_iter().chain([out_file.clone().into_os_string()]))
+        .assert_code(0);
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let mut cells = line.split(',');
+            let path = cells.next().unwrap().trim_matches('"');
+            let rel = Path::new(path).strip_prefix(root).unwrap().display().to_string();
+            (rel, cells.map(|c| c.parse::<f32>().unwrap()).collect())
+        })
+        .collect()
+}
+
+#[test]
+fn several_sessions_embed_like_one() {
+    models_dir();
+    let stores: Vec<_> = [["--ort-sessions", "1", "--batch", "8"], ["--ort-sessions", "3", "--batch", "2"]]
+        .iter()
+        .map(|layout| {
+            let sb = Sandbox::new();
+            let dir = small_collection(&sb);
+            let mut args: Vec<std::ffi::OsString> = vec![dir.clone().into_os_string(), "--ort-threads".into(), "1".into()];
+            args.extend(layout.iter().map(Into::into));
+            let (out, summary) = sb.index(args);
+            out.assert_code(0);
+            assert_eq!(summary.indexed, 6, "{}", out.describe());
+            let emb = exported_embeddings(&sb, &dir);
+            (sb, emb)
+        })
+        .collect();
+    let (one, three) = (&stores[0].1, &stores[1].1);
+    assert_eq!(one.len(), 6);
+    assert_eq!(one.keys().collect::<Vec<_>>(), three.keys().collect::<Vec<_>>());
+    for (path, a) in one {
+        let b = &three[path];
+        assert_eq!(a.len(), b.len());
+        let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        assert!(diff < 1e-3, "{path}: embeddings differ by {diff} between session layouts");
+    }
+}
