@@ -172,16 +172,19 @@ impl Embedder {
     /// `cfg.threads`, or one per core); clear errors name the missing file.
     pub fn load(cfg: &EmbedConfig) -> Result<Embedder> {
         let threads = if cfg.threads == 0 { num_cores() } else { cfg.threads };
-        Self::load_with_threads(cfg, threads)
+        let mut sessions = Self::load_n(cfg, 1, threads)?;
+        Ok(sessions.remove(0))
     }
 
     /// The sessions of [`EmbedConfig::session_layout`], for batch indexing.
     pub fn load_sessions(cfg: &EmbedConfig) -> Result<Vec<Embedder>> {
         let (sessions, threads) = cfg.session_layout();
-        (0..sessions.max(1)).map(|_| Self::load_with_threads(cfg, threads)).collect()
+        Self::load_n(cfg, sessions.max(1), threads)
     }
 
-    fn load_with_threads(cfg: &EmbedConfig, threads: usize) -> Result<Embedder> {
+    /// `n` sessions of `threads` intra-op threads each, from one read of the
+    /// model, its sidecar and its digest.
+    fn load_n(cfg: &EmbedConfig, n: usize, threads: usize) -> Result<Vec<Embedder>> {
         let lib = cfg.library();
         if !lib.is_file() {
             return Err(Error::Model {
@@ -198,17 +201,21 @@ impl Embedder {
         let spec = read_spec(&cfg.sidecar())?;
         let model_bytes = std::fs::read(&cfg.model).map_err(|e| Error::io(&cfg.model, e))?;
         let env = environment(&lib)?;
-        let session = build_session(env, &model_bytes, threads).map_err(|reason| Error::Model {
-            path: cfg.model.clone(),
-            reason,
-        })?;
         let fingerprint = fingerprint(&spec, &model_bytes);
-        Ok(Embedder {
-            session,
-            spec,
-            fingerprint,
-            batch: cfg.batch.max(1),
-        })
+        (0..n)
+            .map(|_| {
+                let session = build_session(env, &model_bytes, threads).map_err(|reason| Error::Model {
+                    path: cfg.model.clone(),
+                    reason,
+                })?;
+                Ok(Embedder {
+                    session,
+                    spec: spec.clone(),
+                    fingerprint: fingerprint.clone(),
+                    batch: cfg.batch.max(1),
+                })
+            })
+            .collect()
     }
 
     pub fn spec(&self) -> &ModelSpec {
