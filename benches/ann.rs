@@ -18,12 +18,18 @@
 
 use std::time::Instant;
 
-use imgdex::index::ann::{pair_recall, plant_near_copies, recall_at_k, DUPES_SEARCH, AnnSearch, ExactIndex, HnswIndex, HnswParams, MemoryVectors, SplitMix, Vectors};
+use imgdex::index::ann::{
+    pair_recall, plant_near_copies, recall_at_k, AnnSearch, ExactIndex, HnswIndex, HnswParams,
+    MemoryVectors, SplitMix, Vectors, DUPES_SEARCH,
+};
 
 const DIM: usize = 1280;
 
 fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -31,7 +37,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn search_settings(d: &HnswParams) -> Vec<(usize, usize)> {
-    let spec = std::env::var("ANN_SEARCH").unwrap_or_else(|_| format!("{}:{}", d.ef_search, d.rerank));
+    let spec =
+        std::env::var("ANN_SEARCH").unwrap_or_else(|_| format!("{}:{}", d.ef_search, d.rerank));
     spec.split(',')
         .filter_map(|s| {
             let (e, r) = s.split_once(':')?;
@@ -41,7 +48,10 @@ fn search_settings(d: &HnswParams) -> Vec<(usize, usize)> {
 }
 
 /// Latencies (ms, sorted) and results of single-threaded queries.
-fn timed<F: Fn(&[f32]) -> Vec<(u64, f32)>>(queries: &[Vec<f32>], f: F) -> (Vec<f64>, Vec<Vec<(u64, f32)>>) {
+fn timed<F: Fn(&[f32]) -> Vec<(u64, f32)>>(
+    queries: &[Vec<f32>],
+    f: F,
+) -> (Vec<f64>, Vec<Vec<(u64, f32)>>) {
     let (mut lat, mut res) = (Vec::new(), Vec::new());
     for q in queries {
         let t = Instant::now();
@@ -58,12 +68,22 @@ fn all_knn(hnsw: &HnswIndex, vectors: &MemoryVectors) -> (f64, Vec<(u64, Vec<(u6
     let t = Instant::now();
     let (ids, all): (Vec<u64>, Vec<&[f32]>) = vectors.iter().unzip();
     let found = hnsw.search_many(&all, 11, vectors);
-    (t.elapsed().as_secs_f64(), ids.into_iter().zip(found).collect())
+    (
+        t.elapsed().as_secs_f64(),
+        ids.into_iter().zip(found).collect(),
+    )
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let sizes = if sizes.is_empty() { vec![10_000, 50_000] } else { sizes };
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![10_000, 50_000]
+    } else {
+        sizes
+    };
     let d = HnswParams::default();
     let params = HnswParams {
         m: env_or("ANN_M", d.m),
@@ -73,7 +93,10 @@ fn main() {
         ..d
     };
     let settings = search_settings(&d);
-    println!("graph params: {params:?}; threads: {}", rayon::current_num_threads());
+    println!(
+        "graph params: {params:?}; threads: {}",
+        rayon::current_num_threads()
+    );
     println!("| n | build s | setting | ef | rerank | query p50 ms | query p99 ms | exact p50 ms | recall@10 | all-kNN (dupes) s | graph+proj MB | bytes/vector |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for n in sizes {
@@ -84,10 +107,21 @@ fn main() {
         let build = t.elapsed().as_secs_f64();
         let exact = ExactIndex::new(vectors.clone());
         let mut rng = SplitMix(7);
-        let queries: Vec<Vec<f32>> = (0..200).map(|_| vectors.vector(rng.next_u64() % vectors.len() as u64 + 1).unwrap()).collect();
+        let queries: Vec<Vec<f32>> = (0..200)
+            .map(|_| {
+                vectors
+                    .vector(rng.next_u64() % vectors.len() as u64 + 1)
+                    .unwrap()
+            })
+            .collect();
         let (exact_lat, exact_res) = timed(&queries, |q| exact.search(q, 10, &vectors));
         let graph_bytes = n * (params.projected_dim * 4 + params.m * 2 * 8);
-        let row = |setting: &str, ef: usize, rerank: usize, lat: &[f64], recall: f64, all_knn: &str| {
+        let row = |setting: &str,
+                   ef: usize,
+                   rerank: usize,
+                   lat: &[f64],
+                   recall: f64,
+                   all_knn: &str| {
             println!(
                 "| {n} | {build:.1} | {setting} | {ef} | {rerank} | {:.3} | {:.3} | {:.3} | {recall:.4} | {all_knn} | {:.0} | {} |",
                 percentile(lat, 0.5),
@@ -106,13 +140,34 @@ fn main() {
         hnsw.set_search_params(DUPES_SEARCH.0, DUPES_SEARCH.1);
         let (secs, searched) = all_knn(&hnsw, &vectors);
         let (lat, res) = timed(&queries, |q| hnsw.search(q, 10, &vectors));
-        row("dupes search", DUPES_SEARCH.0, DUPES_SEARCH.1, &lat, recall_at_k(&exact_res, &res), &format!("{secs:.1}"));
-        row("dupes search, planted pairs", DUPES_SEARCH.0, DUPES_SEARCH.1, &[0.0], pair_recall(&planted, &searched), "-");
+        row(
+            "dupes search",
+            DUPES_SEARCH.0,
+            DUPES_SEARCH.1,
+            &lat,
+            recall_at_k(&exact_res, &res),
+            &format!("{secs:.1}"),
+        );
+        row(
+            "dupes search, planted pairs",
+            DUPES_SEARCH.0,
+            DUPES_SEARCH.1,
+            &[0.0],
+            pair_recall(&planted, &searched),
+            "-",
+        );
         // The graph's own neighbour lists instead of searches (what
         // `dupes` runs); recall here = planted near-copy pairs found.
         let t = Instant::now();
         let lists = hnsw.edge_knn(10, &vectors);
         let secs = t.elapsed().as_secs_f64();
-        row("dupes graph, planted pairs", 0, 0, &[0.0], pair_recall(&planted, &lists), &format!("{secs:.1}"));
+        row(
+            "dupes graph, planted pairs",
+            0,
+            0,
+            &[0.0],
+            pair_recall(&planted, &lists),
+            &format!("{secs:.1}"),
+        );
     }
 }

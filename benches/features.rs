@@ -58,14 +58,31 @@ fn photo_like(w: u32, h: u32, seed: u64) -> RgbImage {
     let mut rng = Rng(seed);
     let (wf, hf) = (w as f32, h as f32);
     let grad: Vec<[f32; 3]> = (0..3)
-        .map(|_| [rng.range(40.0, 200.0), rng.range(-80.0, 80.0), rng.range(-80.0, 80.0)])
+        .map(|_| {
+            [
+                rng.range(40.0, 200.0),
+                rng.range(-80.0, 80.0),
+                rng.range(-80.0, 80.0),
+            ]
+        })
         .collect();
     let waves: Vec<[f32; 4]> = (0..3)
-        .map(|_| [rng.range(1.0, 5.0), rng.range(1.0, 5.0), rng.range(0.0, 6.28), rng.range(8.0, 30.0)])
+        .map(|_| {
+            [
+                rng.range(1.0, 5.0),
+                rng.range(1.0, 5.0),
+                rng.range(0.0, 6.28),
+                rng.range(8.0, 30.0),
+            ]
+        })
         .collect();
     let shapes: Vec<(Shape, [f32; 3], f32)> = (0..40)
         .map(|i| {
-            let colour = [rng.range(0.0, 255.0), rng.range(0.0, 255.0), rng.range(0.0, 255.0)];
+            let colour = [
+                rng.range(0.0, 255.0),
+                rng.range(0.0, 255.0),
+                rng.range(0.0, 255.0),
+            ];
             let alpha = rng.range(0.4, 0.9);
             let shape = if i % 2 == 0 {
                 Shape::Disc {
@@ -92,15 +109,21 @@ fn photo_like(w: u32, h: u32, seed: u64) -> RgbImage {
         for ch in 0..3 {
             let g = grad[ch];
             let wv = waves[ch];
-            c[ch] = g[0] + g[1] * u + g[2] * v + wv[3] * (wv[0] * 6.28 * u + wv[1] * 3.14 * v + wv[2]).sin();
+            c[ch] = g[0]
+                + g[1] * u
+                + g[2] * v
+                + wv[3] * (wv[0] * 6.28 * u + wv[1] * 3.14 * v + wv[2]).sin();
         }
         for (shape, colour, alpha) in &shapes {
             // Signed distance (pixels) inside the shape, edge softened over 2 px.
             let d = match *shape {
-                Shape::Disc { cx, cy, r } => r - ((x as f32 - cx).powi(2) + (y as f32 - cy).powi(2)).sqrt(),
-                Shape::Rect { x0, y0, x1, y1 } => {
-                    (x as f32 - x0).min(x1 - x as f32).min(y as f32 - y0).min(y1 - y as f32)
+                Shape::Disc { cx, cy, r } => {
+                    r - ((x as f32 - cx).powi(2) + (y as f32 - cy).powi(2)).sqrt()
                 }
+                Shape::Rect { x0, y0, x1, y1 } => (x as f32 - x0)
+                    .min(x1 - x as f32)
+                    .min(y as f32 - y0)
+                    .min(y1 - y as f32),
             };
             let a = alpha * (d / 2.0 + 0.5).clamp(0.0, 1.0);
             if a > 0.0 {
@@ -122,7 +145,12 @@ fn photo_like(w: u32, h: u32, seed: u64) -> RgbImage {
 fn encode_jpeg(img: &RgbImage, quality: u8) -> Vec<u8> {
     let mut out = Vec::new();
     JpegEncoder::new_with_quality(&mut out, quality)
-        .write_image(img.as_raw(), img.width(), img.height(), ExtendedColorType::Rgb8)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            ExtendedColorType::Rgb8,
+        )
         .expect("encode JPEG");
     out
 }
@@ -130,7 +158,12 @@ fn encode_jpeg(img: &RgbImage, quality: u8) -> Vec<u8> {
 fn encode_png(img: &RgbImage) -> Vec<u8> {
     let mut out = Vec::new();
     PngEncoder::new(Cursor::new(&mut out))
-        .write_image(img.as_raw(), img.width(), img.height(), ExtendedColorType::Rgb8)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            ExtendedColorType::Rgb8,
+        )
         .expect("encode PNG");
     out
 }
@@ -146,7 +179,8 @@ struct Inputs {
 fn inputs() -> Inputs {
     let jpeg = encode_jpeg(&photo_like(1600, 1200, 0x1D6_DE7), 90);
     let png = encode_png(&photo_like(1024, 768, 0xB0B));
-    let decoded = decode::decode(Path::new("bench.jpg"), &jpeg, &DecodeConfig::default()).expect("decode generated JPEG");
+    let decoded = decode::decode(Path::new("bench.jpg"), &jpeg, &DecodeConfig::default())
+        .expect("decode generated JPEG");
     let work = decoded.image.clone();
     eprintln!(
         "inputs: JPEG 1600x1200 q90 {} KiB, PNG 1024x768 {} KiB, working image {}x{}",
@@ -155,7 +189,12 @@ fn inputs() -> Inputs {
         work.width(),
         work.height()
     );
-    Inputs { jpeg, png, work, decoded }
+    Inputs {
+        jpeg,
+        png,
+        work,
+        decoded,
+    }
 }
 
 // --------------------------------------------------------------- benches --
@@ -197,11 +236,15 @@ fn bench_all(c: &mut Criterion) {
     {
         let mut g = c.benchmark_group("features");
         g.throughput(Throughput::Elements(1));
-        g.bench_function("hashes", |b| b.iter(|| features::hash::compute(black_box(&inp.work))));
+        g.bench_function("hashes", |b| {
+            b.iter(|| features::hash::compute(black_box(&inp.work)))
+        });
         g.bench_function("histogram", |b| {
             b.iter(|| features::histogram::compute(black_box(&inp.work), fcfg.histogram_bins))
         });
-        g.bench_function("all", |b| b.iter(|| features::compute(black_box(&inp.decoded), &fcfg)));
+        g.bench_function("all", |b| {
+            b.iter(|| features::compute(black_box(&inp.decoded), &fcfg))
+        });
         g.finish();
     }
     {
@@ -228,14 +271,18 @@ fn bench_embed(c: &mut Criterion, inp: &Inputs) {
             return;
         }
     };
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     eprintln!(
         "embed/*: {} with ONNX Runtime intra-op threads = {threads} (EmbedConfig default: one per core)",
         cfg.model.display()
     );
     let mut g = c.benchmark_group("embed");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("preprocess", |b| b.iter(|| embedder.preprocess(black_box(&inp.work))));
+    g.bench_function("preprocess", |b| {
+        b.iter(|| embedder.preprocess(black_box(&inp.work)))
+    });
 
     const N: usize = 8;
     let one = embedder.preprocess(&inp.work);

@@ -37,15 +37,28 @@ fn main() {
     out.insert("rows".into(), json!(x.nrows()));
     out.insert("dim".into(), json!(x.ncols()));
     for (name, mini_batch) in [("full", None), ("minibatch", Some(DEFAULT_BATCH))] {
-        let opts = KMeansOptions { seed: 0, mini_batch, ..KMeansOptions::default() };
+        let opts = KMeansOptions {
+            seed: 0,
+            mini_batch,
+            ..KMeansOptions::default()
+        };
         let t = Instant::now();
         let c = kmeans::fit(x.view(), k, &opts).expect("k-means");
-        out.insert(format!("kmeans_{name}_k{k}_s"), json!(t.elapsed().as_secs_f64()));
+        out.insert(
+            format!("kmeans_{name}_k{k}_s"),
+            json!(t.elapsed().as_secs_f64()),
+        );
         out.insert(format!("kmeans_{name}_k{k}_inertia"), json!(c.inertia));
-        out.insert(format!("kmeans_{name}_k{k}_nmi"), json!(metrics::nmi(&c.labels, &y)));
+        out.insert(
+            format!("kmeans_{name}_k{k}_nmi"),
+            json!(metrics::nmi(&c.labels, &y)),
+        );
         let t = Instant::now();
         let sel = select::search(x.view(), &ks, &opts, &|_| {}).expect("k range");
-        out.insert(format!("kmeans_{name}_range_s"), json!(t.elapsed().as_secs_f64()));
+        out.insert(
+            format!("kmeans_{name}_range_s"),
+            json!(t.elapsed().as_secs_f64()),
+        );
         out.insert(format!("kmeans_{name}_range_chosen_k"), json!(sel.chosen.k));
     }
     let (tr, va) = stratified(&y, classes, 0.2, 0);
@@ -54,9 +67,18 @@ fn main() {
     let yv: Vec<u32> = va.iter().map(|&i| y[i]).collect();
     for method in [Method::Logistic, Method::Knn] {
         let t = Instant::now();
-        let model = classifier::train(method, xt.view(), &yt, classes, &TrainOptions::default()).expect("train");
-        out.insert(format!("train_{}_s", method.name()), json!(t.elapsed().as_secs_f64()));
-        let pred: Vec<u32> = model.predict(xv.view()).expect("predict").into_iter().map(|p| p.0).collect();
+        let model = classifier::train(method, xt.view(), &yt, classes, &TrainOptions::default())
+            .expect("train");
+        out.insert(
+            format!("train_{}_s", method.name()),
+            json!(t.elapsed().as_secs_f64()),
+        );
+        let pred: Vec<u32> = model
+            .predict(xv.view())
+            .expect("predict")
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
         let acc = pred.iter().zip(&yv).filter(|(a, b)| a == b).count() as f64 / yv.len() as f64;
         out.insert(format!("train_{}_val_accuracy", method.name()), json!(acc));
     }

@@ -14,7 +14,10 @@ use std::time::Instant;
 use imgdex::features::embedding::{EmbedConfig, Embedder};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse()).collect::<Result<_, _>>()?;
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse())
+        .collect::<Result<_, _>>()?;
     let n = args.first().copied().unwrap_or(256);
     let batch = args.get(1).copied().unwrap_or(8).max(1);
     let mut cfg = EmbedConfig::in_dir(&EmbedConfig::default_dir());
@@ -48,7 +51,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         barrier.wait();
         let start = Instant::now();
         for h in handles {
-            h.join().map_err(|_| "session thread panicked".to_string())??;
+            h.join()
+                .map_err(|_| "session thread panicked".to_string())??;
         }
         Ok(start.elapsed().as_secs_f64())
     })?;

@@ -26,19 +26,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: synthetic_store DB N".into());
     };
     let n: usize = n.parse()?;
-    let fp = Embedder::load(&EmbedConfig::in_dir(&EmbedConfig::default_dir()))?.fingerprint().to_string();
+    let fp = Embedder::load(&EmbedConfig::in_dir(&EmbedConfig::default_dir()))?
+        .fingerprint()
+        .to_string();
     let hash_fp = imgdex::config::FeatureConfig::default().hash_fingerprint();
     let t = Instant::now();
     let mut vectors = clustered_vectors(n, 1280, 42);
     let planted = plant_near_copies(&mut vectors, n / 20, 43);
     let mut rng = SplitMix(44);
-    let mut hashes: Vec<Hashes> = (0..vectors.len()).map(|_| Hashes { phash: rng.next_u64(), dhash: rng.next_u64(), ahash: rng.next_u64() }).collect();
+    let mut hashes: Vec<Hashes> = (0..vectors.len())
+        .map(|_| Hashes {
+            phash: rng.next_u64(),
+            dhash: rng.next_u64(),
+            ahash: rng.next_u64(),
+        })
+        .collect();
     for &(orig, copy) in &planted {
-        let flip = |h: u64, rng: &mut SplitMix| (0..4).fold(h, |h, _| h ^ (1 << (rng.next_u64() % 64)));
+        let flip =
+            |h: u64, rng: &mut SplitMix| (0..4).fold(h, |h, _| h ^ (1 << (rng.next_u64() % 64)));
         let o = hashes[orig as usize - 1];
-        hashes[copy as usize - 1] = Hashes { phash: flip(o.phash, &mut rng), dhash: flip(o.dhash, &mut rng), ahash: o.ahash };
+        hashes[copy as usize - 1] = Hashes {
+            phash: flip(o.phash, &mut rng),
+            dhash: flip(o.dhash, &mut rng),
+            ahash: o.ahash,
+        };
     }
-    eprintln!("generated {} vectors in {:.1} s", vectors.len(), t.elapsed().as_secs_f64());
+    eprintln!(
+        "generated {} vectors in {:.1} s",
+        vectors.len(),
+        t.elapsed().as_secs_f64()
+    );
 
     let t = Instant::now();
     let store = Store::open(std::path::Path::new(db), &StoreOptions::default())?;
@@ -54,15 +71,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             width: 640,
             height: 480,
             format: "jpeg".into(),
-            hashes: Some(Tagged { fingerprint: hash_code, value: hashes[id as usize - 1] }),
+            hashes: Some(Tagged {
+                fingerprint: hash_code,
+                value: hashes[id as usize - 1],
+            }),
             histogram: None,
         };
         store.put_image(id, &rec, Some(&EmbeddingRecord::from_f32(code, v)))?;
     }
     store.flush()?;
-    eprintln!("wrote {} records in {:.1} s", vectors.len(), t.elapsed().as_secs_f64());
+    eprintln!(
+        "wrote {} records in {:.1} s",
+        vectors.len(),
+        t.elapsed().as_secs_f64()
+    );
     let t = Instant::now();
     let kind = stored::refresh(&store, &fp, HnswParams::default(), &[])?;
-    eprintln!("{kind} index built and saved in {:.1} s; {} planted pairs", t.elapsed().as_secs_f64(), planted.len());
+    eprintln!(
+        "{kind} index built and saved in {:.1} s; {} planted pairs",
+        t.elapsed().as_secs_f64(),
+        planted.len()
+    );
     Ok(())
 }

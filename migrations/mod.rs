@@ -25,7 +25,11 @@ pub struct Step {
 }
 
 /// Every step, in order.
-pub const STEPS: &[Step] = &[m001_initial::STEP, m002_embeddings::STEP, m003_results::STEP];
+pub const STEPS: &[Step] = &[
+    m001_initial::STEP,
+    m002_embeddings::STEP,
+    m003_results::STEP,
+];
 
 /// The schema version this build writes.
 pub const CURRENT_VERSION: u32 = STEPS[STEPS.len() - 1].version;

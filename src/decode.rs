@@ -43,7 +43,11 @@ pub fn read_file(path: &Path, cfg: &DecodeConfig) -> Result<Vec<u8>> {
     // Check before opening: opening a FIFO with no writer blocks forever.
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
-        let kind = if meta.is_dir() { "directory" } else { "special file" };
+        let kind = if meta.is_dir() {
+            "directory"
+        } else {
+            "special file"
+        };
         return Err(Error::NotAFile {
             path: path.into(),
             kind,
@@ -52,7 +56,11 @@ pub fn read_file(path: &Path, cfg: &DecodeConfig) -> Result<Vec<u8>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
-        let kind = if meta.is_dir() { "directory" } else { "special file" };
+        let kind = if meta.is_dir() {
+            "directory"
+        } else {
+            "special file"
+        };
         return Err(Error::NotAFile {
             path: path.into(),
             kind,
@@ -215,9 +223,8 @@ fn jpeg_scaled(path: &Path, bytes: &[u8], cfg: &DecodeConfig) -> Result<Option<D
     let (sw, sh) = (u32::from(info.width), u32::from(info.height));
     let rgb = match info.pixel_format {
         jpeg_decoder::PixelFormat::RGB24 => RgbImage::from_raw(sw, sh, pixels),
-        jpeg_decoder::PixelFormat::L8 => {
-            image::GrayImage::from_raw(sw, sh, pixels).map(|g| DynamicImage::ImageLuma8(g).to_rgb8())
-        }
+        jpeg_decoder::PixelFormat::L8 => image::GrayImage::from_raw(sw, sh, pixels)
+            .map(|g| DynamicImage::ImageLuma8(g).to_rgb8()),
         _ => None,
     };
     let Some(rgb) = rgb else {
@@ -335,7 +342,12 @@ pub fn trim_border(img: &RgbImage) -> Option<RgbImage> {
     if w < 16 || h < 16 {
         return None;
     }
-    let corners = [img.get_pixel(0, 0), img.get_pixel(w - 1, 0), img.get_pixel(0, h - 1), img.get_pixel(w - 1, h - 1)];
+    let corners = [
+        img.get_pixel(0, 0),
+        img.get_pixel(w - 1, 0),
+        img.get_pixel(0, h - 1),
+        img.get_pixel(w - 1, h - 1),
+    ];
     let colour = *corners[0];
     if corners.iter().any(|c| !near(c, &colour)) {
         return None;

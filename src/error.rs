@@ -50,7 +50,11 @@ pub enum Error {
     NotAFile { path: PathBuf, kind: &'static str },
 
     #[error("{}: file is {size} bytes, over the {limit}-byte limit", path.display())]
-    FileTooLarge { path: PathBuf, size: u64, limit: u64 },
+    FileTooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
 
     #[error("{}: unsupported format ({format})", path.display())]
     Unsupported { path: PathBuf, format: String },

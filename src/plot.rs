@@ -31,7 +31,11 @@ const H: u32 = 560;
 fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
     });
 }
 
@@ -39,10 +43,16 @@ fn register_font() {
 pub fn draw(chart: &Chart, out: &Path) -> Result<()> {
     register_font();
     let mut buf = vec![255u8; (W * H * 3) as usize];
-    render(chart, &mut buf).map_err(|reason| Error::Plot { path: out.into(), reason })?;
+    render(chart, &mut buf).map_err(|reason| Error::Plot {
+        path: out.into(),
+        reason,
+    })?;
     let img = image::RgbImage::from_raw(W, H, buf).expect("buffer sized for the chart");
     img.save_with_format(out, image::ImageFormat::Png)
-        .map_err(|e| Error::Plot { path: out.into(), reason: e.to_string() })
+        .map_err(|e| Error::Plot {
+            path: out.into(),
+            reason: e.to_string(),
+        })
 }
 
 fn bounds(chart: &Chart) -> (f64, f64, f64, f64) {
@@ -58,7 +68,12 @@ fn bounds(chart: &Chart) -> (f64, f64, f64, f64) {
         return (0.0, 1.0, 0.0, 1.0);
     }
     let pad = ((y1 - y0) * 0.05).max(1e-9);
-    (x0, x1.max(x0 + 1e-9), (y0 - pad).min(0.0_f64.max(y0 - pad)), y1 + pad)
+    (
+        x0,
+        x1.max(x0 + 1e-9),
+        (y0 - pad).min(0.0_f64.max(y0 - pad)),
+        y1 + pad,
+    )
 }
 
 fn render(chart: &Chart, buf: &mut [u8]) -> std::result::Result<(), String> {
@@ -80,10 +95,13 @@ fn render(chart: &Chart, buf: &mut [u8]) -> std::result::Result<(), String> {
         .map_err(|e| e.to_string())?;
     for s in &chart.series {
         let color = RGBColor(s.color.0, s.color.1, s.color.2);
-        ctx.draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))
-            .map_err(|e| e.to_string())?
-            .label(s.label.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        ctx.draw_series(LineSeries::new(
+            s.points.iter().copied(),
+            color.stroke_width(2),
+        ))
+        .map_err(|e| e.to_string())?
+        .label(s.label.clone())
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
     }
     if let Some((hx, hy, label)) = &chart.highlight {
         let red = RGBColor(200, 30, 30);

@@ -20,7 +20,12 @@ pub fn write_html(report: &DupesReport, out: &Path) -> Result<()> {
     let mut html = String::from(HEAD);
     let _ = writeln!(html, "<h1>imgdex: {} duplicate groups</h1><p class=meta>candidates: {}. Nothing has been deleted or moved.</p>", report.details.len(), esc(&report.method));
     for (i, g) in report.details.iter().enumerate() {
-        let _ = writeln!(html, "<section><h2>Group {} &middot; {} images</h2><div class=row>", i + 1, g.members.len());
+        let _ = writeln!(
+            html,
+            "<section><h2>Group {} &middot; {} images</h2><div class=row>",
+            i + 1,
+            g.members.len()
+        );
         for m in &g.members {
             let keep = if m.path == g.keeper { " keeper" } else { "" };
             let _ = writeln!(
@@ -41,7 +46,11 @@ pub fn write_html(report: &DupesReport, out: &Path) -> Result<()> {
 }
 
 fn thumbnail(path: &str) -> String {
-    let cfg = DecodeConfig { work_short_side: THUMB, work_long_side_max: THUMB * 2, ..DecodeConfig::default() };
+    let cfg = DecodeConfig {
+        work_short_side: THUMB,
+        work_long_side_max: THUMB * 2,
+        ..DecodeConfig::default()
+    };
     let p = Path::new(path);
     let img = decode::read_file(p, &cfg).and_then(|b| decode::decode(p, &b, &cfg));
     match img {
@@ -59,7 +68,11 @@ fn thumbnail(path: &str) -> String {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('\'', "&#39;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\'', "&#39;")
+        .replace('"', "&quot;")
 }
 
 const HEAD: &str = "<!doctype html><html><head><meta charset=utf-8><title>imgdex duplicates</title><style>

@@ -42,8 +42,8 @@ pub struct WalkOutput {
 
 /// Extensions of raster formats the decoder handles.
 const RASTER_EXTENSIONS: &[&str] = &[
-    "jpg", "jpeg", "jpe", "jfif", "png", "apng", "gif", "webp", "bmp", "dib", "tif", "tiff",
-    "ico", "pbm", "pgm", "ppm", "pnm", "pam", "tga", "qoi",
+    "jpg", "jpeg", "jpe", "jfif", "png", "apng", "gif", "webp", "bmp", "dib", "tif", "tiff", "ico",
+    "pbm", "pgm", "ppm", "pnm", "pam", "tga", "qoi",
 ];
 /// Extensions of image formats that are deliberately not indexed.
 const VECTOR_EXTENSIONS: &[&str] = &["svg", "svgz", "eps", "ai", "pdf"];

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "imgdex", version, about = "Index a folder of images; find near-duplicates and similar images.")]
+#[command(
+    name = "imgdex",
+    version,
+    about = "Index a folder of images; find near-duplicates and similar images."
+)]
 pub struct Args {
     /// Store directory.
     #[arg(long, global = true, env = "IMGDEX_DB", default_value = "imgdex.db")]

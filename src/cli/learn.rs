@@ -8,12 +8,14 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use super::learn_args::{
-    ClassifyArgs, ClassifyCommand, ClusterArgs, ClusterByArg, ClustersFormat, ExportArgs, ExportCommand, FeatureArg,
-    FeaturesFormat, MethodArg,
+    ClassifyArgs, ClassifyCommand, ClusterArgs, ClusterByArg, ClustersFormat, ExportArgs,
+    ExportCommand, FeatureArg, FeaturesFormat, MethodArg,
 };
 use super::{decode_config, embed_config, open, print_json};
 use imgdex::jobs::classify::{self, MethodChoice, PredictConfig, SplitSource, TrainConfig};
-use imgdex::jobs::cluster::{self, ClusterConfig, ClusterReport, KChoice, SearchConfig, TableConfig};
+use imgdex::jobs::cluster::{
+    self, ClusterConfig, ClusterReport, KChoice, SearchConfig, TableConfig,
+};
 use imgdex::jobs::export::{self, ExportConfig, ExportFormat, ExportWhat, FeatureChoice};
 use imgdex::learn::classifier::{Method, TrainOptions};
 use imgdex::learn::dataset::FeatureKind;
@@ -29,7 +31,12 @@ fn label_source(s: &str) -> LabelSource {
     }
 }
 
-pub(super) fn cluster(db: &Path, a: ClusterArgs, progress: bool, text: &mut String) -> Result<ExitCode> {
+pub(super) fn cluster(
+    db: &Path,
+    a: ClusterArgs,
+    progress: bool,
+    text: &mut String,
+) -> Result<ExitCode> {
     let k = match (a.k, a.k_range) {
         (Some(k), _) => Some(KChoice::Fixed(k)),
         (None, Some((lo, hi))) => Some(KChoice::Range(lo, hi)),
@@ -41,17 +48,31 @@ pub(super) fn cluster(db: &Path, a: ClusterArgs, progress: bool, text: &mut Stri
         mini_batch: a.mini_batch.then_some(a.batch_size),
         ..KMeansOptions::default()
     };
-    let search = SearchConfig { k, kmeans, plot: a.plot, progress };
+    let search = SearchConfig {
+        k,
+        kmeans,
+        plot: a.plot,
+        progress,
+    };
     search.validate()?;
     let report = match a.table {
-        Some(path) => cluster::run_table(&TableConfig { path, columns: a.columns, standardize: a.standardize, search })?,
+        Some(path) => cluster::run_table(&TableConfig {
+            path,
+            columns: a.columns,
+            standardize: a.standardize,
+            search,
+        })?,
         None => {
             let store = open(db, false)?;
             let by = match a.by {
                 ClusterByArg::Embedding => FeatureKind::Embedding,
                 ClusterByArg::Histogram => FeatureKind::Histogram,
             };
-            let cfg = ClusterConfig { by, search, labels: a.labels.as_deref().map(label_source) };
+            let cfg = ClusterConfig {
+                by,
+                search,
+                labels: a.labels.as_deref().map(label_source),
+            };
             cluster::run(&store, &cfg)?
         }
     };
@@ -68,17 +89,31 @@ fn print_cluster(text: &mut String, r: &ClusterReport) {
         Some((a, b)) => format!("{} over k = {a}..{b}", r.chosen_by),
         None => "given".to_string(),
     };
-    out!(text, "k = {} ({how}); {} rows × {} dims of {}", r.k, r.rows, r.dim, r.source);
+    out!(
+        text,
+        "k = {} ({how}); {} rows × {} dims of {}",
+        r.k,
+        r.rows,
+        r.dim,
+        r.source
+    );
     out!(text, "{:>5}  {:>14}  {:>10}", "k", "inertia", "silhouette");
     for c in &r.candidates {
         let mark = if c.k == r.k { "*" } else { " " };
-        let sil = c.silhouette.map(|s| format!("{s:.3}")).unwrap_or_else(|| "-".into());
+        let sil = c
+            .silhouette
+            .map(|s| format!("{s:.3}"))
+            .unwrap_or_else(|| "-".into());
         out!(text, "{mark}{:>4}  {:>14.4}  {:>10}", c.k, c.inertia, sil);
     }
     let sizes: Vec<String> = r.sizes.iter().map(usize::to_string).collect();
     out!(text, "cluster sizes: {}", sizes.join(" "));
     if let Some(nmi) = r.nmi {
-        out!(text, "NMI with labels: {nmi:.4} ({} labelled images)", r.labelled.unwrap_or(0));
+        out!(
+            text,
+            "NMI with labels: {nmi:.4} ({} labelled images)",
+            r.labelled.unwrap_or(0)
+        );
     }
     if let Some(p) = &r.plot {
         out!(text, "elbow plot: {p}");
@@ -96,7 +131,10 @@ fn print_cluster(text: &mut String, r: &ClusterReport) {
         }
     }
     if r.saved {
-        out!(text, "saved in the store; `imgdex export clusters` lists each image's cluster");
+        out!(
+            text,
+            "saved in the store; `imgdex export clusters` lists each image's cluster"
+        );
     }
 }
 
@@ -110,7 +148,11 @@ pub(super) fn export(db: &Path, a: ExportArgs, quiet: bool, text: &mut String) -
             },
             out,
         },
-        ExportCommand::Features { format, feature, out } => ExportConfig {
+        ExportCommand::Features {
+            format,
+            feature,
+            out,
+        } => ExportConfig {
             what: ExportWhat::Features(feature.map(|f| match f {
                 FeatureArg::All => FeatureChoice::All,
                 FeatureArg::Hash => FeatureChoice::Hash,
@@ -129,15 +171,34 @@ pub(super) fn export(db: &Path, a: ExportArgs, quiet: bool, text: &mut String) -
     let report = export::run(&store, &cfg)?;
     match &report.text {
         Some(t) => text.push_str(t),
-        None if !quiet => eprintln!("wrote {} rows to {}", report.rows, report.files.join(" and ")),
+        None if !quiet => eprintln!(
+            "wrote {} rows to {}",
+            report.rows,
+            report.files.join(" and ")
+        ),
         None => {}
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn classify(db: &Path, a: ClassifyArgs, progress: bool, text: &mut String) -> Result<ExitCode> {
+pub(super) fn classify(
+    db: &Path,
+    a: ClassifyArgs,
+    progress: bool,
+    text: &mut String,
+) -> Result<ExitCode> {
     match a.action {
-        ClassifyCommand::Train { labels, val_fraction, split, method, alpha, max_iter, no_standardize, seed, json } => {
+        ClassifyCommand::Train {
+            labels,
+            val_fraction,
+            split,
+            method,
+            alpha,
+            max_iter,
+            no_standardize,
+            seed,
+            json,
+        } => {
             let cfg = TrainConfig {
                 labels: label_source(&labels),
                 split: match split {
@@ -149,7 +210,13 @@ pub(super) fn classify(db: &Path, a: ClassifyArgs, progress: bool, text: &mut St
                     MethodArg::Logistic => MethodChoice::Only(Method::Logistic),
                     MethodArg::Knn => MethodChoice::Only(Method::Knn),
                 },
-                options: TrainOptions { alpha, max_iter, standardize: !no_standardize, seed, ..TrainOptions::default() },
+                options: TrainOptions {
+                    alpha,
+                    max_iter,
+                    standardize: !no_standardize,
+                    seed,
+                    ..TrainOptions::default()
+                },
                 progress,
             };
             cfg.validate()?;
@@ -162,9 +229,19 @@ pub(super) fn classify(db: &Path, a: ClassifyArgs, progress: bool, text: &mut St
             }
             Ok(ExitCode::SUCCESS)
         }
-        ClassifyCommand::Predict { paths, decode, model, json } => {
+        ClassifyCommand::Predict {
+            paths,
+            decode,
+            model,
+            json,
+        } => {
             let store = open(db, false)?;
-            let cfg = PredictConfig { inputs: paths, decode: decode_config(&decode), embed: embed_config(&model), progress };
+            let cfg = PredictConfig {
+                inputs: paths,
+                decode: decode_config(&decode),
+                embed: embed_config(&model),
+                progress,
+            };
             let r = classify::predict(&store, &cfg)?;
             if json {
                 print_json(text, &r.predictions)?;
@@ -176,23 +253,62 @@ pub(super) fn classify(db: &Path, a: ClassifyArgs, progress: bool, text: &mut St
             for f in &r.failed {
                 eprintln!("failed  {}: {}", f.path, f.error);
             }
-            Ok(if r.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if r.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }
 
 fn print_train(text: &mut String, r: &classify::TrainReport) {
-    out!(text, "{} classes; {} training, {} validation images ({})", r.classes, r.train, r.val, r.split);
+    out!(
+        text,
+        "{} classes; {} training, {} validation images ({})",
+        r.classes,
+        r.train,
+        r.val,
+        r.split
+    );
     for m in &r.methods {
         let k = m.k.map(|k| format!(" (k = {k})")).unwrap_or_default();
-        out!(text, "  {:<9} accuracy {:.4}  macro-F1 {:.4}  trained in {:.2} s{k}", m.method.name(), m.accuracy, m.macro_f1, m.train_seconds);
+        out!(
+            text,
+            "  {:<9} accuracy {:.4}  macro-F1 {:.4}  trained in {:.2} s{k}",
+            m.method.name(),
+            m.accuracy,
+            m.macro_f1,
+            m.train_seconds
+        );
     }
-    out!(text, "kept {}: validation accuracy {:.4}, macro-F1 {:.4}", r.method.name(), r.accuracy, r.macro_f1);
+    out!(
+        text,
+        "kept {}: validation accuracy {:.4}, macro-F1 {:.4}",
+        r.method.name(),
+        r.accuracy,
+        r.macro_f1
+    );
     let mut worst: Vec<_> = r.per_class.iter().filter(|c| c.recall < 1.0).collect();
     worst.sort_by(|a, b| a.recall.total_cmp(&b.recall).then(a.label.cmp(&b.label)));
     for c in worst.iter().take(10) {
-        let conf: Vec<String> = c.confused_with.iter().map(|x| format!("{} ×{}", x.label, x.count)).collect();
-        out!(text, "  {:<20} recall {}/{}  mistaken for {}", c.label, c.correct, c.support, conf.join(", "));
+        let conf: Vec<String> = c
+            .confused_with
+            .iter()
+            .map(|x| format!("{} ×{}", x.label, x.count))
+            .collect();
+        out!(
+            text,
+            "  {:<20} recall {}/{}  mistaken for {}",
+            c.label,
+            c.correct,
+            c.support,
+            conf.join(", ")
+        );
     }
-    out!(text, "model refitted on {} images and saved in the store", r.refit_on);
+    out!(
+        text,
+        "model refitted on {} images and saved in the store",
+        r.refit_on
+    );
 }

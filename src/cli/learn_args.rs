@@ -40,7 +40,12 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "folder|FILE.csv")]
     pub labels: Option<String>,
     /// Cluster the rows of this CSV table instead of stored images (no store needed).
-    #[arg(long, value_name = "FILE.csv", requires = "columns", conflicts_with = "labels")]
+    #[arg(
+        long,
+        value_name = "FILE.csv",
+        requires = "columns",
+        conflicts_with = "labels"
+    )]
     pub table: Option<PathBuf>,
     /// Numeric columns of --table to cluster on, comma-separated.
     #[arg(long, value_delimiter = ',', requires = "table")]

@@ -11,8 +11,8 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use args::{Args, Command, DecodeArgs, DupesAnnArg, DupesByArg, ModelArgs, QueryByArg};
-use imgdex::features::embedding::EmbedConfig;
 use imgdex::config::{DecodeConfig, FeatureConfig, IndexConfig};
+use imgdex::features::embedding::EmbedConfig;
 use imgdex::index::hamming::HashRule;
 use imgdex::jobs::{self, dupes, index, inspect, query};
 use imgdex::store::{Store, StoreOptions};
@@ -39,7 +39,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
 fn emit(text: &str) -> Result<()> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()) {
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => Ok(r?),
     }
@@ -48,10 +51,26 @@ fn emit(text: &str) -> Result<()> {
 fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
     let progress = !args.quiet && std::io::stderr().is_terminal();
     match args.command {
-        Command::Index { paths, jobs, bins, batch, ort_threads, ort_sessions, decode, model, json } => {
+        Command::Index {
+            paths,
+            jobs,
+            bins,
+            batch,
+            ort_threads,
+            ort_sessions,
+            decode,
+            model,
+            json,
+        } => {
             // Each session holds its own buffers (~160 MiB for the default model).
-            anyhow::ensure!(ort_sessions <= 64, "--ort-sessions must be at most 64, got {ort_sessions}");
-            anyhow::ensure!(ort_threads <= 256, "--ort-threads must be at most 256, got {ort_threads}");
+            anyhow::ensure!(
+                ort_sessions <= 64,
+                "--ort-sessions must be at most 64, got {ort_sessions}"
+            );
+            anyhow::ensure!(
+                ort_threads <= 256,
+                "--ort-threads must be at most 256, got {ort_threads}"
+            );
             let mut cfg = IndexConfig::new(paths);
             cfg.jobs = jobs;
             cfg.embed = embed_config(&model).map(|mut e| {
@@ -60,14 +79,20 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
                 e.sessions = ort_sessions;
                 e
             });
-            cfg.features = FeatureConfig { histogram_bins: bins };
+            cfg.features = FeatureConfig {
+                histogram_bins: bins,
+            };
             cfg.decode = decode_config(&decode);
             cfg.progress = progress;
             cfg.validate()?;
             let store = open(&args.db, true)?;
             let summary = index::run(&store, &cfg)?;
             print_index(text, &summary, json, args.quiet)?;
-            Ok(if summary.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if summary.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Info { json } => {
             let store = open(&args.db, false)?;
@@ -81,17 +106,31 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
                 for (k, v) in &report.fingerprints {
                     out!(text, "fingerprint:    {k} = {v}");
                 }
-                out!(text, 
+                out!(
+                    text,
                     "features:       hash {}, histogram {}, embedding {}",
-                    report.features.hash, report.features.histogram, report.features.embedding
+                    report.features.hash,
+                    report.features.histogram,
+                    report.features.embedding
                 );
                 if report.corrupt > 0 {
-                    out!(text, "corrupt:        {} (re-run index to repair)", report.corrupt);
+                    out!(
+                        text,
+                        "corrupt:        {} (re-run index to repair)",
+                        report.corrupt
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Query { image, k, by, decode, model, json } => {
+        Command::Query {
+            image,
+            k,
+            by,
+            decode,
+            model,
+            json,
+        } => {
             let store = open(&args.db, false)?;
             let cfg = query::QueryConfig {
                 image,
@@ -116,7 +155,18 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Dupes { by, threshold, dhash_threshold, max_cosine, weak_cosine, weak_phash, ann, pairs, report, json } => {
+        Command::Dupes {
+            by,
+            threshold,
+            dhash_threshold,
+            max_cosine,
+            weak_cosine,
+            weak_phash,
+            ann,
+            pairs,
+            report,
+            json,
+        } => {
             let store = open(&args.db, false)?;
             let mut cfg = dupes::DupesConfig::default();
             cfg.by = match by {
@@ -126,16 +176,28 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
                 DupesByArg::Exact => dupes::DupesBy::Exact,
             };
             if let Some(t) = threshold {
-                anyhow::ensure!(t <= 64, "--threshold must be between 0 and 64 bits, got {t}");
-                cfg.rule = HashRule { max_phash: t, max_dhash: t };
+                anyhow::ensure!(
+                    t <= 64,
+                    "--threshold must be between 0 and 64 bits, got {t}"
+                );
+                cfg.rule = HashRule {
+                    max_phash: t,
+                    max_dhash: t,
+                };
             }
             if let Some(t) = dhash_threshold {
-                anyhow::ensure!(t <= 64, "--dhash-threshold must be between 0 and 64 bits, got {t}");
+                anyhow::ensure!(
+                    t <= 64,
+                    "--dhash-threshold must be between 0 and 64 bits, got {t}"
+                );
                 cfg.rule.max_dhash = t;
             }
             for (name, v) in [("--max-cosine", max_cosine), ("--weak-cosine", weak_cosine)] {
                 if let Some(v) = v {
-                    anyhow::ensure!((0.0..=2.0).contains(&v), "{name} must be a cosine distance in 0..2, got {v}");
+                    anyhow::ensure!(
+                        (0.0..=2.0).contains(&v),
+                        "{name} must be a cosine distance in 0..2, got {v}"
+                    );
                 }
             }
             if let Some(v) = max_cosine {
@@ -145,7 +207,10 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
                 cfg.embedding.weak_cosine = v;
             }
             if let Some(v) = weak_phash {
-                anyhow::ensure!(v <= 64, "--weak-phash must be between 0 and 64 bits, got {v}");
+                anyhow::ensure!(
+                    v <= 64,
+                    "--weak-phash must be between 0 and 64 bits, got {v}"
+                );
                 cfg.embedding.weak_phash = v;
             }
             cfg.neighbours = match ann {
@@ -164,14 +229,24 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
                 print_json(text, &result)?;
             } else {
                 for (i, g) in result.details.iter().enumerate() {
-                    out!(text, "group {} ({} images, keep {})", i + 1, g.members.len(), g.keeper);
+                    out!(
+                        text,
+                        "group {} ({} images, keep {})",
+                        i + 1,
+                        g.members.len(),
+                        g.keeper
+                    );
                     for m in &g.members {
                         out!(text, "  {}  [{}]", m.path, m.reason);
                     }
                 }
             }
             if !args.quiet {
-                eprintln!("{} duplicate groups ({})", result.groups.len(), result.method);
+                eprintln!(
+                    "{} duplicate groups ({})",
+                    result.groups.len(),
+                    result.method
+                );
                 if let Some(path) = &report {
                     eprintln!("review page: {}", path.display());
                 }
@@ -181,7 +256,13 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
         Command::Cluster(a) => learn::cluster(&args.db, a, progress, text),
         Command::Export(a) => learn::export(&args.db, a, args.quiet, text),
         Command::Classify(a) => learn::classify(&args.db, a, progress, text),
-        Command::Inspect { image, plot, decode, model, json } => {
+        Command::Inspect {
+            image,
+            plot,
+            decode,
+            model,
+            json,
+        } => {
             let cfg = inspect::InspectConfig {
                 image,
                 plot,
@@ -199,12 +280,20 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
                 out!(text, "phash:   {}", r.hashes.phash);
                 out!(text, "dhash:   {}", r.hashes.dhash);
                 out!(text, "ahash:   {}", r.hashes.ahash);
-                let fmt = |v: &[f32]| v.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(" ");
+                let fmt = |v: &[f32]| {
+                    v.iter()
+                        .map(|x| format!("{x:.3}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
                 out!(text, "hist R:  {}", fmt(&r.histogram.r));
                 out!(text, "hist G:  {}", fmt(&r.histogram.g));
                 out!(text, "hist B:  {}", fmt(&r.histogram.b));
                 if let Some(c) = &r.classes {
-                    let top: Vec<String> = c.iter().map(|c| format!("{} ({:.2})", c.label, c.probability)).collect();
+                    let top: Vec<String> = c
+                        .iter()
+                        .map(|c| format!("{} ({:.2})", c.label, c.probability))
+                        .collect();
                     out!(text, "classes: {}", top.join(", "));
                 }
                 if let Some(note) = &r.embedding_error {
@@ -217,7 +306,10 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
 }
 
 fn open(db: &std::path::Path, create: bool) -> Result<Store> {
-    let opts = StoreOptions { create, ..StoreOptions::default() };
+    let opts = StoreOptions {
+        create,
+        ..StoreOptions::default()
+    };
     Store::open(db, &opts).with_context(|| format!("cannot open store {}", db.display()))
 }
 
@@ -227,7 +319,10 @@ fn embed_config(m: &ModelArgs) -> Option<EmbedConfig> {
         return None;
     }
     let mut cfg = match &m.model {
-        Some(model) => EmbedConfig { model: model.clone(), ..EmbedConfig::in_dir(&EmbedConfig::default_dir()) },
+        Some(model) => EmbedConfig {
+            model: model.clone(),
+            ..EmbedConfig::in_dir(&EmbedConfig::default_dir())
+        },
         None => EmbedConfig::in_dir(&EmbedConfig::default_dir()),
     };
     cfg.ort_library = m.ort_lib.clone();
@@ -270,20 +365,28 @@ fn print_index(text: &mut String, s: &index::IndexSummary, json: bool, quiet: bo
             eprintln!("skipped {}: {}", f.path, f.error);
         }
         if s.skipped_files.len() > SHOWN {
-            eprintln!("skipped {} more (see --json)", s.skipped_files.len() - SHOWN);
+            eprintln!(
+                "skipped {} more (see --json)",
+                s.skipped_files.len() - SHOWN
+            );
         }
     }
     for f in &s.failed {
         eprintln!("failed  {}: {}", f.path, f.error);
     }
-    out!(text, 
+    out!(
+        text,
         "indexed {}, unchanged {}, removed {}, skipped {}, failed {}{}",
         s.indexed,
         s.unchanged,
         s.removed,
         s.skipped,
         s.failed.len(),
-        if s.repaired > 0 { format!(", repaired {}", s.repaired) } else { String::new() }
+        if s.repaired > 0 {
+            format!(", repaired {}", s.repaired)
+        } else {
+            String::new()
+        }
     );
     Ok(())
 }

@@ -146,7 +146,9 @@ pub struct Embedder {
 
 impl std::fmt::Debug for Embedder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Embedder").field("fingerprint", &self.fingerprint).finish()
+        f.debug_struct("Embedder")
+            .field("fingerprint", &self.fingerprint)
+            .finish()
     }
 }
 
@@ -156,10 +158,14 @@ fn setup_hint() -> &'static str {
 
 /// ONNX Runtime allows one environment per process: load the library once.
 fn environment(lib: &Path) -> Result<&'static ort::environment::Environment> {
-    static ENV: OnceLock<std::result::Result<ort::environment::Environment, String>> = OnceLock::new();
+    static ENV: OnceLock<std::result::Result<ort::environment::Environment, String>> =
+        OnceLock::new();
     let env = ENV.get_or_init(|| {
         let builder = ort::init_from(lib).map_err(|e| e.to_string())?;
-        builder.with_name("imgdex").build().map_err(|e| e.to_string())
+        builder
+            .with_name("imgdex")
+            .build()
+            .map_err(|e| e.to_string())
     });
     env.as_ref().map_err(|reason| Error::Model {
         path: lib.to_path_buf(),
@@ -171,7 +177,11 @@ impl Embedder {
     /// Load the model and its sidecar into one session (intra-op threads:
     /// `cfg.threads`, or one per core); clear errors name the missing file.
     pub fn load(cfg: &EmbedConfig) -> Result<Embedder> {
-        let threads = if cfg.threads == 0 { num_cores() } else { cfg.threads };
+        let threads = if cfg.threads == 0 {
+            num_cores()
+        } else {
+            cfg.threads
+        };
         let mut sessions = Self::load_n(cfg, 1, threads)?;
         Ok(sessions.remove(0))
     }
@@ -204,10 +214,11 @@ impl Embedder {
         let fingerprint = fingerprint(&spec, &model_bytes);
         (0..n)
             .map(|_| {
-                let session = build_session(env, &model_bytes, threads).map_err(|reason| Error::Model {
-                    path: cfg.model.clone(),
-                    reason,
-                })?;
+                let session =
+                    build_session(env, &model_bytes, threads).map_err(|reason| Error::Model {
+                        path: cfg.model.clone(),
+                        reason,
+                    })?;
                 Ok(Embedder {
                     session,
                     spec: spec.clone(),
@@ -279,7 +290,11 @@ impl Embedder {
                     .try_extract_tensor::<f32>()
                     .map_err(model_err)?;
                 let c = l.len() / n.max(1);
-                Some((0..n).map(|i| l[i * c..(i + 1) * c].to_vec()).collect::<Vec<_>>())
+                Some(
+                    (0..n)
+                        .map(|i| l[i * c..(i + 1) * c].to_vec())
+                        .collect::<Vec<_>>(),
+                )
             }
             None => None,
         };
@@ -294,10 +309,16 @@ impl Embedder {
 }
 
 fn num_cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
-fn build_session(env: &ort::environment::Environment, model: &[u8], threads: usize) -> std::result::Result<Session, String> {
+fn build_session(
+    env: &ort::environment::Environment,
+    model: &[u8],
+    threads: usize,
+) -> std::result::Result<Session, String> {
     let builder = Session::builder(env).map_err(|e| e.to_string())?;
     let mut builder = builder
         .with_optimization_level(GraphOptimizationLevel::Level3)
@@ -328,7 +349,8 @@ fn read_spec(path: &Path) -> Result<ModelSpec> {
     if spec.input_size == 0 || spec.resize_short < spec.input_size || spec.embedding_dim == 0 {
         return Err(Error::Model {
             path: path.to_path_buf(),
-            reason: "sidecar needs input_size > 0, resize_short >= input_size, embedding_dim > 0".into(),
+            reason: "sidecar needs input_size > 0, resize_short >= input_size, embedding_dim > 0"
+                .into(),
         });
     }
     Ok(spec)
@@ -365,7 +387,8 @@ fn multipliers(spec: &ModelSpec) -> [f32; 3] {
 pub fn preprocess(img: &RgbImage, spec: &ModelSpec) -> Vec<f32> {
     let (w, h) = img.dimensions();
     let short = w.min(h);
-    let side = ((u64::from(short) * u64::from(spec.input_size)) / u64::from(spec.resize_short)).max(1) as u32;
+    let side = ((u64::from(short) * u64::from(spec.input_size)) / u64::from(spec.resize_short))
+        .max(1) as u32;
     let (x0, y0) = ((w - side).div_ceil(2), (h - side).div_ceil(2));
     let s = spec.input_size;
     let resized;
@@ -417,7 +440,12 @@ pub fn cosine_distance(a: &[f32], b: &[f32]) -> f32 {
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
     for (x, y) in ca.zip(cb) {
         for i in 0..8 {
             acc[i] += x[i] * y[i];

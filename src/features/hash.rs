@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
 /// Identifies algorithms, sizes and bit order; bump when any changes.
-pub const FINGERPRINT: &str = "image_hasher-3.1+fir/trim/phash-dct-median-8x8+dhash-8x8+ahash-8x8/v1";
+pub const FINGERPRINT: &str =
+    "image_hasher-3.1+fir/trim/phash-dct-median-8x8+dhash-8x8+ahash-8x8/v1";
 
 /// The three hashes of one image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,7 +84,10 @@ pub fn grayscale(img: &RgbImage) -> image::GrayImage {
     let grey: Vec<u8> = img
         .as_raw()
         .chunks_exact(3)
-        .map(|p| ((2126 * u32::from(p[0]) + 7152 * u32::from(p[1]) + 722 * u32::from(p[2])) / 10000) as u8)
+        .map(|p| {
+            ((2126 * u32::from(p[0]) + 7152 * u32::from(p[1]) + 722 * u32::from(p[2])) / 10000)
+                as u8
+        })
         .collect();
     image::GrayImage::from_raw(img.width(), img.height(), grey).expect("one byte per pixel")
 }

@@ -34,8 +34,16 @@ pub trait AnnSearch: Sync {
     /// The `k` nearest live ids to the unit vector `q`, nearest first.
     fn search(&self, q: &[f32], k: usize, vectors: &dyn Vectors) -> Vec<Neighbour>;
     /// `search` for many queries, in parallel (the all-pairs pass of `dupes`).
-    fn search_many(&self, queries: &[&[f32]], k: usize, vectors: &dyn Vectors) -> Vec<Vec<Neighbour>> {
-        queries.par_iter().map(|q| self.search(q, k, vectors)).collect()
+    fn search_many(
+        &self,
+        queries: &[&[f32]],
+        k: usize,
+        vectors: &dyn Vectors,
+    ) -> Vec<Vec<Neighbour>> {
+        queries
+            .par_iter()
+            .map(|q| self.search(q, k, vectors))
+            .collect()
     }
     /// Number of live (searchable) vectors.
     fn len(&self) -> usize;
@@ -62,7 +70,10 @@ pub struct MemoryVectors {
 
 impl MemoryVectors {
     pub fn new(dim: usize) -> Self {
-        MemoryVectors { dim, ..Default::default() }
+        MemoryVectors {
+            dim,
+            ..Default::default()
+        }
     }
 
     pub fn push(&mut self, id: u64, v: &[f32]) {
@@ -81,7 +92,10 @@ impl MemoryVectors {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (u64, &[f32])> {
-        self.ids.iter().copied().zip(self.data.chunks_exact(self.dim.max(1)))
+        self.ids
+            .iter()
+            .copied()
+            .zip(self.data.chunks_exact(self.dim.max(1)))
     }
 }
 
@@ -111,7 +125,10 @@ pub struct ExactIndex {
 
 impl ExactIndex {
     pub fn new(vectors: MemoryVectors) -> Self {
-        ExactIndex { vectors, removed: HashSet::new() }
+        ExactIndex {
+            vectors,
+            removed: HashSet::new(),
+        }
     }
 
     pub fn vectors(&self) -> &MemoryVectors {
@@ -173,14 +190,25 @@ pub struct HnswParams {
 
 impl Default for HnswParams {
     fn default() -> Self {
-        HnswParams { m: 16, ef_construction: 100, ef_search: 96, projected_dim: 128, rerank: 80, seed: 0x1d9e_5eed, exact_below: 10_000 }
+        HnswParams {
+            m: 16,
+            ef_construction: 100,
+            ef_search: 96,
+            projected_dim: 128,
+            rerank: 80,
+            seed: 0x1d9e_5eed,
+            exact_below: 10_000,
+        }
     }
 }
 
 impl HnswParams {
     /// Identifies everything that shapes the graph.
     pub fn fingerprint(&self, dim: usize) -> String {
-        format!("hnsw_rs-0.3.5/l2/m{}-efc{}/proj{}x{}-seed{:x}", self.m, self.ef_construction, dim, self.projected_dim, self.seed)
+        format!(
+            "hnsw_rs-0.3.5/l2/m{}-efc{}/proj{}x{}-seed{:x}",
+            self.m, self.ef_construction, dim, self.projected_dim, self.seed
+        )
     }
 }
 
@@ -223,15 +251,19 @@ impl Projection {
     /// faster than one vector at a time; used for builds and `dupes`).
     pub fn apply_many(&self, vs: &[&[f32]]) -> Vec<Vec<f32>> {
         const BLOCK: usize = 2048;
-        let matrix = ndarray::ArrayView2::from_shape((self.from, self.to), &self.matrix).expect("projection shape");
+        let matrix = ndarray::ArrayView2::from_shape((self.from, self.to), &self.matrix)
+            .expect("projection shape");
         let mut out = Vec::with_capacity(vs.len());
         let mut buf = Vec::with_capacity(BLOCK.min(vs.len()) * self.from);
         for block in vs.chunks(BLOCK) {
             buf.clear();
             block.iter().for_each(|v| buf.extend_from_slice(v));
-            let rows = ndarray::ArrayView2::from_shape((block.len(), self.from), &buf).expect("block shape");
+            let rows = ndarray::ArrayView2::from_shape((block.len(), self.from), &buf)
+                .expect("block shape");
             let projected = rows.dot(&matrix);
-            out.extend(projected.rows().into_iter().map(|r| crate::features::embedding::l2_normalised(r.as_slice().expect("row-major"))));
+            out.extend(projected.rows().into_iter().map(|r| {
+                crate::features::embedding::l2_normalised(r.as_slice().expect("row-major"))
+            }));
         }
         out
     }
@@ -286,13 +318,29 @@ impl HnswIndex {
         index
     }
 
-    pub(crate) fn empty(hnsw: Hnsw<'static, f32, DistL2>, projection: Projection, params: HnswParams) -> Self {
-        HnswIndex { hnsw, projection, params, ids: Vec::new(), removed: HashSet::new(), live: Default::default() }
+    pub(crate) fn empty(
+        hnsw: Hnsw<'static, f32, DistL2>,
+        projection: Projection,
+        params: HnswParams,
+    ) -> Self {
+        HnswIndex {
+            hnsw,
+            projection,
+            params,
+            ids: Vec::new(),
+            removed: HashSet::new(),
+            live: Default::default(),
+        }
     }
 
     /// Restore the id bookkeeping of a reloaded graph.
     pub(crate) fn restore(&mut self, ids: Vec<u64>, removed: HashSet<usize>) {
-        self.live = ids.iter().enumerate().filter(|(p, _)| !removed.contains(p)).map(|(p, id)| (*id, p)).collect();
+        self.live = ids
+            .iter()
+            .enumerate()
+            .filter(|(p, _)| !removed.contains(p))
+            .map(|(p, id)| (*id, p))
+            .collect();
         self.ids = ids;
         self.removed = removed;
     }
@@ -303,8 +351,14 @@ impl HnswIndex {
             self.remove(*id);
         }
         let start = self.ids.len();
-        let projected = self.projection.apply_many(&items.iter().map(|(_, v)| *v).collect::<Vec<_>>());
-        let data: Vec<(&Vec<f32>, usize)> = projected.iter().enumerate().map(|(i, v)| (v, start + i)).collect();
+        let projected = self
+            .projection
+            .apply_many(&items.iter().map(|(_, v)| *v).collect::<Vec<_>>());
+        let data: Vec<(&Vec<f32>, usize)> = projected
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v, start + i))
+            .collect();
         self.hnsw.parallel_insert(&data);
         for (i, (id, _)) in items.iter().enumerate() {
             self.ids.push(*id);
@@ -392,7 +446,13 @@ impl HnswIndex {
     }
 
     /// Graph shortlist of `pq`, re-ranked exactly against `q`.
-    fn search_projected(&self, q: &[f32], pq: &[f32], k: usize, vectors: &dyn Vectors) -> Vec<Neighbour> {
+    fn search_projected(
+        &self,
+        q: &[f32],
+        pq: &[f32],
+        k: usize,
+        vectors: &dyn Vectors,
+    ) -> Vec<Neighbour> {
         let shortlist = self.params.rerank.max(2 * k);
         let mut scored: Vec<Neighbour> = self
             .candidates(pq, shortlist)
@@ -409,9 +469,18 @@ impl AnnSearch for HnswIndex {
         self.search_projected(q, &self.projection.apply(q), k, vectors)
     }
 
-    fn search_many(&self, queries: &[&[f32]], k: usize, vectors: &dyn Vectors) -> Vec<Vec<Neighbour>> {
+    fn search_many(
+        &self,
+        queries: &[&[f32]],
+        k: usize,
+        vectors: &dyn Vectors,
+    ) -> Vec<Vec<Neighbour>> {
         let projected = self.projection.apply_many(queries);
-        queries.par_iter().zip(&projected).map(|(q, pq)| self.search_projected(q, pq, k, vectors)).collect()
+        queries
+            .par_iter()
+            .zip(&projected)
+            .map(|(q, pq)| self.search_projected(q, pq, k, vectors))
+            .collect()
     }
 
     fn len(&self) -> usize {
@@ -455,7 +524,9 @@ pub fn clustered_vectors(n: usize, dim: usize, seed: u64) -> MemoryVectors {
     const LATENT: usize = 32;
     let mut rng = SplitMix(seed);
     let k = (n / 200).max(10);
-    let centres: Vec<Vec<f32>> = (0..k).map(|_| (0..dim).map(|_| rng.gaussian().abs()).collect()).collect();
+    let centres: Vec<Vec<f32>> = (0..k)
+        .map(|_| (0..dim).map(|_| rng.gaussian().abs()).collect())
+        .collect();
     let basis: Vec<f32> = (0..dim * LATENT).map(|_| rng.gaussian()).collect();
     let mut out = MemoryVectors::new(dim);
     for i in 0..n {
@@ -465,7 +536,11 @@ pub fn clustered_vectors(n: usize, dim: usize, seed: u64) -> MemoryVectors {
             .iter()
             .enumerate()
             .map(|(d, x)| {
-                let latent: f32 = basis[d * LATENT..(d + 1) * LATENT].iter().zip(&z).map(|(b, z)| b * z).sum();
+                let latent: f32 = basis[d * LATENT..(d + 1) * LATENT]
+                    .iter()
+                    .zip(&z)
+                    .map(|(b, z)| b * z)
+                    .sum();
                 (x + 0.6 * latent / (LATENT as f32).sqrt() + 0.05 * rng.gaussian()).max(0.0)
             })
             .collect();
@@ -498,8 +573,13 @@ pub fn plant_near_copies(vectors: &mut MemoryVectors, count: usize, seed: u64) -
 
 /// Fraction of `pairs` present in all-pairs neighbour lists (either way).
 pub fn pair_recall(pairs: &[(u64, u64)], lists: &[(u64, Vec<Neighbour>)]) -> f64 {
-    let found: HashSet<(u64, u64)> =
-        lists.iter().flat_map(|(a, near)| near.iter().map(move |(b, _)| ((*a).min(*b), (*a).max(*b)))).collect();
-    let hit = pairs.iter().filter(|(a, b)| found.contains(&((*a).min(*b), (*a).max(*b)))).count();
+    let found: HashSet<(u64, u64)> = lists
+        .iter()
+        .flat_map(|(a, near)| near.iter().map(move |(b, _)| ((*a).min(*b), (*a).max(*b))))
+        .collect();
+    let hit = pairs
+        .iter()
+        .filter(|(a, b)| found.contains(&((*a).min(*b), (*a).max(*b))))
+        .count();
     hit as f64 / pairs.len().max(1) as f64
 }

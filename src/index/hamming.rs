@@ -58,12 +58,24 @@ fn scan_row(phash: &[u64], dhash: &[u64], i: usize, rule: HashRule, out: &mut Ve
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "popcnt")]
-unsafe fn scan_row_popcnt(phash: &[u64], dhash: &[u64], i: usize, rule: HashRule, out: &mut Vec<(u32, u32)>) {
+unsafe fn scan_row_popcnt(
+    phash: &[u64],
+    dhash: &[u64],
+    i: usize,
+    rule: HashRule,
+    out: &mut Vec<(u32, u32)>,
+) {
     scan_row_generic(phash, dhash, i, rule, out);
 }
 
 #[inline(always)]
-fn scan_row_generic(phash: &[u64], dhash: &[u64], i: usize, rule: HashRule, out: &mut Vec<(u32, u32)>) {
+fn scan_row_generic(
+    phash: &[u64],
+    dhash: &[u64],
+    i: usize,
+    rule: HashRule,
+    out: &mut Vec<(u32, u32)>,
+) {
     let (a, ad) = (phash[i], dhash[i]);
     for (off, b) in phash[i + 1..].iter().enumerate() {
         if (a ^ b).count_ones() <= rule.max_phash {

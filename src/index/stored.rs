@@ -16,7 +16,9 @@ use hnsw_rs::hnswio::{HnswIo, ReloadOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::index::ann::{AnnSearch, AnnWrite, ExactIndex, HnswIndex, HnswParams, MemoryVectors, Projection, Vectors};
+use crate::index::ann::{
+    AnnSearch, AnnWrite, ExactIndex, HnswIndex, HnswParams, MemoryVectors, Projection, Vectors,
+};
 use crate::store::record::{self, fingerprint_code};
 use crate::store::{ImageId, Store};
 
@@ -128,11 +130,21 @@ pub fn open(store: &Store, fp: &str, params: HnswParams) -> Result<(Ann, MemoryV
 /// store, when it is known to be current (no `index` run has touched the
 /// embeddings since it was saved), so nothing is loaded up front; else
 /// `open`, which checks every id (and rebuilds if needed).
-pub fn open_for_query<'a>(store: &'a Store, fp: &str, params: HnswParams) -> Result<(Ann, Box<dyn Vectors + 'a>)> {
+pub fn open_for_query<'a>(
+    store: &'a Store,
+    fp: &str,
+    params: HnswParams,
+) -> Result<(Ann, Box<dyn Vectors + 'a>)> {
     if store.meta_get(DIRTY_KEY)?.is_none() {
         if let Some(dim) = store_dim(store, fp)? {
             if let Some(h) = load_valid(store, fp, &params, dim, true)? {
-                return Ok((Ann::Hnsw(h), Box::new(StoreVectors { store, code: fingerprint_code(fp) })));
+                return Ok((
+                    Ann::Hnsw(h),
+                    Box::new(StoreVectors {
+                        store,
+                        code: fingerprint_code(fp),
+                    }),
+                ));
             }
         }
     }
@@ -149,7 +161,12 @@ fn store_dim(store: &Store, fp: &str) -> Result<Option<usize>> {
         return Ok(None);
     };
     let code = fingerprint_code(fp);
-    Ok(store.get_embedding(*id).ok().flatten().filter(|e| e.fingerprint == code).map(|e| e.to_f32().len()))
+    Ok(store
+        .get_embedding(*id)
+        .ok()
+        .flatten()
+        .filter(|e| e.fingerprint == code)
+        .map(|e| e.to_f32().len()))
 }
 
 /// Called by `index` before it changes any embedding.
@@ -175,7 +192,12 @@ fn same_ids(h: &HnswIndex, live: &MemoryVectors) -> bool {
 
 /// Bring the saved graph up to date after an `index` run that (re)embedded
 /// `changed` images. Returns which kind of index is now in use.
-pub fn refresh(store: &Store, fp: &str, params: HnswParams, changed: &[ImageId]) -> Result<&'static str> {
+pub fn refresh(
+    store: &Store,
+    fp: &str,
+    params: HnswParams,
+    changed: &[ImageId],
+) -> Result<&'static str> {
     let live = live_vectors(store, fp)?;
     if live.len() < params.exact_below {
         drop_saved(store)?;
@@ -188,7 +210,10 @@ pub fn refresh(store: &Store, fp: &str, params: HnswParams, changed: &[ImageId])
     let live_ids: HashSet<u64> = live.iter().map(|(id, _)| id).collect();
     let gone: Vec<u64> = h.live_ids().filter(|id| !live_ids.contains(id)).collect();
     let changed: HashSet<u64> = changed.iter().copied().collect();
-    let add: Vec<(u64, &[f32])> = live.iter().filter(|(id, _)| changed.contains(id) || !h.contains(*id)).collect();
+    let add: Vec<(u64, &[f32])> = live
+        .iter()
+        .filter(|(id, _)| changed.contains(id) || !h.contains(*id))
+        .collect();
     if gone.is_empty() && add.is_empty() {
         clear_dirty(store)?;
         return Ok("hnsw");
@@ -206,7 +231,12 @@ pub fn refresh(store: &Store, fp: &str, params: HnswParams, changed: &[ImageId])
 }
 
 /// Build a fresh graph over `live` and save it.
-pub fn rebuild(store: &Store, fp: &str, params: HnswParams, live: &MemoryVectors) -> Result<HnswIndex> {
+pub fn rebuild(
+    store: &Store,
+    fp: &str,
+    params: HnswParams,
+    live: &MemoryVectors,
+) -> Result<HnswIndex> {
     let h = HnswIndex::build(live, params);
     save(store, &h, fp)?;
     Ok(h)
@@ -226,7 +256,13 @@ fn read_meta(store: &Store) -> Result<Option<AnnMeta>> {
 /// for this model and these parameters.
 /// With `mmap`, vector data stays in the file, mapped (read-only uses only:
 /// a graph that is later modified and saved must own its data).
-fn load_valid(store: &Store, fp: &str, params: &HnswParams, dim: usize, mmap: bool) -> Result<Option<HnswIndex>> {
+fn load_valid(
+    store: &Store,
+    fp: &str,
+    params: &HnswParams,
+    dim: usize,
+    mmap: bool,
+) -> Result<Option<HnswIndex>> {
     let Some(meta) = read_meta(store)? else {
         return Ok(None);
     };
@@ -240,11 +276,19 @@ fn load_valid(store: &Store, fp: &str, params: &HnswParams, dim: usize, mmap: bo
     // `hnsw_rs` ties a loaded graph to its loader's lifetime; the loader is
     // small and lives as long as the process needs the graph.
     let options = ReloadOptions::default().set_mmap(mmap);
-    let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new_with_options(&dir, &meta.basename, options)));
+    let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new_with_options(
+        &dir,
+        &meta.basename,
+        options,
+    )));
     let Ok(hnsw) = io.load_hnsw::<f32, DistL2>() else {
         return Ok(None);
     };
-    let mut h = HnswIndex::empty(hnsw, Projection::new(dim, params.projected_dim, params.seed), *params);
+    let mut h = HnswIndex::empty(
+        hnsw,
+        Projection::new(dim, params.projected_dim, params.seed),
+        *params,
+    );
     let removed: HashSet<usize> = meta.removed.iter().map(|p| *p as usize).collect();
     h.restore(meta.ids, removed);
     Ok(Some(h))

@@ -68,7 +68,10 @@ impl TrainConfig {
             }
         }
         if !(self.options.alpha >= 0.0 && self.options.alpha.is_finite()) {
-            return Err(Error::InvalidArgument(format!("--alpha must be a finite number >= 0, got {}", self.options.alpha)));
+            return Err(Error::InvalidArgument(format!(
+                "--alpha must be a finite number >= 0, got {}",
+                self.options.alpha
+            )));
         }
         Ok(())
     }
@@ -126,7 +129,11 @@ pub fn train(store: &Store, cfg: &TrainConfig) -> Result<TrainReport> {
         MethodChoice::Auto => vec![Method::Logistic, Method::Knn],
         MethodChoice::Only(m) => vec![m],
     };
-    let pb = progress_bar(Some(methods.len() as u64 + 1), cfg.progress, "training classifiers".into());
+    let pb = progress_bar(
+        Some(methods.len() as u64 + 1),
+        cfg.progress,
+        "training classifiers".into(),
+    );
     let (xt, xv) = (data.x.select(Axis(0), &tr), data.x.select(Axis(0), &va));
     let yt: Vec<u32> = tr.iter().map(|&i| data.y[i]).collect();
     let yv: Vec<u32> = va.iter().map(|&i| data.y[i]).collect();
@@ -141,17 +148,35 @@ pub fn train(store: &Store, cfg: &TrainConfig) -> Result<TrainReport> {
             Model::Knn(k) => Some(k.k),
             Model::Logistic(_) => None,
         };
-        scored.push((MethodScore { method: m, accuracy: eval.accuracy, macro_f1: eval.macro_f1, k, train_seconds: secs }, eval));
+        scored.push((
+            MethodScore {
+                method: m,
+                accuracy: eval.accuracy,
+                macro_f1: eval.macro_f1,
+                k,
+                train_seconds: secs,
+            },
+            eval,
+        ));
         pb.inc(1);
     }
     let best = (0..scored.len())
         .max_by(|&a, &b| {
             let (sa, sb) = (&scored[a].0, &scored[b].0);
-            sa.accuracy.total_cmp(&sb.accuracy).then(sa.macro_f1.total_cmp(&sb.macro_f1)).then(b.cmp(&a))
+            sa.accuracy
+                .total_cmp(&sb.accuracy)
+                .then(sa.macro_f1.total_cmp(&sb.macro_f1))
+                .then(b.cmp(&a))
         })
         .expect("at least one method");
     let (chosen, eval) = scored[best].clone();
-    let final_model = classifier::train(chosen.method, data.x.view(), &data.y, data.classes.len(), &cfg.options)?;
+    let final_model = classifier::train(
+        chosen.method,
+        data.x.view(),
+        &data.y,
+        data.classes.len(),
+        &cfg.options,
+    )?;
     pb.finish_and_clear();
     store.put_classifier(&ClassifierResult {
         classes: data.classes.clone(),
@@ -183,8 +208,13 @@ pub fn train(store: &Store, cfg: &TrainConfig) -> Result<TrainReport> {
 fn labelled(store: &Store, source: &LabelSource) -> Result<Labelled> {
     let set = dataset::load(store, FeatureKind::Embedding)?;
     let by_path = labels::assign(source, &set.paths)?;
-    let rows: Vec<usize> = (0..set.len()).filter(|&i| by_path.contains_key(&set.paths[i])).collect();
-    let names: BTreeSet<&str> = rows.iter().map(|&i| by_path[&set.paths[i]].as_str()).collect();
+    let rows: Vec<usize> = (0..set.len())
+        .filter(|&i| by_path.contains_key(&set.paths[i]))
+        .collect();
+    let names: BTreeSet<&str> = rows
+        .iter()
+        .map(|&i| by_path[&set.paths[i]].as_str())
+        .collect();
     match names.len() {
         0 => {
             return Err(Error::InvalidArgument(format!(
@@ -194,15 +224,25 @@ fn labelled(store: &Store, source: &LabelSource) -> Result<Labelled> {
             )))
         }
         1 => {
-            return Err(Error::SingleLabel { label: names.iter().next().unwrap_or(&"").to_string(), n: rows.len() });
+            return Err(Error::SingleLabel {
+                label: names.iter().next().unwrap_or(&"").to_string(),
+                n: rows.len(),
+            });
         }
         _ => {}
     }
     let classes: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-    let index: HashMap<&str, u32> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i as u32)).collect();
+    let index: HashMap<&str, u32> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i as u32))
+        .collect();
     Ok(Labelled {
         x: set.x.select(Axis(0), &rows),
-        y: rows.iter().map(|&i| index[by_path[&set.paths[i]].as_str()]).collect(),
+        y: rows
+            .iter()
+            .map(|&i| index[by_path[&set.paths[i]].as_str()])
+            .collect(),
         paths: rows.iter().map(|&i| set.paths[i].clone()).collect(),
         unlabelled: set.len() - rows.len(),
         classes,
@@ -218,11 +258,19 @@ fn describe(source: &LabelSource) -> String {
 }
 
 /// Row indices of the training and validation sets, and how they were made.
-fn split(data: &Labelled, source: &SplitSource, seed: u64) -> Result<(Vec<usize>, Vec<usize>, String)> {
+fn split(
+    data: &Labelled,
+    source: &SplitSource,
+    seed: u64,
+) -> Result<(Vec<usize>, Vec<usize>, String)> {
     let (tr, va, how) = match source {
         SplitSource::Random { val_fraction } => {
             let (tr, va) = stratified(&data.y, data.classes.len(), *val_fraction, seed);
-            (tr, va, format!("stratified random, val fraction {val_fraction}, seed {seed}"))
+            (
+                tr,
+                va,
+                format!("stratified random, val fraction {val_fraction}, seed {seed}"),
+            )
         }
         SplitSource::File(file) => {
             let given = labels::read_path_csv(file, "split")?;
@@ -259,7 +307,11 @@ pub fn stratified(y: &[u32], classes: usize, fraction: f64, seed: u64) -> (Vec<u
     for mut rows in by_class {
         rng::shuffle(&mut r, &mut rows);
         let n = rows.len();
-        let nv = if n < 2 { 0 } else { ((n as f64 * fraction).round() as usize).clamp(1, n - 1) };
+        let nv = if n < 2 {
+            0
+        } else {
+            ((n as f64 * fraction).round() as usize).clamp(1, n - 1)
+        };
         va.extend_from_slice(&rows[..nv]);
         tr.extend_from_slice(&rows[nv..]);
     }
@@ -302,13 +354,22 @@ pub fn predict(store: &Store, cfg: &PredictConfig) -> Result<PredictReport> {
         command: "classify train",
     })?;
     let walked = walk::walk(&cfg.inputs, &[store.dir().to_path_buf()]);
-    let mut failed: Vec<FileIssue> = walked.failed.iter().map(|n| FileIssue::new(&n.path, &n.reason)).collect();
+    let mut failed: Vec<FileIssue> = walked
+        .failed
+        .iter()
+        .map(|n| FileIssue::new(&n.path, &n.reason))
+        .collect();
     let files = walked.candidates;
-    let mut vectors: Vec<Option<Vec<f32>>> = stored_vectors(store, &files, &saved.embedding_fingerprint)?;
+    let mut vectors: Vec<Option<Vec<f32>>> =
+        stored_vectors(store, &files, &saved.embedding_fingerprint)?;
     let from_store = vectors.iter().filter(|v| v.is_some()).count();
     let todo: Vec<usize> = (0..files.len()).filter(|&i| vectors[i].is_none()).collect();
     if !todo.is_empty() {
-        let pb = progress_bar(Some(todo.len() as u64), cfg.progress, "embedding images".into());
+        let pb = progress_bar(
+            Some(todo.len() as u64),
+            cfg.progress,
+            "embedding images".into(),
+        );
         let mut embedder = load_embedder(cfg, &saved.embedding_fingerprint)?;
         for chunk in todo.chunks(embedder.batch_size()) {
             embed_chunk(&mut embedder, cfg, &files, chunk, &mut vectors, &mut failed)?;
@@ -322,9 +383,14 @@ pub fn predict(store: &Store, cfg: &PredictConfig) -> Result<PredictReport> {
     for (row, &i) in ready.iter().enumerate() {
         let v = vectors[i].as_ref().expect("ready rows have vectors");
         if v.len() != dim {
-            return Err(Error::Dimension { what: format!("embedding of {}", files[i].path.display()), expected: dim, got: v.len() });
+            return Err(Error::Dimension {
+                what: format!("embedding of {}", files[i].path.display()),
+                expected: dim,
+                got: v.len(),
+            });
         }
-        x.row_mut(row).assign(&ndarray::ArrayView1::from(v.as_slice()));
+        x.row_mut(row)
+            .assign(&ndarray::ArrayView1::from(v.as_slice()));
     }
     let predicted = saved.model.predict(x.view())?;
     let predictions = ready
@@ -332,16 +398,28 @@ pub fn predict(store: &Store, cfg: &PredictConfig) -> Result<PredictReport> {
         .zip(predicted)
         .map(|(&i, (class, score))| Prediction {
             path: files[i].path.to_string_lossy().into_owned(),
-            label: saved.classes.get(class as usize).cloned().unwrap_or_default(),
+            label: saved
+                .classes
+                .get(class as usize)
+                .cloned()
+                .unwrap_or_default(),
             score,
         })
         .collect();
-    Ok(PredictReport { predictions, failed, from_store })
+    Ok(PredictReport {
+        predictions,
+        failed,
+        from_store,
+    })
 }
 
 /// Stored embeddings (made by the classifier's model) of files that are
 /// indexed and unchanged since.
-fn stored_vectors(store: &Store, files: &[walk::Candidate], fingerprint: &str) -> Result<Vec<Option<Vec<f32>>>> {
+fn stored_vectors(
+    store: &Store,
+    files: &[walk::Candidate],
+    fingerprint: &str,
+) -> Result<Vec<Option<Vec<f32>>>> {
     let code = fingerprint_code(fingerprint);
     let by_path: HashMap<Vec<u8>, (u64, u64, i64)> = store
         .scan_images()?
@@ -352,11 +430,16 @@ fn stored_vectors(store: &Store, files: &[walk::Candidate], fingerprint: &str) -
     files
         .iter()
         .map(|f| {
-            let Some(&(id, size, mtime)) = by_path.get(&paths::to_bytes(&f.path)) else { return Ok(None) };
+            let Some(&(id, size, mtime)) = by_path.get(&paths::to_bytes(&f.path)) else {
+                return Ok(None);
+            };
             if size != f.size || mtime != f.mtime_ns {
                 return Ok(None);
             }
-            Ok(store.get_embedding(id)?.filter(|e| e.fingerprint == code).map(|e| e.to_f32()))
+            Ok(store
+                .get_embedding(id)?
+                .filter(|e| e.fingerprint == code)
+                .map(|e| e.to_f32()))
         })
         .collect()
 }

@@ -51,15 +51,18 @@ impl SearchConfig {
         if let Some(KChoice::Fixed(_)) = self.k {
             if self.plot.is_some() {
                 return Err(Error::InvalidArgument(
-                    "--plot draws the elbow curve of a k range; use --k-range instead of --k".into(),
+                    "--plot draws the elbow curve of a k range; use --k-range instead of --k"
+                        .into(),
                 ));
             }
         }
         match self.k {
             Some(KChoice::Fixed(0)) => Err(Error::InvalidArgument("--k must be at least 1".into())),
-            Some(KChoice::Range(a, b)) if a < 1 || b < a + 2 => Err(Error::InvalidArgument(format!(
-                "--k-range {a}..{b}: need 1 <= A and at least three values of k (A+2 <= B)"
-            ))),
+            Some(KChoice::Range(a, b)) if a < 1 || b < a + 2 => {
+                Err(Error::InvalidArgument(format!(
+                    "--k-range {a}..{b}: need 1 <= A and at least three values of k (A+2 <= B)"
+                )))
+            }
             _ => Ok(()),
         }
     }
@@ -192,7 +195,10 @@ pub fn run_table(cfg: &TableConfig) -> Result<ClusterReport> {
         t.row_names
             .iter()
             .zip(&outcome.chosen.labels)
-            .map(|(row, &cluster)| RowCluster { row: row.clone(), cluster })
+            .map(|(row, &cluster)| RowCluster {
+                row: row.clone(),
+                cluster,
+            })
             .collect(),
     );
     report.seconds = start.elapsed().as_secs_f64();
@@ -213,13 +219,22 @@ fn search(x: ArrayView2<f32>, cfg: &SearchConfig, what: &str) -> Result<Outcome>
     let outcome = match cfg.k {
         Some(KChoice::Fixed(k)) => {
             if k > n {
-                return Err(Error::TooFewSamples { what: what.into(), k, n });
+                return Err(Error::TooFewSamples {
+                    what: what.into(),
+                    k,
+                    n,
+                });
             }
             let pb = progress_bar(None, cfg.progress, format!("k-means, k = {k}"));
             let chosen = kmeans::fit(x, k, &cfg.kmeans)?;
             pb.finish_and_clear();
             let candidates = vec![select::candidate(x, &chosen, cfg.kmeans.seed)];
-            Outcome { chosen, candidates, chosen_by: "fixed".into(), range: None }
+            Outcome {
+                chosen,
+                candidates,
+                chosen_by: "fixed".into(),
+                range: None,
+            }
         }
         choice => {
             let (lo, hi) = match choice {
@@ -227,10 +242,19 @@ fn search(x: ArrayView2<f32>, cfg: &SearchConfig, what: &str) -> Result<Outcome>
                 _ => (DEFAULT_K_RANGE.0, DEFAULT_K_RANGE.1.min(n)),
             };
             let ks = select::range_ks(lo, hi, n, what)?;
-            let pb = progress_bar(Some(ks.len() as u64), cfg.progress, format!("k-means, k = {lo}..{hi}"));
+            let pb = progress_bar(
+                Some(ks.len() as u64),
+                cfg.progress,
+                format!("k-means, k = {lo}..{hi}"),
+            );
             let sel = select::search(x, &ks, &cfg.kmeans, &|_| pb.inc(1))?;
             pb.finish_and_clear();
-            Outcome { chosen: sel.chosen, candidates: sel.candidates, chosen_by: ELBOW_RULE.into(), range: Some((lo, hi)) }
+            Outcome {
+                chosen: sel.chosen,
+                candidates: sel.candidates,
+                chosen_by: ELBOW_RULE.into(),
+                range: Some((lo, hi)),
+            }
         }
     };
     if let Some(path) = &cfg.plot {
@@ -285,19 +309,33 @@ fn compare(source: &LabelSource, paths: &[Vec<u8>], clusters: &[u32]) -> Result<
         }
     }
     if a.is_empty() {
-        return Err(Error::InvalidArgument("--labels matched none of the clustered images".into()));
+        return Err(Error::InvalidArgument(
+            "--labels matched none of the clustered images".into(),
+        ));
     }
     Ok((metrics::nmi(&a, &b), a.len()))
 }
 
 fn plot_elbow(o: &Outcome, out: &std::path::Path) -> Result<()> {
-    let points: Vec<(f64, f64)> = o.candidates.iter().map(|c| (c.k as f64, c.inertia)).collect();
+    let points: Vec<(f64, f64)> = o
+        .candidates
+        .iter()
+        .map(|c| (c.k as f64, c.inertia))
+        .collect();
     let chart = Chart {
         title: "k-means elbow curve",
         x_label: "k (number of clusters)",
         y_label: "inertia (sum of squared distances)",
-        series: vec![Series { label: "inertia".into(), color: (40, 70, 220), points }],
-        highlight: Some((o.chosen.k as f64, o.chosen.inertia, format!("chosen k = {}", o.chosen.k))),
+        series: vec![Series {
+            label: "inertia".into(),
+            color: (40, 70, 220),
+            points,
+        }],
+        highlight: Some((
+            o.chosen.k as f64,
+            o.chosen.inertia,
+            format!("chosen k = {}", o.chosen.k),
+        )),
     };
     plot::draw(&chart, out)
 }

@@ -15,8 +15,8 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::features::hash::hamming;
 use crate::index::ann::HnswParams;
-use crate::index::hamming::{self, HashRule};
 use crate::index::ann::DUPES_SEARCH;
+use crate::index::hamming::{self, HashRule};
 use crate::index::stored;
 use crate::index::unionfind::UnionFind;
 use crate::paths;
@@ -48,8 +48,16 @@ pub struct EmbeddingRule {
 }
 
 /// Default thresholds, chosen on the development set (see README).
-pub const DEFAULT_RULE: HashRule = HashRule { max_phash: 12, max_dhash: 12 };
-pub const DEFAULT_EMBEDDING_RULE: EmbeddingRule = EmbeddingRule { max_cosine: 0.06, weak_cosine: 0.15, weak_phash: 22, k: 10 };
+pub const DEFAULT_RULE: HashRule = HashRule {
+    max_phash: 12,
+    max_dhash: 12,
+};
+pub const DEFAULT_EMBEDDING_RULE: EmbeddingRule = EmbeddingRule {
+    max_cosine: 0.06,
+    weak_cosine: 0.15,
+    weak_phash: 22,
+    k: 10,
+};
 
 /// How the embedding pass finds each image's nearest neighbours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +141,11 @@ type Evidence = BTreeMap<(u32, u32), Option<f32>>;
 
 pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
     let records = store.scan_images()?.records;
-    let index_of: HashMap<ImageId, u32> = records.iter().enumerate().map(|(i, (id, _))| (*id, i as u32)).collect();
+    let index_of: HashMap<ImageId, u32> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (*id, i as u32))
+        .collect();
     let mut uf = UnionFind::new(records.len());
     let mut evidence = Evidence::new();
     let mut method = String::new();
@@ -177,15 +189,34 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
             uf.union(a, b);
         }
         if cfg.with_pairs {
-            pairs.push(Pair { a: paths::display(&ra.path), b: paths::display(&rb.path), cosine: cos, phash: ph, dhash: dh, duplicate: dup });
+            pairs.push(Pair {
+                a: paths::display(&ra.path),
+                b: paths::display(&rb.path),
+                cosine: cos,
+                phash: ph,
+                dhash: dh,
+                duplicate: dup,
+            });
         }
     }
     let mut groups: Vec<Vec<u32>> = uf.groups();
-    groups.iter_mut().for_each(|g| g.sort_by_key(|&i| paths::display(&records[i as usize].1.path)));
+    groups
+        .iter_mut()
+        .for_each(|g| g.sort_by_key(|&i| paths::display(&records[i as usize].1.path)));
     groups.sort_by_key(|g| paths::display(&records[g[0] as usize].1.path));
-    let details = groups.iter().map(|g| group_detail(g, &records, &evidence)).collect();
+    let details = groups
+        .iter()
+        .map(|g| group_detail(g, &records, &evidence))
+        .collect();
     Ok(DupesReport {
-        groups: groups.iter().map(|g| g.iter().map(|&i| paths::display(&records[i as usize].1.path)).collect()).collect(),
+        groups: groups
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|&i| paths::display(&records[i as usize].1.path))
+                    .collect()
+            })
+            .collect(),
         details,
         method,
         pairs: cfg.with_pairs.then_some(pairs),
@@ -208,7 +239,10 @@ fn decide(cfg: &DupesConfig, cos: Option<f32>, phash: u32, dhash: u32) -> bool {
 
 fn hash_distances(a: &ImageRecord, b: &ImageRecord) -> (u32, u32) {
     match (&a.hashes, &b.hashes) {
-        (Some(x), Some(y)) => (hamming(x.value.phash, y.value.phash), hamming(x.value.dhash, y.value.dhash)),
+        (Some(x), Some(y)) => (
+            hamming(x.value.phash, y.value.phash),
+            hamming(x.value.dhash, y.value.dhash),
+        ),
         _ => (64, 64),
     }
 }
@@ -236,8 +270,14 @@ fn embedding_pairs(
 ) -> Result<&'static str> {
     let params = match cfg.neighbours {
         Neighbours::Auto => cfg.ann,
-        Neighbours::Exact => HnswParams { exact_below: usize::MAX, ..cfg.ann },
-        Neighbours::Graph | Neighbours::Search => HnswParams { exact_below: 0, ..cfg.ann },
+        Neighbours::Exact => HnswParams {
+            exact_below: usize::MAX,
+            ..cfg.ann
+        },
+        Neighbours::Graph | Neighbours::Search => HnswParams {
+            exact_below: 0,
+            ..cfg.ann
+        },
     };
     let (mut ann, live) = stored::open(store, fp, params)?;
     let radius = cfg.embedding.weak_cosine.max(cfg.embedding.max_cosine);
@@ -255,14 +295,27 @@ fn embedding_pairs(
             }
             let (ids, queries): (Vec<u64>, Vec<&[f32]>) = live.iter().unzip();
             // One extra: the image itself comes back first.
-            ids.into_iter().zip(ann.as_search().search_many(&queries, k + 1, &live)).collect()
+            ids.into_iter()
+                .zip(ann.as_search().search_many(&queries, k + 1, &live))
+                .collect()
         }
     };
-    let found = hits.into_iter().map(|(id, hits)| (id, hits.into_iter().filter(|(o, d)| *o != id && *d <= radius).collect::<Vec<_>>()));
+    let found = hits.into_iter().map(|(id, hits)| {
+        (
+            id,
+            hits.into_iter()
+                .filter(|(o, d)| *o != id && *d <= radius)
+                .collect::<Vec<_>>(),
+        )
+    });
     for (id, hits) in found {
-        let Some(&a) = index_of.get(&id) else { continue };
+        let Some(&a) = index_of.get(&id) else {
+            continue;
+        };
         for (other, d) in hits {
-            let Some(&b) = index_of.get(&other) else { continue };
+            let Some(&b) = index_of.get(&other) else {
+                continue;
+            };
             evidence.insert((a.min(b), a.max(b)), Some(d));
         }
     }
@@ -285,7 +338,11 @@ fn keeper(group: &[u32], records: &[(ImageId, ImageRecord)]) -> u32 {
         .expect("groups are non-empty")
 }
 
-fn group_detail(group: &[u32], records: &[(ImageId, ImageRecord)], evidence: &Evidence) -> GroupDetail {
+fn group_detail(
+    group: &[u32],
+    records: &[(ImageId, ImageRecord)],
+    evidence: &Evidence,
+) -> GroupDetail {
     let k = keeper(group, records);
     let kr = &records[k as usize].1;
     let members = group
@@ -306,17 +363,33 @@ fn group_detail(group: &[u32], records: &[(ImageId, ImageRecord)], evidence: &Ev
                     s.push_str(&format!(", CNN cosine distance {c:.3}"));
                 }
                 if r.width != kr.width || r.height != kr.height {
-                    s.push_str(&format!(", {}x{} vs {}x{}", r.width, r.height, kr.width, kr.height));
+                    s.push_str(&format!(
+                        ", {}x{} vs {}x{}",
+                        r.width, r.height, kr.width, kr.height
+                    ));
                 }
                 s
             };
-            Member { path: paths::display(&r.path), width: r.width, height: r.height, bytes: r.size, reason }
+            Member {
+                path: paths::display(&r.path),
+                width: r.width,
+                height: r.height,
+                bytes: r.size,
+                reason,
+            }
         })
         .collect();
-    GroupDetail { keeper: paths::display(&kr.path), members }
+    GroupDetail {
+        keeper: paths::display(&kr.path),
+        members,
+    }
 }
 
 /// Paths of a report's groups as filesystem paths (for the HTML report).
 pub fn group_paths(report: &DupesReport) -> Vec<Vec<PathBuf>> {
-    report.groups.iter().map(|g| g.iter().map(PathBuf::from).collect()).collect()
+    report
+        .groups
+        .iter()
+        .map(|g| g.iter().map(PathBuf::from).collect())
+        .collect()
 }

@@ -55,12 +55,18 @@ impl ExportConfig {
     pub fn validate(&self) -> Result<()> {
         use ExportFormat::*;
         match (self.what, self.format) {
-            (ExportWhat::Clusters, Npy) => Err(Error::InvalidArgument("export clusters writes csv or json, not npy".into())),
-            (ExportWhat::Features(_), Json) => Err(Error::InvalidArgument("export features writes csv or npy, not json".into())),
+            (ExportWhat::Clusters, Npy) => Err(Error::InvalidArgument(
+                "export clusters writes csv or json, not npy".into(),
+            )),
+            (ExportWhat::Features(_), Json) => Err(Error::InvalidArgument(
+                "export features writes csv or npy, not json".into(),
+            )),
             (ExportWhat::Features(Some(FeatureChoice::All)), Npy) => Err(Error::InvalidArgument(
                 "an .npy file holds one matrix: pick --feature hash, histogram or embedding".into(),
             )),
-            (_, Npy) if self.out.is_none() => Err(Error::InvalidArgument("--format npy needs --out FILE.npy".into())),
+            (_, Npy) if self.out.is_none() => Err(Error::InvalidArgument(
+                "--format npy needs --out FILE.npy".into(),
+            )),
             _ => Ok(()),
         }
     }
@@ -89,8 +95,14 @@ pub fn run(store: &Store, cfg: &ExportConfig) -> Result<ExportReport> {
         ExportWhat::Clusters => {
             let rows = cluster_rows(store)?;
             let text = match cfg.format {
-                ExportFormat::Json => serde_json::to_string_pretty(&rows).expect("rows serialise") + "\n",
-                _ => csv_text(&["path", "cluster"], rows.iter().map(|r| vec![r.path.clone(), r.cluster.to_string()]))?,
+                ExportFormat::Json => {
+                    serde_json::to_string_pretty(&rows).expect("rows serialise") + "\n"
+                }
+                _ => csv_text(
+                    &["path", "cluster"],
+                    rows.iter()
+                        .map(|r| vec![r.path.clone(), r.cluster.to_string()]),
+                )?,
             };
             finish(rows.len(), text, cfg.out.as_deref())
         }
@@ -109,10 +121,18 @@ pub fn run(store: &Store, cfg: &ExportConfig) -> Result<ExportReport> {
 
 fn finish(rows: usize, text: String, out: Option<&Path>) -> Result<ExportReport> {
     match out {
-        None => Ok(ExportReport { rows, files: vec![], text: Some(text) }),
+        None => Ok(ExportReport {
+            rows,
+            files: vec![],
+            text: Some(text),
+        }),
         Some(p) => {
             std::fs::write(p, text).map_err(|e| Error::io(p, e))?;
-            Ok(ExportReport { rows, files: vec![p.to_string_lossy().into_owned()], text: None })
+            Ok(ExportReport {
+                rows,
+                files: vec![p.to_string_lossy().into_owned()],
+                text: None,
+            })
         }
     }
 }
@@ -124,12 +144,22 @@ pub fn cluster_rows(store: &Store) -> Result<Vec<ClusterRow>> {
         what: "clustering",
         command: "cluster",
     })?;
-    let paths: HashMap<u64, Vec<u8>> = store.scan_images()?.records.into_iter().map(|(id, r)| (id, r.path)).collect();
+    let paths: HashMap<u64, Vec<u8>> = store
+        .scan_images()?
+        .records
+        .into_iter()
+        .map(|(id, r)| (id, r.path))
+        .collect();
     let mut rows: Vec<ClusterRow> = saved
         .ids
         .iter()
         .zip(&saved.labels)
-        .filter_map(|(id, &cluster)| Some(ClusterRow { path: paths::display(paths.get(id)?), cluster }))
+        .filter_map(|(id, &cluster)| {
+            Some(ClusterRow {
+                path: paths::display(paths.get(id)?),
+                cluster,
+            })
+        })
         .collect();
     rows.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(rows)
@@ -142,7 +172,9 @@ fn csv_text(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<
     for r in rows {
         w.write_record(&r).map_err(err)?;
     }
-    let bytes = w.into_inner().map_err(|e| Error::InvalidArgument(format!("cannot write CSV: {e}")))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::InvalidArgument(format!("cannot write CSV: {e}")))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -154,17 +186,28 @@ struct Current {
 
 impl Current {
     fn of(store: &Store) -> Result<Current> {
-        let code = |f: &str| -> Result<Option<u32>> { Ok(store.fingerprint(f)?.map(|s| fingerprint_code(&s))) };
-        Ok(Current { hash: code("hash")?, histogram: code("histogram")? })
+        let code = |f: &str| -> Result<Option<u32>> {
+            Ok(store.fingerprint(f)?.map(|s| fingerprint_code(&s)))
+        };
+        Ok(Current {
+            hash: code("hash")?,
+            histogram: code("histogram")?,
+        })
     }
 
     fn hashes(&self, r: &ImageRecord) -> Option<[u64; 3]> {
-        let t = r.hashes.as_ref().filter(|t| Some(t.fingerprint) == self.hash)?;
+        let t = r
+            .hashes
+            .as_ref()
+            .filter(|t| Some(t.fingerprint) == self.hash)?;
         Some([t.value.phash, t.value.dhash, t.value.ahash])
     }
 
     fn histogram<'a>(&self, r: &'a ImageRecord) -> Option<&'a [f32]> {
-        let t = r.histogram.as_ref().filter(|t| Some(t.fingerprint) == self.histogram)?;
+        let t = r
+            .histogram
+            .as_ref()
+            .filter(|t| Some(t.fingerprint) == self.histogram)?;
         Some(&t.value.values)
     }
 }
@@ -175,8 +218,17 @@ fn features_csv(store: &Store, choice: FeatureChoice) -> Result<(usize, String)>
     let cur = Current::of(store)?;
     let images = store.scan_images()?.records;
     let want = |f: FeatureChoice| choice == FeatureChoice::All || choice == f;
-    let embeddings = if want(FeatureChoice::Embedding) { embedding_map(store)? } else { HashMap::new() };
-    let bins = images.iter().filter_map(|(_, r)| cur.histogram(r)).map(<[f32]>::len).max().unwrap_or(0);
+    let embeddings = if want(FeatureChoice::Embedding) {
+        embedding_map(store)?
+    } else {
+        HashMap::new()
+    };
+    let bins = images
+        .iter()
+        .filter_map(|(_, r)| cur.histogram(r))
+        .map(<[f32]>::len)
+        .max()
+        .unwrap_or(0);
     let dim = embeddings.values().map(Vec::len).max().unwrap_or(0);
     let mut header: Vec<String> = vec!["path".into()];
     if want(FeatureChoice::Hash) {
@@ -201,10 +253,18 @@ fn features_csv(store: &Store, choice: FeatureChoice) -> Result<(usize, String)>
             row.extend((0..3).map(|i| h.map(|h| to_hex(h[i])).unwrap_or_default()));
         }
         if want(FeatureChoice::Histogram) {
-            row.extend((0..bins).map(|i| hist.and_then(|v| v.get(i)).map(|x| x.to_string()).unwrap_or_default()));
+            row.extend((0..bins).map(|i| {
+                hist.and_then(|v| v.get(i))
+                    .map(|x| x.to_string())
+                    .unwrap_or_default()
+            }));
         }
         if want(FeatureChoice::Embedding) {
-            row.extend((0..dim).map(|i| emb.and_then(|v| v.get(i)).map(|x| x.to_string()).unwrap_or_default()));
+            row.extend((0..dim).map(|i| {
+                emb.and_then(|v| v.get(i))
+                    .map(|x| x.to_string())
+                    .unwrap_or_default()
+            }));
         }
         rows.push(row);
     }
@@ -214,10 +274,16 @@ fn features_csv(store: &Store, choice: FeatureChoice) -> Result<(usize, String)>
 
 /// Current-model embeddings by image id (empty when there are none).
 fn embedding_map(store: &Store) -> Result<HashMap<u64, Vec<f32>>> {
-    let Some(fp) = store.fingerprint("embedding")? else { return Ok(HashMap::new()) };
+    let Some(fp) = store.fingerprint("embedding")? else {
+        return Ok(HashMap::new());
+    };
     let code = fingerprint_code(&fp);
     let (stored, _) = store.scan_embeddings()?;
-    Ok(stored.into_iter().filter(|(_, e)| e.fingerprint == code).map(|(id, e)| (id, e.to_f32())).collect())
+    Ok(stored
+        .into_iter()
+        .filter(|(_, e)| e.fingerprint == code)
+        .map(|(id, e)| (id, e.to_f32()))
+        .collect())
 }
 
 /// The sidecar listing the paths of an `.npy` export's rows.
@@ -242,7 +308,11 @@ fn export_npy(store: &Store, choice: FeatureChoice, out: &Path) -> Result<Export
             (paths, n)
         }
         kind => {
-            let kind = if kind == FeatureChoice::Histogram { FeatureKind::Histogram } else { FeatureKind::Embedding };
+            let kind = if kind == FeatureChoice::Histogram {
+                FeatureKind::Histogram
+            } else {
+                FeatureKind::Embedding
+            };
             let mut set = dataset::load(store, kind)?;
             if kind == FeatureKind::Histogram {
                 set.x.mapv_inplace(|v| v * v); // undo the Hellinger square root
@@ -262,7 +332,10 @@ fn export_npy(store: &Store, choice: FeatureChoice, out: &Path) -> Result<Export
     std::fs::write(&sidecar, listing).map_err(|e| Error::io(&sidecar, e))?;
     Ok(ExportReport {
         rows,
-        files: vec![out.to_string_lossy().into_owned(), sidecar.to_string_lossy().into_owned()],
+        files: vec![
+            out.to_string_lossy().into_owned(),
+            sidecar.to_string_lossy().into_owned(),
+        ],
         text: None,
     })
 }

@@ -100,7 +100,12 @@ struct Analysed {
 pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
     let start = Instant::now();
     cfg.validate()?;
-    let embedders = cfg.embed.as_ref().map(Embedder::load_sessions).transpose()?.unwrap_or_default();
+    let embedders = cfg
+        .embed
+        .as_ref()
+        .map(Embedder::load_sessions)
+        .transpose()?
+        .unwrap_or_default();
     let codes = Codes {
         hash: fingerprint_code(&cfg.features.hash_fingerprint()),
         histogram: fingerprint_code(&cfg.features.histogram_fingerprint()),
@@ -109,8 +114,18 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
     let mut summary = IndexSummary::default();
     let exclude = store_dir_variants(store.dir());
     let walked = walk::walk(&cfg.roots, &exclude);
-    summary.failed.extend(walked.failed.iter().map(|n| FileIssue::new(&n.path, &n.reason)));
-    summary.skipped_files.extend(walked.skipped.iter().map(|n| FileIssue::new(&n.path, &n.reason)));
+    summary.failed.extend(
+        walked
+            .failed
+            .iter()
+            .map(|n| FileIssue::new(&n.path, &n.reason)),
+    );
+    summary.skipped_files.extend(
+        walked
+            .skipped
+            .iter()
+            .map(|n| FileIssue::new(&n.path, &n.reason)),
+    );
     summary.skipped = summary.skipped_files.len();
 
     let (mut existing, embedding_codes) = load_existing(store, &mut summary)?;
@@ -130,7 +145,12 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
         store.set_fingerprint("embedding", &fp)?;
         store.flush()?;
         let changed = std::mem::take(&mut summary.reembedded);
-        summary.ann = Some(stored::refresh(store, &fp, HnswParams::default(), &changed)?);
+        summary.ann = Some(stored::refresh(
+            store,
+            &fp,
+            HnswParams::default(),
+            &changed,
+        )?);
     }
     store.flush()?;
     summary.timings.wall_s = start.elapsed().as_secs_f64();
@@ -141,7 +161,10 @@ type Existing = HashMap<Vec<u8>, (ImageId, ImageRecord)>;
 
 /// Current records by path, and each image's embedding fingerprint.
 /// Corrupt records are dropped here so that their files are re-indexed.
-fn load_existing(store: &Store, summary: &mut IndexSummary) -> Result<(Existing, HashMap<ImageId, u32>)> {
+fn load_existing(
+    store: &Store,
+    summary: &mut IndexSummary,
+) -> Result<(Existing, HashMap<ImageId, u32>)> {
     let scan = store.scan_images()?;
     for (id, _) in &scan.corrupt {
         store.remove_image(*id)?;
@@ -156,7 +179,10 @@ fn load_existing(store: &Store, summary: &mut IndexSummary) -> Result<(Existing,
         .into_iter()
         .map(|(id, r)| (r.path.clone(), (id, r)))
         .collect();
-    let codes = embeddings.into_iter().map(|(id, e)| (id, e.fingerprint)).collect();
+    let codes = embeddings
+        .into_iter()
+        .map(|(id, e)| (id, e.fingerprint))
+        .collect();
     Ok((existing, codes))
 }
 
@@ -273,7 +299,12 @@ fn run_pipeline(
 /// A batch is whatever is ready (up to the batch size) when the session is
 /// free, so inference never waits for a full batch. Several sessions may
 /// share `rx`. Returns the seconds spent in inference.
-fn inference_stage(mut embedder: Embedder, code: u32, rx: Receiver<Outcome>, tx: Sender<Outcome>) -> f64 {
+fn inference_stage(
+    mut embedder: Embedder,
+    code: u32,
+    rx: Receiver<Outcome>,
+    tx: Sender<Outcome>,
+) -> f64 {
     let mut busy = Duration::ZERO;
     let mut pending: Vec<Box<Analysed>> = Vec::with_capacity(embedder.batch_size());
     let route = |o: Outcome, pending: &mut Vec<Box<Analysed>>| match o {
@@ -323,7 +354,10 @@ fn embed_batch(embedder: &mut Embedder, code: u32, items: Vec<Box<Analysed>>) ->
             .into_iter()
             .map(|a| {
                 let path = paths::from_bytes(&a.record.path);
-                Outcome::Failed(a.id, FileIssue::new(&path, format!("inference failed: {e}")))
+                Outcome::Failed(
+                    a.id,
+                    FileIssue::new(&path, format!("inference failed: {e}")),
+                )
             })
             .collect(),
     }
@@ -389,11 +423,19 @@ fn analyse(w: Work, cfg: &IndexConfig, codes: Codes, spec: Option<&ModelSpec>) -
     match result {
         Ok(Ok(outcome)) => outcome,
         Ok(Err(e)) => Outcome::Failed(old_id, FileIssue::from_error(&path, &e)),
-        Err(_) => Outcome::Failed(old_id, FileIssue::new(&path, "decoder panicked on this file")),
+        Err(_) => Outcome::Failed(
+            old_id,
+            FileIssue::new(&path, "decoder panicked on this file"),
+        ),
     }
 }
 
-fn analyse_file(w: Work, cfg: &IndexConfig, codes: Codes, spec: Option<&ModelSpec>) -> Result<Outcome> {
+fn analyse_file(
+    w: Work,
+    cfg: &IndexConfig,
+    codes: Codes,
+    spec: Option<&ModelSpec>,
+) -> Result<Outcome> {
     let t0 = Instant::now();
     let c = &w.candidate;
     let bytes = decode::read_file(&c.path, &cfg.decode)?;
@@ -453,8 +495,10 @@ fn progress_bar(len: u64, visible: bool) -> ProgressBar {
     }
     let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
     pb.set_style(
-        ProgressStyle::with_template("{spinner} indexing {pos}/{len} [{elapsed_precise}] {wide_bar} {per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} indexing {pos}/{len} [{elapsed_precise}] {wide_bar} {per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     pb
 }

@@ -29,8 +29,16 @@ pub struct InfoReport {
 pub fn run(store: &Store) -> Result<InfoReport> {
     let scan = store.scan_images()?;
     let features = FeatureCounts {
-        hash: scan.records.iter().filter(|(_, r)| r.hashes.is_some()).count(),
-        histogram: scan.records.iter().filter(|(_, r)| r.histogram.is_some()).count(),
+        hash: scan
+            .records
+            .iter()
+            .filter(|(_, r)| r.hashes.is_some())
+            .count(),
+        histogram: scan
+            .records
+            .iter()
+            .filter(|(_, r)| r.histogram.is_some())
+            .count(),
         embedding: store.scan_embeddings()?.0.len(),
     };
     Ok(InfoReport {

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::config::{DecodeConfig, FeatureConfig};
-use crate::features::embedding::{top_k, EmbedConfig, Embedder};
 use crate::error::Result;
+use crate::features::embedding::{top_k, EmbedConfig, Embedder};
 use crate::features::hash::to_hex;
 use crate::jobs::query::analyse_file;
 use crate::plot::{self, Chart, Series};
@@ -108,7 +108,11 @@ fn plot_histogram(r: &InspectReport, out: &std::path::Path) -> Result<()> {
     let curve = |label: &str, color, vals: &[f32]| Series {
         label: label.into(),
         color,
-        points: vals.iter().enumerate().map(|(i, &v)| (i as f64, f64::from(v))).collect(),
+        points: vals
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as f64, f64::from(v)))
+            .collect(),
     };
     let name = std::path::Path::new(&r.path)
         .file_name()
@@ -150,7 +154,10 @@ fn classify(cfg: &EmbedConfig, img: &image::RgbImage) -> Result<Option<Vec<Class
             .into_iter()
             .map(|(class, probability)| ClassScore {
                 class,
-                label: labels.get(class).cloned().unwrap_or_else(|| format!("class {class}")),
+                label: labels
+                    .get(class)
+                    .cloned()
+                    .unwrap_or_else(|| format!("class {class}")),
                 probability,
             })
             .collect(),

@@ -15,7 +15,9 @@ pub fn progress_bar(len: Option<u64>, visible: bool, message: String) -> Progres
     } else {
         "{spinner} {msg} [{elapsed_precise}]"
     };
-    pb.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    pb.set_style(
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     pb.set_message(message);
     pb.enable_steady_tick(std::time::Duration::from_millis(200));
     pb

@@ -10,10 +10,10 @@ use crate::config::{DecodeConfig, FeatureConfig};
 use crate::decode;
 use crate::error::{Error, Result};
 use crate::features::embedding::{EmbedConfig, Embedder};
-use crate::index::ann::HnswParams;
-use crate::index::stored;
 use crate::features::{self, histogram, Features};
+use crate::index::ann::HnswParams;
 use crate::index::hamming;
+use crate::index::stored;
 use crate::paths;
 use crate::store::record::fingerprint_code;
 use crate::store::Store;
@@ -49,7 +49,11 @@ pub struct Hit {
 }
 
 /// Decode and analyse an image that is not (necessarily) in the store.
-pub fn analyse_file(path: &std::path::Path, dcfg: &DecodeConfig, fcfg: &FeatureConfig) -> Result<(decode::Decoded, Features)> {
+pub fn analyse_file(
+    path: &std::path::Path,
+    dcfg: &DecodeConfig,
+    fcfg: &FeatureConfig,
+) -> Result<(decode::Decoded, Features)> {
     let bytes = decode::read_file(path, dcfg)?;
     let decoded = decode::decode(path, &bytes, dcfg)?;
     let f = features::compute(&decoded, fcfg);
@@ -64,13 +68,18 @@ pub fn run(store: &Store, cfg: &QueryConfig) -> Result<Vec<Hit>> {
     let query_image = decoded.content().clone();
     // The query file itself, under its canonical or its as-given absolute
     // path (an indexed symlink is stored under the link's path).
-    let self_paths: Vec<Vec<u8>> = [std::fs::canonicalize(&cfg.image).ok(), std::path::absolute(&cfg.image).ok()]
-        .into_iter()
-        .flatten()
-        .map(|p| paths::to_bytes(&p))
-        .collect();
+    let self_paths: Vec<Vec<u8>> = [
+        std::fs::canonicalize(&cfg.image).ok(),
+        std::path::absolute(&cfg.image).ok(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|p| paths::to_bytes(&p))
+    .collect();
     let by = match cfg.by {
-        QueryBy::Auto if cfg.embed.is_some() && store.fingerprint("embedding")?.is_some() => QueryBy::Embedding,
+        QueryBy::Auto if cfg.embed.is_some() && store.fingerprint("embedding")?.is_some() => {
+            QueryBy::Embedding
+        }
         QueryBy::Auto => QueryBy::Hash,
         other => other,
     };
@@ -78,7 +87,12 @@ pub fn run(store: &Store, cfg: &QueryConfig) -> Result<Vec<Hit>> {
     // read the records of their hits.
     let records: Vec<_> = match by {
         QueryBy::Embedding => Vec::new(),
-        _ => store.scan_images()?.records.into_iter().filter(|(_, r)| !self_paths.contains(&r.path)).collect(),
+        _ => store
+            .scan_images()?
+            .records
+            .into_iter()
+            .filter(|(_, r)| !self_paths.contains(&r.path))
+            .collect(),
     };
     let mut hits: Vec<Hit> = match by {
         QueryBy::Auto => unreachable!("resolved above"),
@@ -86,11 +100,19 @@ pub fn run(store: &Store, cfg: &QueryConfig) -> Result<Vec<Hit>> {
             let code = fingerprint_code(&cfg.features.hash_fingerprint());
             let (ids, hashes): (Vec<_>, Vec<_>) = records
                 .iter()
-                .filter_map(|(_, r)| r.hashes.as_ref().filter(|t| t.fingerprint == code).map(|t| (&r.path, t.value)))
+                .filter_map(|(_, r)| {
+                    r.hashes
+                        .as_ref()
+                        .filter(|t| t.fingerprint == code)
+                        .map(|t| (&r.path, t.value))
+                })
                 .unzip();
             hamming::nearest(&hashes, &f.hashes, cfg.k)
                 .into_iter()
-                .map(|(i, d)| Hit { path: paths::display(ids[i as usize]), distance: d })
+                .map(|(i, d)| Hit {
+                    path: paths::display(ids[i as usize]),
+                    distance: d,
+                })
                 .collect()
         }
         QueryBy::Embedding => embedding_hits(store, cfg, &query_image, &self_paths)?,
@@ -99,11 +121,18 @@ pub fn run(store: &Store, cfg: &QueryConfig) -> Result<Vec<Hit>> {
             .filter_map(|(_, r)| {
                 let h = &r.histogram.as_ref()?.value;
                 let d = histogram::distance(&f.histogram, h)?;
-                Some(Hit { path: paths::display(&r.path), distance: f64::from(d) })
+                Some(Hit {
+                    path: paths::display(&r.path),
+                    distance: f64::from(d),
+                })
             })
             .collect(),
     };
-    hits.sort_by(|a, b| a.distance.total_cmp(&b.distance).then_with(|| a.path.cmp(&b.path)));
+    hits.sort_by(|a, b| {
+        a.distance
+            .total_cmp(&b.distance)
+            .then_with(|| a.path.cmp(&b.path))
+    });
     hits.truncate(cfg.k);
     Ok(hits)
 }
@@ -131,15 +160,22 @@ fn embedding_hits(
     }
     let (ann, vectors) = stored::open_for_query(store, &fp, HnswParams::default())?;
     // Extra neighbours in case the query file itself is stored (filtered out).
-    let found = ann.as_search().search(&q, cfg.k + self_paths.len(), vectors.as_ref());
+    let found = ann
+        .as_search()
+        .search(&q, cfg.k + self_paths.len(), vectors.as_ref());
     // Tearing down a large graph (one allocation per point) takes as long as
     // loading it: let a background thread do it (or process exit).
     std::thread::spawn(move || drop(ann));
     let mut hits = Vec::new();
     for (id, d) in found {
-        let Some(r) = store.get_image(id)? else { continue };
+        let Some(r) = store.get_image(id)? else {
+            continue;
+        };
         if !self_paths.contains(&r.path) {
-            hits.push(Hit { path: paths::display(&r.path), distance: f64::from(d) });
+            hits.push(Hit {
+                path: paths::display(&r.path),
+                distance: f64::from(d),
+            });
         }
     }
     Ok(hits)

@@ -69,11 +69,16 @@ pub struct Standardizer {
 
 impl Standardizer {
     pub fn fit(x: ArrayView2<f32>) -> Self {
-        let mean = x.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(x.ncols()));
+        let mean = x
+            .mean_axis(Axis(0))
+            .unwrap_or_else(|| Array1::zeros(x.ncols()));
         let std = x.std_axis(Axis(0), 0.0);
         Standardizer {
             mean: mean.to_vec(),
-            scale: std.iter().map(|&s| if s > 1e-12 { 1.0 / s } else { 1.0 }).collect(),
+            scale: std
+                .iter()
+                .map(|&s| if s > 1e-12 { 1.0 / s } else { 1.0 })
+                .collect(),
         }
     }
 
@@ -118,9 +123,19 @@ pub enum Model {
 }
 
 /// Train `method` on rows `x` with class indices `y` in `0..classes`.
-pub fn train(method: Method, x: ArrayView2<f32>, y: &[u32], classes: usize, opts: &TrainOptions) -> Result<Model> {
+pub fn train(
+    method: Method,
+    x: ArrayView2<f32>,
+    y: &[u32],
+    classes: usize,
+    opts: &TrainOptions,
+) -> Result<Model> {
     if x.nrows() != y.len() || x.nrows() == 0 {
-        return Err(Error::Dimension { what: "training labels".into(), expected: x.nrows(), got: y.len() });
+        return Err(Error::Dimension {
+            what: "training labels".into(),
+            expected: x.nrows(),
+            got: y.len(),
+        });
     }
     match method {
         Method::Logistic => train_logistic(x, y, classes, opts).map(Model::Logistic),
@@ -146,7 +161,12 @@ fn conditioning_scale(n: usize) -> f32 {
     1.0 / (n.max(1) as f32).sqrt()
 }
 
-fn train_logistic(x: ArrayView2<f32>, y: &[u32], classes: usize, opts: &TrainOptions) -> Result<LogisticModel> {
+fn train_logistic(
+    x: ArrayView2<f32>,
+    y: &[u32],
+    classes: usize,
+    opts: &TrainOptions,
+) -> Result<LogisticModel> {
     let standardizer = opts.standardize.then(|| Standardizer::fit(x));
     let xs = match &standardizer {
         Some(s) => s.apply(x),
@@ -160,7 +180,10 @@ fn train_logistic(x: ArrayView2<f32>, y: &[u32], classes: usize, opts: &TrainOpt
         .max_iterations(opts.max_iter.max(1))
         .gradient_tolerance(GRADIENT_TOLERANCE * x.nrows() as f32 * s)
         .fit(&data)
-        .map_err(|e| Error::Fit { what: "logistic regression".into(), reason: e.to_string() })?;
+        .map_err(|e| Error::Fit {
+            what: "logistic regression".into(),
+            reason: e.to_string(),
+        })?;
     let dim = x.ncols();
     let mut weights = vec![0f32; dim * classes];
     // A class absent from the training rows can never be predicted.
@@ -172,7 +195,13 @@ fn train_logistic(x: ArrayView2<f32>, y: &[u32], classes: usize, opts: &TrainOpt
             weights[row * classes + class] = w[[row, col]] * s;
         }
     }
-    Ok(LogisticModel { dim, classes, weights, intercept, standardizer })
+    Ok(LogisticModel {
+        dim,
+        classes,
+        weights,
+        intercept,
+        standardizer,
+    })
 }
 
 /// Rows scaled to unit length (zero rows stay zero).
@@ -193,7 +222,14 @@ fn train_knn(x: ArrayView2<f32>, y: &[u32], classes: usize, opts: &TrainOptions)
     let v = normalised(x);
     let mut r = rng::seeded(opts.seed ^ 0x004B_4E4E);
     let queries = rng::sample_indices(&mut r, v.nrows(), 2000);
-    let kmax = opts.knn_ks.iter().copied().max().unwrap_or(1).min(v.nrows().saturating_sub(1)).max(1);
+    let kmax = opts
+        .knn_ks
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .min(v.nrows().saturating_sub(1))
+        .max(1);
     let q = v.select(Axis(0), &queries);
     let sims = q.dot(&v.t());
     let neighbours: Vec<Vec<usize>> = sims
@@ -232,7 +268,9 @@ fn top_indices(values: &[f32], k: usize, skip: Option<usize>) -> Vec<usize> {
     if k == 0 {
         return Vec::new();
     }
-    idx.select_nth_unstable_by(k - 1, |&a, &b| values[b].total_cmp(&values[a]).then(a.cmp(&b)));
+    idx.select_nth_unstable_by(k - 1, |&a, &b| {
+        values[b].total_cmp(&values[a]).then(a.cmp(&b))
+    });
     idx.truncate(k);
     idx.sort_by(|&a, &b| values[b].total_cmp(&values[a]).then(a.cmp(&b)));
     idx
@@ -248,7 +286,12 @@ fn vote(neigh: impl Iterator<Item = (u32, f32)>, classes: usize) -> (u32, Vec<f3
         sims[l as usize] += s;
     }
     let winner = (0..classes)
-        .max_by(|&a, &b| votes[a].total_cmp(&votes[b]).then(sims[a].total_cmp(&sims[b])).then(b.cmp(&a)))
+        .max_by(|&a, &b| {
+            votes[a]
+                .total_cmp(&votes[b])
+                .then(sims[a].total_cmp(&sims[b]))
+                .then(b.cmp(&a))
+        })
         .unwrap_or(0);
     (winner as u32, votes)
 }
@@ -272,7 +315,11 @@ impl Model {
     /// share for k-NN) for every row of `x`.
     pub fn predict(&self, x: ArrayView2<f32>) -> Result<Vec<(u32, f32)>> {
         if x.ncols() != self.dim() {
-            return Err(Error::Dimension { what: "classifier input".into(), expected: self.dim(), got: x.ncols() });
+            return Err(Error::Dimension {
+                what: "classifier input".into(),
+                expected: self.dim(),
+                got: x.ncols(),
+            });
         }
         Ok(match self {
             Model::Logistic(m) => predict_logistic(m, x),
@@ -286,7 +333,8 @@ fn predict_logistic(m: &LogisticModel, x: ArrayView2<f32>) -> Vec<(u32, f32)> {
         Some(s) => s.apply(x),
         None => x.to_owned(),
     };
-    let w = ArrayView2::from_shape((m.dim, m.classes), &m.weights).expect("weights sized dim × classes");
+    let w = ArrayView2::from_shape((m.dim, m.classes), &m.weights)
+        .expect("weights sized dim × classes");
     let logits = xs.dot(&w);
     logits
         .rows()
@@ -296,14 +344,17 @@ fn predict_logistic(m: &LogisticModel, x: ArrayView2<f32>) -> Vec<(u32, f32)> {
             let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let exp: Vec<f32> = z.iter().map(|v| (v - max).exp()).collect();
             let sum: f32 = exp.iter().sum();
-            let best = (0..exp.len()).max_by(|&a, &b| exp[a].total_cmp(&exp[b]).then(b.cmp(&a))).unwrap_or(0);
+            let best = (0..exp.len())
+                .max_by(|&a, &b| exp[a].total_cmp(&exp[b]).then(b.cmp(&a)))
+                .unwrap_or(0);
             (best as u32, exp[best] / sum)
         })
         .collect()
 }
 
 fn predict_knn(m: &KnnModel, x: ArrayView2<f32>) -> Vec<(u32, f32)> {
-    let v = ArrayView2::from_shape((m.labels.len(), m.dim), &m.vectors).expect("vectors sized n × dim");
+    let v =
+        ArrayView2::from_shape((m.labels.len(), m.dim), &m.vectors).expect("vectors sized n × dim");
     let q = normalised(x);
     let mut out = Vec::with_capacity(q.nrows());
     for chunk in q.axis_chunks_iter(Axis(0), 1024) {

@@ -63,18 +63,32 @@ pub fn load(store: &Store, kind: FeatureKind) -> Result<FeatureSet> {
 
 fn missing(store: &Store, kind: FeatureKind) -> Error {
     let hint = match kind {
-        FeatureKind::Embedding => "; run `imgdex index` without --no-embed (the CNN model is needed) first",
+        FeatureKind::Embedding => {
+            "; run `imgdex index` without --no-embed (the CNN model is needed) first"
+        }
         FeatureKind::Histogram => "; run `imgdex index <DIR>` first",
     };
-    Error::NoFeatures { path: store.dir().to_path_buf(), feature: kind.name(), hint: hint.into() }
+    Error::NoFeatures {
+        path: store.dir().to_path_buf(),
+        feature: kind.name(),
+        hint: hint.into(),
+    }
 }
 
 fn embeddings(store: &Store, images: Vec<(ImageId, ImageRecord)>) -> Result<FeatureSet> {
-    let fp = store.fingerprint("embedding")?.ok_or_else(|| missing(store, FeatureKind::Embedding))?;
+    let fp = store
+        .fingerprint("embedding")?
+        .ok_or_else(|| missing(store, FeatureKind::Embedding))?;
     let code = fingerprint_code(&fp);
     let paths: HashMap<ImageId, Vec<u8>> = images.into_iter().map(|(id, r)| (id, r.path)).collect();
     let (stored, _corrupt) = store.scan_embeddings()?;
-    let mut set = FeatureSet { kind: FeatureKind::Embedding, ids: vec![], paths: vec![], x: Array2::zeros((0, 0)), fingerprint: fp };
+    let mut set = FeatureSet {
+        kind: FeatureKind::Embedding,
+        ids: vec![],
+        paths: vec![],
+        x: Array2::zeros((0, 0)),
+        fingerprint: fp,
+    };
     let mut data = Vec::new();
     let mut dim = 0;
     for (id, e) in stored.iter().filter(|(_, e)| e.fingerprint == code) {
@@ -94,13 +108,23 @@ fn embeddings(store: &Store, images: Vec<(ImageId, ImageRecord)>) -> Result<Feat
 }
 
 fn histograms(store: &Store, images: Vec<(ImageId, ImageRecord)>) -> Result<FeatureSet> {
-    let fp = store.fingerprint("histogram")?.ok_or_else(|| missing(store, FeatureKind::Histogram))?;
+    let fp = store
+        .fingerprint("histogram")?
+        .ok_or_else(|| missing(store, FeatureKind::Histogram))?;
     let code = fingerprint_code(&fp);
-    let mut set = FeatureSet { kind: FeatureKind::Histogram, ids: vec![], paths: vec![], x: Array2::zeros((0, 0)), fingerprint: fp };
+    let mut set = FeatureSet {
+        kind: FeatureKind::Histogram,
+        ids: vec![],
+        paths: vec![],
+        x: Array2::zeros((0, 0)),
+        fingerprint: fp,
+    };
     let mut data = Vec::new();
     let mut dim = 0;
     for (id, r) in images {
-        let Some(h) = r.histogram.as_ref().filter(|t| t.fingerprint == code) else { continue };
+        let Some(h) = r.histogram.as_ref().filter(|t| t.fingerprint == code) else {
+            continue;
+        };
         if dim == 0 {
             dim = h.value.values.len();
         }

@@ -7,8 +7,8 @@
 //! convention); linfa's own `inertia()` is that sum divided by n.
 
 use linfa::traits::{Fit, FitWith};
-use linfa::ParamGuard;
 use linfa::DatasetBase;
+use linfa::ParamGuard;
 use linfa_clustering::{IncrKMeansError, KMeans, KMeansInit};
 use linfa_nn::distance::L2Dist;
 use ndarray::{Array2, ArrayView2, Axis};
@@ -70,7 +70,9 @@ pub fn fit(x: ArrayView2<f32>, k: usize, opts: &KMeansOptions) -> Result<Cluster
     let tolerance = opts.tolerance * spread(x).max(f32::MIN_POSITIVE);
     let model = match opts.mini_batch {
         // A batch as large as the data would be plain k-means, only slower.
-        Some(batch) if batch.max(3 * k) < x.nrows() => fit_mini_batch(x, k, batch, opts, tolerance)?,
+        Some(batch) if batch.max(3 * k) < x.nrows() => {
+            fit_mini_batch(x, k, batch, opts, tolerance)?
+        }
         _ => fit_full(x, k, opts, tolerance)?,
     };
     Ok(assign(x, &model, k))
@@ -81,7 +83,11 @@ fn check_k(n: usize, k: usize) -> Result<()> {
         return Err(Error::InvalidArgument("k must be at least 1".into()));
     }
     if k > n {
-        return Err(Error::TooFewSamples { what: "rows".into(), k, n });
+        return Err(Error::TooFewSamples {
+            what: "rows".into(),
+            k,
+            n,
+        });
     }
     Ok(())
 }
@@ -95,7 +101,10 @@ fn spread(x: ArrayView2<f32>) -> f32 {
 }
 
 fn fit_err(k: usize, e: impl std::fmt::Display) -> Error {
-    Error::Fit { what: format!("k-means with k = {k}"), reason: e.to_string() }
+    Error::Fit {
+        what: format!("k-means with k = {k}"),
+        reason: e.to_string(),
+    }
 }
 
 fn fit_full(x: ArrayView2<f32>, k: usize, opts: &KMeansOptions, tolerance: f32) -> Result<Model> {
@@ -135,24 +144,41 @@ pub fn plus_plus(x: ArrayView2<f32>, k: usize, r: &mut rng::Rng) -> Array2<f32> 
     let trials = 2 + (k as f64).ln().floor() as usize;
     let mut centroids = Array2::zeros((k, d));
     let first = rng::below(r, n);
-    centroids.row_mut(0).assign(&ndarray::ArrayView1::from(row(first)));
-    let mut d2: Vec<f32> = (0..n).into_par_iter().map(|i| sq_dist(row(i), row(first))).collect();
+    centroids
+        .row_mut(0)
+        .assign(&ndarray::ArrayView1::from(row(first)));
+    let mut d2: Vec<f32> = (0..n)
+        .into_par_iter()
+        .map(|i| sq_dist(row(i), row(first)))
+        .collect();
     for c in 1..k {
         let total: f64 = d2.iter().map(|&v| f64::from(v)).sum();
         let picks: Vec<usize> = (0..trials)
-            .map(|_| if total > 0.0 { weighted(&d2, rng::uniform(r) * total) } else { rng::below(r, n) })
+            .map(|_| {
+                if total > 0.0 {
+                    weighted(&d2, rng::uniform(r) * total)
+                } else {
+                    rng::below(r, n)
+                }
+            })
             .collect();
         let (pick, best) = picks
             .iter()
             .map(|&p| {
-                let v: Vec<f32> = d2.par_iter().enumerate().map(|(i, &m)| m.min(sq_dist(row(i), row(p)))).collect();
+                let v: Vec<f32> = d2
+                    .par_iter()
+                    .enumerate()
+                    .map(|(i, &m)| m.min(sq_dist(row(i), row(p))))
+                    .collect();
                 let sum: f64 = v.iter().map(|&x| f64::from(x)).sum();
                 (p, v, sum)
             })
             .min_by(|a, b| a.2.total_cmp(&b.2))
             .map(|(p, v, _)| (p, v))
             .expect("at least two trials");
-        centroids.row_mut(c).assign(&ndarray::ArrayView1::from(row(pick)));
+        centroids
+            .row_mut(c)
+            .assign(&ndarray::ArrayView1::from(row(pick)));
         d2 = best;
     }
     centroids
@@ -174,7 +200,12 @@ fn weighted(w: &[f32], t: f64) -> usize {
 pub fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| (x - y) * (x - y)).sum();
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum();
     for (x, y) in ca.zip(cb) {
         for l in 0..8 {
             let t = x[l] - y[l];
@@ -187,7 +218,13 @@ pub fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
 /// Mini-batch k-means: shuffled batches, one linfa `fit_with` step each,
 /// until the centroids settle, the exponentially weighted batch inertia has
 /// not improved for 10 batches, or 100 passes over the data.
-fn fit_mini_batch(x: ArrayView2<f32>, k: usize, batch: usize, opts: &KMeansOptions, tolerance: f32) -> Result<Model> {
+fn fit_mini_batch(
+    x: ArrayView2<f32>,
+    k: usize,
+    batch: usize,
+    opts: &KMeansOptions,
+    tolerance: f32,
+) -> Result<Model> {
     let n = x.nrows();
     let b = batch.max(3 * k).min(n);
     let params = KMeans::params_with_rng(k, rng::seeded(opts.seed))
@@ -238,21 +275,35 @@ fn fit_mini_batch(x: ArrayView2<f32>, k: usize, batch: usize, opts: &KMeansOptio
 
 /// The best (lowest inertia on the sample) of `n_init` k-means++ seedings
 /// of a random sample of `3 × batch` rows, like scikit-learn's `init_size`.
-fn mini_batch_init(x: ArrayView2<f32>, k: usize, batch: usize, opts: &KMeansOptions) -> Array2<f32> {
+fn mini_batch_init(
+    x: ArrayView2<f32>,
+    k: usize,
+    batch: usize,
+    opts: &KMeansOptions,
+) -> Array2<f32> {
     let mut r = rng::seeded(opts.seed);
     let rows = rng::sample_indices(&mut r, x.nrows(), (3 * batch).max(k));
     let sample = x.select(Axis(0), &rows);
     (0..opts.n_init.max(1))
-        .map(|run| plus_plus(sample.view(), k, &mut rng::seeded(opts.seed.wrapping_add(run as u64))))
+        .map(|run| {
+            plus_plus(
+                sample.view(),
+                k,
+                &mut rng::seeded(opts.seed.wrapping_add(run as u64)),
+            )
+        })
         .map(|c| {
-            let cost: f64 = nearest(sample.view(), c.view()).1.iter().map(|&d| f64::from(d)).sum();
+            let cost: f64 = nearest(sample.view(), c.view())
+                .1
+                .iter()
+                .map(|&d| f64::from(d))
+                .sum();
             (c, cost)
         })
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(c, _)| c)
         .expect("at least one seeding")
 }
-
 
 /// Labels, sizes and inertia of every row under a fitted model, in one
 /// matrix-product pass (linfa's `predict` and `transform` would each
@@ -288,7 +339,10 @@ pub fn nearest(x: ArrayView2<f32>, centroids: ArrayView2<f32>) -> (Vec<u32>, Vec
                 .zip(&cn)
                 .map(|(&p, &c)| (xn + c - 2.0 * p).max(0.0))
                 .enumerate()
-                .fold((0, f32::INFINITY), |a, (j, v)| if v < a.1 { (j, v) } else { a });
+                .fold(
+                    (0, f32::INFINITY),
+                    |a, (j, v)| if v < a.1 { (j, v) } else { a },
+                );
             labels.push(best as u32);
             dists.push(dist);
         }

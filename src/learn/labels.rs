@@ -37,25 +37,37 @@ pub fn assign(source: &LabelSource, stored: &[Vec<u8>]) -> Result<HashMap<Vec<u8
 /// `path → value` from a CSV file with a header naming `path` and `column`.
 /// Paths are resolved against the CSV's folder and canonicalised.
 pub fn read_path_csv(file: &Path, column: &str) -> Result<HashMap<Vec<u8>, String>> {
-    let table_err = |line: Option<u64>, reason: String| Error::Table { path: file.to_path_buf(), line, reason };
+    let table_err = |line: Option<u64>, reason: String| Error::Table {
+        path: file.to_path_buf(),
+        line,
+        reason,
+    };
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(file)
         .map_err(|e| table_err(None, e.to_string()))?;
-    let headers = rdr.headers().map_err(|e| table_err(Some(1), e.to_string()))?.clone();
+    let headers = rdr
+        .headers()
+        .map_err(|e| table_err(Some(1), e.to_string()))?
+        .clone();
     let find = |name: &str| {
-        headers.iter().position(|h| h.eq_ignore_ascii_case(name)).ok_or_else(|| Error::UnknownColumn {
-            path: file.to_path_buf(),
-            column: name.to_string(),
-            available: headers.iter().collect::<Vec<_>>().join(", "),
-        })
+        headers
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case(name))
+            .ok_or_else(|| Error::UnknownColumn {
+                path: file.to_path_buf(),
+                column: name.to_string(),
+                available: headers.iter().collect::<Vec<_>>().join(", "),
+            })
     };
     let (pi, vi) = (find("path")?, find(column)?);
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut out = HashMap::new();
     for row in rdr.records() {
         let row = row.map_err(|e| table_err(e.position().map(|p| p.line()), e.to_string()))?;
-        let (Some(p), Some(v)) = (row.get(pi), row.get(vi)) else { continue };
+        let (Some(p), Some(v)) = (row.get(pi), row.get(vi)) else {
+            continue;
+        };
         if p.is_empty() || v.is_empty() {
             continue;
         }

@@ -56,10 +56,20 @@ pub fn evaluate(truth: &[u32], pred: &[u32], names: &[String]) -> Evaluation {
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let f1_of = |i: usize| {
         let (p, r) = (ratio(tp[i], predicted[i]), ratio(tp[i], support[i]));
-        if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 }
+        if p + r > 0.0 {
+            2.0 * p * r / (p + r)
+        } else {
+            0.0
+        }
     };
-    let scored: Vec<usize> = (0..c).filter(|&i| support[i] > 0 || predicted[i] > 0).collect();
-    let macro_f1 = if scored.is_empty() { 0.0 } else { scored.iter().map(|&i| f1_of(i)).sum::<f64>() / scored.len() as f64 };
+    let scored: Vec<usize> = (0..c)
+        .filter(|&i| support[i] > 0 || predicted[i] > 0)
+        .collect();
+    let macro_f1 = if scored.is_empty() {
+        0.0
+    } else {
+        scored.iter().map(|&i| f1_of(i)).sum::<f64>() / scored.len() as f64
+    };
     let per_class = (0..c)
         .filter(|&i| support[i] > 0)
         .map(|i| ClassReport {
@@ -80,11 +90,18 @@ pub fn evaluate(truth: &[u32], pred: &[u32], names: &[String]) -> Evaluation {
 }
 
 fn confusions(wrong: &HashMap<(u32, u32), usize>, t: u32, names: &[String]) -> Vec<Confusion> {
-    let mut v: Vec<(u32, usize)> = wrong.iter().filter(|((a, _), _)| *a == t).map(|((_, p), &n)| (*p, n)).collect();
+    let mut v: Vec<(u32, usize)> = wrong
+        .iter()
+        .filter(|((a, _), _)| *a == t)
+        .map(|((_, p), &n)| (*p, n))
+        .collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     v.into_iter()
         .take(3)
-        .map(|(p, count)| Confusion { label: names[p as usize].clone(), count })
+        .map(|(p, count)| Confusion {
+            label: names[p as usize].clone(),
+            count,
+        })
         .collect()
 }
 
@@ -105,7 +122,12 @@ pub fn nmi(a: &[u32], b: &[u32]) -> f64 {
         *cb.entry(b[i]).or_default() += 1;
     }
     let nf = n as f64;
-    let entropy = |c: &HashMap<u32, usize>| -c.values().map(|&k| k as f64 / nf).map(|p| p * p.ln()).sum::<f64>();
+    let entropy = |c: &HashMap<u32, usize>| {
+        -c.values()
+            .map(|&k| k as f64 / nf)
+            .map(|p| p * p.ln())
+            .sum::<f64>()
+    };
     let (ha, hb) = (entropy(&ca), entropy(&cb));
     if ha == 0.0 && hb == 0.0 {
         return 1.0;
@@ -118,5 +140,9 @@ pub fn nmi(a: &[u32], b: &[u32]) -> f64 {
         })
         .sum();
     let denom = (ha + hb) / 2.0;
-    if denom > 0.0 { (mi / denom).clamp(0.0, 1.0) } else { 0.0 }
+    if denom > 0.0 {
+        (mi / denom).clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
 }

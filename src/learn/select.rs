@@ -40,7 +40,12 @@ pub struct Selection {
 
 /// Fit every k in `ks` (ascending, at least three values) and keep the
 /// elbow of the inertia curve. `progress` is called after each fit.
-pub fn search(x: ArrayView2<f32>, ks: &[usize], opts: &KMeansOptions, progress: &dyn Fn(usize)) -> Result<Selection> {
+pub fn search(
+    x: ArrayView2<f32>,
+    ks: &[usize],
+    opts: &KMeansOptions,
+    progress: &dyn Fn(usize),
+) -> Result<Selection> {
     if ks.len() < 3 {
         return Err(Error::InvalidArgument(format!(
             "a k range needs at least three values of k to find an elbow, got {}",
@@ -52,7 +57,11 @@ pub fn search(x: ArrayView2<f32>, ks: &[usize], opts: &KMeansOptions, progress: 
     let mut fits = Vec::with_capacity(ks.len());
     for &k in ks {
         let c = kmeans::fit(x, k, opts)?;
-        candidates.push(Candidate { k, inertia: c.inertia, silhouette: sample.score(&c.labels) });
+        candidates.push(Candidate {
+            k,
+            inertia: c.inertia,
+            silhouette: sample.score(&c.labels),
+        });
         fits.push(c);
         progress(k);
     }
@@ -65,7 +74,11 @@ pub fn search(x: ArrayView2<f32>, ks: &[usize], opts: &KMeansOptions, progress: 
 /// Score a single fit like a candidate (for `--k K`).
 pub fn candidate(x: ArrayView2<f32>, c: &Clustering, seed: u64) -> Candidate {
     let sample = SilhouetteSample::new(x, SILHOUETTE_SAMPLE, seed);
-    Candidate { k: c.k, inertia: c.inertia, silhouette: sample.score(&c.labels) }
+    Candidate {
+        k: c.k,
+        inertia: c.inertia,
+        silhouette: sample.score(&c.labels),
+    }
 }
 
 /// Index of the point farthest from the chord between the first and the
@@ -76,10 +89,15 @@ pub fn elbow(curve: &[(f64, f64)]) -> Option<usize> {
     }
     let (x0, x1) = (curve[0].0, curve[curve.len() - 1].0);
     let ys = curve.iter().map(|p| p.1);
-    let (y_min, y_max) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
+    let (y_min, y_max) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+        (a.min(y), b.max(y))
+    });
     let sx = (x1 - x0).abs().max(f64::MIN_POSITIVE);
     let sy = (y_max - y_min).max(f64::MIN_POSITIVE);
-    let norm: Vec<(f64, f64)> = curve.iter().map(|&(x, y)| ((x - x0) / sx, (y - y_min) / sy)).collect();
+    let norm: Vec<(f64, f64)> = curve
+        .iter()
+        .map(|&(x, y)| ((x - x0) / sx, (y - y_min) / sy))
+        .collect();
     let (a, b) = (norm[0], norm[norm.len() - 1]);
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
     let len = (dx * dx + dy * dy).sqrt().max(f64::MIN_POSITIVE);
@@ -99,7 +117,10 @@ impl SilhouetteSample {
         let mut rows = rng::sample_indices(&mut r, x.nrows(), max_rows);
         rows.sort_unstable();
         let s = x.select(Axis(0), &rows);
-        SilhouetteSample { dist: pairwise_distances(s.view()), rows }
+        SilhouetteSample {
+            dist: pairwise_distances(s.view()),
+            rows,
+        }
     }
 
     /// Mean silhouette of the sampled rows under `labels` (one per row of
@@ -115,7 +136,11 @@ pub fn pairwise_distances(x: ArrayView2<f32>) -> Array2<f32> {
     let sq: Vec<f32> = x.rows().into_iter().map(|r| r.dot(&r)).collect();
     let mut d = x.dot(&x.t());
     for ((i, j), v) in d.indexed_iter_mut() {
-        *v = if i == j { 0.0 } else { (sq[i] + sq[j] - 2.0 * *v).max(0.0).sqrt() };
+        *v = if i == j {
+            0.0
+        } else {
+            (sq[i] + sq[j] - 2.0 * *v).max(0.0).sqrt()
+        };
     }
     d
 }
@@ -160,10 +185,16 @@ pub fn silhouette(dist: ArrayView2<f32>, labels: &[u32]) -> Option<f64> {
 /// of rows (`what` names them in the error).
 pub fn range_ks(lo: usize, hi: usize, n: usize, what: &str) -> Result<Vec<usize>> {
     if lo < 1 || hi < lo {
-        return Err(Error::InvalidArgument(format!("k range {lo}..{hi} is empty or starts below 1")));
+        return Err(Error::InvalidArgument(format!(
+            "k range {lo}..{hi} is empty or starts below 1"
+        )));
     }
     if hi > n {
-        return Err(Error::TooFewSamples { what: what.into(), k: hi, n });
+        return Err(Error::TooFewSamples {
+            what: what.into(),
+            k: hi,
+            n,
+        });
     }
     Ok((lo..=hi).collect())
 }

@@ -20,23 +20,35 @@ pub struct Table {
 
 /// Read `columns` (matched case-insensitively against the header) of `file`.
 pub fn read_csv(file: &Path, columns: &[String]) -> Result<Table> {
-    let err = |line: Option<u64>, reason: String| Error::Table { path: file.to_path_buf(), line, reason };
+    let err = |line: Option<u64>, reason: String| Error::Table {
+        path: file.to_path_buf(),
+        line,
+        reason,
+    };
     if columns.is_empty() {
-        return Err(Error::InvalidArgument("--columns needs at least one column name".into()));
+        return Err(Error::InvalidArgument(
+            "--columns needs at least one column name".into(),
+        ));
     }
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(file)
         .map_err(|e| err(None, e.to_string()))?;
-    let headers = rdr.headers().map_err(|e| err(Some(1), e.to_string()))?.clone();
+    let headers = rdr
+        .headers()
+        .map_err(|e| err(Some(1), e.to_string()))?
+        .clone();
     let idx: Vec<usize> = columns
         .iter()
         .map(|c| {
-            headers.iter().position(|h| h.eq_ignore_ascii_case(c)).ok_or_else(|| Error::UnknownColumn {
-                path: file.to_path_buf(),
-                column: c.clone(),
-                available: headers.iter().collect::<Vec<_>>().join(", "),
-            })
+            headers
+                .iter()
+                .position(|h| h.eq_ignore_ascii_case(c))
+                .ok_or_else(|| Error::UnknownColumn {
+                    path: file.to_path_buf(),
+                    column: c.clone(),
+                    available: headers.iter().collect::<Vec<_>>().join(", "),
+                })
         })
         .collect::<Result<_>>()?;
     let mut row_names = Vec::new();
@@ -52,7 +64,10 @@ pub fn read_csv(file: &Path, columns: &[String]) -> Result<Table> {
                 .parse()
                 .map_err(|_| err(line, format!("column `{c}`: `{cell}` is not a number")))?;
             if !v.is_finite() {
-                return Err(err(line, format!("column `{c}`: `{cell}` is not a finite number")));
+                return Err(err(
+                    line,
+                    format!("column `{c}`: `{cell}` is not a finite number"),
+                ));
             }
             data.push(v);
         }
@@ -60,8 +75,13 @@ pub fn read_csv(file: &Path, columns: &[String]) -> Result<Table> {
     if row_names.is_empty() {
         return Err(err(None, "the table has no data rows".into()));
     }
-    let x = Array2::from_shape_vec((row_names.len(), columns.len()), data).expect("one value per row and column");
-    Ok(Table { row_names, columns: columns.to_vec(), x })
+    let x = Array2::from_shape_vec((row_names.len(), columns.len()), data)
+        .expect("one value per row and column");
+    Ok(Table {
+        row_names,
+        columns: columns.to_vec(),
+        x,
+    })
 }
 
 /// Per-column mean and standard deviation removed by [`standardize`].
@@ -74,19 +94,28 @@ pub struct Scaling {
 impl Scaling {
     /// Map a standardised row back to the original units.
     pub fn restore(&self, row: &[f32]) -> Vec<f32> {
-        row.iter().zip(&self.mean).zip(&self.std).map(|((v, m), s)| v * s + m).collect()
+        row.iter()
+            .zip(&self.mean)
+            .zip(&self.std)
+            .map(|((v, m), s)| v * s + m)
+            .collect()
     }
 }
 
 /// Scale every column to zero mean and unit variance (constant columns
 /// become 0); returns what was removed.
 pub fn standardize(x: &mut Array2<f32>) -> Scaling {
-    let mean = x.mean_axis(Axis(0)).unwrap_or_else(|| ndarray::Array1::zeros(x.ncols()));
+    let mean = x
+        .mean_axis(Axis(0))
+        .unwrap_or_else(|| ndarray::Array1::zeros(x.ncols()));
     let std = x.std_axis(Axis(0), 0.0);
     for mut row in x.rows_mut() {
         for ((v, m), s) in row.iter_mut().zip(&mean).zip(&std) {
             *v = if *s > 0.0 { (*v - m) / s } else { 0.0 };
         }
     }
-    Scaling { mean: mean.to_vec(), std: std.iter().map(|&s| if s > 0.0 { s } else { 1.0 }).collect() }
+    Scaling {
+        mean: mean.to_vec(),
+        std: std.iter().map(|&s| if s > 0.0 { s } else { 1.0 }).collect(),
+    }
 }

@@ -138,7 +138,11 @@ impl Store {
 
     /// A raw value of the `meta` tree (derived-data bookkeeping).
     pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.meta.get(key).map_err(|e| self.err(e))?.map(|v| v.to_vec()))
+        Ok(self
+            .meta
+            .get(key)
+            .map_err(|e| self.err(e))?
+            .map(|v| v.to_vec()))
     }
 
     pub fn meta_put(&self, key: &str, value: &[u8]) -> Result<()> {
@@ -157,7 +161,12 @@ impl Store {
     }
 
     /// Write an image record, and its embedding if given, atomically.
-    pub fn put_image(&self, id: ImageId, rec: &ImageRecord, emb: Option<&EmbeddingRecord>) -> Result<()> {
+    pub fn put_image(
+        &self,
+        id: ImageId,
+        rec: &ImageRecord,
+        emb: Option<&EmbeddingRecord>,
+    ) -> Result<()> {
         let key = id.to_be_bytes();
         let img = record::encode(&StoredImage::V1(rec.clone()));
         let emb = emb.map(|e| record::encode(&StoredEmbedding::V1(e.clone())));
@@ -187,12 +196,16 @@ impl Store {
     fn tx_err(&self, e: TransactionError<()>) -> Error {
         match e {
             TransactionError::Storage(s) => self.err(s),
-            TransactionError::Abort(()) => self.err(sled::Error::Unsupported("transaction aborted".into())),
+            TransactionError::Abort(()) => {
+                self.err(sled::Error::Unsupported("transaction aborted".into()))
+            }
         }
     }
 
     /// Every embedding record; corrupt ones are listed apart, never fatal.
-    pub fn scan_embeddings(&self) -> Result<(Vec<(ImageId, EmbeddingRecord)>, Vec<(ImageId, String)>)> {
+    pub fn scan_embeddings(
+        &self,
+    ) -> Result<(Vec<(ImageId, EmbeddingRecord)>, Vec<(ImageId, String)>)> {
         let mut ok = Vec::new();
         let mut corrupt = Vec::new();
         for kv in self.embeddings.iter() {
@@ -207,7 +220,11 @@ impl Store {
     }
 
     pub fn get_embedding(&self, id: ImageId) -> Result<Option<EmbeddingRecord>> {
-        match self.embeddings.get(id.to_be_bytes()).map_err(|e| self.err(e))? {
+        match self
+            .embeddings
+            .get(id.to_be_bytes())
+            .map_err(|e| self.err(e))?
+        {
             None => Ok(None),
             Some(v) => record::decode::<StoredEmbedding>(&v)
                 .map(|s| Some(s.into()))
@@ -221,7 +238,9 @@ impl Store {
 
     /// Drop one embedding (e.g. a corrupt one) so the next index recomputes it.
     pub fn remove_embedding(&self, id: ImageId) -> Result<()> {
-        self.embeddings.remove(id.to_be_bytes()).map_err(|e| self.err(e))?;
+        self.embeddings
+            .remove(id.to_be_bytes())
+            .map_err(|e| self.err(e))?;
         Ok(())
     }
 

@@ -62,12 +62,18 @@ impl EmbeddingRecord {
     pub fn from_f32(fingerprint: u32, v: &[f32]) -> Self {
         EmbeddingRecord {
             fingerprint,
-            data: v.iter().map(|&x| half::f16::from_f32(x).to_bits()).collect(),
+            data: v
+                .iter()
+                .map(|&x| half::f16::from_f32(x).to_bits())
+                .collect(),
         }
     }
 
     pub fn to_f32(&self) -> Vec<f32> {
-        self.data.iter().map(|&b| half::f16::from_bits(b).to_f32()).collect()
+        self.data
+            .iter()
+            .map(|&b| half::f16::from_bits(b).to_f32())
+            .collect()
     }
 }
 
@@ -107,7 +113,9 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     let want = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
     let got = crc32fast::hash(body);
     if want != got {
-        return Err(format!("checksum mismatch (stored {want:08x}, computed {got:08x})"));
+        return Err(format!(
+            "checksum mismatch (stored {want:08x}, computed {got:08x})"
+        ));
     }
     postcard::from_bytes(body).map_err(|e| format!("cannot decode (version byte {}): {e}", body[0]))
 }

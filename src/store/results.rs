@@ -99,11 +99,13 @@ impl Store {
     fn get_result<T: serde::de::DeserializeOwned>(&self, key: &'static str) -> Result<Option<T>> {
         match self.results_tree()?.get(key).map_err(|e| self.err(e))? {
             None => Ok(None),
-            Some(v) => record::decode::<T>(&v).map(Some).map_err(|reason| Error::CorruptRecord {
-                tree: RESULTS,
-                key: key.to_string(),
-                reason,
-            }),
+            Some(v) => record::decode::<T>(&v)
+                .map(Some)
+                .map_err(|reason| Error::CorruptRecord {
+                    tree: RESULTS,
+                    key: key.to_string(),
+                    reason,
+                }),
         }
     }
 
@@ -114,7 +116,9 @@ impl Store {
 
     /// The last saved clustering, if any.
     pub fn clustering(&self) -> Result<Option<ClusterResult>> {
-        Ok(self.get_result::<StoredClustering>(CLUSTERS_KEY)?.map(|StoredClustering::V1(r)| r))
+        Ok(self
+            .get_result::<StoredClustering>(CLUSTERS_KEY)?
+            .map(|StoredClustering::V1(r)| r))
     }
 
     /// Replace the saved classifier.
@@ -124,6 +128,8 @@ impl Store {
 
     /// The saved classifier, if any.
     pub fn classifier(&self) -> Result<Option<ClassifierResult>> {
-        Ok(self.get_result::<StoredClassifier>(CLASSIFIER_KEY)?.map(|StoredClassifier::V1(r)| r))
+        Ok(self
+            .get_result::<StoredClassifier>(CLASSIFIER_KEY)?
+            .map(|StoredClassifier::V1(r)| r))
     }
 }

@@ -5,8 +5,11 @@
 
 use std::collections::HashSet;
 
-use imgdex::index::ann::{recall_at_k, AnnSearch, AnnWrite, ExactIndex, HnswIndex, HnswParams, MemoryVectors, SplitMix, Vectors};
 use imgdex::features::embedding::cosine_distance;
+use imgdex::index::ann::{
+    recall_at_k, AnnSearch, AnnWrite, ExactIndex, HnswIndex, HnswParams, MemoryVectors, SplitMix,
+    Vectors,
+};
 use imgdex::index::stored::{self, Ann};
 use imgdex::paths;
 use imgdex::store::record::fingerprint_code;
@@ -24,11 +27,16 @@ fn clustered(n: usize, seed: u64) -> MemoryVectors {
 
 fn queries(v: &MemoryVectors, n: usize, seed: u64) -> Vec<Vec<f32>> {
     let mut rng = SplitMix(seed);
-    (0..n).map(|_| v.vector(rng.next_u64() % v.len() as u64 + 1).unwrap()).collect()
+    (0..n)
+        .map(|_| v.vector(rng.next_u64() % v.len() as u64 + 1).unwrap())
+        .collect()
 }
 
 fn small_params() -> HnswParams {
-    HnswParams { exact_below: 100, ..HnswParams::default() }
+    HnswParams {
+        exact_below: 100,
+        ..HnswParams::default()
+    }
 }
 
 #[test]
@@ -43,7 +51,10 @@ fn hnsw_recall_against_exact_search() {
     assert!(recall >= MIN_RECALL, "recall@10 {recall:.3} < {MIN_RECALL}");
     // Distances are exact (re-ranked with the full vectors), nearest first.
     for (ex, ap) in e.iter().zip(&a) {
-        assert_eq!(ex[0], ap[0], "the nearest neighbour (the query itself) is found exactly");
+        assert_eq!(
+            ex[0], ap[0],
+            "the nearest neighbour (the query itself) is found exactly"
+        );
         assert!(ap.windows(2).all(|w| w[0].1 <= w[1].1));
     }
 }
@@ -60,7 +71,11 @@ fn removed_ids_are_never_returned() {
     }
     assert_eq!(hnsw.len(), 2000 - hidden.len());
     for q in queries(&v, 100, 9) {
-        for (id, _) in hnsw.search(&q, 10, &v).into_iter().chain(exact.search(&q, 10, &v)) {
+        for (id, _) in hnsw
+            .search(&q, 10, &v)
+            .into_iter()
+            .chain(exact.search(&q, 10, &v))
+        {
             assert!(!hidden.contains(&id), "hidden id {id} returned");
         }
     }
@@ -90,11 +105,21 @@ fn put(store: &Store, id: u64, v: &[f32], fp: &str) {
         hashes: None,
         histogram: None,
     };
-    store.put_image(id, &rec, Some(&EmbeddingRecord::from_f32(fingerprint_code(fp), v))).unwrap();
+    store
+        .put_image(
+            id,
+            &rec,
+            Some(&EmbeddingRecord::from_f32(fingerprint_code(fp), v)),
+        )
+        .unwrap();
 }
 
 fn search_ids(ann: &Ann, live: &MemoryVectors, q: &[f32]) -> Vec<u64> {
-    ann.as_search().search(q, 10, live).into_iter().map(|n| n.0).collect()
+    ann.as_search()
+        .search(q, 10, live)
+        .into_iter()
+        .map(|n| n.0)
+        .collect()
 }
 
 #[test]
@@ -106,12 +131,18 @@ fn saved_graph_round_trip_refresh_and_corruption() {
     let params = small_params();
 
     assert_eq!(stored::refresh(&store, fp, params, &[]).unwrap(), "hnsw");
-    let g1 = stored::saved_generation(&store).unwrap().expect("graph saved");
+    let g1 = stored::saved_generation(&store)
+        .unwrap()
+        .expect("graph saved");
     let qs = queries(&v, 30, 3);
     let (ann, live) = stored::open(&store, fp, params).unwrap();
     assert_eq!(ann.kind(), "hnsw");
     let before: Vec<Vec<u64>> = qs.iter().map(|q| search_ids(&ann, &live, q)).collect();
-    assert_eq!(stored::saved_generation(&store).unwrap(), Some(g1), "a valid graph is reused, not rebuilt");
+    assert_eq!(
+        stored::saved_generation(&store).unwrap(),
+        Some(g1),
+        "a valid graph is reused, not rebuilt"
+    );
 
     // Round trip: a reload answers exactly as the saved graph did.
     let (again, live2) = stored::open(&store, fp, params).unwrap();
@@ -130,16 +161,27 @@ fn saved_graph_round_trip_refresh_and_corruption() {
     let (ann, live) = stored::open(&store, fp, params).unwrap();
     assert_eq!(ann.as_search().len(), 1500 - 10 + 1);
     let hits = search_ids(&ann, &live, &new_v);
-    assert!(hits.contains(&99_999) && hits.contains(&500), "new vector found: {hits:?}");
+    assert!(
+        hits.contains(&99_999) && hits.contains(&500),
+        "new vector found: {hits:?}"
+    );
     for q in &qs {
-        assert!(search_ids(&ann, &live, q).iter().all(|id| *id > 10), "removed ids never returned");
+        assert!(
+            search_ids(&ann, &live, q).iter().all(|id| *id > 10),
+            "removed ids never returned"
+        );
     }
 
     // Corrupt: flip bytes in the graph file; the checksum catches it and
     // opening rebuilds a fresh generation.
     let g2 = stored::saved_generation(&store).unwrap().unwrap();
     let dir = stored::saved_dir(&store).unwrap().unwrap();
-    let graph = std::fs::read_dir(&dir).unwrap().flatten().find(|e| e.file_name().to_string_lossy().ends_with(".hnsw.graph")).unwrap().path();
+    let graph = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".hnsw.graph"))
+        .unwrap()
+        .path();
     let mut bytes = std::fs::read(&graph).unwrap();
     let mid = bytes.len() / 2;
     for b in &mut bytes[mid..mid + 64] {
@@ -148,7 +190,10 @@ fn saved_graph_round_trip_refresh_and_corruption() {
     std::fs::write(&graph, bytes).unwrap();
     let (ann, live) = stored::open(&store, fp, params).unwrap();
     assert_eq!(ann.kind(), "hnsw");
-    assert!(stored::saved_generation(&store).unwrap() > Some(g2), "corrupt graph rebuilt");
+    assert!(
+        stored::saved_generation(&store).unwrap() > Some(g2),
+        "corrupt graph rebuilt"
+    );
     let hits = search_ids(&ann, &live, &v.vector(700).unwrap());
     assert_eq!(hits[0], 700);
 
@@ -156,7 +201,10 @@ fn saved_graph_round_trip_refresh_and_corruption() {
     let other = "other-model/v1";
     store.set_fingerprint("embedding", other).unwrap();
     let (ann, _) = stored::open(&store, other, params).unwrap();
-    assert!(ann.as_search().is_empty() || ann.kind() == "exact", "no embeddings of the other model");
+    assert!(
+        ann.as_search().is_empty() || ann.kind() == "exact",
+        "no embeddings of the other model"
+    );
 }
 
 #[test]
@@ -176,7 +224,12 @@ fn query_path_uses_the_saved_graph_only_while_no_index_run_changed_embeddings() 
     let (full, live) = stored::open(&store, fp, params).unwrap();
     assert_eq!(fast.kind(), "hnsw");
     for q in &qs {
-        let a: Vec<u64> = fast.as_search().search(q, 10, store_vectors.as_ref()).iter().map(|n| n.0).collect();
+        let a: Vec<u64> = fast
+            .as_search()
+            .search(q, 10, store_vectors.as_ref())
+            .iter()
+            .map(|n| n.0)
+            .collect();
         assert_eq!(a, search_ids(&full, &live, q));
     }
     drop((fast, store_vectors));
@@ -190,10 +243,16 @@ fn query_path_uses_the_saved_graph_only_while_no_index_run_changed_embeddings() 
     store.flush().unwrap();
     let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
     assert_eq!(ann.as_search().len(), 1200 - 50);
-    assert!(stored::saved_generation(&store).unwrap() > g1, "stale graph rebuilt");
+    assert!(
+        stored::saved_generation(&store).unwrap() > g1,
+        "stale graph rebuilt"
+    );
     for q in &qs {
         let hits = ann.as_search().search(q, 10, vectors.as_ref());
-        assert!(hits.iter().all(|n| n.0 > 50), "removed ids never returned: {hits:?}");
+        assert!(
+            hits.iter().all(|n| n.0 > 50),
+            "removed ids never returned: {hits:?}"
+        );
     }
 }
 

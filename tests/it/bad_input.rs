@@ -33,14 +33,24 @@ fn mkfifo(p: &Path) {
 
 /// Exit code 0 or 1 (a normal end), never a crash or a signal.
 fn assert_ran_to_completion(out: &Out) {
-    assert!(matches!(out.code, Some(0) | Some(1)), "imgdex crashed or errored: {:?}\n{}", out.code, out.describe());
+    assert!(
+        matches!(out.code, Some(0) | Some(1)),
+        "imgdex crashed or errored: {:?}\n{}",
+        out.code,
+        out.describe()
+    );
 }
 
 /// Every failure path appears once.
 fn assert_no_duplicate_failures(s: &IndexSummary) {
     let mut seen = BTreeSet::new();
     for f in &s.failed {
-        assert!(seen.insert(f.path.clone()), "{} reported more than once: {:?}", f.path, s.failed);
+        assert!(
+            seen.insert(f.path.clone()),
+            "{} reported more than once: {:?}",
+            f.path,
+            s.failed
+        );
         assert!(!f.error.is_empty(), "failure without a reason: {f:?}");
     }
 }
@@ -60,7 +70,11 @@ fn zero_byte_jpg_fails_with_its_path() {
     assert!(f[0].error.contains("empty"), "{:?}", f[0]);
     assert_eq!(s.failed.len(), 1);
     assert_eq!(s.indexed, 1);
-    assert_eq!(sb.query_basic(&ok, &["--by", "hash", "-k", "5"]).len(), 0, "only ok.png itself is stored");
+    assert_eq!(
+        sb.query_basic(&ok, &["--by", "hash", "-k", "5"]).len(),
+        0,
+        "only ok.png itself is stored"
+    );
     assert_eq!(sb.info().images, 1);
 }
 
@@ -77,7 +91,11 @@ fn truncated_jpeg_is_indexed_or_failed_once_without_crashing() {
     assert_ran_to_completion(&out);
     assert_no_duplicate_failures(&s);
     let failed = s.failures_for(&trunc).len();
-    assert!(s.failed.len() == failed, "only the truncated file may fail: {:?}", s.failed);
+    assert!(
+        s.failed.len() == failed,
+        "only the truncated file may fail: {:?}",
+        s.failed
+    );
     assert_eq!(s.indexed + failed, 2);
     assert_eq!(out.code, Some(if failed == 1 { 1 } else { 0 }));
     assert_eq!(sb.info().images, s.indexed);
@@ -87,7 +105,12 @@ fn truncated_jpeg_is_indexed_or_failed_once_without_crashing() {
         let mut args = vec![OsStr::new("inspect"), trunc.as_os_str()];
         args.extend(mode.iter().chain(no_embed_for("inspect")).map(OsStr::new));
         let out = sb.imgdex(&args);
-        assert!(matches!(out.code, Some(0) | Some(2)), "{mode:?}: {:?}\n{}", out.code, out.describe());
+        assert!(
+            matches!(out.code, Some(0) | Some(2)),
+            "{mode:?}: {:?}\n{}",
+            out.code,
+            out.describe()
+        );
     }
 }
 
@@ -97,7 +120,12 @@ fn text_file_named_png_fails_with_its_path() {
     let dir = sb.dir("imgs");
     good(&dir, "ok.png", 4);
     let fake = dir.join("notes.png");
-    write(&fake, b"These are my holiday notes, not a picture.\n".repeat(20).as_slice());
+    write(
+        &fake,
+        b"These are my holiday notes, not a picture.\n"
+            .repeat(20)
+            .as_slice(),
+    );
 
     let (out, s) = sb.index_basic([&dir]);
     out.assert_code(1);
@@ -122,15 +150,25 @@ fn decompression_bomb_header_fails_with_pixel_limit_message() {
     let f = s.failures_for(&bomb);
     assert_eq!(f.len(), 1, "{:?}", s.failed);
     let msg = &f[0].error;
-    assert!(msg.contains("60000x60000"), "message should name the claimed size: {msg}");
-    assert!(msg.contains("limit") && msg.contains("pixels"), "message should mention the pixel limit: {msg}");
+    assert!(
+        msg.contains("60000x60000"),
+        "message should name the claimed size: {msg}"
+    );
+    assert!(
+        msg.contains("limit") && msg.contains("pixels"),
+        "message should mention the pixel limit: {msg}"
+    );
     assert_eq!(s.indexed, 1);
 
     let mut args = vec![OsStr::new("inspect"), bomb.as_os_str()];
     args.extend(no_embed_for("inspect").iter().map(OsStr::new));
     let out = sb.imgdex(&args);
     out.assert_code(2);
-    assert!(out.stderr.contains("pixels") && out.stderr.contains("limit"), "{}", out.describe());
+    assert!(
+        out.stderr.contains("pixels") && out.stderr.contains("limit"),
+        "{}",
+        out.describe()
+    );
 }
 
 #[test]
@@ -142,11 +180,19 @@ fn complete_png_over_lowered_max_pixels_fails() {
     let big = dir.join("big.png");
     write_png(&big, &scene(7, 1200, 1000)); // 1 200 000 pixels
 
-    let (out, s) = sb.index_basic([dir.as_os_str(), OsStr::new("--max-pixels"), OsStr::new("1000000")]);
+    let (out, s) = sb.index_basic([
+        dir.as_os_str(),
+        OsStr::new("--max-pixels"),
+        OsStr::new("1000000"),
+    ]);
     out.assert_code(1);
     let f = s.failures_for(&big);
     assert_eq!(f.len(), 1, "{:?}", s.failed);
-    assert!(f[0].error.contains("1200x1000") && f[0].error.contains("1000000"), "{:?}", f[0]);
+    assert!(
+        f[0].error.contains("1200x1000") && f[0].error.contains("1000000"),
+        "{:?}",
+        f[0]
+    );
     assert_eq!(s.failed.len(), 1);
     assert_eq!(s.indexed, 1);
 
@@ -197,7 +243,12 @@ fn corrupt_jpeg_scan_data_does_not_crash() {
     assert_ran_to_completion(&out);
     assert_no_duplicate_failures(&s);
     let failed: usize = victims.iter().map(|v| s.failures_for(v).len()).sum();
-    assert_eq!(s.failed.len(), failed, "only the corrupt files may fail: {:?}", s.failed);
+    assert_eq!(
+        s.failed.len(),
+        failed,
+        "only the corrupt files may fail: {:?}",
+        s.failed
+    );
     assert_eq!(s.indexed + failed, 3);
     assert_eq!(sb.info().images, s.indexed);
 
@@ -206,7 +257,12 @@ fn corrupt_jpeg_scan_data_does_not_crash() {
             let mut args = vec![OsStr::new("inspect"), v.as_os_str()];
             args.extend(mode.iter().chain(no_embed_for("inspect")).map(OsStr::new));
             let out = sb.imgdex(&args);
-            assert!(matches!(out.code, Some(0) | Some(2)), "{mode:?}: {:?}\n{}", out.code, out.describe());
+            assert!(
+                matches!(out.code, Some(0) | Some(2)),
+                "{mode:?}: {:?}\n{}",
+                out.code,
+                out.describe()
+            );
         }
     }
 }
@@ -229,7 +285,10 @@ fn non_utf8_file_name_is_indexed_and_its_path_round_trips() {
     // The displayed path is the lossy form of the real one.
     let lossy = disp(&weird);
     assert!(lossy.ends_with("caf\u{FFFD}.png"));
-    assert_eq!(sb.dupes(&["--by", "exact"]), vec![vec![lossy.clone(), disp(&twin)]]);
+    assert_eq!(
+        sb.dupes(&["--by", "exact"]),
+        vec![vec![lossy.clone(), disp(&twin)]]
+    );
 
     // The stored key is the exact byte path: a re-run finds the file
     // unchanged (a lossy key would be re-indexed and the old record removed).
@@ -239,7 +298,13 @@ fn non_utf8_file_name_is_indexed_and_its_path_round_trips() {
 
     // Querying with the file itself excludes its own record (matched by raw bytes).
     let hits = sb.query_basic(&weird, &["--by", "hash", "-k", "5"]);
-    assert_eq!(hits, vec![Hit { path: disp(&twin), distance: 0.0 }]);
+    assert_eq!(
+        hits,
+        vec![Hit {
+            path: disp(&twin),
+            distance: 0.0
+        }]
+    );
 
     // Deleting it removes exactly its record.
     std::fs::remove_file(&weird).unwrap();
@@ -261,7 +326,13 @@ fn file_name_of_250_bytes_is_indexed() {
     assert_eq!(s.indexed, 1);
     let twin = sb.dir("outside").join("twin.png");
     std::fs::copy(&p, &twin).unwrap();
-    assert_eq!(sb.query_basic(&twin, &["--by", "hash", "-k", "1"]), vec![Hit { path: disp(&p), distance: 0.0 }]);
+    assert_eq!(
+        sb.query_basic(&twin, &["--by", "hash", "-k", "1"]),
+        vec![Hit {
+            path: disp(&p),
+            distance: 0.0
+        }]
+    );
     let (_, s) = sb.index_basic([&dir]);
     assert_eq!(s.unchanged, 1);
 }
@@ -304,7 +375,12 @@ fn symlink_to_the_parent_of_the_root_ends_in_a_reported_loop() {
     let skips = s.skips_for(&up);
     assert_eq!(skips.len(), 1, "{:?}", s.skipped_files);
     assert!(skips[0].error.contains("loop"), "{:?}", skips[0]);
-    assert_eq!(s.indexed, 1, "only top.png; nothing outside the root: {}", out.describe());
+    assert_eq!(
+        s.indexed,
+        1,
+        "only top.png; nothing outside the root: {}",
+        out.describe()
+    );
 }
 
 #[test]
@@ -336,7 +412,13 @@ fn symlink_to_an_image_is_indexed_under_the_link_path() {
     out.assert_code(0);
     assert_eq!(s.indexed, 1);
     let hits = sb.query_basic(&target, &["--by", "hash", "-k", "1"]);
-    assert_eq!(hits, vec![Hit { path: disp(&link), distance: 0.0 }]);
+    assert_eq!(
+        hits,
+        vec![Hit {
+            path: disp(&link),
+            distance: 0.0
+        }]
+    );
 }
 
 #[test]
@@ -376,7 +458,11 @@ fn inspect_and_query_of_a_fifo_fail_instead_of_hanging() {
         c.arg(cmd).arg(&fifo).args(no_embed_for(cmd));
         let out = run_with_timeout(c, vec![cmd.into()], Duration::from_secs(10));
         out.assert_code(2);
-        assert!(out.stderr.contains("not a regular file"), "{}", out.describe());
+        assert!(
+            out.stderr.contains("not a regular file"),
+            "{}",
+            out.describe()
+        );
     }
 }
 
@@ -393,7 +479,10 @@ fn directory_named_like_an_image_is_not_a_failure() {
     assert!(s.failed.is_empty(), "{:?}", s.failed);
     assert!(s.skips_for(&folder).is_empty(), "{:?}", s.skipped_files);
     assert_eq!(s.indexed, 2, "the folder's content is indexed");
-    assert_eq!(sb.query_basic(&inner, &["--by", "hash", "-k", "1"]).len(), 1);
+    assert_eq!(
+        sb.query_basic(&inner, &["--by", "hash", "-k", "1"]).len(),
+        1
+    );
 }
 
 #[test]
@@ -415,7 +504,11 @@ fn unreadable_file_does_not_stop_the_run() {
         out.assert_code(1);
         let f = s.failures_for(&locked);
         assert_eq!(f.len(), 1, "{:?}", s.failed);
-        assert!(f[0].error.to_lowercase().contains("permission denied"), "{:?}", f[0]);
+        assert!(
+            f[0].error.to_lowercase().contains("permission denied"),
+            "{:?}",
+            f[0]
+        );
         assert_eq!(s.indexed, 1);
     }
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -428,18 +521,29 @@ fn unusual_pngs_are_indexed() {
     let pic = scene(24, 320, 240);
 
     let one = dir.join("one_pixel.png");
-    write(&one, &png_bytes(&DynamicImage::ImageRgb8(image::RgbImage::from_pixel(1, 1, Rgb([10, 200, 30])))));
+    write(
+        &one,
+        &png_bytes(&DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+            1,
+            1,
+            Rgb([10, 200, 30]),
+        ))),
+    );
 
     let eight = dir.join("rgb8.png");
     write_png(&eight, &pic);
     let sixteen = dir.join("rgb16.png");
-    let pic16: ImageBuffer<Rgb<u16>, Vec<u16>> =
-        ImageBuffer::from_fn(320, 240, |x, y| Rgb(pic.get_pixel(x, y).0.map(|v| u16::from(v) * 257)));
+    let pic16: ImageBuffer<Rgb<u16>, Vec<u16>> = ImageBuffer::from_fn(320, 240, |x, y| {
+        Rgb(pic.get_pixel(x, y).0.map(|v| u16::from(v) * 257))
+    });
     write(&sixteen, &png_bytes(&DynamicImage::ImageRgb16(pic16)));
 
     let grey_alpha = dir.join("grey_alpha.png");
     let la: ImageBuffer<LumaA<u8>, Vec<u8>> = ImageBuffer::from_fn(200, 150, |x, y| {
-        LumaA([(x + y) as u8, if x < 100 { 255 } else { (y * 255 / 150) as u8 }])
+        LumaA([
+            (x + y) as u8,
+            if x < 100 { 255 } else { (y * 255 / 150) as u8 },
+        ])
     });
     write(&grey_alpha, &png_bytes(&DynamicImage::ImageLumaA8(la)));
 
@@ -451,7 +555,11 @@ fn unusual_pngs_are_indexed() {
     let r = inspect(&one, &[]);
     assert_eq!((r.width, r.height, r.format.as_str()), (1, 1, "png"));
     // A flat image: all of each channel's mass in one bin.
-    assert!(r.histogram.g.iter().any(|&v| (v - 1.0).abs() < 1e-6), "{:?}", r.histogram.g);
+    assert!(
+        r.histogram.g.iter().any(|&v| (v - 1.0).abs() < 1e-6),
+        "{:?}",
+        r.histogram.g
+    );
 
     // 16 bits per channel hash exactly like the same picture in 8 bits.
     let h8 = inspect(&eight, &[]);
@@ -496,7 +604,10 @@ fn transparent_pixels_are_composited_over_white() {
     let a = inspect(&magenta, &[]);
     let b = inspect(&white, &[]);
     assert_ne!(a.digest, b.digest, "the files differ");
-    assert_eq!(a.hashes, b.hashes, "junk under transparent pixels reached the hashes");
+    assert_eq!(
+        a.hashes, b.hashes,
+        "junk under transparent pixels reached the hashes"
+    );
     assert_eq!(a.histogram.r, b.histogram.r);
     assert_eq!(a.histogram.g, b.histogram.g);
     assert_eq!(a.histogram.b, b.histogram.b);
@@ -504,7 +615,10 @@ fn transparent_pixels_are_composited_over_white() {
     // Control: the region matters when it is opaque.
     let opaque_magenta = inspect(&save("opaque_magenta.png", make([255, 0, 255], 255)), &[]);
     let opaque_white = inspect(&save("opaque_white.png", make([255, 255, 255], 255)), &[]);
-    assert_ne!(opaque_magenta.hashes, opaque_white.hashes, "the masked region is too small to test anything");
+    assert_ne!(
+        opaque_magenta.hashes, opaque_white.hashes,
+        "the masked region is too small to test anything"
+    );
     assert_ne!(opaque_magenta.histogram.g, opaque_white.histogram.g);
     // Fully transparent over anything == opaque white: alpha is composited over white.
     assert_eq!(b.hashes, opaque_white.hashes);
@@ -539,7 +653,11 @@ fn webp_tiff_bmp_gif_are_indexed_and_grouped_with_their_png() {
     assert!(s.failed.is_empty(), "{:?}", s.failed);
     assert_eq!(s.indexed, 6);
     paths.sort();
-    assert_eq!(sb.dupes(&["--by", "hash"]), vec![paths], "the five encodings of one picture form one group");
+    assert_eq!(
+        sb.dupes(&["--by", "hash"]),
+        vec![paths],
+        "the five encodings of one picture form one group"
+    );
 }
 
 #[test]
@@ -547,11 +665,17 @@ fn content_decides_the_format_not_the_extension() {
     let sb = Sandbox::new();
     let dir = sb.dir("imgs");
     let png_as_jpg = dir.join("really_a_png.jpg");
-    write(&png_as_jpg, &png_bytes(&DynamicImage::ImageRgb8(scene(28, 320, 240))));
+    write(
+        &png_as_jpg,
+        &png_bytes(&DynamicImage::ImageRgb8(scene(28, 320, 240))),
+    );
     let upper = dir.join("UPPER.JPG");
     write(&upper, &jpeg_bytes(&scene(29, 320, 240), 80));
     let no_ext = dir.join("no_extension");
-    write(&no_ext, &png_bytes(&DynamicImage::ImageRgb8(scene(30, 320, 240))));
+    write(
+        &no_ext,
+        &png_bytes(&DynamicImage::ImageRgb8(scene(30, 320, 240))),
+    );
     let readme = dir.join("README");
     write(&readme, b"just some text without an extension\n");
     let notes = dir.join("notes.txt");
@@ -561,7 +685,11 @@ fn content_decides_the_format_not_the_extension() {
     out.assert_code(0);
     assert_eq!(s.indexed, 3, "{}", out.describe());
     assert!(s.failed.is_empty(), "{:?}", s.failed);
-    assert!(s.skipped_files.is_empty(), "non-images are ignored silently: {:?}", s.skipped_files);
+    assert!(
+        s.skipped_files.is_empty(),
+        "non-images are ignored silently: {:?}",
+        s.skipped_files
+    );
 
     assert_eq!(inspect(&png_as_jpg, &[]).format, "png");
     assert_eq!(inspect(&png_as_jpg, &["--no-scaled-jpeg"]).format, "png");
@@ -570,7 +698,13 @@ fn content_decides_the_format_not_the_extension() {
     for p in [&png_as_jpg, &upper, &no_ext] {
         let twin = sb.dir("outside").join("twin");
         std::fs::copy(p, &twin).unwrap();
-        assert_eq!(sb.query_basic(&twin, &["--by", "hash", "-k", "1"]), vec![Hit { path: disp(p), distance: 0.0 }]);
+        assert_eq!(
+            sb.query_basic(&twin, &["--by", "hash", "-k", "1"]),
+            vec![Hit {
+                path: disp(p),
+                distance: 0.0
+            }]
+        );
     }
 }
 
@@ -614,18 +748,38 @@ fn exif_orientation_6_is_applied_in_both_jpeg_decode_modes() {
 
         for mode in [&[][..], &["--no-scaled-jpeg"][..]] {
             let r6 = inspect(&p6, mode);
-            assert_eq!((r6.width, r6.height), (h, w), "{w}x{h} {mode:?}: orientation 6 must swap width and height");
+            assert_eq!(
+                (r6.width, r6.height),
+                (h, w),
+                "{w}x{h} {mode:?}: orientation 6 must swap width and height"
+            );
             let r8 = inspect(&p8, mode);
-            assert_eq!((r8.width, r8.height), (h, w), "{w}x{h} {mode:?}: orientation 8");
+            assert_eq!(
+                (r8.width, r8.height),
+                (h, w),
+                "{w}x{h} {mode:?}: orientation 8"
+            );
 
             let rcw = inspect(&cw, mode);
             let rccw = inspect(&ccw, mode);
             let near = |a: &Inspect, b: &Inspect| {
-                hex_distance(&a.hashes.phash, &b.hashes.phash) <= 6 && hex_distance(&a.hashes.dhash, &b.hashes.dhash) <= 6
+                hex_distance(&a.hashes.phash, &b.hashes.phash) <= 6
+                    && hex_distance(&a.hashes.dhash, &b.hashes.dhash) <= 6
             };
-            assert!(near(&r6, &rcw), "{w}x{h} {mode:?}: orientation 6 is not a clockwise turn: {:?} vs {:?}", r6.hashes, rcw.hashes);
-            assert!(near(&r8, &rccw), "{w}x{h} {mode:?}: orientation 8 is not a counter-clockwise turn");
-            assert!(!near(&r6, &rccw), "{w}x{h} {mode:?}: clockwise and counter-clockwise look alike; test is blind");
+            assert!(
+                near(&r6, &rcw),
+                "{w}x{h} {mode:?}: orientation 6 is not a clockwise turn: {:?} vs {:?}",
+                r6.hashes,
+                rcw.hashes
+            );
+            assert!(
+                near(&r8, &rccw),
+                "{w}x{h} {mode:?}: orientation 8 is not a counter-clockwise turn"
+            );
+            assert!(
+                !near(&r6, &rccw),
+                "{w}x{h} {mode:?}: clockwise and counter-clockwise look alike; test is blind"
+            );
         }
     }
 }
@@ -636,7 +790,9 @@ fn exif_orientation_6_is_applied_in_both_jpeg_decode_modes() {
 fn mixed_folder_reports_each_failure_once_and_indexes_all_good_files() {
     let sb = Sandbox::new();
     let dir = sb.dir("imgs");
-    let goods: Vec<PathBuf> = (0..4).map(|i| good(&dir, &format!("good{i}.png"), 40 + i)).collect();
+    let goods: Vec<PathBuf> = (0..4)
+        .map(|i| good(&dir, &format!("good{i}.png"), 40 + i))
+        .collect();
     let sub = dir.join("deeper");
     let good_jpg = sub.join("good.JPG");
     write(&good_jpg, &valid_jpeg(50));
@@ -645,7 +801,10 @@ fn mixed_folder_reports_each_failure_once_and_indexes_all_good_files() {
         (dir.join("empty.jpg"), Vec::new()),
         (dir.join("text.png"), b"hello, world\n".repeat(10)),
         (sub.join("bomb.png"), bomb_png(60_000, 60_000)),
-        (dir.join("broken.gif"), b"GIF89a\x10\x00\x10\x00\xf7\x00\x00garbage".to_vec()),
+        (
+            dir.join("broken.gif"),
+            b"GIF89a\x10\x00\x10\x00\xf7\x00\x00garbage".to_vec(),
+        ),
     ];
     for (p, b) in &must_fail {
         write(p, b);
@@ -667,16 +826,31 @@ fn mixed_folder_reports_each_failure_once_and_indexes_all_good_files() {
     expected_failures.insert(disp(&dangling));
     let failed: BTreeSet<String> = s.failed.iter().map(|f| f.path.clone()).collect();
     let optional: BTreeSet<String> = [disp(&trunc)].into();
-    assert!(failed.is_superset(&expected_failures), "missing failures: {:?}", expected_failures.difference(&failed).collect::<Vec<_>>());
     assert!(
-        failed.difference(&expected_failures).all(|p| optional.contains(p)),
+        failed.is_superset(&expected_failures),
+        "missing failures: {:?}",
+        expected_failures.difference(&failed).collect::<Vec<_>>()
+    );
+    assert!(
+        failed
+            .difference(&expected_failures)
+            .all(|p| optional.contains(p)),
         "unexpected failures: {:?}",
         s.failed
     );
     let trunc_failed = failed.contains(&disp(&trunc)) as usize;
-    assert_eq!(s.indexed, goods.len() + 1 + (1 - trunc_failed), "every good file is indexed");
+    assert_eq!(
+        s.indexed,
+        goods.len() + 1 + (1 - trunc_failed),
+        "every good file is indexed"
+    );
     let skipped: BTreeSet<String> = s.skipped_files.iter().map(|f| f.path.clone()).collect();
-    let want_skipped: BTreeSet<String> = [disp(&svg), disp(&dir.join("pipe.png")), disp(&sub.join("loop"))].into();
+    let want_skipped: BTreeSet<String> = [
+        disp(&svg),
+        disp(&dir.join("pipe.png")),
+        disp(&sub.join("loop")),
+    ]
+    .into();
     assert_eq!(skipped, want_skipped);
     assert_eq!(s.skipped, 3);
 
@@ -686,7 +860,10 @@ fn mixed_folder_reports_each_failure_once_and_indexes_all_good_files() {
     for g in goods.iter().chain([&good_jpg]) {
         let twin = sb.dir("outside").join("twin.png");
         std::fs::copy(g, &twin).unwrap();
-        assert_eq!(sb.query_basic(&twin, &["--by", "hash", "-k", "1"])[0].path, disp(g));
+        assert_eq!(
+            sb.query_basic(&twin, &["--by", "hash", "-k", "1"])[0].path,
+            disp(g)
+        );
     }
 
     // A second run: good files unchanged, the same failures again, once each.

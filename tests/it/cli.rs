@@ -89,7 +89,11 @@ fn index_info_query_dupes_on_generated_families() {
     assert_eq!(s.indexed, n, "{}", out.describe());
     assert_eq!((s.unchanged, s.removed, s.repaired), (0, 0, 0));
     assert!(s.failed.is_empty(), "unexpected failures: {:?}", s.failed);
-    assert!(s.skipped_files.is_empty(), "unexpected skips: {:?}", s.skipped_files);
+    assert!(
+        s.skipped_files.is_empty(),
+        "unexpected skips: {:?}",
+        s.skipped_files
+    );
 
     // info
     let info = sb.info();
@@ -99,38 +103,81 @@ fn index_info_query_dupes_on_generated_families() {
     assert_eq!(info.features.hash, n);
     assert_eq!(info.features.histogram, n);
     assert_eq!(info.corrupt, 0);
-    assert_eq!(info.fingerprints.get("histogram").map(String::as_str), Some("rgb-32-l1norm-v1"));
-    assert!(info.fingerprints.contains_key("hash"), "{:?}", info.fingerprints);
+    assert_eq!(
+        info.fingerprints.get("histogram").map(String::as_str),
+        Some("rgb-32-l1norm-v1")
+    );
+    assert!(
+        info.fingerprints.contains_key("hash"),
+        "{:?}",
+        info.fingerprints
+    );
 
     // query with an indexed derived copy: its relatives come first, close.
     for (fi, fam) in c.families.iter().enumerate() {
         let probe = &fam.members[2]; // the JPEG re-encode
         let hits = sb.query_basic(probe, &["--by", "hash", "-k", "3"]);
         assert_eq!(hits.len(), 3, "{hits:?}");
-        let relatives: BTreeSet<String> = fam.names().into_iter().filter(|p| *p != disp(probe)).collect();
+        let relatives: BTreeSet<String> = fam
+            .names()
+            .into_iter()
+            .filter(|p| *p != disp(probe))
+            .collect();
         for h in &hits {
-            assert!(relatives.contains(&h.path), "family {fi}: {} is not a relative of {}: {hits:?}", h.path, probe.display());
-            assert!(h.distance <= 4.0, "family {fi}: near-duplicate {} too far: {hits:?}", h.path);
+            assert!(
+                relatives.contains(&h.path),
+                "family {fi}: {} is not a relative of {}: {hits:?}",
+                h.path,
+                probe.display()
+            );
+            assert!(
+                h.distance <= 4.0,
+                "family {fi}: near-duplicate {} too far: {hits:?}",
+                h.path
+            );
         }
-        assert!(hits.iter().all(|h| h.path != disp(probe)), "query returned the query image itself");
-        assert!(hits.windows(2).all(|w| w[0].distance <= w[1].distance), "not sorted: {hits:?}");
+        assert!(
+            hits.iter().all(|h| h.path != disp(probe)),
+            "query returned the query image itself"
+        );
+        assert!(
+            hits.windows(2).all(|w| w[0].distance <= w[1].distance),
+            "not sorted: {hits:?}"
+        );
 
         // Full ranking: every relative ranks before every unrelated image.
         let all = sb.query_basic(probe, &["--by", "hash", "-k", "100"]);
         assert_eq!(all.len(), n - 1, "every other stored image is ranked once");
         let k = relatives.len();
         let head: BTreeSet<String> = all[..k].iter().map(|h| h.path.clone()).collect();
-        assert_eq!(head, relatives, "family {fi}: relatives are not the top {k}: {all:?}");
-        assert!(all[k].distance > all[k - 1].distance, "unrelated image ties with a relative: {all:?}");
-        assert!(all[k].distance >= 8.0, "unrelated image suspiciously close: {all:?}");
+        assert_eq!(
+            head, relatives,
+            "family {fi}: relatives are not the top {k}: {all:?}"
+        );
+        assert!(
+            all[k].distance > all[k - 1].distance,
+            "unrelated image ties with a relative: {all:?}"
+        );
+        assert!(
+            all[k].distance >= 8.0,
+            "unrelated image suspiciously close: {all:?}"
+        );
     }
 
     // query with images that are not in the store
     let outside = sb.dir("outside");
     let probe = outside.join("fam2_variant.jpg");
-    write_jpeg(&probe, &resized(&scene(FAMILY_SEEDS[2], 512, 384), 460, 345), 45);
+    write_jpeg(
+        &probe,
+        &resized(&scene(FAMILY_SEEDS[2], 512, 384), 460, 345),
+        45,
+    );
     let hits = sb.query_basic(&probe, &["--by", "hash", "-k", "5"]);
-    assert_eq!(hits.len(), 5, "nothing excluded for an image outside the store");
+    assert_eq!(
+        hits.len(),
+        5,
+        "nothing excluded for an image outside the store"
+    );
     for h in &hits[..4] {
         assert_eq!(c.family_of(&h.path), Some(2), "{hits:?}");
     }
@@ -140,15 +187,23 @@ fn index_info_query_dupes_on_generated_families() {
     write_png(&stranger, &scene(999, 400, 300));
     let hits = sb.query_basic(&stranger, &["--by", "hash", "-k", "1"]);
     assert_eq!(hits.len(), 1);
-    assert!(hits[0].distance >= 8.0, "an unrelated image is reported as a near-duplicate: {hits:?}");
+    assert!(
+        hits[0].distance >= 8.0,
+        "an unrelated image is reported as a near-duplicate: {hits:?}"
+    );
 
     // dupes by hash: exactly the four families
     let groups = sb.dupes(&["--by", "hash"]);
-    let got: BTreeSet<BTreeSet<String>> = groups.iter().map(|g| g.iter().cloned().collect()).collect();
+    let got: BTreeSet<BTreeSet<String>> =
+        groups.iter().map(|g| g.iter().cloned().collect()).collect();
     let want: BTreeSet<BTreeSet<String>> = c.families.iter().map(Family::names).collect();
     assert_eq!(got, want, "dupes groups differ from the known families");
     for s in &c.singles {
-        assert!(!groups.iter().flatten().any(|p| *p == disp(s)), "unrelated {} grouped", s.display());
+        assert!(
+            !groups.iter().flatten().any(|p| *p == disp(s)),
+            "unrelated {} grouped",
+            s.display()
+        );
     }
     for g in &groups {
         let mut sorted = g.clone();
@@ -158,18 +213,26 @@ fn index_info_query_dupes_on_generated_families() {
 
     // dupes by exact content: only the byte-identical pair
     let exact = sb.dupes(&["--by", "exact"]);
-    assert_eq!(exact, vec![vec![disp(&c.exact_pair.0), disp(&c.exact_pair.1)]]);
+    assert_eq!(
+        exact,
+        vec![vec![disp(&c.exact_pair.0), disp(&c.exact_pair.1)]]
+    );
 
     // A threshold of 0 bits still groups byte-identical (hence hash-identical)
     // files, and a stricter threshold only splits groups, never merges them.
     let strict = sb.dupes(&["--by", "hash", "--threshold", "0"]);
     assert!(
-        strict.iter().any(|g| g.contains(&disp(&c.exact_pair.0)) && g.contains(&disp(&c.exact_pair.1))),
+        strict
+            .iter()
+            .any(|g| g.contains(&disp(&c.exact_pair.0)) && g.contains(&disp(&c.exact_pair.1))),
         "{strict:?}"
     );
     for g in &strict {
         let g: BTreeSet<String> = g.iter().cloned().collect();
-        assert!(want.iter().any(|f| g.is_subset(f)), "threshold 0 group {g:?} is not within one family");
+        assert!(
+            want.iter().any(|f| g.is_subset(f)),
+            "threshold 0 group {g:?} is not within one family"
+        );
     }
     // A threshold of 64 bits makes everything one group.
     let loose = sb.dupes(&["--by", "hash", "--threshold", "64"]);
@@ -189,17 +252,38 @@ fn human_readable_output_without_json() {
     args.extend(no_embed_flag().iter().map(Path::new));
     let out = sb.imgdex(&args);
     out.assert_code(0);
-    assert!(out.stdout.contains("indexed 3, unchanged 0, removed 0"), "{}", out.describe());
+    assert!(
+        out.stdout.contains("indexed 3, unchanged 0, removed 0"),
+        "{}",
+        out.describe()
+    );
 
     let out = sb.imgdex(["info"]);
     out.assert_code(0);
-    assert!(out.stdout.lines().any(|l| l.starts_with("images:") && l.trim_end().ends_with(" 3")), "{}", out.describe());
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("images:") && l.trim_end().ends_with(" 3")),
+        "{}",
+        out.describe()
+    );
 
     let out = sb.imgdex(["dupes", "--by", "hash"]);
     out.assert_code(0);
-    assert!(out.stdout.contains("group 1 (2 images"), "{}", out.describe());
-    assert!(out.stdout.contains(&disp(&imgs.join("a.png"))) && out.stdout.contains(&disp(&imgs.join("b.png"))));
-    assert!(!out.stdout.contains(&disp(&imgs.join("c.png"))), "{}", out.describe());
+    assert!(
+        out.stdout.contains("group 1 (2 images"),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        out.stdout.contains(&disp(&imgs.join("a.png")))
+            && out.stdout.contains(&disp(&imgs.join("b.png")))
+    );
+    assert!(
+        !out.stdout.contains(&disp(&imgs.join("c.png"))),
+        "{}",
+        out.describe()
+    );
 }
 
 #[test]
@@ -216,17 +300,31 @@ fn changing_histogram_bins_reindexes_everything() {
     out.assert_code(0);
     assert_eq!(s.indexed, n);
     let before = sb.info();
-    assert_eq!(before.fingerprints.get("histogram").map(String::as_str), Some("rgb-32-l1norm-v1"));
+    assert_eq!(
+        before.fingerprints.get("histogram").map(String::as_str),
+        Some("rgb-32-l1norm-v1")
+    );
 
     let (out, s) = sb.index_basic([imgs.as_os_str(), "--bins".as_ref(), "16".as_ref()]);
     out.assert_code(0);
-    assert_eq!((s.indexed, s.unchanged), (n, 0), "a new histogram layout must re-index every image");
+    assert_eq!(
+        (s.indexed, s.unchanged),
+        (n, 0),
+        "a new histogram layout must re-index every image"
+    );
 
     let info = sb.info();
     assert_eq!(info.images, n);
     assert_eq!(info.features.histogram, n);
-    assert_eq!(info.fingerprints.get("histogram").map(String::as_str), Some("rgb-16-l1norm-v1"));
-    assert_eq!(info.fingerprints.get("hash"), before.fingerprints.get("hash"), "hash fingerprint unchanged");
+    assert_eq!(
+        info.fingerprints.get("histogram").map(String::as_str),
+        Some("rgb-16-l1norm-v1")
+    );
+    assert_eq!(
+        info.fingerprints.get("hash"),
+        before.fingerprints.get("hash"),
+        "hash fingerprint unchanged"
+    );
 
     // Same settings again: nothing to do.
     let (_, s) = sb.index_basic([imgs.as_os_str(), "--bins".as_ref(), "16".as_ref()]);
@@ -236,10 +334,17 @@ fn changing_histogram_bins_reindexes_everything() {
     let probe = sb.dir("outside").join("copy_of_img7.png");
     std::fs::copy(imgs.join("img7.png"), &probe).expect("copy");
     let hits = sb.query_basic(&probe, &["--by", "histogram", "-k", "10"]);
-    assert_eq!(hits.len(), n, "every stored histogram is comparable: {hits:?}");
+    assert_eq!(
+        hits.len(),
+        n,
+        "every stored histogram is comparable: {hits:?}"
+    );
     assert_eq!(hits[0].path, disp(&imgs.join("img7.png")));
     assert!(hits[0].distance < 1e-3, "{hits:?}");
-    assert!(hits.iter().all(|h| (0.0..=1.0).contains(&h.distance)), "{hits:?}");
+    assert!(
+        hits.iter().all(|h| (0.0..=1.0).contains(&h.distance)),
+        "{hits:?}"
+    );
     assert!(hits[1].distance > hits[0].distance);
 
     // Hash queries are unaffected by the histogram layout.
@@ -259,7 +364,11 @@ fn usage_errors_exit_with_code_2() {
     for args in [vec!["info", "--json"], vec!["dupes"]] {
         let out = imgdex(&missing, &args);
         out.assert_code(2);
-        assert!(out.stderr.contains("no imgdex store"), "{args:?}: {}", out.describe());
+        assert!(
+            out.stderr.contains("no imgdex store"),
+            "{args:?}: {}",
+            out.describe()
+        );
         assert!(out.stdout.is_empty(), "{args:?}: {}", out.describe());
     }
     let mut args = vec![Path::new("query"), img.as_path()];
@@ -267,7 +376,10 @@ fn usage_errors_exit_with_code_2() {
     let out = imgdex(&missing, &args);
     out.assert_code(2);
     assert!(out.stderr.contains("no imgdex store"), "{}", out.describe());
-    assert!(!missing.exists(), "a read-only command created the store directory");
+    assert!(
+        !missing.exists(),
+        "a read-only command created the store directory"
+    );
 
     // Now a real store for the argument checks.
     let (out, _) = sb.index_basic([img.parent().unwrap()]);
@@ -277,12 +389,22 @@ fn usage_errors_exit_with_code_2() {
     out.assert_code(2);
     assert!(out.stderr.contains("threshold"), "{}", out.describe());
 
-    let mut args = vec![Path::new("query"), Path::new("-k"), Path::new("0"), img.as_path()];
+    let mut args = vec![
+        Path::new("query"),
+        Path::new("-k"),
+        Path::new("0"),
+        img.as_path(),
+    ];
     args.extend(no_embed_for("query").iter().map(Path::new));
     let out = sb.imgdex(&args);
     out.assert_code(2);
 
-    let mut args = vec![Path::new("index"), Path::new("--bins"), Path::new("1"), img.parent().unwrap()];
+    let mut args = vec![
+        Path::new("index"),
+        Path::new("--bins"),
+        Path::new("1"),
+        img.parent().unwrap(),
+    ];
     args.extend(no_embed_flag().iter().map(Path::new));
     let out = sb.imgdex(&args);
     out.assert_code(2);
@@ -329,12 +451,20 @@ fn inspect_needs_no_store() {
 
     // --plot writes a PNG
     let plot = sb.root.join("plot.png");
-    let mut args = vec![Path::new("inspect"), img.as_path(), Path::new("--plot"), plot.as_path()];
+    let mut args = vec![
+        Path::new("inspect"),
+        img.as_path(),
+        Path::new("--plot"),
+        plot.as_path(),
+    ];
     args.extend(no_embed_for("inspect").iter().map(Path::new));
     let out = imgdex(&sb.db(), &args);
     out.assert_code(0);
     let bytes = std::fs::read(&plot).expect("plot written");
-    assert_eq!(image::guess_format(&bytes).ok(), Some(image::ImageFormat::Png));
+    assert_eq!(
+        image::guess_format(&bytes).ok(),
+        Some(image::ImageFormat::Png)
+    );
 }
 
 fn blake3_hex(bytes: &[u8]) -> String {
@@ -351,7 +481,8 @@ fn imgdex_db_environment_variable_selects_the_store() {
 
     let mut cmd = std::process::Command::new(BIN);
     cmd.env("IMGDEX_DB", sb.db()).args(["info", "--json"]);
-    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let out = run_with_timeout(cmd, vec!["info".into()], RUN_TIMEOUT);
     out.assert_code(0);
     assert_eq!(out.parse::<Info>().images, 1);
@@ -366,13 +497,21 @@ fn files_inside_the_store_directory_are_not_indexed() {
     let db = root.join(".imgdex");
     write_png(&db.join("stray.png"), &scene(63, 320, 240));
 
-    let mut args = vec![std::ffi::OsString::from("index"), "--json".into(), root.clone().into()];
+    let mut args = vec![
+        std::ffi::OsString::from("index"),
+        "--json".into(),
+        root.clone().into(),
+    ];
     args.extend(no_embed_flag().iter().map(std::ffi::OsString::from));
     let out = imgdex(&db, &args);
     out.assert_code(0);
     let s: IndexSummary = out.parse();
     assert_eq!(s.indexed, 1, "{}", out.describe());
-    assert!(s.failed.is_empty() && s.skipped_files.is_empty(), "{}", out.describe());
+    assert!(
+        s.failed.is_empty() && s.skipped_files.is_empty(),
+        "{}",
+        out.describe()
+    );
 
     // Also when the store is named by a non-canonical path.
     let indirect = root.join("..").join("photos").join(".imgdex");

@@ -27,7 +27,9 @@ pub fn normal(rng: &mut Lcg) -> f64 {
 /// interleaved (row i belongs to blob i % k).
 pub fn blobs(k: usize, per: usize, dim: usize, sep: f64, seed: u64) -> (Array2<f32>, Vec<u32>) {
     let mut rng = Lcg::new(seed);
-    let centres: Vec<Vec<f64>> = (0..k).map(|_| (0..dim).map(|_| sep * normal(&mut rng)).collect()).collect();
+    let centres: Vec<Vec<f64>> = (0..k)
+        .map(|_| (0..dim).map(|_| sep * normal(&mut rng)).collect())
+        .collect();
     let mut data = Vec::with_capacity(k * per * dim);
     let mut truth = Vec::with_capacity(k * per);
     for i in 0..k * per {
@@ -73,15 +75,26 @@ fn ari_is_one_for_renamed_labels_and_low_for_unrelated() {
 #[test]
 fn kmeans_recovers_planted_clusters_and_the_elbow_finds_k() {
     let (x, truth) = blobs(4, 60, 16, 6.0, 11);
-    let opts = KMeansOptions { seed: 3, ..KMeansOptions::default() };
+    let opts = KMeansOptions {
+        seed: 3,
+        ..KMeansOptions::default()
+    };
     let ks: Vec<usize> = (2..=10).collect();
     let sel = select::search(x.view(), &ks, &opts, &|_| {}).expect("k search");
-    assert_eq!(sel.chosen.k, 4, "elbow picked k = {} from {:?}", sel.chosen.k, sel.candidates);
+    assert_eq!(
+        sel.chosen.k, 4,
+        "elbow picked k = {} from {:?}",
+        sel.chosen.k, sel.candidates
+    );
     let score = ari(&sel.chosen.labels, &truth);
     assert!(score >= 0.9, "ARI {score}");
     // Silhouette is reported for every candidate and peaks at the planted k.
     assert!(sel.candidates.iter().all(|c| c.silhouette.is_some()));
-    let best = sel.candidates.iter().max_by(|a, b| a.silhouette.unwrap().total_cmp(&b.silhouette.unwrap())).unwrap();
+    let best = sel
+        .candidates
+        .iter()
+        .max_by(|a, b| a.silhouette.unwrap().total_cmp(&b.silhouette.unwrap()))
+        .unwrap();
     assert_eq!(best.k, 4);
     assert_eq!(sel.chosen.sizes.iter().sum::<usize>(), 240);
 }
@@ -89,7 +102,11 @@ fn kmeans_recovers_planted_clusters_and_the_elbow_finds_k() {
 #[test]
 fn mini_batch_kmeans_recovers_planted_clusters() {
     let (x, truth) = blobs(5, 400, 32, 5.0, 21);
-    let opts = KMeansOptions { seed: 1, mini_batch: Some(256), ..KMeansOptions::default() };
+    let opts = KMeansOptions {
+        seed: 1,
+        mini_batch: Some(256),
+        ..KMeansOptions::default()
+    };
     let c = kmeans::fit(x.view(), 5, &opts).expect("mini-batch fit");
     let score = ari(&c.labels, &truth);
     assert!(score >= 0.9, "ARI {score}");
@@ -99,7 +116,11 @@ fn mini_batch_kmeans_recovers_planted_clusters() {
 fn same_seed_gives_the_same_labels() {
     let (x, _) = blobs(6, 50, 8, 2.0, 5);
     for mini_batch in [None, Some(64)] {
-        let opts = KMeansOptions { seed: 42, mini_batch, ..KMeansOptions::default() };
+        let opts = KMeansOptions {
+            seed: 42,
+            mini_batch,
+            ..KMeansOptions::default()
+        };
         let a = kmeans::fit(x.view(), 6, &opts).unwrap();
         let b = kmeans::fit(x.view(), 6, &opts).unwrap();
         assert_eq!(a.labels, b.labels, "mini_batch {mini_batch:?}");
@@ -109,7 +130,11 @@ fn same_seed_gives_the_same_labels() {
 
 #[test]
 fn elbow_is_the_point_farthest_from_the_chord() {
-    let curve: Vec<(f64, f64)> = [100.0, 50.0, 10.0, 8.0, 7.0, 6.5].iter().enumerate().map(|(i, &y)| (i as f64 + 1.0, y)).collect();
+    let curve: Vec<(f64, f64)> = [100.0, 50.0, 10.0, 8.0, 7.0, 6.5]
+        .iter()
+        .enumerate()
+        .map(|(i, &y)| (i as f64 + 1.0, y))
+        .collect();
     assert_eq!(select::elbow(&curve), Some(2));
     assert_eq!(select::elbow(&curve[..2]), None);
 }
@@ -144,14 +169,29 @@ struct TableReport {
 fn write_table(path: &Path, x: &Array2<f32>) {
     let mut s = String::from("id,name,kind,hp,attack,defense\n");
     for (i, row) in x.rows().into_iter().enumerate() {
-        let v: Vec<String> = row.iter().map(|v| format!("{:.2}", 80.0 + 10.0 * v)).collect();
-        s.push_str(&format!("{},mon{i},type{},{}\n", 1000 + i, i % 3, v.join(",")));
+        let v: Vec<String> = row
+            .iter()
+            .map(|v| format!("{:.2}", 80.0 + 10.0 * v))
+            .collect();
+        s.push_str(&format!(
+            "{},mon{i},type{},{}\n",
+            1000 + i,
+            i % 3,
+            v.join(",")
+        ));
     }
     std::fs::write(path, s).unwrap();
 }
 
 fn table_cluster(table: &Path, extra: &[&str]) -> util::Out {
-    let mut args = vec!["cluster", "--json", "--table", table.to_str().unwrap(), "--columns", "hp,attack,defense"];
+    let mut args = vec![
+        "cluster",
+        "--json",
+        "--table",
+        table.to_str().unwrap(),
+        "--columns",
+        "hp,attack,defense",
+    ];
     args.extend_from_slice(extra);
     // No store is needed: give a path that cannot exist.
     util::imgdex(Path::new("/nonexistent/imgdex-it-db"), &args)
@@ -164,12 +204,26 @@ fn cli_table_clustering_finds_the_planted_k_and_draws_the_elbow() {
     let table = sb.root.join("stats.csv");
     write_table(&table, &x);
     let plot = sb.root.join("elbow.png");
-    let out = table_cluster(&table, &["--k-range", "2..12", "--standardize", "--seed", "4", "--plot", plot.to_str().unwrap()]);
+    let out = table_cluster(
+        &table,
+        &[
+            "--k-range",
+            "2..12",
+            "--standardize",
+            "--seed",
+            "4",
+            "--plot",
+            plot.to_str().unwrap(),
+        ],
+    );
     out.assert_code(0);
     let r: TableReport = out.parse();
     assert_eq!(r.k, 3, "{}", out.stdout);
     assert_eq!(r.rows, 120);
-    assert_eq!(r.candidates.iter().map(|c| c.k).collect::<Vec<_>>(), (2..=12).collect::<Vec<_>>());
+    assert_eq!(
+        r.candidates.iter().map(|c| c.k).collect::<Vec<_>>(),
+        (2..=12).collect::<Vec<_>>()
+    );
     assert!(r.candidates.iter().all(|c| c.silhouette.is_some()));
     // Rows are named by the first column, in file order.
     assert_eq!(r.assignments[0].row, "1000");
@@ -178,14 +232,21 @@ fn cli_table_clustering_finds_the_planted_k_and_draws_the_elbow() {
     assert!(ari(&labels, &truth) >= 0.9);
     // Centroids are reported in the table's own units, one value per column.
     assert_eq!(r.centroids.len(), 3);
-    assert!(r.centroids.iter().all(|c| c.len() == 3 && c.iter().all(|v| (-100.0..300.0).contains(v))));
+    assert!(r
+        .centroids
+        .iter()
+        .all(|c| c.len() == 3 && c.iter().all(|v| (-100.0..300.0).contains(v))));
     let png = std::fs::read(&plot).expect("elbow plot written");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     let img = image::load_from_memory(&png).unwrap();
     assert!(img.width() >= 400 && img.height() >= 300);
 
     // Same seed, same labels (a fresh process).
-    let again: TableReport = table_cluster(&table, &["--k-range", "2..12", "--standardize", "--seed", "4"]).parse();
+    let again: TableReport = table_cluster(
+        &table,
+        &["--k-range", "2..12", "--standardize", "--seed", "4"],
+    )
+    .parse();
     let labels2: Vec<u32> = again.assignments.iter().map(|a| a.cluster).collect();
     assert_eq!(labels, labels2);
 }
@@ -202,21 +263,38 @@ fn cli_bad_cluster_arguments_are_refused_clearly() {
         (vec!["--k-range", "two..five"], "A..B"),
         (vec!["--k", "0"], "at least 1"),
         (vec!["--k", "11"], "k = 11 is more than the 10 table rows"),
-        (vec!["--k-range", "2..30"], "k = 30 is more than the 10 table rows"),
+        (
+            vec!["--k-range", "2..30"],
+            "k = 30 is more than the 10 table rows",
+        ),
         (vec!["--k", "3", "--plot", "x.png"], "--k-range"),
     ];
     for (extra, needle) in cases {
         let out = table_cluster(&table, &extra);
         out.assert_code(2);
-        assert!(out.stderr.contains(needle), "{extra:?}: expected `{needle}` in\n{}", out.stderr);
+        assert!(
+            out.stderr.contains(needle),
+            "{extra:?}: expected `{needle}` in\n{}",
+            out.stderr
+        );
         assert!(out.stdout.is_empty());
     }
     let out = util::imgdex(
         Path::new("/nonexistent/imgdex-it-db"),
-        ["cluster", "--table", table.to_str().unwrap(), "--columns", "hp,speed"],
+        [
+            "cluster",
+            "--table",
+            table.to_str().unwrap(),
+            "--columns",
+            "hp,speed",
+        ],
     );
     out.assert_code(2);
-    assert!(out.stderr.contains("no column `speed`") && out.stderr.contains("hp, attack, defense"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no column `speed`") && out.stderr.contains("hp, attack, defense"),
+        "{}",
+        out.stderr
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -233,7 +311,11 @@ fn colour_families(dir: &Path, families: &[[u8; 3]], n: usize) -> HashMap<String
             let mut img = image::RgbImage::new(96, 64);
             for p in img.pixels_mut() {
                 let jitter = |c: u8, rng: &mut Lcg| c.saturating_add(rng.range(0, 30) as u8);
-                *p = image::Rgb([jitter(base[0], &mut rng), jitter(base[1], &mut rng), jitter(base[2], &mut rng)]);
+                *p = image::Rgb([
+                    jitter(base[0], &mut rng),
+                    jitter(base[1], &mut rng),
+                    jitter(base[2], &mut rng),
+                ]);
             }
             for _ in 0..3 {
                 let (x0, y0) = (rng.range(0, 80), rng.range(0, 48));
@@ -267,7 +349,16 @@ fn stored_images_cluster_by_histogram_and_export_round_trips() {
     out.assert_code(0);
     assert_eq!(summary.indexed, 18);
 
-    let out = sb.imgdex(["cluster", "--json", "--by", "histogram", "--k-range", "2..8", "--seed", "1"]);
+    let out = sb.imgdex([
+        "cluster",
+        "--json",
+        "--by",
+        "histogram",
+        "--k-range",
+        "2..8",
+        "--seed",
+        "1",
+    ]);
     out.assert_code(0);
     let r = out.json();
     assert_eq!(r["k"], 3, "{}", out.stdout);
@@ -278,11 +369,23 @@ fn stored_images_cluster_by_histogram_and_export_round_trips() {
     let csv_out = sb.imgdex(["export", "clusters"]);
     csv_out.assert_code(0);
     let mut rdr = csv::Reader::from_reader(csv_out.stdout.as_bytes());
-    assert_eq!(rdr.headers().unwrap().iter().collect::<Vec<_>>(), ["path", "cluster"]);
+    assert_eq!(
+        rdr.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["path", "cluster"]
+    );
     let from_csv: Vec<ExportRow> = rdr.deserialize().map(|r| r.unwrap()).collect();
     let json_file = sb.root.join("clusters.json");
-    sb.imgdex(["export", "clusters", "--format", "json", "--out", json_file.to_str().unwrap()]).assert_code(0);
-    let from_json: Vec<ExportRow> = serde_json::from_str(&std::fs::read_to_string(&json_file).unwrap()).unwrap();
+    sb.imgdex([
+        "export",
+        "clusters",
+        "--format",
+        "json",
+        "--out",
+        json_file.to_str().unwrap(),
+    ])
+    .assert_code(0);
+    let from_json: Vec<ExportRow> =
+        serde_json::from_str(&std::fs::read_to_string(&json_file).unwrap()).unwrap();
     assert_eq!(from_csv, from_json);
     assert_eq!(from_csv.len(), 18);
     let labels: Vec<u32> = from_csv.iter().map(|r| r.cluster).collect();
@@ -290,13 +393,35 @@ fn stored_images_cluster_by_histogram_and_export_round_trips() {
     assert!(ari(&labels, &want) >= 0.9, "{from_csv:?}");
 
     // The same seed reproduces the saved labels.
-    sb.imgdex(["cluster", "--json", "--by", "histogram", "--k-range", "2..8", "--seed", "1"]).assert_code(0);
-    let again: Vec<ExportRow> = serde_json::from_str(&sb.imgdex(["export", "clusters", "--format", "json"]).stdout).unwrap();
+    sb.imgdex([
+        "cluster",
+        "--json",
+        "--by",
+        "histogram",
+        "--k-range",
+        "2..8",
+        "--seed",
+        "1",
+    ])
+    .assert_code(0);
+    let again: Vec<ExportRow> =
+        serde_json::from_str(&sb.imgdex(["export", "clusters", "--format", "json"]).stdout)
+            .unwrap();
     assert_eq!(again, from_json);
 
     // Features as .npy plus the paths sidecar.
     let npy_path = sb.root.join("hist.npy");
-    sb.imgdex(["export", "features", "--format", "npy", "--feature", "histogram", "--out", npy_path.to_str().unwrap()]).assert_code(0);
+    sb.imgdex([
+        "export",
+        "features",
+        "--format",
+        "npy",
+        "--feature",
+        "histogram",
+        "--out",
+        npy_path.to_str().unwrap(),
+    ])
+    .assert_code(0);
     let m = npy::read_f32(&npy_path).unwrap();
     assert_eq!(m.dim(), (18, 96));
     for row in m.rows() {
@@ -311,10 +436,15 @@ fn stored_images_cluster_by_histogram_and_export_round_trips() {
     let out = sb.imgdex(["export", "features", "--feature", "hash"]);
     out.assert_code(0);
     let mut rdr = csv::Reader::from_reader(out.stdout.as_bytes());
-    assert_eq!(rdr.headers().unwrap().iter().collect::<Vec<_>>(), ["path", "phash", "dhash", "ahash"]);
+    assert_eq!(
+        rdr.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["path", "phash", "dhash", "ahash"]
+    );
     let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
     assert_eq!(rows.len(), 18);
-    assert!(rows.iter().all(|r| r[1].len() == 16 && u64::from_str_radix(&r[1], 16).is_ok()));
+    assert!(rows
+        .iter()
+        .all(|r| r[1].len() == 16 && u64::from_str_radix(&r[1], 16).is_ok()));
 }
 
 #[test]
@@ -326,13 +456,29 @@ fn store_errors_are_clear() {
     let expect = |args: &[&str], needle: &str| {
         let out = sb.imgdex(args);
         out.assert_code(2);
-        assert!(out.stderr.contains(needle), "{args:?}: expected `{needle}` in\n{}", out.stderr);
+        assert!(
+            out.stderr.contains(needle),
+            "{args:?}: expected `{needle}` in\n{}",
+            out.stderr
+        );
     };
-    expect(&["export", "clusters"], "no saved clustering; run `imgdex cluster` first");
+    expect(
+        &["export", "clusters"],
+        "no saved clustering; run `imgdex cluster` first",
+    );
     expect(&["cluster", "--k", "2"], "no embedding features");
-    expect(&["cluster", "--by", "histogram", "--k", "7"], "k = 7 is more than the 6 images with histogram features");
+    expect(
+        &["cluster", "--by", "histogram", "--k", "7"],
+        "k = 7 is more than the 6 images with histogram features",
+    );
     expect(&["export", "features", "--format", "npy"], "--out");
-    expect(&["export", "clusters", "--format", "npy"], "invalid value 'npy'");
+    expect(
+        &["export", "clusters", "--format", "npy"],
+        "invalid value 'npy'",
+    );
     expect(&["classify", "train"], "no embedding features");
-    expect(&["classify", "predict", dir.to_str().unwrap()], "no saved classifier");
+    expect(
+        &["classify", "predict", dir.to_str().unwrap()],
+        "no saved classifier",
+    );
 }

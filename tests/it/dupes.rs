@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use crate::util::{self, Sandbox};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/models")
+        .join(name)
 }
 
 /// Each photo plus a flipped, a cropped and a bordered copy; and distractors.
@@ -15,7 +17,9 @@ fn families(sb: &Sandbox) -> (PathBuf, Vec<Vec<String>>) {
     let dir = sb.dir("photos");
     let mut fams = Vec::new();
     for name in ["chelsea", "coffee"] {
-        let img = image::open(fixture(&format!("{name}.jpg"))).unwrap().to_rgb8();
+        let img = image::open(fixture(&format!("{name}.jpg")))
+            .unwrap()
+            .to_rgb8();
         let (w, h) = img.dimensions();
         let orig = dir.join(format!("{name}.jpg"));
         std::fs::copy(fixture(&format!("{name}.jpg")), &orig).unwrap();
@@ -23,17 +27,26 @@ fn families(sb: &Sandbox) -> (PathBuf, Vec<Vec<String>>) {
         util::write_jpeg(&flip, &image::imageops::flip_horizontal(&img), 85);
         let crop = dir.join(format!("{name}_crop.png"));
         let (cw, ch) = (w * 9 / 10, h * 9 / 10);
-        util::write_png(&crop, &image::imageops::crop_imm(&img, (w - cw) / 2, (h - ch) / 2, cw, ch).to_image());
+        util::write_png(
+            &crop,
+            &image::imageops::crop_imm(&img, (w - cw) / 2, (h - ch) / 2, cw, ch).to_image(),
+        );
         let border = dir.join(format!("{name}_border.jpg"));
         let mut framed = image::RgbImage::from_pixel(w + 40, h + 40, image::Rgb([250, 250, 250]));
         image::imageops::overlay(&mut framed, &img, 20, 20);
         util::write_jpeg(&border, &framed, 90);
-        let mut fam: Vec<String> = [orig, flip, crop, border].iter().map(|p| util::disp(p)).collect();
+        let mut fam: Vec<String> = [orig, flip, crop, border]
+            .iter()
+            .map(|p| util::disp(p))
+            .collect();
         fam.sort();
         fams.push(fam);
     }
     for seed in 0..4u64 {
-        util::write_png(&dir.join(format!("scene{seed}.png")), &util::scene(seed + 70, 400, 300));
+        util::write_png(
+            &dir.join(format!("scene{seed}.png")),
+            &util::scene(seed + 70, 400, 300),
+        );
     }
     (dir, fams)
 }
@@ -47,11 +60,19 @@ fn embeddings_group_flips_crops_and_borders() {
     assert_eq!(summary.indexed, 12);
 
     let report = sb.root.join("review.html");
-    let out = sb.imgdex(["dupes".into(), "--json".into(), "--report".into(), report.clone().into_os_string()]);
+    let out = sb.imgdex([
+        "dupes".into(),
+        "--json".into(),
+        "--report".into(),
+        report.clone().into_os_string(),
+    ]);
     out.assert_code(0);
     let j = out.json();
     let groups: Vec<Vec<String>> = serde_json::from_value(j["groups"].clone()).unwrap();
-    assert_eq!(groups, fams, "each photo grouped with exactly its three copies");
+    assert_eq!(
+        groups, fams,
+        "each photo grouped with exactly its three copies"
+    );
     assert!(j["method"].as_str().unwrap().contains("knn"));
     // The HNSW paths (forced; this store is small enough for an exact scan)
     // find the same groups.
@@ -60,7 +81,10 @@ fn embeddings_group_flips_crops_and_borders() {
     }
     for d in j["details"].as_array().unwrap() {
         // The bordered copy is the largest picture: the suggested keeper.
-        assert!(d["keeper"].as_str().unwrap().ends_with("_border.jpg"), "{d}");
+        assert!(
+            d["keeper"].as_str().unwrap().ends_with("_border.jpg"),
+            "{d}"
+        );
         for m in d["members"].as_array().unwrap() {
             assert!(!m["reason"].as_str().unwrap().is_empty());
         }
@@ -68,13 +92,21 @@ fn embeddings_group_flips_crops_and_borders() {
 
     // Hashes alone miss the flips.
     let hash_groups = sb.dupes(&["--by", "hash"]);
-    assert!(hash_groups.iter().all(|g| g.iter().all(|p| !p.ends_with("_flip.jpg"))), "{hash_groups:?}");
+    assert!(
+        hash_groups
+            .iter()
+            .all(|g| g.iter().all(|p| !p.ends_with("_flip.jpg"))),
+        "{hash_groups:?}"
+    );
 
     let html = std::fs::read_to_string(&report).expect("review page written");
     assert!(html.contains("data:image/jpeg;base64,"));
     for fam in &fams {
         for p in fam {
-            assert!(html.contains(p.as_str()), "{p} missing from the review page");
+            assert!(
+                html.contains(p.as_str()),
+                "{p} missing from the review page"
+            );
         }
     }
     // Nothing was deleted or moved.
@@ -88,5 +120,8 @@ fn query_auto_ranks_by_embedding() {
     sb.index([dir.as_os_str()]).0.assert_code(0);
     let hits = sb.query(&dir.join("chelsea_flip.jpg"), &["-k", "3"]);
     assert!(hits.iter().all(|h| h.path.contains("chelsea")), "{hits:?}");
-    assert!(hits.iter().all(|h| h.distance < 1.0), "cosine distances: {hits:?}");
+    assert!(
+        hits.iter().all(|h| h.distance < 1.0),
+        "cosine distances: {hits:?}"
+    );
 }

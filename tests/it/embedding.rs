@@ -34,7 +34,9 @@ fn models_dir() -> PathBuf {
 fn working_image(path: &Path) -> image::RgbImage {
     let cfg = DecodeConfig::default();
     let bytes = decode::read_file(path, &cfg).expect("read fixture");
-    decode::decode(path, &bytes, &cfg).expect("decode fixture").image
+    decode::decode(path, &bytes, &cfg)
+        .expect("decode fixture")
+        .image
 }
 
 fn write_f32(path: &Path, v: &[f32]) {
@@ -65,7 +67,12 @@ fn rust_embedding_matches_python_onnxruntime() {
     write_f32(&inp, &input);
     let status = Command::new(repo().join(".venv/bin/python"))
         .arg(repo().join("scripts/ort_reference.py"))
-        .args([dir.join("efficientnet-lite0.onnx"), inp, PathBuf::from("2"), out.clone()])
+        .args([
+            dir.join("efficientnet-lite0.onnx"),
+            inp,
+            PathBuf::from("2"),
+            out.clone(),
+        ])
         .status()
         .expect("run scripts/ort_reference.py");
     assert!(status.success(), "ort_reference.py failed");
@@ -81,14 +88,21 @@ fn rust_embedding_matches_python_onnxruntime() {
     }
     // Same model, same input tensor; the two ONNX Runtime builds may differ
     // in the last bits of float summation order only.
-    assert!(max_diff < 1e-4, "Rust and Python ONNX Runtime outputs differ by {max_diff}");
+    assert!(
+        max_diff < 1e-4,
+        "Rust and Python ONNX Runtime outputs differ by {max_diff}"
+    );
 }
 
 #[test]
 fn imagenet_classes_of_the_fixture_photos() {
     models_dir();
     let sb = Sandbox::new();
-    let cat = sb.imgdex(["inspect".into(), "--json".into(), fixture("chelsea.jpg").into_os_string()]);
+    let cat = sb.imgdex([
+        "inspect".into(),
+        "--json".into(),
+        fixture("chelsea.jpg").into_os_string(),
+    ]);
     cat.assert_code(0);
     let cat = cat.json();
     let top3: Vec<u64> = cat["classes"].as_array().expect("classes")[..3]
@@ -96,13 +110,24 @@ fn imagenet_classes_of_the_fixture_photos() {
         .map(|c| c["class"].as_u64().unwrap())
         .collect();
     for c in &top3 {
-        assert!([281, 282, 285].contains(c), "chelsea top-3 {top3:?} should be cat classes 281/282/285");
+        assert!(
+            [281, 282, 285].contains(c),
+            "chelsea top-3 {top3:?} should be cat classes 281/282/285"
+        );
     }
 
-    let coffee = sb.imgdex(["inspect".into(), "--json".into(), fixture("coffee.jpg").into_os_string()]);
+    let coffee = sb.imgdex([
+        "inspect".into(),
+        "--json".into(),
+        fixture("coffee.jpg").into_os_string(),
+    ]);
     coffee.assert_code(0);
     let first = &coffee.json()["classes"][0];
-    assert_eq!(first["class"].as_u64(), Some(967), "coffee should be espresso (967): {first}");
+    assert_eq!(
+        first["class"].as_u64(),
+        Some(967),
+        "coffee should be espresso (967): {first}"
+    );
     assert!(first["probability"].as_f64().unwrap() > 0.8);
 }
 
@@ -111,7 +136,11 @@ fn small_collection(sb: &Sandbox) -> PathBuf {
     for seed in 0..3u64 {
         let base = util::scene(seed + 40, 320, 240);
         util::write_png(&dir.join(format!("s{seed}.png")), &base);
-        util::write_jpeg(&dir.join(format!("s{seed}_small.jpg")), &util::resized(&base, 160, 120), 80);
+        util::write_jpeg(
+            &dir.join(format!("s{seed}_small.jpg")),
+            &util::resized(&base, 160, 120),
+            80,
+        );
     }
     dir
 }
@@ -127,8 +156,16 @@ fn missing_ort_library_is_a_clear_error() {
         sb.root.join("nowhere/libonnxruntime.so").into_os_string(),
     ]);
     out.assert_code(2);
-    assert!(out.stderr.contains("ONNX Runtime library not found"), "{}", out.stderr);
-    assert!(out.stderr.contains("scripts/setup") && out.stderr.contains("--no-embed"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("ONNX Runtime library not found"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("scripts/setup") && out.stderr.contains("--no-embed"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -145,8 +182,16 @@ fn missing_model_is_a_clear_error() {
         lib.into_os_string(),
     ]);
     out.assert_code(2);
-    assert!(out.stderr.contains("model file not found"), "{}", out.stderr);
-    assert!(out.stderr.contains("nowhere/model.onnx"), "error names the path: {}", out.stderr);
+    assert!(
+        out.stderr.contains("model file not found"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("nowhere/model.onnx"),
+        "error names the path: {}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -155,7 +200,12 @@ fn no_embed_needs_no_model() {
     let dir = small_collection(&sb);
     let mut cmd = util::command(&sb.db());
     cmd.env("IMGDEX_MODELS", sb.root.join("no-models"));
-    let args = vec!["index".into(), "--json".into(), "--no-embed".into(), dir.into_os_string()];
+    let args = vec![
+        "index".into(),
+        "--json".into(),
+        "--no-embed".into(),
+        dir.into_os_string(),
+    ];
     cmd.args(&args);
     let out = util::run_with_timeout(cmd, args, util::RUN_TIMEOUT);
     out.assert_code(0);
@@ -170,7 +220,11 @@ fn every_image_gets_an_embedding_and_query_finds_the_copy() {
     let sb = Sandbox::new();
     let dir = small_collection(&sb);
     for name in ["chelsea", "coffee"] {
-        std::fs::copy(fixture(&format!("{name}.jpg")), dir.join(format!("{name}.jpg"))).unwrap();
+        std::fs::copy(
+            fixture(&format!("{name}.jpg")),
+            dir.join(format!("{name}.jpg")),
+        )
+        .unwrap();
     }
     let (out, summary) = sb.index([dir.as_os_str()]);
     out.assert_code(0);
@@ -180,12 +234,25 @@ fn every_image_gets_an_embedding_and_query_finds_the_copy() {
     // A smaller, recompressed copy of each photo (not in the store) finds
     // its original first, well ahead of the next image.
     for name in ["chelsea", "coffee"] {
-        let img = image::open(fixture(&format!("{name}.jpg"))).unwrap().to_rgb8();
+        let img = image::open(fixture(&format!("{name}.jpg")))
+            .unwrap()
+            .to_rgb8();
         let probe = sb.root.join(format!("{name}_copy.jpg"));
-        util::write_jpeg(&probe, &util::resized(&img, img.width() * 3 / 4, img.height() * 3 / 4), 60);
+        util::write_jpeg(
+            &probe,
+            &util::resized(&img, img.width() * 3 / 4, img.height() * 3 / 4),
+            60,
+        );
         let hits = sb.query(&probe, &["--by", "embedding", "-k", "2"]);
-        assert_eq!(hits[0].path, util::disp(&dir.join(format!("{name}.jpg"))), "query {name}: {hits:?}");
-        assert!(hits[0].distance < 0.25 && hits[1].distance > 2.0 * hits[0].distance, "{hits:?}");
+        assert_eq!(
+            hits[0].path,
+            util::disp(&dir.join(format!("{name}.jpg"))),
+            "query {name}: {hits:?}"
+        );
+        assert!(
+            hits[0].distance < 0.25 && hits[1].distance > 2.0 * hits[0].distance,
+            "{hits:?}"
+        );
     }
 }
 
@@ -217,23 +284,49 @@ fn switching_the_model_recomputes_embeddings() {
         models.join("libonnxruntime.so").as_os_str(),
     ]);
     out.assert_code(0);
-    assert_eq!(switched.indexed, 6, "every image is re-embedded: {}", out.describe());
+    assert_eq!(
+        switched.indexed,
+        6,
+        "every image is re-embedded: {}",
+        out.describe()
+    );
     let info = sb.info();
-    assert!(info.fingerprints["embedding"].starts_with("efficientnet-lite0-alt/"), "{:?}", info.fingerprints);
+    assert!(
+        info.fingerprints["embedding"].starts_with("efficientnet-lite0-alt/"),
+        "{:?}",
+        info.fingerprints
+    );
 }
 
 /// Path → stored embedding, from `export features --feature embedding`.
 fn exported_embeddings(sb: &Sandbox, root: &Path) -> std::collections::BTreeMap<String, Vec<f32>> {
     let out_file = sb.root.join("emb.csv");
-    sb.imgdex(["export", "features", "--feature", "embedding", "--format", "csv", "--out"].map(Into::into).into_iter().chain([out_file.clone().into_os_string()]))
-        .assert_code(0);
+    sb.imgdex(
+        [
+            "export",
+            "features",
+            "--feature",
+            "embedding",
+            "--format",
+            "csv",
+            "--out",
+        ]
+        .map(Into::into)
+        .into_iter()
+        .chain([out_file.clone().into_os_string()]),
+    )
+    .assert_code(0);
     let text = std::fs::read_to_string(&out_file).unwrap();
     text.lines()
         .skip(1)
         .map(|line| {
             let mut cells = line.split(',');
             let path = cells.next().unwrap().trim_matches('"');
-            let rel = Path::new(path).strip_prefix(root).unwrap().display().to_string();
+            let rel = Path::new(path)
+                .strip_prefix(root)
+                .unwrap()
+                .display()
+                .to_string();
             (rel, cells.map(|c| c.parse::<f32>().unwrap()).collect())
         })
         .collect()
@@ -242,27 +335,44 @@ fn exported_embeddings(sb: &Sandbox, root: &Path) -> std::collections::BTreeMap<
 #[test]
 fn several_sessions_embed_like_one() {
     models_dir();
-    let stores: Vec<_> = [["--ort-sessions", "1", "--batch", "8"], ["--ort-sessions", "3", "--batch", "2"]]
-        .iter()
-        .map(|layout| {
-            let sb = Sandbox::new();
-            let dir = small_collection(&sb);
-            let mut args: Vec<std::ffi::OsString> = vec![dir.clone().into_os_string(), "--ort-threads".into(), "1".into()];
-            args.extend(layout.iter().map(Into::into));
-            let (out, summary) = sb.index(args);
-            out.assert_code(0);
-            assert_eq!(summary.indexed, 6, "{}", out.describe());
-            let emb = exported_embeddings(&sb, &dir);
-            (sb, emb)
-        })
-        .collect();
+    let stores: Vec<_> = [
+        ["--ort-sessions", "1", "--batch", "8"],
+        ["--ort-sessions", "3", "--batch", "2"],
+    ]
+    .iter()
+    .map(|layout| {
+        let sb = Sandbox::new();
+        let dir = small_collection(&sb);
+        let mut args: Vec<std::ffi::OsString> = vec![
+            dir.clone().into_os_string(),
+            "--ort-threads".into(),
+            "1".into(),
+        ];
+        args.extend(layout.iter().map(Into::into));
+        let (out, summary) = sb.index(args);
+        out.assert_code(0);
+        assert_eq!(summary.indexed, 6, "{}", out.describe());
+        let emb = exported_embeddings(&sb, &dir);
+        (sb, emb)
+    })
+    .collect();
     let (one, three) = (&stores[0].1, &stores[1].1);
     assert_eq!(one.len(), 6);
-    assert_eq!(one.keys().collect::<Vec<_>>(), three.keys().collect::<Vec<_>>());
+    assert_eq!(
+        one.keys().collect::<Vec<_>>(),
+        three.keys().collect::<Vec<_>>()
+    );
     for (path, a) in one {
         let b = &three[path];
         assert_eq!(a.len(), b.len());
-        let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
-        assert!(diff < 1e-3, "{path}: embeddings differ by {diff} between session layouts");
+        let diff = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            diff < 1e-3,
+            "{path}: embeddings differ by {diff} between session layouts"
+        );
     }
 }

@@ -43,7 +43,14 @@ fn histogram_matches_the_per_pixel_definition() {
 fn reference_preprocess(img: &RgbImage, spec: &imgdex::features::embedding::ModelSpec) -> Vec<f32> {
     let (w, h) = img.dimensions();
     let side = (w.min(h) * spec.input_size / spec.resize_short).max(1);
-    let crop = image::imageops::crop_imm(img, (w - side).div_ceil(2), (h - side).div_ceil(2), side, side).to_image();
+    let crop = image::imageops::crop_imm(
+        img,
+        (w - side).div_ceil(2),
+        (h - side).div_ceil(2),
+        side,
+        side,
+    )
+    .to_image();
     let s = spec.input_size;
     let sq = if side == s {
         crop

@@ -8,7 +8,10 @@ use std::time::{Duration, SystemTime};
 use crate::util::*;
 
 fn set_mtime(p: &Path, t: SystemTime) {
-    let f = File::options().write(true).open(p).expect("open for set_modified");
+    let f = File::options()
+        .write(true)
+        .open(p)
+        .expect("open for set_modified");
     f.set_modified(t).expect("set mtime");
 }
 
@@ -18,7 +21,10 @@ fn reindex_counts_modified_deleted_touched_and_added_files_exactly() {
     let imgs = sb.dir("imgs");
     let n = 8;
     for i in 0..n {
-        write_png(&imgs.join(format!("img{i}.png")), &scene(500 + i as u64, 384, 288));
+        write_png(
+            &imgs.join(format!("img{i}.png")),
+            &scene(500 + i as u64, 384, 288),
+        );
     }
     // A byte-identical copy of img3 (so it shows up in `dupes --by exact`).
     let doomed = imgs.join("img3_copy.png");
@@ -36,7 +42,12 @@ fn reindex_counts_modified_deleted_touched_and_added_files_exactly() {
     // Second run with nothing changed.
     let (out, s) = sb.index_basic([&imgs]);
     out.assert_code(0);
-    assert_eq!((s.indexed, s.unchanged, s.removed), (0, n, 0), "{}", out.describe());
+    assert_eq!(
+        (s.indexed, s.unchanged, s.removed),
+        (0, n, 0),
+        "{}",
+        out.describe()
+    );
 
     // Modify one file's content (a different picture, different size) ...
     let modified = imgs.join("img1.png");
@@ -57,9 +68,24 @@ fn reindex_counts_modified_deleted_touched_and_added_files_exactly() {
     let (out, s) = sb.index_basic([&imgs]);
     out.assert_code(0);
     assert!(s.failed.is_empty(), "{:?}", s.failed);
-    assert_eq!(s.indexed, 2, "modified + added are re-analysed: {}", out.describe());
-    assert_eq!(s.removed, 1, "the deleted file's record is removed: {}", out.describe());
-    assert_eq!(s.unchanged, n - 2, "untouched files and the touched (same content) file: {}", out.describe());
+    assert_eq!(
+        s.indexed,
+        2,
+        "modified + added are re-analysed: {}",
+        out.describe()
+    );
+    assert_eq!(
+        s.removed,
+        1,
+        "the deleted file's record is removed: {}",
+        out.describe()
+    );
+    assert_eq!(
+        s.unchanged,
+        n - 2,
+        "untouched files and the touched (same content) file: {}",
+        out.describe()
+    );
 
     let info = sb.info();
     assert_eq!(info.images, n); // -1 deleted, +1 added
@@ -69,15 +95,26 @@ fn reindex_counts_modified_deleted_touched_and_added_files_exactly() {
     // The touched file's record was refreshed: a further run has nothing to do.
     let (out, s) = sb.index_basic([&imgs]);
     out.assert_code(0);
-    assert_eq!((s.indexed, s.unchanged, s.removed), (0, n, 0), "{}", out.describe());
+    assert_eq!(
+        (s.indexed, s.unchanged, s.removed),
+        (0, n, 0),
+        "{}",
+        out.describe()
+    );
 
     // The deleted path is gone from every report.
-    assert!(sb.dupes(&["--by", "exact"]).is_empty(), "exact pair left after deleting one of them");
+    assert!(
+        sb.dupes(&["--by", "exact"]).is_empty(),
+        "exact pair left after deleting one of them"
+    );
     let probe = sb.dir("outside").join("img3_again.png");
     std::fs::copy(imgs.join("img3.png"), &probe).unwrap();
     let hits = sb.query_basic(&probe, &["--by", "hash", "-k", "50"]);
     assert_eq!(hits.len(), n);
-    assert!(hits.iter().all(|h| h.path != disp(&doomed)), "deleted file still queried: {hits:?}");
+    assert!(
+        hits.iter().all(|h| h.path != disp(&doomed)),
+        "deleted file still queried: {hits:?}"
+    );
     assert_eq!(hits[0].path, disp(&imgs.join("img3.png")));
 
     // The modified file is indexed with its new content.
@@ -87,7 +124,10 @@ fn reindex_counts_modified_deleted_touched_and_added_files_exactly() {
     assert_eq!(hits[0].path, disp(&modified));
     assert_eq!(hits[0].distance, 0.0);
     let hits = sb.query_basic(&newpic, &["--by", "hash", "-k", "2"]);
-    assert!(hits[1].distance > 4.0, "the old content of img1 must not linger: {hits:?}");
+    assert!(
+        hits[1].distance > 4.0,
+        "the old content of img1 must not linger: {hits:?}"
+    );
 }
 
 #[test]
@@ -107,7 +147,12 @@ fn reindexing_one_root_keeps_records_of_other_roots() {
     std::fs::remove_file(b.join("b0.png")).unwrap();
     let (out, s) = sb.index_basic([&a]);
     out.assert_code(0);
-    assert_eq!((s.indexed, s.unchanged, s.removed), (0, 3, 0), "{}", out.describe());
+    assert_eq!(
+        (s.indexed, s.unchanged, s.removed),
+        (0, 3, 0),
+        "{}",
+        out.describe()
+    );
     assert_eq!(sb.info().images, 6);
 
     // Re-indexing b notices the deletion.
@@ -131,9 +176,16 @@ fn a_file_that_stops_decoding_loses_its_record() {
     out.assert_code(1);
     assert_eq!(s.failures_for(&victim).len(), 1, "{:?}", s.failed);
     assert_eq!(s.unchanged, 1);
-    assert_eq!(sb.info().images, 1, "a stale record of the broken file was kept");
+    assert_eq!(
+        sb.info().images,
+        1,
+        "a stale record of the broken file was kept"
+    );
     let groups = sb.dupes(&["--by", "hash", "--threshold", "64"]);
-    assert!(groups.iter().flatten().all(|p| *p != disp(&victim)), "{groups:?}");
+    assert!(
+        groups.iter().flatten().all(|p| *p != disp(&victim)),
+        "{groups:?}"
+    );
 }
 
 #[test]
@@ -166,7 +218,10 @@ fn a_vanished_root_is_a_failure_and_keeps_its_records() {
     let (out, s) = sb.index_basic([&imgs]);
     out.assert_code(1);
     assert_eq!(s.failures_for(&imgs).len(), 1, "{:?}", s.failed);
-    assert_eq!(s.removed, 0, "records of an unreachable root must not be dropped");
+    assert_eq!(
+        s.removed, 0,
+        "records of an unreachable root must not be dropped"
+    );
     assert_eq!(sb.info().images, 3);
 
     // Back in place: all unchanged.
@@ -196,5 +251,9 @@ fn a_file_that_stops_looking_like_an_image_loses_its_record() {
     let (out, s) = sb.index_basic([&imgs]);
     out.assert_code(0);
     assert_eq!(s.removed, 2, "{}", out.describe());
-    assert_eq!(sb.info().images, 1, "stale records of files that are no longer images");
+    assert_eq!(
+        sb.info().images,
+        1,
+        "stale records of files that are no longer images"
+    );
 }

@@ -14,8 +14,17 @@ use crate::util::{self, Sandbox};
 #[test]
 fn migration_steps_are_named_and_consecutive() {
     for (i, step) in STEPS.iter().enumerate() {
-        assert_eq!(step.version as usize, i + 1, "step {} is out of order", step.name);
-        assert!(step.name.starts_with(&format!("{:03}_", step.version)), "{}", step.name);
+        assert_eq!(
+            step.version as usize,
+            i + 1,
+            "step {} is out of order",
+            step.name
+        );
+        assert!(
+            step.name.starts_with(&format!("{:03}_", step.version)),
+            "{}",
+            step.name
+        );
         assert!(!step.description.is_empty());
     }
     assert_eq!(CURRENT_VERSION as usize, STEPS.len());
@@ -27,8 +36,13 @@ fn write_v1_store(db: &std::path::Path, file: &std::path::Path) {
     write_schema_version(&sled_db, 1).unwrap();
     let meta = sled_db.open_tree("meta").unwrap();
     let features = FeatureConfig::default();
-    meta.insert("fingerprint/hash", features.hash_fingerprint().as_bytes()).unwrap();
-    meta.insert("fingerprint/histogram", features.histogram_fingerprint().as_bytes()).unwrap();
+    meta.insert("fingerprint/hash", features.hash_fingerprint().as_bytes())
+        .unwrap();
+    meta.insert(
+        "fingerprint/histogram",
+        features.histogram_fingerprint().as_bytes(),
+    )
+    .unwrap();
     let stat = std::fs::metadata(file).unwrap();
     let rec = ImageRecord {
         path: paths::to_bytes(file),
@@ -40,12 +54,18 @@ fn write_v1_store(db: &std::path::Path, file: &std::path::Path) {
         format: "png".into(),
         hashes: Some(Tagged {
             fingerprint: fingerprint_code(&features.hash_fingerprint()),
-            value: imgdex::features::Hashes { phash: 1, dhash: 2, ahash: 3 },
+            value: imgdex::features::Hashes {
+                phash: 1,
+                dhash: 2,
+                ahash: 3,
+            },
         }),
         histogram: None,
     };
     let images = sled_db.open_tree("images").unwrap();
-    images.insert(7u64.to_be_bytes(), encode(&StoredImage::V1(rec))).unwrap();
+    images
+        .insert(7u64.to_be_bytes(), encode(&StoredImage::V1(rec)))
+        .unwrap();
     sled_db.flush().unwrap();
 }
 

@@ -7,8 +7,8 @@ use imgdex::features::{Hashes, Histogram};
 use imgdex::migrations::CURRENT_VERSION;
 use imgdex::store::record::{self, fingerprint_code};
 use imgdex::store::{
-    read_schema_version, write_schema_version, EmbeddingRecord, ImageRecord, Store, StoreOptions, StoredEmbedding,
-    StoredImage, Tagged,
+    read_schema_version, write_schema_version, EmbeddingRecord, ImageRecord, Store, StoreOptions,
+    StoredEmbedding, StoredImage, Tagged,
 };
 use imgdex::Error;
 
@@ -35,7 +35,9 @@ fn sample_record() -> ImageRecord {
             fingerprint: fingerprint_code("rgb-4-l1norm-v1"),
             value: Histogram {
                 bins: 4,
-                values: vec![0.5, 0.25, 0.125, 0.125, 1.0, 0.0, 0.0, 0.0, 0.1, 0.2, 0.3, 0.4],
+                values: vec![
+                    0.5, 0.25, 0.125, 0.125, 1.0, 0.0, 0.0, 0.0, 0.1, 0.2, 0.3, 0.4,
+                ],
             },
         }),
     }
@@ -45,11 +47,20 @@ fn sample_record() -> ImageRecord {
 fn record_encode_decode_round_trip() {
     let rec = sample_record();
     let bytes = record::encode(&StoredImage::V1(rec.clone()));
-    assert_eq!(bytes[0], 0, "the first byte is the variant index (format version) of V1");
+    assert_eq!(
+        bytes[0], 0,
+        "the first byte is the variant index (format version) of V1"
+    );
     let (body, crc) = bytes.split_at(bytes.len() - 4);
-    assert_eq!(crc, crc32fast::hash(body).to_le_bytes(), "trailer is the little-endian CRC32 of the body");
+    assert_eq!(
+        crc,
+        crc32fast::hash(body).to_le_bytes(),
+        "trailer is the little-endian CRC32 of the body"
+    );
 
-    let back: ImageRecord = record::decode::<StoredImage>(&bytes).expect("decode").into();
+    let back: ImageRecord = record::decode::<StoredImage>(&bytes)
+        .expect("decode")
+        .into();
     assert_eq!(back, rec);
 
     // Optional features may be absent.
@@ -58,17 +69,19 @@ fn record_encode_decode_round_trip() {
         histogram: None,
         ..rec
     };
-    let back: ImageRecord = record::decode::<StoredImage>(&record::encode(&StoredImage::V1(bare.clone())))
-        .unwrap()
-        .into();
+    let back: ImageRecord =
+        record::decode::<StoredImage>(&record::encode(&StoredImage::V1(bare.clone())))
+            .unwrap()
+            .into();
     assert_eq!(back, bare);
 
     // Embeddings: half-float storage, same envelope.
     let v = [0.5f32, -0.25, 1.0, 0.0, 0.333];
     let emb = EmbeddingRecord::from_f32(42, &v);
-    let back: EmbeddingRecord = record::decode::<StoredEmbedding>(&record::encode(&StoredEmbedding::V1(emb.clone())))
-        .unwrap()
-        .into();
+    let back: EmbeddingRecord =
+        record::decode::<StoredEmbedding>(&record::encode(&StoredEmbedding::V1(emb.clone())))
+            .unwrap()
+            .into();
     assert_eq!(back, emb);
     for (a, b) in back.to_f32().iter().zip(v) {
         assert!((a - b).abs() < 1e-3, "{a} vs {b}");
@@ -100,7 +113,10 @@ fn record_decode_detects_corruption() {
 }
 
 fn raw_sled(store_dir: &Path) -> sled::Db {
-    sled::Config::new().path(store_dir.join("sled")).open().expect("open raw sled")
+    sled::Config::new()
+        .path(store_dir.join("sled"))
+        .open()
+        .expect("open raw sled")
 }
 
 #[test]
@@ -115,7 +131,9 @@ fn newer_schema_version_refuses_to_open() {
     }
 
     match Store::open(&dir, &StoreOptions::default()) {
-        Err(Error::SchemaTooNew { found, supported, .. }) => {
+        Err(Error::SchemaTooNew {
+            found, supported, ..
+        }) => {
             assert_eq!(found, CURRENT_VERSION + 1);
             assert_eq!(supported, CURRENT_VERSION);
         }
@@ -127,7 +145,11 @@ fn newer_schema_version_refuses_to_open() {
     for args in [vec!["info"], index] {
         let out = sb.imgdex(&args);
         out.assert_code(2);
-        assert!(out.stderr.contains("upgrade imgdex"), "{args:?}: {}", out.describe());
+        assert!(
+            out.stderr.contains("upgrade imgdex"),
+            "{args:?}: {}",
+            out.describe()
+        );
     }
 
     // Nothing downgraded the store.
@@ -170,7 +192,10 @@ fn corrupt_records_are_reported_by_info_and_repaired_by_index() {
     let imgs = sb.dir("imgs");
     let n = 5;
     for i in 0..n {
-        write_png(&imgs.join(format!("{i}.png")), &scene(900 + i as u64, 320, 240));
+        write_png(
+            &imgs.join(format!("{i}.png")),
+            &scene(900 + i as u64, 320, 240),
+        );
     }
     let (out, s) = sb.index_basic([&imgs]);
     out.assert_code(0);
@@ -180,7 +205,12 @@ fn corrupt_records_are_reported_by_info_and_repaired_by_index() {
     let damaged: Vec<Vec<u8>> = {
         let db = raw_sled(&sb.db());
         let images = db.open_tree(imgdex::store::IMAGES).unwrap();
-        let keys: Vec<_> = images.iter().keys().take(2).map(|k| k.unwrap().to_vec()).collect();
+        let keys: Vec<_> = images
+            .iter()
+            .keys()
+            .take(2)
+            .map(|k| k.unwrap().to_vec())
+            .collect();
         assert_eq!(keys.len(), 2);
         let mut flipped = images.get(&keys[0]).unwrap().unwrap().to_vec();
         let mid = flipped.len() / 2;
@@ -211,7 +241,11 @@ fn corrupt_records_are_reported_by_info_and_repaired_by_index() {
     let probe = sb.dir("outside").join("probe.png");
     std::fs::copy(imgs.join("0.png"), &probe).unwrap();
     let hits = sb.query_basic(&probe, &["--by", "hash", "-k", "10"]);
-    assert_eq!(hits.len(), n - 2, "every intact record, and only those: {hits:?}");
+    assert_eq!(
+        hits.len(),
+        n - 2,
+        "every intact record, and only those: {hits:?}"
+    );
 
     let (out, s) = sb.index_basic([&imgs]);
     out.assert_code(0);
@@ -236,13 +270,18 @@ fn locked_store_gives_exit_code_2_to_a_second_process() {
     let (out, _) = sb.index_basic([&imgs]);
     out.assert_code(0);
 
-    let held = Store::open(&sb.db(), &StoreOptions::default()).expect("open store in the test process");
+    let held =
+        Store::open(&sb.db(), &StoreOptions::default()).expect("open store in the test process");
     let mut index = vec!["index", "--json", imgs.to_str().unwrap()];
     index.extend(no_embed_flag());
     for args in [vec!["info", "--json"], vec!["dupes"], index] {
         let out = sb.imgdex(&args);
         out.assert_code(2);
-        assert!(out.stderr.contains("locked by another imgdex process"), "{args:?}: {}", out.describe());
+        assert!(
+            out.stderr.contains("locked by another imgdex process"),
+            "{args:?}: {}",
+            out.describe()
+        );
         assert!(out.stdout.is_empty(), "{args:?}: {}", out.describe());
     }
     // A second handle in the same process is refused as well.

@@ -30,7 +30,10 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        let tmp = tempfile::Builder::new().prefix("imgdex-it-").tempdir().expect("tempdir");
+        let tmp = tempfile::Builder::new()
+            .prefix("imgdex-it-")
+            .tempdir()
+            .expect("tempdir");
         let root = std::fs::canonicalize(tmp.path()).expect("canonicalize tempdir");
         Sandbox { _tmp: tmp, root }
     }
@@ -137,17 +140,31 @@ pub struct Out {
 
 impl Out {
     pub fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, Some(code), "unexpected exit code for imgdex {:?}\n{}", self.args, self.describe());
+        assert_eq!(
+            self.code,
+            Some(code),
+            "unexpected exit code for imgdex {:?}\n{}",
+            self.args,
+            self.describe()
+        );
         self
     }
 
     pub fn describe(&self) -> String {
-        format!("--- stdout ---\n{}\n--- stderr ---\n{}", self.stdout, self.stderr)
+        format!(
+            "--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.stdout, self.stderr
+        )
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout of imgdex {:?} is not JSON ({e})\n{}", self.args, self.describe()))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout of imgdex {:?} is not JSON ({e})\n{}",
+                self.args,
+                self.describe()
+            )
+        })
     }
 
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> T {
@@ -166,7 +183,9 @@ impl Out {
 pub fn command(db: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env_remove("IMGDEX_DB").arg("--db").arg(db);
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     cmd
 }
 
@@ -176,7 +195,10 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let args: Vec<OsString> = args.into_iter().map(|s| s.as_ref().to_os_string()).collect();
+    let args: Vec<OsString> = args
+        .into_iter()
+        .map(|s| s.as_ref().to_os_string())
+        .collect();
     let mut cmd = command(db);
     cmd.args(&args);
     run_with_timeout(cmd, args, RUN_TIMEOUT)
@@ -229,10 +251,16 @@ pub fn has_flag(subcommand: &str, flag: &str) -> bool {
     use std::sync::Mutex;
     static HELP: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
     let mut cache = HELP.lock().unwrap_or_else(|e| e.into_inner());
-    let help = cache.get_or_insert_with(HashMap::new).entry(subcommand.to_string()).or_insert_with(|| {
-        let out = Command::new(BIN).args([subcommand, "--help"]).output().expect("run imgdex --help");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    });
+    let help = cache
+        .get_or_insert_with(HashMap::new)
+        .entry(subcommand.to_string())
+        .or_insert_with(|| {
+            let out = Command::new(BIN)
+                .args([subcommand, "--help"])
+                .output()
+                .expect("run imgdex --help");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        });
     help.contains(flag)
 }
 
@@ -253,7 +281,9 @@ pub fn no_embed_flag() -> &'static [&'static str] {
 
 /// True when this process runs as root (which can read chmod-000 files).
 pub fn running_as_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 // ---------------------------------------------------------------------------
@@ -383,7 +413,10 @@ impl Lcg {
     }
 
     pub fn next_u32(&mut self) -> u32 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) as u32
     }
 
@@ -403,7 +436,13 @@ impl Lcg {
 /// while different seeds give unrelated large-scale structure (hashes far apart).
 pub fn scene(seed: u64, w: u32, h: u32) -> RgbImage {
     let mut rng = Lcg::new(seed);
-    let col = |rng: &mut Lcg| [rng.range(20, 201) as u8, rng.range(20, 201) as u8, rng.range(20, 201) as u8];
+    let col = |rng: &mut Lcg| {
+        [
+            rng.range(20, 201) as u8,
+            rng.range(20, 201) as u8,
+            rng.range(20, 201) as u8,
+        ]
+    };
     let c0 = col(&mut rng);
     let c1 = col(&mut rng);
     // Coarse tiles (4x3), blended with a gradient in one of four directions.
@@ -489,8 +528,13 @@ pub fn rotated90(img: &RgbImage) -> RgbImage {
 pub fn png_bytes(img: &DynamicImage) -> Vec<u8> {
     let mut buf = Vec::new();
     let enc = PngEncoder::new_with_quality(&mut buf, CompressionType::Fast, PngFilter::Adaptive);
-    enc.write_image(img.as_bytes(), img.width(), img.height(), img.color().into())
-        .expect("encode png");
+    enc.write_image(
+        img.as_bytes(),
+        img.width(),
+        img.height(),
+        img.color().into(),
+    )
+    .expect("encode png");
     buf
 }
 
@@ -505,7 +549,8 @@ pub fn jpeg_bytes(img: &RgbImage, quality: u8) -> Vec<u8> {
 /// Encode with any format the `image` crate can write (TIFF, BMP, GIF, lossless WebP...).
 pub fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
     let mut c = Cursor::new(Vec::new());
-    img.write_to(&mut c, format).unwrap_or_else(|e| panic!("encode {format:?}: {e}"));
+    img.write_to(&mut c, format)
+        .unwrap_or_else(|e| panic!("encode {format:?}: {e}"));
     c.into_inner()
 }
 
@@ -551,7 +596,10 @@ pub fn bomb_png(w: u32, h: u32) -> Vec<u8> {
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit, RGB, deflate, adaptive, no interlace
     v.extend(png_chunk(b"IHDR", &ihdr));
     // zlib header, one empty final fixed-Huffman block, Adler-32 of nothing.
-    v.extend(png_chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]));
+    v.extend(png_chunk(
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    ));
     v.extend(png_chunk(b"IEND", &[]));
     v
 }
