@@ -116,6 +116,18 @@ pub enum Error {
     #[error("cannot fit {what}: {reason}")]
     Fit { what: String, reason: String },
 
+    #[error("{what} is not in the store")]
+    NotInStore { what: String },
+
+    #[error("{}: outside the store's indexed roots; not served", path.display())]
+    OutsideRoots { path: PathBuf },
+
+    #[error("{}: {reason} since it was indexed; not served (re-index first)", path.display())]
+    FileChanged { path: PathBuf, reason: String },
+
+    #[error("the store is busy ({task} is running); try again when it has finished")]
+    Busy { task: &'static str },
+
     #[error("store {} has no saved {what}; run `imgdex {command}` first", path.display())]
     NoResult {
         path: PathBuf,

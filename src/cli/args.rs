@@ -141,6 +141,29 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the store over HTTP: a JSON API and a web UI to search and review duplicates.
+    Serve {
+        /// Address to listen on (port 0 picks a free port; the first line of
+        /// stdout says which).
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        addr: std::net::SocketAddr,
+        /// Open the UI in the default browser (xdg-open).
+        #[arg(long)]
+        open: bool,
+        /// ONNX Runtime sessions for uploaded query images (each ~160 MiB).
+        #[arg(long, default_value_t = 2)]
+        sessions: usize,
+        /// Thumbnail cache bound, in MiB.
+        #[arg(long, default_value_t = 64)]
+        thumb_cache_mb: usize,
+        /// Largest accepted upload (query image), in MiB.
+        #[arg(long, default_value_t = 64)]
+        max_upload_mb: usize,
+        #[command(flatten)]
+        decode: DecodeArgs,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
     /// K-means clusters of the stored images (or of a CSV table's rows), k chosen by the elbow.
     Cluster(super::learn_args::ClusterArgs),
     /// Write the saved clusters, or the stored features, for other tools.

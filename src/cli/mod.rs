@@ -27,6 +27,7 @@ macro_rules! out {
 
 mod learn;
 pub mod learn_args;
+mod serve;
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let mut text = String::new();
@@ -251,6 +252,38 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
                     eprintln!("review page: {}", path.display());
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve {
+            addr,
+            open: open_browser,
+            sessions,
+            thumb_cache_mb,
+            max_upload_mb,
+            decode,
+            model,
+        } => {
+            anyhow::ensure!(
+                (1..=4096).contains(&max_upload_mb),
+                "--max-upload-mb must be between 1 and 4096, got {max_upload_mb}"
+            );
+            let store = open(&args.db, false)?;
+            let resident = imgdex::jobs::resident::ResidentConfig {
+                decode: decode_config(&decode),
+                features: stored_feature_config(&store)?,
+                embed: embed_config(&model),
+                sessions,
+                thumb_cache_bytes: thumb_cache_mb << 20,
+                thumb_side: 256,
+            };
+            resident.validate()?;
+            let opts = serve::ServeOptions {
+                addr,
+                open_browser,
+                resident,
+                max_upload: max_upload_mb << 20,
+            };
+            serve::run(store, opts, args.quiet)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Cluster(a) => learn::cluster(&args.db, a, progress, text),

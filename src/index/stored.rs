@@ -152,6 +152,21 @@ pub fn open_for_query<'a>(
     Ok((ann, Box::new(live)))
 }
 
+/// For a long-lived searcher (the server): the saved graph with its vector
+/// data mapped, not copied, when it is current; else [`open`], which checks
+/// every id and rebuilds if needed. An HNSW index re-ranks with vectors read
+/// from the store ([`StoreVectors`]); an exact one holds its vectors.
+pub fn open_resident(store: &Store, fp: &str, params: HnswParams) -> Result<Ann> {
+    if store.meta_get(DIRTY_KEY)?.is_none() {
+        if let Some(dim) = store_dim(store, fp)? {
+            if let Some(h) = load_valid(store, fp, &params, dim, true)? {
+                return Ok(Ann::Hnsw(h));
+            }
+        }
+    }
+    Ok(open(store, fp, params)?.0)
+}
+
 /// Dimension of the saved graph's vectors, read from its fingerprint.
 fn store_dim(store: &Store, fp: &str) -> Result<Option<usize>> {
     let Some(meta) = read_meta(store)? else {

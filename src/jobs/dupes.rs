@@ -109,6 +109,8 @@ pub struct Pair {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Member {
+    /// The stored image's id (what the server's `/api/thumb/{id}` takes).
+    pub id: ImageId,
     pub path: String,
     pub width: u32,
     pub height: u32,
@@ -371,6 +373,7 @@ fn group_detail(
                 s
             };
             Member {
+                id: records[i as usize].0,
                 path: paths::display(&r.path),
                 width: r.width,
                 height: r.height,

@@ -128,6 +128,7 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
     );
     summary.skipped = summary.skipped_files.len();
 
+    store.add_roots(&walked.roots)?;
     let (mut existing, embedding_codes) = load_existing(store, &mut summary)?;
     stored::mark_dirty(store)?;
     let (work, unchanged) = plan(walked.candidates, &mut existing, &embedding_codes, codes);

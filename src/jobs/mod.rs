@@ -11,6 +11,7 @@ pub mod info;
 pub mod inspect;
 pub(crate) mod progress;
 pub mod query;
+pub mod resident;
 
 use serde::Serialize;
 use std::path::Path;

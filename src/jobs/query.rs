@@ -1,8 +1,10 @@
 //! The `query` job: the stored images nearest to a given image, which need
 //! not be in the store itself. The query image goes through the same decode
-//! and feature code as indexed images.
+//! and feature code as indexed images. Ranking is one function, [`rank`],
+//! over a [`Corpus`] (records, and an ANN index with its vectors): the CLI
+//! builds a corpus for one query, the resident server keeps one loaded.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -10,13 +12,13 @@ use crate::config::{DecodeConfig, FeatureConfig};
 use crate::decode;
 use crate::error::{Error, Result};
 use crate::features::embedding::{EmbedConfig, Embedder};
-use crate::features::{self, histogram, Features};
-use crate::index::ann::HnswParams;
+use crate::features::{self, histogram, Features, Hashes, Histogram};
+use crate::index::ann::{AnnSearch, HnswParams, Vectors};
 use crate::index::hamming;
 use crate::index::stored;
 use crate::paths;
 use crate::store::record::fingerprint_code;
-use crate::store::Store;
+use crate::store::{ImageId, ImageRecord, Store};
 
 /// Which feature ranks the results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +31,17 @@ pub enum QueryBy {
     Histogram,
     /// Cosine distance between CNN embeddings (0..2), exact scan.
     Embedding,
+}
+
+impl QueryBy {
+    /// `Auto` resolved: embeddings when they can be used, else hashes.
+    pub fn resolve(self, embeddings_usable: bool) -> QueryBy {
+        match self {
+            QueryBy::Auto if embeddings_usable => QueryBy::Embedding,
+            QueryBy::Auto => QueryBy::Hash,
+            other => other,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -44,20 +57,94 @@ pub struct QueryConfig {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Hit {
+    /// The stored image's id (what the server's `/api/thumb/{id}` takes).
+    pub id: ImageId,
     pub path: String,
     pub distance: f64,
 }
 
+/// The features a query ranks by (any may be missing; the ranking needs
+/// only the one it uses).
+#[derive(Debug, Clone, Default)]
+pub struct Probe {
+    pub hashes: Option<Hashes>,
+    pub histogram: Option<Histogram>,
+    /// L2-normalised embedding.
+    pub embedding: Option<Vec<f32>>,
+}
+
+impl From<Features> for Probe {
+    fn from(f: Features) -> Self {
+        Probe {
+            hashes: Some(f.hashes),
+            histogram: Some(f.histogram),
+            embedding: None,
+        }
+    }
+}
+
+/// What a query ranks against.
+pub struct Corpus<'a> {
+    pub store: &'a Store,
+    /// Records scanned by hash and histogram queries.
+    pub records: &'a [(ImageId, ImageRecord)],
+    /// Fingerprint code of the hashes `records` must carry.
+    pub hash_code: u32,
+    /// Embedding index and the vectors its shortlist is re-ranked with.
+    pub ann: Option<(&'a dyn AnnSearch, &'a dyn Vectors)>,
+}
+
 /// Decode and analyse an image that is not (necessarily) in the store.
 pub fn analyse_file(
-    path: &std::path::Path,
+    path: &Path,
     dcfg: &DecodeConfig,
     fcfg: &FeatureConfig,
 ) -> Result<(decode::Decoded, Features)> {
     let bytes = decode::read_file(path, dcfg)?;
-    let decoded = decode::decode(path, &bytes, dcfg)?;
+    analyse_bytes(path, &bytes, dcfg, fcfg)
+}
+
+/// Decode and analyse image bytes; `name` only labels errors.
+pub fn analyse_bytes(
+    name: &Path,
+    bytes: &[u8],
+    dcfg: &DecodeConfig,
+    fcfg: &FeatureConfig,
+) -> Result<(decode::Decoded, Features)> {
+    if bytes.is_empty() {
+        return Err(Error::Decode {
+            path: name.into(),
+            reason: "file is empty".into(),
+        });
+    }
+    if bytes.len() as u64 > dcfg.max_file_bytes {
+        return Err(Error::FileTooLarge {
+            path: name.into(),
+            size: bytes.len() as u64,
+            limit: dcfg.max_file_bytes,
+        });
+    }
+    let decoded = decode::decode(name, bytes, dcfg)?;
     let f = features::compute(&decoded, fcfg);
     Ok((decoded, f))
+}
+
+/// The CNN embedding of a decoded query image.
+pub fn embed_decoded(embedder: &mut Embedder, decoded: &decode::Decoded) -> Result<Vec<f32>> {
+    let input = embedder.preprocess(decoded.content());
+    let mut out = embedder.embed(input, 1)?;
+    Ok(out.remove(0).vector)
+}
+
+/// Error unless the store's embeddings were made by this model.
+pub fn check_model(store: &Store, embedder: &Embedder) -> Result<()> {
+    if store.fingerprint("embedding")?.as_deref() != Some(embedder.fingerprint()) {
+        return Err(Error::InvalidArgument(format!(
+            "the store has no embeddings from model {}; run `imgdex index` with this model first",
+            embedder.spec().name
+        )));
+    }
+    Ok(())
 }
 
 pub fn run(store: &Store, cfg: &QueryConfig) -> Result<Vec<Hit>> {
@@ -65,7 +152,6 @@ pub fn run(store: &Store, cfg: &QueryConfig) -> Result<Vec<Hit>> {
         return Err(Error::InvalidArgument("-k must be at least 1".into()));
     }
     let (decoded, f) = analyse_file(&cfg.image, &cfg.decode, &cfg.features)?;
-    let query_image = decoded.content().clone();
     // The query file itself, under its canonical or its as-given absolute
     // path (an indexed symlink is stored under the link's path).
     let self_paths: Vec<Vec<u8>> = [
@@ -76,106 +162,129 @@ pub fn run(store: &Store, cfg: &QueryConfig) -> Result<Vec<Hit>> {
     .flatten()
     .map(|p| paths::to_bytes(&p))
     .collect();
-    let by = match cfg.by {
-        QueryBy::Auto if cfg.embed.is_some() && store.fingerprint("embedding")?.is_some() => {
-            QueryBy::Embedding
-        }
-        QueryBy::Auto => QueryBy::Hash,
-        other => other,
+    let usable = cfg.embed.is_some() && store.fingerprint("embedding")?.is_some();
+    let by = cfg.by.resolve(usable);
+    let mut probe = Probe::from(f);
+    let hash_code = fingerprint_code(&cfg.features.hash_fingerprint());
+    if by != QueryBy::Embedding {
+        // Hash and histogram queries scan every record.
+        let records = store.scan_images()?.records;
+        let corpus = Corpus {
+            store,
+            records: &records,
+            hash_code,
+            ann: None,
+        };
+        return rank(&corpus, &probe, by, cfg.k, &self_paths);
+    }
+    let ecfg = cfg.embed.as_ref().ok_or_else(|| {
+        Error::InvalidArgument("--by embedding needs the CNN model; drop --no-embed".into())
+    })?;
+    let mut embedder = Embedder::load(ecfg)?;
+    probe.embedding = Some(embed_decoded(&mut embedder, &decoded)?);
+    check_model(store, &embedder)?;
+    let fp = embedder.fingerprint().to_string();
+    let (ann, vectors) = stored::open_for_query(store, &fp, HnswParams::default())?;
+    let corpus = Corpus {
+        store,
+        records: &[],
+        hash_code,
+        ann: Some((ann.as_search(), vectors.as_ref())),
     };
-    // Hash and histogram queries scan every record; embedding queries only
-    // read the records of their hits.
-    let records: Vec<_> = match by {
-        QueryBy::Embedding => Vec::new(),
-        _ => store
-            .scan_images()?
+    let hits = rank(&corpus, &probe, by, cfg.k, &self_paths);
+    drop(vectors);
+    // Tearing down a large graph (one allocation per point) takes as long as
+    // loading it: let a background thread do it (or process exit).
+    std::thread::spawn(move || drop(ann));
+    hits
+}
+
+/// The `k` stored images nearest to `probe` by `by` (resolved, not `Auto`),
+/// leaving out the records whose path is in `exclude`; nearest first, ties
+/// by path.
+pub fn rank(
+    corpus: &Corpus,
+    probe: &Probe,
+    by: QueryBy,
+    k: usize,
+    exclude: &[Vec<u8>],
+) -> Result<Vec<Hit>> {
+    if k == 0 {
+        return Err(Error::InvalidArgument("k must be at least 1".into()));
+    }
+    let missing = |what: &str| Error::InvalidArgument(format!("the query image has no {what}"));
+    let kept = || {
+        corpus
             .records
-            .into_iter()
-            .filter(|(_, r)| !self_paths.contains(&r.path))
-            .collect(),
+            .iter()
+            .filter(|(_, r)| !exclude.contains(&r.path))
     };
     let mut hits: Vec<Hit> = match by {
-        QueryBy::Auto => unreachable!("resolved above"),
+        QueryBy::Auto => return Err(Error::InvalidArgument("query by auto not resolved".into())),
         QueryBy::Hash => {
-            let code = fingerprint_code(&cfg.features.hash_fingerprint());
-            let (ids, hashes): (Vec<_>, Vec<_>) = records
-                .iter()
-                .filter_map(|(_, r)| {
-                    r.hashes
-                        .as_ref()
-                        .filter(|t| t.fingerprint == code)
-                        .map(|t| (&r.path, t.value))
+            let q = probe.hashes.as_ref().ok_or_else(|| missing("hashes"))?;
+            let (recs, hashes): (Vec<_>, Vec<_>) = kept()
+                .filter_map(|(id, r)| {
+                    let t = r.hashes.as_ref().filter(|t| t.fingerprint == corpus.hash_code)?;
+                    Some(((*id, &r.path), t.value))
                 })
                 .unzip();
-            hamming::nearest(&hashes, &f.hashes, cfg.k)
+            hamming::nearest(&hashes, q, k)
                 .into_iter()
-                .map(|(i, d)| Hit {
-                    path: paths::display(ids[i as usize]),
-                    distance: d,
+                .map(|(i, d)| hit(recs[i as usize].0, recs[i as usize].1, d))
+                .collect()
+        }
+        QueryBy::Histogram => {
+            let q = probe.histogram.as_ref().ok_or_else(|| missing("histogram"))?;
+            kept()
+                .filter_map(|(id, r)| {
+                    let d = histogram::distance(q, &r.histogram.as_ref()?.value)?;
+                    Some(hit(*id, &r.path, f64::from(d)))
                 })
                 .collect()
         }
-        QueryBy::Embedding => embedding_hits(store, cfg, &query_image, &self_paths)?,
-        QueryBy::Histogram => records
-            .iter()
-            .filter_map(|(_, r)| {
-                let h = &r.histogram.as_ref()?.value;
-                let d = histogram::distance(&f.histogram, h)?;
-                Some(Hit {
-                    path: paths::display(&r.path),
-                    distance: f64::from(d),
-                })
-            })
-            .collect(),
+        QueryBy::Embedding => embedding_hits(corpus, probe, k, exclude)?,
     };
     hits.sort_by(|a, b| {
         a.distance
             .total_cmp(&b.distance)
             .then_with(|| a.path.cmp(&b.path))
     });
-    hits.truncate(cfg.k);
+    hits.truncate(k);
     Ok(hits)
 }
 
-/// Nearest stored embeddings made by the same model: exact scan for small
-/// stores, the HNSW index (re-ranked exactly) for large ones.
-fn embedding_hits(
-    store: &Store,
-    cfg: &QueryConfig,
-    query_image: &image::RgbImage,
-    self_paths: &[Vec<u8>],
-) -> Result<Vec<Hit>> {
-    let ecfg = cfg.embed.as_ref().ok_or_else(|| {
-        Error::InvalidArgument("--by embedding needs the CNN model; drop --no-embed".into())
-    })?;
-    let mut embedder = Embedder::load(ecfg)?;
-    let input = embedder.preprocess(query_image);
-    let q = embedder.embed(input, 1)?.remove(0).vector;
-    let fp = embedder.fingerprint().to_string();
-    if store.fingerprint("embedding")?.as_deref() != Some(fp.as_str()) {
-        return Err(Error::InvalidArgument(format!(
-            "the store has no embeddings from model {}; run `imgdex index` with this model first",
-            embedder.spec().name
-        )));
+fn hit(id: ImageId, path: &[u8], distance: f64) -> Hit {
+    Hit {
+        id,
+        path: paths::display(path),
+        distance,
     }
-    let (ann, vectors) = stored::open_for_query(store, &fp, HnswParams::default())?;
-    // Extra neighbours in case the query file itself is stored (filtered out).
-    let found = ann
-        .as_search()
-        .search(&q, cfg.k + self_paths.len(), vectors.as_ref());
-    // Tearing down a large graph (one allocation per point) takes as long as
-    // loading it: let a background thread do it (or process exit).
-    std::thread::spawn(move || drop(ann));
+}
+
+/// Nearest stored embeddings: the ANN index's answer, with paths.
+fn embedding_hits(
+    corpus: &Corpus,
+    probe: &Probe,
+    k: usize,
+    exclude: &[Vec<u8>],
+) -> Result<Vec<Hit>> {
+    let q = probe
+        .embedding
+        .as_ref()
+        .ok_or_else(|| Error::InvalidArgument("the query image has no CNN embedding".into()))?;
+    let (ann, vectors) = corpus.ann.ok_or_else(|| {
+        Error::InvalidArgument("the store has no CNN embeddings to search".into())
+    })?;
+    // Extra neighbours in case excluded files come back.
+    let found = ann.search(q, k + exclude.len(), vectors);
     let mut hits = Vec::new();
     for (id, d) in found {
-        let Some(r) = store.get_image(id)? else {
+        let Some(r) = corpus.store.get_image(id)? else {
             continue;
         };
-        if !self_paths.contains(&r.path) {
-            hits.push(Hit {
-                path: paths::display(&r.path),
-                distance: f64::from(d),
-            });
+        if !exclude.contains(&r.path) {
+            hits.push(hit(id, &r.path, f64::from(d)));
         }
     }
     Ok(hits)

@@ -27,6 +27,8 @@ pub const IMAGES: &str = "images";
 pub const EMBEDDINGS: &str = "embeddings";
 
 const SCHEMA_KEY: &[u8] = b"schema_version";
+/// `meta` key of the recorded index roots.
+const ROOTS_KEY: &str = "roots";
 
 /// How to open a store.
 #[derive(Debug, Clone)]
@@ -152,6 +154,35 @@ impl Store {
 
     pub fn meta_remove(&self, key: &str) -> Result<()> {
         self.meta.remove(key).map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The roots `index` has been run on (canonical paths), oldest first.
+    pub fn roots(&self) -> Result<Vec<PathBuf>> {
+        let Some(bytes) = self.meta_get(ROOTS_KEY)? else {
+            return Ok(Vec::new());
+        };
+        let roots: Vec<Vec<u8>> = record::decode(&bytes).map_err(|reason| Error::CorruptRecord {
+            tree: META,
+            key: ROOTS_KEY.into(),
+            reason,
+        })?;
+        Ok(roots.iter().map(|r| crate::paths::from_bytes(r)).collect())
+    }
+
+    /// Record `roots` (the ones not recorded yet) for later re-indexing.
+    pub fn add_roots(&self, roots: &[PathBuf]) -> Result<()> {
+        let mut all = self.roots().unwrap_or_default();
+        let before = all.len();
+        for r in roots {
+            if !all.contains(r) {
+                all.push(r.clone());
+            }
+        }
+        if all.len() != before {
+            let bytes: Vec<Vec<u8>> = all.iter().map(|p| crate::paths::to_bytes(p)).collect();
+            self.meta_put(ROOTS_KEY, &record::encode(&bytes))?;
+        }
         Ok(())
     }
 

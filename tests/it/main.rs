@@ -16,5 +16,6 @@ mod embedding;
 mod features;
 mod incremental;
 mod migration;
+mod serve;
 mod store;
 mod util;

@@ -1,0 +1,212 @@
+//! The JSON API handlers: parse and validate parameters, run the resident
+//! call on a blocking thread, return its report as JSON (or bytes).
+
+use std::path::PathBuf;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+use imgdex::jobs::dupes::{DupesBy, DupesConfig};
+use imgdex::jobs::query::QueryBy;
+use imgdex::jobs::resident::Resident;
+
+use super::error::ApiError;
+use super::State as AppState;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Most neighbours one query may ask for.
+const MAX_K: usize = 1000;
+
+/// Run `f` on the resident state on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    state: AppState,
+    f: impl FnOnce(&Resident) -> imgdex::Result<T> + Send + 'static,
+) -> ApiResult<T> {
+    Ok(tokio::task::spawn_blocking(move || f(&state)).await??)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct QueryParams {
+    k: Option<String>,
+    by: Option<String>,
+    path: Option<String>,
+}
+
+fn parse_k(k: Option<&str>) -> ApiResult<usize> {
+    let Some(k) = k else { return Ok(10) };
+    match k.parse::<usize>() {
+        Ok(k) if (1..=MAX_K).contains(&k) => Ok(k),
+        _ => Err(ApiError::bad_request(format!(
+            "k must be a whole number between 1 and {MAX_K}, got `{k}`"
+        ))),
+    }
+}
+
+fn parse_query_by(by: Option<&str>) -> ApiResult<QueryBy> {
+    Ok(match by.unwrap_or("auto") {
+        "auto" => QueryBy::Auto,
+        "embedding" => QueryBy::Embedding,
+        "hash" => QueryBy::Hash,
+        "histogram" => QueryBy::Histogram,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "by must be auto, embedding, hash or histogram, got `{other}`"
+            )))
+        }
+    })
+}
+
+pub async fn info(State(s): State<AppState>) -> ApiResult<Response> {
+    let r = blocking(s, |r| r.info()).await?;
+    Ok(Json(&*r).into_response())
+}
+
+pub async fn query_upload(
+    State(s): State<AppState>,
+    Query(p): Query<QueryParams>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body.map_err(|e| ApiError(e.status(), e.body_text()))?;
+    let k = parse_k(p.k.as_deref())?;
+    let by = parse_query_by(p.by.as_deref())?;
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty body: POST the image file's bytes",
+        ));
+    }
+    let hits = blocking(s, move |r| r.query_bytes(&body, k, by)).await?;
+    Ok(Json(hits).into_response())
+}
+
+pub async fn query_path(
+    State(s): State<AppState>,
+    Query(p): Query<QueryParams>,
+) -> ApiResult<Response> {
+    let k = parse_k(p.k.as_deref())?;
+    let by = parse_query_by(p.by.as_deref())?;
+    let path = p.path.ok_or_else(|| {
+        ApiError::bad_request("GET /api/query needs ?path=ABSOLUTE_PATH of an indexed file")
+    })?;
+    let path = PathBuf::from(path);
+    let hits = blocking(s, move |r| r.query_path(&path, k, by)).await?;
+    Ok(Json(hits).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DupesParams {
+    by: Option<String>,
+    preset: Option<String>,
+}
+
+pub fn dupes_config(p: &DupesParams) -> ApiResult<DupesConfig> {
+    let mut cfg = preset_config(p.preset.as_deref())?;
+    cfg.by = match p.by.as_deref().unwrap_or("auto") {
+        "auto" => DupesBy::Auto,
+        "embedding" => DupesBy::Embedding,
+        "hash" => DupesBy::Hash,
+        "exact" => DupesBy::Exact,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "by must be auto, embedding, hash or exact, got `{other}`"
+            )))
+        }
+    };
+    Ok(cfg)
+}
+
+fn preset_config(preset: Option<&str>) -> ApiResult<DupesConfig> {
+    match preset {
+        None | Some("default") => Ok(DupesConfig::default()),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "unknown preset `{other}` (this build knows: default)"
+        ))),
+    }
+}
+
+pub async fn dupes(State(s): State<AppState>, Query(p): Query<DupesParams>) -> ApiResult<Response> {
+    let cfg = dupes_config(&p)?;
+    let r = blocking(s, move |r| r.dupes(&cfg)).await?;
+    Ok(Json(&*r).into_response())
+}
+
+fn parse_id(id: &str) -> ApiResult<u64> {
+    id.parse::<u64>()
+        .map_err(|_| ApiError::bad_request(format!("`{id}` is not an image id (a whole number)")))
+}
+
+pub async fn thumb(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    let t = blocking(s, move |r| r.thumb(id)).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "private, max-age=300"),
+        ],
+        t.as_ref().clone(),
+    )
+        .into_response())
+}
+
+pub async fn image(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    let o = blocking(s, move |r| r.image(id)).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, o.content_type),
+            (header::CACHE_CONTROL, "private, max-age=60"),
+        ],
+        o.bytes,
+    )
+        .into_response())
+}
+
+pub async fn index(State(s): State<AppState>) -> ApiResult<Response> {
+    let summary = blocking(s, |r| r.index()).await?;
+    Ok(Json(summary).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ClusterParams {
+    sample: Option<usize>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+}
+
+pub async fn clusters(
+    State(s): State<AppState>,
+    Query(p): Query<ClusterParams>,
+) -> ApiResult<Response> {
+    let sample = p.sample.unwrap_or(8).min(100);
+    let v = blocking(s, move |r| r.clusters(sample)).await?;
+    Ok(Json(v).into_response())
+}
+
+pub async fn cluster_members(
+    State(s): State<AppState>,
+    Path(c): Path<String>,
+    Query(p): Query<ClusterParams>,
+) -> ApiResult<Response> {
+    let c = c
+        .parse::<u32>()
+        .map_err(|_| ApiError::bad_request(format!("`{c}` is not a cluster number")))?;
+    let (offset, limit) = (p.offset.unwrap_or(0), p.limit.unwrap_or(60).min(1000));
+    let v = blocking(s, move |r| r.cluster_members(c, offset, limit)).await?;
+    Ok(Json(v).into_response())
+}
+
+pub async fn apply() -> ApiResult<Response> {
+    Err(ApiError(
+        StatusCode::NOT_IMPLEMENTED,
+        "applying actions is not available in this build".into(),
+    ))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, "no such endpoint".into())
+}

@@ -1,0 +1,148 @@
+//! `imgdex serve`: the HTTP shell over [`imgdex::jobs::resident`]. It opens
+//! the store (holding its lock), loads the resident state, binds the
+//! address, prints `listening on http://ADDR` as its first line of stdout,
+//! and serves the JSON API and the embedded web UI until interrupted.
+//! Handlers only parse parameters, run the library call on a blocking
+//! thread and turn its result or error into a response.
+
+mod api;
+mod error;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use imgdex::jobs::resident::{Resident, ResidentConfig};
+use imgdex::store::Store;
+
+/// What the serve command needs besides the store.
+pub struct ServeOptions {
+    pub addr: SocketAddr,
+    pub open_browser: bool,
+    pub resident: ResidentConfig,
+    /// Largest accepted request body (uploaded query image), in bytes.
+    pub max_upload: usize,
+}
+
+pub type State = Arc<Resident>;
+
+pub fn run(store: Store, opts: ServeOptions, quiet: bool) -> Result<()> {
+    let resident = Resident::new(store, opts.resident.clone())?;
+    if let (Some(note), false) = (resident.embed_note(), quiet) {
+        eprintln!("note: uploaded images are not embedded: {note}");
+    }
+    let state: State = Arc::new(resident);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(16)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(serve(state, opts))
+}
+
+async fn serve(state: State, opts: ServeOptions) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(opts.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.addr))?;
+    let local = listener.local_addr()?;
+    let url = format!("http://{local}");
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {url}")?;
+        out.flush()?;
+    }
+    if opts.open_browser {
+        let _ = std::process::Command::new("xdg-open")
+            .arg(&url)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+    }
+    let app = router(state, opts.max_upload);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("server error")?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let term = async move {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+pub fn router(state: State, max_upload: usize) -> Router {
+    let fast = Router::new()
+        .route("/api/info", get(api::info))
+        .route("/api/query", get(api::query_path).post(api::query_upload))
+        .route("/api/thumb/{id}", get(api::thumb))
+        .route("/api/image/{id}", get(api::image))
+        .route("/api/clusters", get(api::clusters))
+        .route("/api/clusters/{cluster}", get(api::cluster_members))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+        ));
+    let slow = Router::new()
+        .route("/api/dupes", get(api::dupes))
+        .route("/api/dupes/apply", post(api::apply))
+        .route("/api/index", post(api::index))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(3600),
+        ));
+    Router::new()
+        .route("/", get(index_html))
+        .route("/app.js", get(app_js))
+        .route("/style.css", get(style_css))
+        .merge(fast)
+        .merge(slow)
+        .fallback(api::not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(max_upload))
+        .layer(RequestBodyLimitLayer::new(max_upload))
+        .layer(axum::middleware::map_response(error::json_errors))
+        .layer(CompressionLayer::new())
+}
+
+async fn index_html() -> impl IntoResponse {
+    Html(include_str!("assets/index.html"))
+}
+
+async fn app_js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("assets/app.js"),
+    )
+}
+
+async fn style_css() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("assets/style.css"),
+    )
+}
