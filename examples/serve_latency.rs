@@ -22,11 +22,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => None,
     };
     let prefix = args.get(4).cloned().unwrap_or("/synthetic/".into());
-    let count: u64 = args.get(5).map(|c| c.parse()).transpose()?.unwrap_or(200_000);
+    let count: u64 = args
+        .get(5)
+        .map(|c| c.parse())
+        .transpose()?
+        .unwrap_or(200_000);
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let mut times = Vec::with_capacity(n);
     for i in 0..n + 20 {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let id = 1 + (state >> 33) % count;
         let t = Instant::now();
         let body = match &upload {

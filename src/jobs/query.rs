@@ -225,7 +225,10 @@ pub fn rank(
             let q = probe.hashes.as_ref().ok_or_else(|| missing("hashes"))?;
             let (recs, hashes): (Vec<_>, Vec<_>) = kept()
                 .filter_map(|(id, r)| {
-                    let t = r.hashes.as_ref().filter(|t| t.fingerprint == corpus.hash_code)?;
+                    let t = r
+                        .hashes
+                        .as_ref()
+                        .filter(|t| t.fingerprint == corpus.hash_code)?;
                     Some(((*id, &r.path), t.value))
                 })
                 .unzip();
@@ -235,7 +238,10 @@ pub fn rank(
                 .collect()
         }
         QueryBy::Histogram => {
-            let q = probe.histogram.as_ref().ok_or_else(|| missing("histogram"))?;
+            let q = probe
+                .histogram
+                .as_ref()
+                .ok_or_else(|| missing("histogram"))?;
             kept()
                 .filter_map(|(id, r)| {
                     let d = histogram::distance(q, &r.histogram.as_ref()?.value)?;

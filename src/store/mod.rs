@@ -162,11 +162,12 @@ impl Store {
         let Some(bytes) = self.meta_get(ROOTS_KEY)? else {
             return Ok(Vec::new());
         };
-        let roots: Vec<Vec<u8>> = record::decode(&bytes).map_err(|reason| Error::CorruptRecord {
-            tree: META,
-            key: ROOTS_KEY.into(),
-            reason,
-        })?;
+        let roots: Vec<Vec<u8>> =
+            record::decode(&bytes).map_err(|reason| Error::CorruptRecord {
+                tree: META,
+                key: ROOTS_KEY.into(),
+                reason,
+            })?;
         Ok(roots.iter().map(|r| crate::paths::from_bytes(r)).collect())
     }
 

@@ -126,8 +126,8 @@ def run(binary, shots):
         keepers = [k.get_attribute("data-path") for k in driver.find_elements(By.CSS_SELECTOR, ".member.keeper")]
         check(sorted(keepers) == sorted([str(photos / "s0.png"), str(photos / "s1-bright.png")])
               or len(keepers) == 2, f"one keeper marked per group: {keepers}")
-        for box in driver.find_elements(By.CSS_SELECTOR, "#groups .done-box"):
-            box.click()
+        for i in range(len(groups)):  # each click re-renders the page of groups
+            driver.find_elements(By.CSS_SELECTOR, "#groups .done-box")[i].click()
         check(len(driver.find_elements(By.CSS_SELECTOR, "#groups .group.done")) == 2, "both groups marked done")
         moved = root / "moved"
         Select(driver.find_element(By.ID, "action")).select_by_value("move")

@@ -56,7 +56,11 @@ impl Resp {
             "unexpected status; body {}",
             String::from_utf8_lossy(&self.body)
         );
-        assert!(self.content_type.starts_with("application/json"), "{}", self.content_type);
+        assert!(
+            self.content_type.starts_with("application/json"),
+            "{}",
+            self.content_type
+        );
         self.json()["error"]
             .as_str()
             .expect("error message")
@@ -70,7 +74,7 @@ impl Server {
             .env_remove("IMGDEX_DB")
             .arg("--db")
             .arg(db)
-            .args(["serve", "--addr", "127.0.0.1:0", "--sessions", "1"])
+            .args(["serve", "--addr", "127.0.0.1:0"])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -91,10 +95,16 @@ impl Server {
             s
         });
         let first = rx.recv_timeout(util::RUN_TIMEOUT).ok().flatten();
-        let Some(addr) = first.as_deref().and_then(|l| l.strip_prefix("listening on ")) else {
+        let Some(addr) = first
+            .as_deref()
+            .and_then(|l| l.strip_prefix("listening on "))
+        else {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("server did not start: {first:?}\n{}", err.join().unwrap_or_default());
+            panic!(
+                "server did not start: {first:?}\n{}",
+                err.join().unwrap_or_default()
+            );
         };
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -137,15 +147,6 @@ impl Server {
     fn post(&self, path: &str, body: &[u8]) -> Resp {
         self.finish(self.agent.post(format!("{}{path}", self.base)).send(body))
     }
-
-    fn post_json(&self, path: &str, body: &Value) -> Resp {
-        self.finish(
-            self.agent
-                .post(format!("{}{path}", self.base))
-                .header("content-type", "application/json")
-                .send(body.to_string().as_bytes()),
-        )
-    }
 }
 
 /// Percent-encode every byte that is not unreserved.
@@ -165,10 +166,20 @@ pub fn pct(s: &str) -> String {
 fn fixture(sb: &Sandbox) -> PathBuf {
     let photos = sb.dir("photos");
     for seed in 0..6u64 {
-        util::write_png(&photos.join(format!("s{seed}.png")), &util::scene(seed, 320, 240));
+        util::write_png(
+            &photos.join(format!("s{seed}.png")),
+            &util::scene(seed, 320, 240),
+        );
     }
-    util::write_jpeg(&photos.join("s0-small.jpg"), &util::resized(&util::scene(0, 320, 240), 160, 120), 90);
-    util::write_png(&photos.join("s1-bright.png"), &util::brightened(&util::scene(1, 320, 240), 1.15));
+    util::write_jpeg(
+        &photos.join("s0-small.jpg"),
+        &util::resized(&util::scene(0, 320, 240), 160, 120),
+        90,
+    );
+    util::write_png(
+        &photos.join("s1-bright.png"),
+        &util::brightened(&util::scene(1, 320, 240), 1.15),
+    );
     let (out, s) = sb.index([&photos]);
     out.assert_code(0);
     assert_eq!(s.indexed, 8);
@@ -188,7 +199,11 @@ fn serve_answers_like_the_cli() {
     let sb = Sandbox::new();
     let photos = fixture(&sb);
     let query = sb.root.join("q.jpg");
-    util::write_jpeg(&query, &util::resized(&util::scene(2, 320, 240), 200, 150), 85);
+    util::write_jpeg(
+        &query,
+        &util::resized(&util::scene(2, 320, 240), 200, 150),
+        85,
+    );
     let cli_out = sb.imgdex([
         std::ffi::OsString::from("query"),
         "--json".into(),
@@ -217,7 +232,10 @@ fn serve_answers_like_the_cli() {
     assert_eq!(paths_of(&hits), paths_of(&cli));
     assert_eq!(paths_of(&hits)[0], util::disp(&photos.join("s2.png")));
     for (a, b) in hits.as_array().unwrap().iter().zip(cli.as_array().unwrap()) {
-        let (a, b) = (a["distance"].as_f64().unwrap(), b["distance"].as_f64().unwrap());
+        let (a, b) = (
+            a["distance"].as_f64().unwrap(),
+            b["distance"].as_f64().unwrap(),
+        );
         assert!((a - b).abs() < 1e-5, "server {a} vs cli {b}");
     }
     // By hash, too.
@@ -228,7 +246,12 @@ fn serve_answers_like_the_cli() {
     let s0 = util::disp(&photos.join("s0.png"));
     for by in ["auto", "embedding", "hash", "histogram"] {
         let r = srv.get(&format!("/api/query?k=3&by={by}&path={}", pct(&s0)));
-        assert_eq!(r.status, 200, "by {by}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            200,
+            "by {by}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
         let p = paths_of(&r.json());
         assert_eq!(p[0], util::disp(&photos.join("s0-small.jpg")), "by {by}");
         assert!(!p.contains(&s0), "by {by}: the query itself is excluded");
@@ -258,7 +281,12 @@ fn serve_answers_like_the_cli() {
     // Clusters saved by `imgdex cluster`.
     let c = srv.get("/api/clusters").json();
     assert_eq!(c["k"], 2);
-    let sizes: u64 = c["clusters"].as_array().unwrap().iter().map(|c| c["size"].as_u64().unwrap()).sum();
+    let sizes: u64 = c["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["size"].as_u64().unwrap())
+        .sum();
     assert_eq!(sizes, 8);
     let m = srv.get("/api/clusters/0?limit=3").json();
     assert!(m["members"].as_array().unwrap().len() <= 3);
@@ -306,15 +334,27 @@ fn serve_refuses_bad_requests_and_foreign_files() {
     let link = find_id(&from_a, &photos.join("link.png"));
     // Bodies that are not a usable image.
     assert!(srv.post("/api/query", b"").error(400).contains("empty"));
-    assert!(srv.post("/api/query", b"hello, not an image").error(422).contains("not a recognised image"));
-    assert!(srv.post("/api/query", &util::bomb_png(50_000, 50_000)).error(422).contains("decompression bomb"));
+    assert!(srv
+        .post("/api/query", b"hello, not an image")
+        .error(422)
+        .contains("not a recognised image"));
+    assert!(srv
+        .post("/api/query", &util::bomb_png(50_000, 50_000))
+        .error(422)
+        .contains("decompression bomb"));
     srv.post("/api/query", &vec![0u8; 2 << 20]).error(413);
     let png = util::png_bytes(&DynamicImage::ImageRgb8(util::scene(41, 128, 96)));
     srv.post("/api/query?k=0", &png).error(400);
     srv.post("/api/query?k=x", &png).error(400);
     srv.post("/api/query?by=colour", &png).error(400);
-    assert!(srv.post("/api/query?by=embedding", &png).error(400).contains("embed"));
-    assert_eq!(paths_of(&srv.post("/api/query?by=hash", &png).json())[0], util::disp(&photos.join("a.png")));
+    assert!(srv
+        .post("/api/query?by=embedding", &png)
+        .error(400)
+        .contains("embed"));
+    assert_eq!(
+        paths_of(&srv.post("/api/query?by=hash", &png).json())[0],
+        util::disp(&photos.join("a.png"))
+    );
     srv.get("/api/dupes?by=nope").error(400);
     srv.get("/api/nope").error(404);
     srv.get("/api/query").error(400);
@@ -327,22 +367,38 @@ fn serve_refuses_bad_requests_and_foreign_files() {
         format!("{}/./a.png", util::disp(&photos)),
         "a.png".to_string(),
     ] {
-        let e = srv.get(&format!("/api/query?by=hash&path={}", pct(&p))).error(404);
+        let e = srv
+            .get(&format!("/api/query?by=hash&path={}", pct(&p)))
+            .error(404);
         assert!(e.contains("not in the store"), "{p}: {e}");
     }
     // Ids: numbers of stored images only.
-    for bad in ["abc", "..", "..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", "-1", "1.5"] {
+    for bad in [
+        "abc",
+        "..",
+        "..%2F..%2Fetc%2Fpasswd",
+        "%2Fetc%2Fpasswd",
+        "-1",
+        "1.5",
+    ] {
         srv.get(&format!("/api/thumb/{bad}")).error(400);
         srv.get(&format!("/api/image/{bad}")).error(400);
     }
-    for bad in ["/api/image/../../etc/passwd", "/api/image/1/../../../etc/passwd", "/api/thumb/"] {
+    for bad in [
+        "/api/image/../../etc/passwd",
+        "/api/image/1/../../../etc/passwd",
+        "/api/thumb/",
+    ] {
         let r = srv.get(bad);
         assert!((400..500).contains(&r.status), "{bad}: {}", r.status);
         assert!(!String::from_utf8_lossy(&r.body).contains("root:"), "{bad}");
     }
     srv.get("/api/image/999999").error(404);
     // The indexed symlink pointing out of the roots is not served.
-    assert!(srv.get(&format!("/api/image/{link}")).error(403).contains("outside"));
+    assert!(srv
+        .get(&format!("/api/image/{link}"))
+        .error(403)
+        .contains("outside"));
     srv.get(&format!("/api/thumb/{link}")).error(403);
     // A file replaced by a symlink out of the roots after indexing.
     std::fs::remove_file(photos.join("b.png")).unwrap();
@@ -353,7 +409,10 @@ fn serve_refuses_bad_requests_and_foreign_files() {
     let n = bytes.len();
     bytes[n - 20] ^= 0xff;
     std::fs::write(photos.join("c.png"), &bytes).unwrap();
-    assert!(srv.get(&format!("/api/image/{c}")).error(409).contains("changed"));
+    assert!(srv
+        .get(&format!("/api/image/{c}"))
+        .error(409)
+        .contains("changed"));
     // A file that is gone.
     std::fs::remove_file(photos.join("a.png")).unwrap();
     srv.get(&format!("/api/image/{a}")).error(410);
@@ -377,12 +436,19 @@ fn serve_holds_the_store_lock_and_reindexes_its_roots() {
     let sb = Sandbox::new();
     let photos = sb.dir("photos");
     for seed in 50..53u64 {
-        util::write_png(&photos.join(format!("{seed}.png")), &util::scene(seed, 96, 96));
+        util::write_png(
+            &photos.join(format!("{seed}.png")),
+            &util::scene(seed, 96, 96),
+        );
     }
     sb.index_basic([&photos]).0.assert_code(0);
     let srv = Server::start(&sb.db(), &["--no-embed"]);
     // A second process cannot open the store the server holds.
-    let out = sb.index_basic([&photos]).0;
+    let out = sb.imgdex([
+        std::ffi::OsString::from("index"),
+        "--no-embed".into(),
+        photos.clone().into_os_string(),
+    ]);
     out.assert_code(2);
     assert!(out.stderr.contains("locked"), "{}", out.stderr);
     assert_eq!(sb.imgdex(["info"]).code, Some(2));
@@ -392,7 +458,10 @@ fn serve_holds_the_store_lock_and_reindexes_its_roots() {
     let r = srv.post("/api/index", b"");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let s = r.json();
-    assert_eq!((s["indexed"].as_u64(), s["removed"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (s["indexed"].as_u64(), s["removed"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(srv.get("/api/info").json()["images"], 3);
     let png = util::png_bytes(&DynamicImage::ImageRgb8(util::scene(54, 96, 96)));
     let hits = srv.post("/api/query?by=hash&k=1", &png).json();
@@ -432,7 +501,10 @@ fn serve_takes_200_concurrent_queries() {
             })
         })
         .collect();
-    let total: usize = threads.into_iter().map(|t| t.join().expect("client thread")).sum();
+    let total: usize = threads
+        .into_iter()
+        .map(|t| t.join().expect("client thread"))
+        .sum();
     assert_eq!(total, 200);
 }
 

@@ -28,7 +28,11 @@ pub struct Snapshot {
 impl Snapshot {
     pub fn load(store: &Store) -> Result<Snapshot> {
         let records = store.scan_images()?.records;
-        let by_id = records.iter().enumerate().map(|(i, (id, _))| (*id, i)).collect();
+        let by_id = records
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (*id, i))
+            .collect();
         let by_path = records
             .iter()
             .enumerate()
@@ -40,7 +44,10 @@ impl Snapshot {
             .filter_map(|r| std::fs::canonicalize(r).ok())
             .collect();
         let ann = match store.fingerprint("embedding")? {
-            Some(fp) => Some((stored::open_resident(store, &fp, HnswParams::default())?, fp)),
+            Some(fp) => Some((
+                stored::open_resident(store, &fp, HnswParams::default())?,
+                fp,
+            )),
             None => None,
         };
         Ok(Snapshot {
@@ -67,7 +74,11 @@ impl Snapshot {
     pub fn vectors<'a>(&self, store: &'a Store) -> StoreVectors<'a> {
         StoreVectors {
             store,
-            code: self.ann.as_ref().map(|(_, fp)| fingerprint_code(fp)).unwrap_or(0),
+            code: self
+                .ann
+                .as_ref()
+                .map(|(_, fp)| fingerprint_code(fp))
+                .unwrap_or(0),
         }
     }
 }
@@ -112,7 +123,10 @@ fn saved(store: &Store) -> Result<crate::store::results::ClusterResult> {
 }
 
 /// Members of each cluster that are still in the store, in id order.
-fn members(store: &Store, snap: &Snapshot) -> Result<(crate::store::results::ClusterResult, Vec<Vec<ImageId>>)> {
+fn members(
+    store: &Store,
+    snap: &Snapshot,
+) -> Result<(crate::store::results::ClusterResult, Vec<Vec<ImageId>>)> {
     let c = saved(store)?;
     let mut out = vec![Vec::new(); c.k as usize];
     for (&id, &l) in c.ids.iter().zip(&c.labels) {
@@ -151,9 +165,11 @@ pub fn cluster_members(
     limit: usize,
 ) -> Result<ClusterMembers> {
     let (_, lists) = members(store, snap)?;
-    let ids = lists.get(cluster as usize).ok_or_else(|| crate::Error::NotInStore {
-        what: format!("cluster {cluster}"),
-    })?;
+    let ids = lists
+        .get(cluster as usize)
+        .ok_or_else(|| crate::Error::NotInStore {
+            what: format!("cluster {cluster}"),
+        })?;
     let members = ids
         .iter()
         .skip(offset)

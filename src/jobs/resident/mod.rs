@@ -83,7 +83,10 @@ impl Resident {
         cfg.validate()?;
         let snapshot = Snapshot::load(&store)?;
         let (embedders, embed_note) = match &cfg.embed {
-            None => (None, Some("the server runs without the CNN model (--no-embed)".into())),
+            None => (
+                None,
+                Some("the server runs without the CNN model (--no-embed)".into()),
+            ),
             Some(e) => match EmbedderPool::load(e, cfg.sessions) {
                 Ok(p) => (Some(p), None),
                 Err(err) => (None, Some(err.to_string())),

@@ -42,7 +42,10 @@ impl EmbedderPool {
 
     /// Run `f` on a free session.
     pub fn with<T>(&self, f: impl FnOnce(&mut Embedder) -> Result<T>) -> Result<T> {
-        let e = self.take.recv().map_err(|_| Error::InvalidArgument("no ONNX Runtime session".into()))?;
+        let e = self
+            .take
+            .recv()
+            .map_err(|_| Error::InvalidArgument("no ONNX Runtime session".into()))?;
         let mut lease = Lease {
             embedder: Some(e),
             pool: self,
