@@ -15,6 +15,7 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbIma
 
 use crate::config::DecodeConfig;
 use crate::error::{Error, Result};
+use crate::heif;
 
 /// The result of decoding one file.
 #[derive(Debug, Clone)]
@@ -94,6 +95,9 @@ pub fn decode(path: &Path, bytes: &[u8], cfg: &DecodeConfig) -> Result<Decoded> 
 }
 
 fn decode_any(path: &Path, bytes: &[u8], cfg: &DecodeConfig) -> Result<Decoded> {
+    if let Some(kind) = heif::sniff(bytes) {
+        return decode_heif(path, bytes, kind, cfg);
+    }
     let format = detect_format(path, bytes)?;
     if format == ImageFormat::Jpeg && cfg.scaled_jpeg {
         if let Some(decoded) = jpeg_scaled(path, bytes, cfg)? {
@@ -128,7 +132,7 @@ fn limits(cfg: &DecodeConfig) -> Limits {
     l
 }
 
-fn check_pixels(path: &Path, width: u32, height: u32, cfg: &DecodeConfig) -> Result<()> {
+pub(crate) fn check_pixels(path: &Path, width: u32, height: u32, cfg: &DecodeConfig) -> Result<()> {
     if width == 0 || height == 0 {
         return Err(Error::Decode {
             path: path.into(),
@@ -174,6 +178,25 @@ fn decode_generic(
         width,
         height,
         format: format_name(format),
+        content: None,
+    })
+}
+
+/// HEIC and AVIF through libheif (see [`heif`]); orientation comes from the
+/// container's own transformations, which libheif applies.
+fn decode_heif(
+    path: &Path,
+    bytes: &[u8],
+    kind: heif::HeifKind,
+    cfg: &DecodeConfig,
+) -> Result<Decoded> {
+    let rgb = heif::decode(path, bytes, kind, cfg)?;
+    let (width, height) = rgb.dimensions();
+    Ok(Decoded {
+        image: to_working_size(rgb, cfg),
+        width,
+        height,
+        format: kind.name().into(),
         content: None,
     })
 }

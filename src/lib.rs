@@ -12,6 +12,7 @@ pub mod config;
 pub mod decode;
 pub mod error;
 pub mod features;
+pub mod heif;
 pub mod index;
 pub mod jobs;
 pub mod learn;

@@ -14,6 +14,7 @@ mod crash;
 mod dupes;
 mod embedding;
 mod features;
+mod heif;
 mod incremental;
 mod migration;
 mod store;
