@@ -27,7 +27,11 @@ pub fn write_html(report: &DupesReport, out: &Path) -> Result<()> {
             g.members.len()
         );
         for m in &g.members {
-            let keep = if m.file == g.keeper_file { " keeper" } else { "" };
+            let keep = if m.file == g.keeper_file {
+                " keeper"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 html,
                 "<figure class='{keep}'>{}<figcaption><b>{}</b><br>{}&times;{} &middot; {} KB<br><i>{}</i></figcaption></figure>",

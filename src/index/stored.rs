@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::index::ann::{
-    AnnSearch, AnnWrite, ExactIndex, GraphLoader, HnswIndex, HnswParams, MemoryVectors,
-    Projection, Vectors,
+    AnnSearch, AnnWrite, ExactIndex, GraphLoader, HnswIndex, HnswParams, MemoryVectors, Projection,
+    Vectors,
 };
 use crate::store::record::{self, fingerprint_code};
 use crate::store::{ImageId, Store};
@@ -170,7 +170,8 @@ fn store_dim(store: &Store, fp: &str) -> Result<Option<usize>> {
         Err(Error::CorruptRecord { .. }) => None,
         Err(e) => return Err(e),
     };
-    Ok(e.filter(|e| e.fingerprint == code).map(|e| e.to_f32().len()))
+    Ok(e.filter(|e| e.fingerprint == code)
+        .map(|e| e.to_f32().len()))
 }
 
 /// Called by `index` before it changes any embedding.

@@ -16,8 +16,8 @@ use serde::Serialize;
 
 use crate::config::{DecodeConfig, FeatureConfig};
 use crate::error::{Error, Result};
-use crate::features::embedding::{EmbedConfig, Embedder};
 use crate::features;
+use crate::features::embedding::{EmbedConfig, Embedder};
 use crate::jobs::progress::progress_bar;
 use crate::jobs::FileIssue;
 use crate::learn::classifier::{self, Method, Model, TrainOptions};

@@ -377,7 +377,10 @@ fn embed_batch(embedder: &mut Embedder, code: u32, items: Vec<Box<Analysed>>) ->
             .collect(),
         Ok(embs) => failed_batch(
             &items,
-            &format!("inference returned {} embeddings for {n} images", embs.len()),
+            &format!(
+                "inference returned {} embeddings for {n} images",
+                embs.len()
+            ),
         ),
         Err(e) => failed_batch(&items, &format!("inference failed: {e}")),
     }
@@ -401,8 +404,10 @@ fn embed_batch_guarded(
     code: u32,
     items: Vec<Box<Analysed>>,
 ) -> Vec<Outcome> {
-    let keys: Vec<(Option<ImageId>, Vec<u8>)> =
-        items.iter().map(|a| (a.id, a.record.path.clone())).collect();
+    let keys: Vec<(Option<ImageId>, Vec<u8>)> = items
+        .iter()
+        .map(|a| (a.id, a.record.path.clone()))
+        .collect();
     std::panic::catch_unwind(AssertUnwindSafe(|| embed_batch(embedder, code, items)))
         .unwrap_or_else(|_| {
             keys.into_iter()

@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::config::{DecodeConfig, FeatureConfig};
 use crate::error::Result;
+use crate::features;
 use crate::features::embedding::{top_k, EmbedConfig, Embedder};
 use crate::features::hash::to_hex;
-use crate::features;
 use crate::plot::{self, Chart, Series};
 
 #[derive(Debug, Clone)]

@@ -135,7 +135,11 @@ impl Store {
         };
         let problem = r.model.shape_problem().or_else(|| {
             (r.classes.len() < model_classes(&r.model)).then(|| {
-                format!("{} class names for a {}-class model", r.classes.len(), model_classes(&r.model))
+                format!(
+                    "{} class names for a {}-class model",
+                    r.classes.len(),
+                    model_classes(&r.model)
+                )
             })
         });
         match problem {

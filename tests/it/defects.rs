@@ -61,7 +61,12 @@ fn index_reports_a_panicking_decoder_and_indexes_the_rest() {
     let out = with_fault(
         &sb.db(),
         "decode:boom",
-        &["index".as_ref(), "--json".as_ref(), "--no-embed".as_ref(), dir.as_os_str()],
+        &[
+            "index".as_ref(),
+            "--json".as_ref(),
+            "--no-embed".as_ref(),
+            dir.as_os_str(),
+        ],
     );
     out.assert_code(1);
     let s: IndexSummary = out.parse();
@@ -81,14 +86,24 @@ fn index_counts_the_batch_of_a_panicking_inference_thread_as_failed() {
     let out = with_fault(
         &sb.db(),
         "inference:boom",
-        &["index".as_ref(), "--json".as_ref(), "--batch".as_ref(), "1".as_ref(), dir.as_os_str()],
+        &[
+            "index".as_ref(),
+            "--json".as_ref(),
+            "--batch".as_ref(),
+            "1".as_ref(),
+            dir.as_os_str(),
+        ],
     );
     out.assert_code(1);
     let s: IndexSummary = out.parse();
     assert_eq!(s.indexed, 3, "{}", out.describe());
     assert_eq!(s.failed.len(), 1, "{:?}", s.failed);
     assert_eq!(s.failed[0].path, disp(&files[2]));
-    assert!(s.failed[0].error.contains("panicked"), "{}", s.failed[0].error);
+    assert!(
+        s.failed[0].error.contains("panicked"),
+        "{}",
+        s.failed[0].error
+    );
 
     // Default batches: whatever shared the poisoned batch fails with it,
     // each file is accounted for exactly once.
@@ -98,7 +113,13 @@ fn index_counts_the_batch_of_a_panicking_inference_thread_as_failed() {
     let out = with_fault(
         &sb.db(),
         "inference:boom",
-        &["index".as_ref(), "--json".as_ref(), "--ort-sessions".as_ref(), "1".as_ref(), dir.as_os_str()],
+        &[
+            "index".as_ref(),
+            "--json".as_ref(),
+            "--ort-sessions".as_ref(),
+            "1".as_ref(),
+            dir.as_os_str(),
+        ],
     );
     out.assert_code(1);
     let s: IndexSummary = out.parse();
@@ -124,14 +145,26 @@ fn classify_predict_reports_a_panicking_decoder_and_continues() {
         }
     }
     sb.index([&root]).0.assert_code(0);
-    sb.imgdex(["classify", "train", "--method", "knn", "--val-fraction", "0.34"])
-        .assert_code(0);
+    sb.imgdex([
+        "classify",
+        "train",
+        "--method",
+        "knn",
+        "--val-fraction",
+        "0.34",
+    ])
+    .assert_code(0);
     let fresh = sb.dir("fresh");
     let files = images(&fresh, &["boom.png", "ok.png"], 60);
     let out = with_fault(
         &sb.db(),
         "decode:boom",
-        &["classify".as_ref(), "predict".as_ref(), "--json".as_ref(), fresh.as_os_str()],
+        &[
+            "classify".as_ref(),
+            "predict".as_ref(),
+            "--json".as_ref(),
+            fresh.as_os_str(),
+        ],
     );
     out.assert_code(1);
     let preds = out.json();
@@ -161,7 +194,10 @@ fn ort_library_paths_are_each_tried_and_reported_on_their_own() {
     let first = bogus("first.so");
     match Embedder::load(&cfg(Some(first.clone()))) {
         Err(Error::Model { path, .. }) => assert_eq!(path, first),
-        other => panic!("expected a Model error for {}, got {other:?}", first.display()),
+        other => panic!(
+            "expected a Model error for {}, got {other:?}",
+            first.display()
+        ),
     }
     // The real one afterwards still loads (the first failure is not cached).
     Embedder::load(&cfg(None)).expect("the real ONNX Runtime loads after a failed attempt");
@@ -172,7 +208,10 @@ fn ort_library_paths_are_each_tried_and_reported_on_their_own() {
             assert_eq!(path, second);
             assert!(reason.contains("already loaded"), "{reason}");
         }
-        other => panic!("expected a Model error for {}, got {other:?}", second.display()),
+        other => panic!(
+            "expected a Model error for {}, got {other:?}",
+            second.display()
+        ),
     }
 }
 
@@ -209,7 +248,11 @@ fn a_damaged_stored_classifier_is_a_corrupt_record_not_a_panic() {
     }
     let dir = sb.dir("imgs");
     let files = images(&dir, &["a.png"], 70);
-    let out = sb.imgdex([OsStr::new("classify"), "predict".as_ref(), files[0].as_os_str()]);
+    let out = sb.imgdex([
+        OsStr::new("classify"),
+        "predict".as_ref(),
+        files[0].as_os_str(),
+    ]);
     out.assert_code(2);
     assert!(out.stderr.contains("corrupt"), "{}", out.describe());
 }
@@ -252,7 +295,10 @@ fn reloading_the_saved_graph_leaks_nothing() {
     for _ in 0..5 {
         let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
         assert_eq!(ann.kind(), "hnsw");
-        assert!(mappings(&sb.root, "hnsw.data") >= 1, "the query graph is memory-mapped");
+        assert!(
+            mappings(&sb.root, "hnsw.data") >= 1,
+            "the query graph is memory-mapped"
+        );
         drop((ann, vectors));
     }
     assert_eq!(
@@ -286,10 +332,14 @@ fn dupes_report_has_thumbnails_for_non_utf8_file_names() {
 
 #[test]
 fn folder_labels_keep_names_that_differ_only_in_invalid_bytes_apart() {
-    let stored: Vec<Vec<u8>> = [&b"/p/caf\xe9/1.png"[..], b"/p/caf\xe8/2.png", b"/p/cafe/3.png"]
-        .iter()
-        .map(|b| b.to_vec())
-        .collect();
+    let stored: Vec<Vec<u8>> = [
+        &b"/p/caf\xe9/1.png"[..],
+        b"/p/caf\xe8/2.png",
+        b"/p/cafe/3.png",
+    ]
+    .iter()
+    .map(|b| b.to_vec())
+    .collect();
     let by_path = labels::assign(&LabelSource::Folder, &stored).unwrap();
     let names: std::collections::BTreeSet<&str> = by_path.values().map(String::as_str).collect();
     assert_eq!(names.len(), 3, "{by_path:?}");
@@ -311,7 +361,11 @@ fn inspect_reads_its_file_once() {
     let file = sb.root.join("noise.png");
     let mut rng = util::Lcg::new(5);
     let img = image::RgbImage::from_fn(700, 600, |_, _| {
-        image::Rgb([rng.range(0, 256) as u8, rng.range(0, 256) as u8, rng.range(0, 256) as u8])
+        image::Rgb([
+            rng.range(0, 256) as u8,
+            rng.range(0, 256) as u8,
+            rng.range(0, 256) as u8,
+        ])
     });
     write_png(&file, &img);
     let size = std::fs::metadata(&file).unwrap().len();

@@ -148,7 +148,9 @@ fn ann_params() -> HnswParams {
 }
 
 fn ann_vector(id: u64) -> Vec<f32> {
-    let v: Vec<f32> = (0..8).map(|d| ((id * 31 + d * 7) % 13) as f32 + 0.5).collect();
+    let v: Vec<f32> = (0..8)
+        .map(|d| ((id * 31 + d * 7) % 13) as f32 + 0.5)
+        .collect();
     imgdex::features::embedding::l2_normalised(&v)
 }
 
@@ -225,17 +227,41 @@ where
 fn every_stored_envelope_version_decodes_from_its_frozen_bytes() {
     pinned::<StoredImage, _>("image_v1.bin", image(), |StoredImage::V1(r)| r);
     pinned::<StoredEmbedding, _>("embedding_v1.bin", embedding(), |StoredEmbedding::V1(r)| r);
-    pinned::<StoredClustering, _>("clustering_v1.bin", clustering(), |StoredClustering::V1(r)| r);
-    pinned::<StoredClassifier, _>("classifier_logistic_v1.bin", classifier(logistic()), |StoredClassifier::V1(r)| r);
-    pinned::<StoredClassifier, _>("classifier_knn_v1.bin", classifier(knn()), |StoredClassifier::V1(r)| r);
+    pinned::<StoredClustering, _>(
+        "clustering_v1.bin",
+        clustering(),
+        |StoredClustering::V1(r)| r,
+    );
+    pinned::<StoredClassifier, _>(
+        "classifier_logistic_v1.bin",
+        classifier(logistic()),
+        |StoredClassifier::V1(r)| r,
+    );
+    pinned::<StoredClassifier, _>(
+        "classifier_knn_v1.bin",
+        classifier(knn()),
+        |StoredClassifier::V1(r)| r,
+    );
     pinned::<StoredAnnMeta, _>("ann_meta_v1.bin", StoredAnnMeta::V1(ann_meta()), |m| m);
     // Today's code writes the same bytes for the same values.
     let same = [
         ("image_v1.bin", encode(&StoredImage::V1(image()))),
-        ("embedding_v1.bin", encode(&StoredEmbedding::V1(embedding()))),
-        ("clustering_v1.bin", encode(&StoredClustering::V1(clustering()))),
-        ("classifier_logistic_v1.bin", encode(&StoredClassifier::V1(classifier(logistic())))),
-        ("classifier_knn_v1.bin", encode(&StoredClassifier::V1(classifier(knn())))),
+        (
+            "embedding_v1.bin",
+            encode(&StoredEmbedding::V1(embedding())),
+        ),
+        (
+            "clustering_v1.bin",
+            encode(&StoredClustering::V1(clustering())),
+        ),
+        (
+            "classifier_logistic_v1.bin",
+            encode(&StoredClassifier::V1(classifier(logistic()))),
+        ),
+        (
+            "classifier_knn_v1.bin",
+            encode(&StoredClassifier::V1(classifier(knn()))),
+        ),
         ("ann_meta_v1.bin", encode(&StoredAnnMeta::V1(ann_meta()))),
     ];
     for (name, bytes) in same {
@@ -296,10 +322,22 @@ fn write_format_fixtures() {
         }
     };
     w("image_v1.bin", &encode(&StoredImage::V1(image())));
-    w("embedding_v1.bin", &encode(&StoredEmbedding::V1(embedding())));
-    w("clustering_v1.bin", &encode(&StoredClustering::V1(clustering())));
-    w("classifier_logistic_v1.bin", &encode(&StoredClassifier::V1(classifier(logistic()))));
-    w("classifier_knn_v1.bin", &encode(&StoredClassifier::V1(classifier(knn()))));
+    w(
+        "embedding_v1.bin",
+        &encode(&StoredEmbedding::V1(embedding())),
+    );
+    w(
+        "clustering_v1.bin",
+        &encode(&StoredClustering::V1(clustering())),
+    );
+    w(
+        "classifier_logistic_v1.bin",
+        &encode(&StoredClassifier::V1(classifier(logistic()))),
+    );
+    w(
+        "classifier_knn_v1.bin",
+        &encode(&StoredClassifier::V1(classifier(knn()))),
+    );
     w("ann_meta_v1.bin", &encode(&StoredAnnMeta::V1(ann_meta())));
 
     // Schema 1, as its code path wrote it: step 001, version 1, records.
@@ -308,9 +346,12 @@ fn write_format_fixtures() {
     (STEPS[0].run)(&db).unwrap();
     write_schema_version(&db, 1).unwrap();
     let meta = db.open_tree("meta").unwrap();
-    meta.insert("fingerprint/hash", &b"fixture-hash-v1"[..]).unwrap();
+    meta.insert("fingerprint/hash", &b"fixture-hash-v1"[..])
+        .unwrap();
     let images = db.open_tree("images").unwrap();
-    images.insert(7u64.to_be_bytes(), encode(&StoredImage::V1(image()))).unwrap();
+    images
+        .insert(7u64.to_be_bytes(), encode(&StoredImage::V1(image())))
+        .unwrap();
     w("store_v1.records", dump(&db).as_bytes());
 
     // A current store with 40 embeddings and its saved graph.
@@ -328,7 +369,10 @@ fn write_format_fixtures() {
     assert_eq!(stored::saved_generation(&store).unwrap(), Some(1));
     w("store_v3_ann.records", dump(store.db()).as_bytes());
     for f in ["imgdex.hnsw.graph", "imgdex.hnsw.data"] {
-        w(&format!("ann_g1/{f}"), &std::fs::read(sb.db().join("ann/g1").join(f)).unwrap());
+        w(
+            &format!("ann_g1/{f}"),
+            &std::fs::read(sb.db().join("ann/g1").join(f)).unwrap(),
+        );
     }
     let sled_bytes: u64 = walk_size(&sb.db().join("sled"));
     eprintln!("a sled directory for these records: {sled_bytes} bytes");
@@ -337,7 +381,10 @@ fn write_format_fixtures() {
 fn walk_size(p: &Path) -> u64 {
     let m = std::fs::metadata(p).unwrap();
     if m.is_dir() {
-        std::fs::read_dir(p).unwrap().map(|e| walk_size(&e.unwrap().path())).sum()
+        std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| walk_size(&e.unwrap().path()))
+            .sum()
     } else {
         m.len()
     }
