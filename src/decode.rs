@@ -89,6 +89,7 @@ pub fn read_file(path: &Path, cfg: &DecodeConfig) -> Result<Vec<u8>> {
 
 /// Decode `bytes` (the content of `path`) into a working image.
 pub fn decode(path: &Path, bytes: &[u8], cfg: &DecodeConfig) -> Result<Decoded> {
+    crate::fault::inject("decode", path);
     let mut d = decode_any(path, bytes, cfg)?;
     d.content = trim_border(&d.image);
     Ok(d)

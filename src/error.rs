@@ -70,6 +70,12 @@ pub enum Error {
     #[error("{}: cannot decode: {reason}", path.display())]
     Decode { path: PathBuf, reason: String },
 
+    #[error("{}: {stage} panicked on this file", path.display())]
+    Panicked { path: PathBuf, stage: &'static str },
+
+    #[error("inconsistent {what}: {reason}")]
+    InvalidModel { what: &'static str, reason: String },
+
     #[error("{what}: expected dimension {expected}, got {got}")]
     Dimension {
         what: String,

@@ -11,6 +11,8 @@
 pub mod config;
 pub mod decode;
 pub mod error;
+#[doc(hidden)]
+pub mod fault;
 pub mod features;
 pub mod heif;
 pub mod index;

@@ -110,6 +110,9 @@ pub struct Pair {
 #[derive(Debug, Clone, Serialize)]
 pub struct Member {
     pub path: String,
+    /// The file itself (`path` is its display form, lossy for non-UTF-8 names).
+    #[serde(skip)]
+    pub file: PathBuf,
     pub width: u32,
     pub height: u32,
     pub bytes: u64,
@@ -121,6 +124,8 @@ pub struct Member {
 pub struct GroupDetail {
     /// Suggested image to keep: largest resolution, then largest file, then oldest.
     pub keeper: String,
+    #[serde(skip)]
+    pub keeper_file: PathBuf,
     pub members: Vec<Member>,
 }
 
@@ -372,6 +377,7 @@ fn group_detail(
             };
             Member {
                 path: paths::display(&r.path),
+                file: paths::from_bytes(&r.path),
                 width: r.width,
                 height: r.height,
                 bytes: r.size,
@@ -381,15 +387,7 @@ fn group_detail(
         .collect();
     GroupDetail {
         keeper: paths::display(&kr.path),
+        keeper_file: paths::from_bytes(&kr.path),
         members,
     }
-}
-
-/// Paths of a report's groups as filesystem paths (for the HTML report).
-pub fn group_paths(report: &DupesReport) -> Vec<Vec<PathBuf>> {
-    report
-        .groups
-        .iter()
-        .map(|g| g.iter().map(PathBuf::from).collect())
-        .collect()
 }

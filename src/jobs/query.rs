@@ -54,10 +54,8 @@ pub fn analyse_file(
     dcfg: &DecodeConfig,
     fcfg: &FeatureConfig,
 ) -> Result<(decode::Decoded, Features)> {
-    let bytes = decode::read_file(path, dcfg)?;
-    let decoded = decode::decode(path, &bytes, dcfg)?;
-    let f = features::compute(&decoded, fcfg);
-    Ok((decoded, f))
+    let a = features::analyse(path, dcfg, fcfg)?;
+    Ok((a.decoded, a.features))
 }
 
 pub fn run(store: &Store, cfg: &QueryConfig) -> Result<Vec<Hit>> {

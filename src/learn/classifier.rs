@@ -311,9 +311,58 @@ impl Model {
         }
     }
 
+    /// What is inconsistent in this model's shapes, if anything (a stored
+    /// model is data read from disk: it is checked before use).
+    pub fn shape_problem(&self) -> Option<String> {
+        match self {
+            Model::Logistic(m) => {
+                let std_ok = m
+                    .standardizer
+                    .as_ref()
+                    .is_none_or(|s| s.mean.len() == m.dim && s.scale.len() == m.dim);
+                if m.classes == 0 || m.weights.len() != m.dim * m.classes {
+                    Some(format!(
+                        "logistic weights hold {} values for {} dimensions × {} classes",
+                        m.weights.len(),
+                        m.dim,
+                        m.classes
+                    ))
+                } else if m.intercept.len() != m.classes {
+                    Some(format!(
+                        "logistic intercept holds {} values for {} classes",
+                        m.intercept.len(),
+                        m.classes
+                    ))
+                } else {
+                    (!std_ok).then(|| "standardizer does not match the dimension".to_string())
+                }
+            }
+            Model::Knn(m) => {
+                if m.vectors.len() != m.labels.len() * m.dim {
+                    Some(format!(
+                        "k-NN vectors hold {} values for {} labels × {} dimensions",
+                        m.vectors.len(),
+                        m.labels.len(),
+                        m.dim
+                    ))
+                } else if m.labels.iter().any(|&l| l as usize >= m.classes) {
+                    Some(format!("k-NN label outside the {} classes", m.classes))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
     /// Best class and its score (probability, or the neighbours' vote
     /// share for k-NN) for every row of `x`.
     pub fn predict(&self, x: ArrayView2<f32>) -> Result<Vec<(u32, f32)>> {
+        if let Some(reason) = self.shape_problem() {
+            return Err(Error::InvalidModel {
+                what: "classifier",
+                reason,
+            });
+        }
         if x.ncols() != self.dim() {
             return Err(Error::Dimension {
                 what: "classifier input".into(),
@@ -321,22 +370,28 @@ impl Model {
                 got: x.ncols(),
             });
         }
-        Ok(match self {
+        match self {
             Model::Logistic(m) => predict_logistic(m, x),
             Model::Knn(m) => predict_knn(m, x),
-        })
+        }
     }
 }
 
-fn predict_logistic(m: &LogisticModel, x: ArrayView2<f32>) -> Vec<(u32, f32)> {
+fn shape_error(e: ndarray::ShapeError) -> Error {
+    Error::InvalidModel {
+        what: "classifier",
+        reason: e.to_string(),
+    }
+}
+
+fn predict_logistic(m: &LogisticModel, x: ArrayView2<f32>) -> Result<Vec<(u32, f32)>> {
     let xs = match &m.standardizer {
         Some(s) => s.apply(x),
         None => x.to_owned(),
     };
-    let w = ArrayView2::from_shape((m.dim, m.classes), &m.weights)
-        .expect("weights sized dim × classes");
+    let w = ArrayView2::from_shape((m.dim, m.classes), &m.weights).map_err(shape_error)?;
     let logits = xs.dot(&w);
-    logits
+    Ok(logits
         .rows()
         .into_iter()
         .map(|row| {
@@ -349,12 +404,11 @@ fn predict_logistic(m: &LogisticModel, x: ArrayView2<f32>) -> Vec<(u32, f32)> {
                 .unwrap_or(0);
             (best as u32, exp[best] / sum)
         })
-        .collect()
+        .collect())
 }
 
-fn predict_knn(m: &KnnModel, x: ArrayView2<f32>) -> Vec<(u32, f32)> {
-    let v =
-        ArrayView2::from_shape((m.labels.len(), m.dim), &m.vectors).expect("vectors sized n × dim");
+fn predict_knn(m: &KnnModel, x: ArrayView2<f32>) -> Result<Vec<(u32, f32)>> {
+    let v = ArrayView2::from_shape((m.labels.len(), m.dim), &m.vectors).map_err(shape_error)?;
     let q = normalised(x);
     let mut out = Vec::with_capacity(q.nrows());
     for chunk in q.axis_chunks_iter(Axis(0), 1024) {
@@ -366,5 +420,5 @@ fn predict_knn(m: &KnnModel, x: ArrayView2<f32>) -> Vec<(u32, f32)> {
             out.push((winner, votes[winner as usize] / nb.len().max(1) as f32));
         }
     }
-    out
+    Ok(out)
 }
