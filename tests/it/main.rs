@@ -13,6 +13,7 @@ mod cluster;
 mod crash;
 mod dupes;
 mod embedding;
+mod fastpath;
 mod features;
 mod incremental;
 mod migration;
