@@ -14,6 +14,7 @@ mod crash;
 mod defects;
 mod dupes;
 mod embedding;
+mod fastpath;
 mod features;
 mod formats;
 mod heif;
