@@ -156,25 +156,35 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Dupes {
+            preset,
             by,
             threshold,
             dhash_threshold,
             max_cosine,
             weak_cosine,
             weak_phash,
+            max_histogram,
             ann,
             pairs,
             report,
             json,
         } => {
             let store = open(&args.db, false)?;
-            let mut cfg = dupes::DupesConfig::default();
+            let mut cfg = dupes::DupesConfig::preset(preset.unwrap_or(dupes::Preset::Default));
             cfg.by = match by {
-                DupesByArg::Auto => dupes::DupesBy::Auto,
-                DupesByArg::Embedding => dupes::DupesBy::Embedding,
-                DupesByArg::Hash => dupes::DupesBy::Hash,
-                DupesByArg::Exact => dupes::DupesBy::Exact,
+                None => cfg.by,
+                Some(DupesByArg::Auto) => dupes::DupesBy::Auto,
+                Some(DupesByArg::Embedding) => dupes::DupesBy::Embedding,
+                Some(DupesByArg::Hash) => dupes::DupesBy::Hash,
+                Some(DupesByArg::Exact) => dupes::DupesBy::Exact,
             };
+            if let Some(v) = max_histogram {
+                anyhow::ensure!(
+                    (0.0..=1.0).contains(&v),
+                    "--max-histogram must be a Hellinger distance in 0..1, got {v}"
+                );
+                cfg.max_histogram = Some(v);
+            }
             if let Some(t) = threshold {
                 anyhow::ensure!(
                     t <= 64,

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::features::hash::hamming;
+use crate::features::histogram;
 use crate::index::ann::HnswParams;
 use crate::index::ann::DUPES_SEARCH;
 use crate::index::hamming::{self, HashRule};
@@ -81,6 +82,10 @@ pub struct DupesConfig {
     pub neighbours: Neighbours,
     /// Also report every candidate pair with its evidence.
     pub with_pairs: bool,
+    /// When set, a pair is a duplicate only if its colour histograms are also
+    /// within this Hellinger distance (0..1). The hashes see luminance only,
+    /// so this is what keeps a recoloured copy (a shiny sprite) apart.
+    pub max_histogram: Option<f32>,
 }
 
 impl Default for DupesConfig {
@@ -92,9 +97,98 @@ impl Default for DupesConfig {
             ann: HnswParams::default(),
             neighbours: Neighbours::Auto,
             with_pairs: false,
+            max_histogram: None,
         }
     }
 }
+
+/// A named set of thresholds for what counts as a duplicate (`dupes
+/// --preset`); measured on the development sets (see README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    /// Byte-identical files only.
+    Exact,
+    /// Re-encodes, resizes and small edits only: tight hash and cosine
+    /// limits, no weak rule, so different sprites of one Pokémon or two
+    /// shots of one scene stay apart.
+    Strict,
+    /// The default thresholds (also catches crops, flips, borders, captions).
+    Default,
+    /// Wider: more edited copies found, at some cost in precision.
+    Loose,
+}
+
+impl Preset {
+    pub const NAMES: &'static str = "exact, strict, default, loose";
+}
+
+impl std::str::FromStr for Preset {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "exact" => Ok(Preset::Exact),
+            "strict" => Ok(Preset::Strict),
+            "default" => Ok(Preset::Default),
+            "loose" => Ok(Preset::Loose),
+            _ => Err(crate::Error::InvalidArgument(format!(
+                "unknown dupes preset `{s}` (the presets are: {})",
+                Preset::NAMES
+            ))),
+        }
+    }
+}
+
+impl DupesConfig {
+    /// The configuration a preset names (`Default` is `DupesConfig::default()`).
+    pub fn preset(p: Preset) -> DupesConfig {
+        let base = DupesConfig::default();
+        match p {
+            Preset::Exact => DupesConfig {
+                by: DupesBy::Exact,
+                ..base
+            },
+            Preset::Strict => DupesConfig {
+                rule: STRICT_RULE,
+                embedding: STRICT_EMBEDDING_RULE,
+                max_histogram: Some(STRICT_MAX_HISTOGRAM),
+                ..base
+            },
+            Preset::Default => base,
+            Preset::Loose => DupesConfig {
+                rule: LOOSE_RULE,
+                embedding: LOOSE_EMBEDDING_RULE,
+                ..base
+            },
+        }
+    }
+}
+
+/// `strict`: hashes within 2 bits or a near-zero cosine distance, no weak
+/// rule (`weak_cosine` 0 adds nothing), and colour histograms within
+/// [`STRICT_MAX_HISTOGRAM`]. Chosen on the development sets (README).
+pub const STRICT_RULE: HashRule = HashRule {
+    max_phash: 2,
+    max_dhash: 2,
+};
+pub const STRICT_MAX_HISTOGRAM: f32 = 0.08;
+pub const STRICT_EMBEDDING_RULE: EmbeddingRule = EmbeddingRule {
+    max_cosine: 0.005,
+    weak_cosine: 0.0,
+    weak_phash: 0,
+    k: 10,
+};
+/// `loose`: wider hash, cosine and weak limits.
+pub const LOOSE_RULE: HashRule = HashRule {
+    max_phash: 14,
+    max_dhash: 14,
+};
+pub const LOOSE_EMBEDDING_RULE: EmbeddingRule = EmbeddingRule {
+    max_cosine: 0.08,
+    weak_cosine: 0.18,
+    weak_phash: 24,
+    k: 10,
+};
 
 /// The evidence about one candidate pair.
 #[derive(Debug, Clone, Serialize)]
@@ -184,7 +278,7 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
     for (&(a, b), &cos) in &evidence {
         let (ra, rb) = (&records[a as usize].1, &records[b as usize].1);
         let (ph, dh) = hash_distances(ra, rb);
-        let dup = decide(cfg, cos, ph, dh);
+        let dup = decide(cfg, cos, ph, dh) && colours_agree(cfg, ra, rb);
         if dup {
             uf.union(a, b);
         }
@@ -234,6 +328,18 @@ fn decide(cfg: &DupesConfig, cos: Option<f32>, phash: u32, dhash: u32) -> bool {
     match cfg.by {
         DupesBy::Hash => by_hash,
         _ => by_hash || by_embedding,
+    }
+}
+
+/// The optional histogram gate of [`DupesConfig::max_histogram`]; a pair
+/// lacking comparable histograms fails it.
+fn colours_agree(cfg: &DupesConfig, a: &ImageRecord, b: &ImageRecord) -> bool {
+    let Some(limit) = cfg.max_histogram else {
+        return true;
+    };
+    match (&a.histogram, &b.histogram) {
+        (Some(x), Some(y)) => histogram::distance(&x.value, &y.value).is_some_and(|d| d <= limit),
+        _ => false,
     }
 }
 
