@@ -133,6 +133,14 @@ pub enum Command {
         /// Write a self-contained HTML page with thumbnails per group for review.
         #[arg(long)]
         report: Option<PathBuf>,
+        #[command(flatten)]
+        act: super::apply::ApplyArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reverse the actions recorded in a `dupes --apply` journal.
+    Undo {
+        journal: PathBuf,
         #[arg(long)]
         json: bool,
     },

@@ -25,6 +25,7 @@ macro_rules! out {
     }};
 }
 
+mod apply;
 mod learn;
 pub mod learn_args;
 
@@ -167,8 +168,10 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
             ann,
             pairs,
             report,
+            act,
             json,
         } => {
+            let apply_cfg = apply::config(&act)?;
             let store = open(&args.db, false)?;
             let mut cfg = dupes::DupesConfig::preset(preset.unwrap_or(dupes::Preset::Default));
             cfg.by = match by {
@@ -235,6 +238,9 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
                 imgdex::report::write_html(&result, path)
                     .with_context(|| format!("cannot write report {}", path.display()))?;
             }
+            if let Some(a) = &apply_cfg {
+                return apply::run_apply(&store, &result, a, json, text);
+            }
             if json {
                 print_json(text, &result)?;
             } else {
@@ -263,6 +269,7 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Undo { journal, json } => apply::run_undo(&args.db, &journal, json, text),
         Command::Cluster(a) => learn::cluster(&args.db, a, progress, text),
         Command::Export(a) => learn::export(&args.db, a, args.quiet, text),
         Command::Classify(a) => learn::classify(&args.db, a, progress, text),

@@ -23,6 +23,7 @@ use crate::index::unionfind::UnionFind;
 use crate::paths;
 use crate::store::{ImageId, ImageRecord, Store};
 
+mod detail;
 mod preset;
 pub use preset::*;
 
@@ -212,10 +213,11 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
     groups
         .iter_mut()
         .for_each(|g| g.sort_by_key(|&i| paths::display(&records[i as usize].1.path)));
+    let mut groups = detail::drop_shared_inodes(groups, &records);
     groups.sort_by_key(|g| paths::display(&records[g[0] as usize].1.path));
     let details = groups
         .iter()
-        .map(|g| group_detail(g, &records, &evidence))
+        .map(|g| detail::group_detail(g, &records, &evidence))
         .collect();
     Ok(DupesReport {
         groups: groups
@@ -341,69 +343,6 @@ fn embedding_pairs(
         }
     }
     Ok(kind)
-}
-
-/// Keeper: largest resolution, then largest file, then oldest, then path.
-fn keeper(group: &[u32], records: &[(ImageId, ImageRecord)]) -> u32 {
-    *group
-        .iter()
-        .max_by(|&&a, &&b| {
-            let (ra, rb) = (&records[a as usize].1, &records[b as usize].1);
-            let px = |r: &ImageRecord| u64::from(r.width) * u64::from(r.height);
-            px(ra)
-                .cmp(&px(rb))
-                .then(ra.size.cmp(&rb.size))
-                .then(rb.mtime_ns.cmp(&ra.mtime_ns))
-                .then(rb.path.cmp(&ra.path))
-        })
-        .expect("groups are non-empty")
-}
-
-fn group_detail(
-    group: &[u32],
-    records: &[(ImageId, ImageRecord)],
-    evidence: &Evidence,
-) -> GroupDetail {
-    let k = keeper(group, records);
-    let kr = &records[k as usize].1;
-    let members = group
-        .iter()
-        .map(|&i| {
-            let r = &records[i as usize].1;
-            let reason = if i == k {
-                "suggested keeper (largest resolution, then file size, then oldest)".to_string()
-            } else {
-                let (ph, dh) = hash_distances(kr, r);
-                let cos = evidence.get(&(i.min(k), i.max(k))).copied().flatten();
-                let mut s = if r.digest == kr.digest {
-                    "identical bytes".to_string()
-                } else {
-                    format!("pHash {ph}/64 bits, dHash {dh}/64 bits from keeper")
-                };
-                if let Some(c) = cos {
-                    s.push_str(&format!(", CNN cosine distance {c:.3}"));
-                }
-                if r.width != kr.width || r.height != kr.height {
-                    s.push_str(&format!(
-                        ", {}x{} vs {}x{}",
-                        r.width, r.height, kr.width, kr.height
-                    ));
-                }
-                s
-            };
-            Member {
-                path: paths::display(&r.path),
-                width: r.width,
-                height: r.height,
-                bytes: r.size,
-                reason,
-            }
-        })
-        .collect();
-    GroupDetail {
-        keeper: paths::display(&kr.path),
-        members,
-    }
 }
 
 /// Paths of a report's groups as filesystem paths (for the HTML report).
