@@ -122,6 +122,16 @@ pub enum Error {
     #[error("cannot fit {what}: {reason}")]
     Fit { what: String, reason: String },
 
+    #[error("`{action}` cannot be undone; confirm it with --yes (yes: true)")]
+    NeedsConfirmation { action: &'static str },
+
+    #[error("journal {}{}: {reason}", path.display(), line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    Journal {
+        path: PathBuf,
+        line: Option<u64>,
+        reason: String,
+    },
+
     #[error("store {} has no saved {what}; run `imgdex {command}` first", path.display())]
     NoResult {
         path: PathBuf,
