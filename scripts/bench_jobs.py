@@ -8,9 +8,11 @@ scikit-learn).
   bench_jobs.py labels PATHS.txt Y.txt
       class index per row from each path's parent folder name
   bench_jobs.py sklearn X.npy Y.txt K LO..HI
-      scikit-learn timings, same work as examples/bench_jobs.rs, as JSON
-  bench_jobs.py report NAME RUST.json SKLEARN.json
-      Markdown table comparing the two
+      scikit-learn timings, same work as examples/bench_jobs.rs, as JSON,
+      with its thread pools (BLAS, OpenMP) limited to BENCH_THREADS
+      (default 2) through threadpoolctl
+  bench_jobs.py report NAME IMGDEX.jsonl SKLEARN.jsonl [BASELINE.jsonl]
+      Markdown table of the medians over the runs (one JSON object a line)
 """
 
 import json
@@ -59,17 +61,39 @@ def sklearn(x_npy, y_txt, k, rng_text):
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.preprocessing import StandardScaler
 
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    threads = int(os.environ.get("BENCH_THREADS", "2"))
+    with threadpool_limits(threads):
+        out = _sklearn(x_npy, y_txt, k, rng_text)
+        out["threadpools"] = "; ".join(
+            f"{p['internal_api']} {p.get('architecture') or ''} ×{p['num_threads']}".replace("  ", " ")
+            for p in threadpool_info()
+        )
+    print(json.dumps(out))
+
+
+def _sklearn(x_npy, y_txt, k, rng_text):
+    import numpy as np
+    import sklearn as sk
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import normalized_mutual_info_score, silhouette_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.preprocessing import StandardScaler
+
     x = np.load(x_npy)
     y = np.loadtxt(y_txt, dtype=np.int64)
     lo, hi = (int(v) for v in rng_text.split(".."))
     out = {"rows": int(x.shape[0]), "dim": int(x.shape[1]), "sklearn": sk.__version__}
 
     def km(kk, mini):
-        # Same settings as imgdex: k-means++ (greedy), one start, 300
-        # iterations, tol 1e-4; mini-batch of 1024.
+        # scikit-learn's own defaults (greedy k-means++, 300 iterations,
+        # tol 1e-4, Lloyd; mini-batch of 1024) with one start, like imgdex.
         if mini:
-            return MiniBatchKMeans(kk, batch_size=1024, n_init=1, random_state=0)
-        return KMeans(kk, n_init=1, max_iter=300, tol=1e-4, random_state=0)
+            return MiniBatchKMeans(kk, n_init=1, random_state=0)
+        return KMeans(kk, n_init=1, random_state=0)
 
     for name, mini in (("full", False), ("minibatch", True)):
         m, s = timed(lambda: km(k, mini).fit(x))
@@ -103,22 +127,45 @@ def sklearn(x_npy, y_txt, k, rng_text):
     knn, s = timed(lambda: KNeighborsClassifier(1, metric="cosine", algorithm="brute").fit(xt, yt))
     out["train_knn_s"] = s
     out["train_knn_val_accuracy"] = float((knn.predict(xv) == yv).mean())
-    print(json.dumps(out))
+    return out
 
 
-def report(name, rust_json, sk_json):
-    r = json.load(open(rust_json))
-    s = json.load(open(sk_json))
-    print(f"### {name}: {r['rows']} × {r['dim']} (scikit-learn {s['sklearn']})\n")
-    print("| measure | imgdex (linfa) | scikit-learn | imgdex / sklearn |")
-    print("| --- | ---: | ---: | ---: |")
+def medians(path):
+    import statistics
+
+    runs = [json.loads(l) for l in open(path) if l.strip()]
+    out = dict(runs[-1])
+    for key in out:
+        if key.endswith("_s"):
+            out[key] = statistics.median(r[key] for r in runs)
+    out["runs"] = len(runs)
+    return out
+
+
+def report(name, rust_jsonl, sk_jsonl, base_jsonl=None):
+    r, s = medians(rust_jsonl), medians(sk_jsonl)
+    b = medians(base_jsonl) if base_jsonl else None
+    print(f"### {name}: {r['rows']} × {r['dim']}\n")
+    print(f"scikit-learn {s['sklearn']}, thread pools: {s['threadpools']}; medians of {r['runs']} runs.\n")
+    head = "| measure | imgdex | scikit-learn | imgdex / sklearn |"
+    rule = "| --- | ---: | ---: | ---: |"
+    if b:
+        head += " main (before) | main / sklearn |"
+        rule += " ---: | ---: |"
+    print(head)
+    print(rule)
     for key in r:
         if key.endswith("_s") and key in s:
-            ratio = r[key] / s[key] if s[key] > 0 else float("nan")
-            print(f"| {key[:-2]} (s) | {r[key]:.2f} | {s[key]:.2f} | {ratio:.1f}× |")
+            line = f"| {key[:-2]} (s) | {r[key]:.3f} | {s[key]:.3f} | {r[key] / s[key]:.2f} |"
+            if b:
+                line += f" {b[key]:.3f} | {b[key] / s[key]:.2f} |" if key in b else " | |"
+            print(line)
     for key in r:
-        if not key.endswith("_s") and key in s and key not in ("rows", "dim"):
-            print(f"| {key} | {r[key]:.4g} | {s[key]:.4g} | |")
+        if not key.endswith("_s") and key in s and key not in ("rows", "dim", "runs"):
+            line = f"| {key} | {r[key]:.6g} | {s[key]:.6g} | {r[key] / s[key]:.4f} |" if s[key] else f"| {key} | {r[key]:.6g} | {s[key]:.6g} | |"
+            if b:
+                line += f" {b[key]:.6g} | |" if key in b else " | |"
+            print(line)
     extra = {k: v for k, v in r.items() if k not in s}
     if extra:
         print(f"\nimgdex only: {json.dumps(extra)}")

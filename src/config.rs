@@ -23,6 +23,10 @@ pub struct DecodeConfig {
     /// Decode JPEGs at a reduced DCT scale (1/2, 1/4, 1/8) when the working
     /// image is much smaller than the original.
     pub scaled_jpeg: bool,
+    /// Decode HEIC/AVIF when this build has the `heif` feature; `false`
+    /// behaves exactly like a build without it (the files are skipped with
+    /// a notice saying how to enable them).
+    pub heif: bool,
 }
 
 impl Default for DecodeConfig {
@@ -34,6 +38,7 @@ impl Default for DecodeConfig {
             work_short_side: 256,
             work_long_side_max: 2048,
             scaled_jpeg: true,
+            heif: true,
         }
     }
 }

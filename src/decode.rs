@@ -15,6 +15,7 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbIma
 
 use crate::config::DecodeConfig;
 use crate::error::{Error, Result};
+use crate::heif;
 
 /// The result of decoding one file.
 #[derive(Debug, Clone)]
@@ -88,12 +89,16 @@ pub fn read_file(path: &Path, cfg: &DecodeConfig) -> Result<Vec<u8>> {
 
 /// Decode `bytes` (the content of `path`) into a working image.
 pub fn decode(path: &Path, bytes: &[u8], cfg: &DecodeConfig) -> Result<Decoded> {
+    crate::fault::inject("decode", path);
     let mut d = decode_any(path, bytes, cfg)?;
     d.content = trim_border(&d.image);
     Ok(d)
 }
 
 fn decode_any(path: &Path, bytes: &[u8], cfg: &DecodeConfig) -> Result<Decoded> {
+    if let Some(kind) = heif::sniff(bytes) {
+        return decode_heif(path, bytes, kind, cfg);
+    }
     let format = detect_format(path, bytes)?;
     if format == ImageFormat::Jpeg && cfg.scaled_jpeg {
         if let Some(decoded) = jpeg_scaled(path, bytes, cfg)? {
@@ -128,7 +133,7 @@ fn limits(cfg: &DecodeConfig) -> Limits {
     l
 }
 
-fn check_pixels(path: &Path, width: u32, height: u32, cfg: &DecodeConfig) -> Result<()> {
+pub(crate) fn check_pixels(path: &Path, width: u32, height: u32, cfg: &DecodeConfig) -> Result<()> {
     if width == 0 || height == 0 {
         return Err(Error::Decode {
             path: path.into(),
@@ -174,6 +179,25 @@ fn decode_generic(
         width,
         height,
         format: format_name(format),
+        content: None,
+    })
+}
+
+/// HEIC and AVIF through libheif (see [`heif`]); orientation comes from the
+/// container's own transformations, which libheif applies.
+fn decode_heif(
+    path: &Path,
+    bytes: &[u8],
+    kind: heif::HeifKind,
+    cfg: &DecodeConfig,
+) -> Result<Decoded> {
+    let rgb = heif::decode(path, bytes, kind, cfg)?;
+    let (width, height) = rgb.dimensions();
+    Ok(Decoded {
+        image: to_working_size(rgb, cfg),
+        width,
+        height,
+        format: kind.name().into(),
         content: None,
     })
 }

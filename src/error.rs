@@ -70,6 +70,12 @@ pub enum Error {
     #[error("{}: cannot decode: {reason}", path.display())]
     Decode { path: PathBuf, reason: String },
 
+    #[error("{}: {stage} panicked on this file", path.display())]
+    Panicked { path: PathBuf, stage: &'static str },
+
+    #[error("inconsistent {what}: {reason}")]
+    InvalidModel { what: &'static str, reason: String },
+
     #[error("{what}: expected dimension {expected}, got {got}")]
     Dimension {
         what: String,
@@ -127,6 +133,16 @@ pub enum Error {
 
     #[error("the store is busy ({task} is running); try again when it has finished")]
     Busy { task: &'static str },
+
+    #[error("`{action}` cannot be undone; confirm it with --yes (yes: true)")]
+    NeedsConfirmation { action: &'static str },
+
+    #[error("journal {}{}: {reason}", path.display(), line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    Journal {
+        path: PathBuf,
+        line: Option<u64>,
+        reason: String,
+    },
 
     #[error("store {} has no saved {what}; run `imgdex {command}` first", path.display())]
     NoResult {

@@ -11,7 +11,10 @@
 pub mod config;
 pub mod decode;
 pub mod error;
+#[doc(hidden)]
+pub mod fault;
 pub mod features;
+pub mod heif;
 pub mod index;
 pub mod jobs;
 pub mod learn;

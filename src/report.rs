@@ -27,11 +27,15 @@ pub fn write_html(report: &DupesReport, out: &Path) -> Result<()> {
             g.members.len()
         );
         for m in &g.members {
-            let keep = if m.path == g.keeper { " keeper" } else { "" };
+            let keep = if m.file == g.keeper_file {
+                " keeper"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 html,
                 "<figure class='{keep}'>{}<figcaption><b>{}</b><br>{}&times;{} &middot; {} KB<br><i>{}</i></figcaption></figure>",
-                thumbnail(&m.path),
+                thumbnail(&m.file),
                 esc(&m.path),
                 m.width,
                 m.height,
@@ -45,14 +49,15 @@ pub fn write_html(report: &DupesReport, out: &Path) -> Result<()> {
     std::fs::write(out, html).map_err(|e| Error::io(out, e))
 }
 
-fn thumbnail(path: &str) -> String {
+fn thumbnail(p: &Path) -> String {
     let cfg = DecodeConfig {
         work_short_side: THUMB,
         work_long_side_max: THUMB * 2,
         ..DecodeConfig::default()
     };
-    let p = Path::new(path);
-    let img = decode::read_file(p, &cfg).and_then(|b| decode::decode(p, &b, &cfg));
+    let img = crate::features::guarded(p, "decoder", || {
+        decode::read_file(p, &cfg).and_then(|b| decode::decode(p, &b, &cfg))
+    });
     match img {
         Ok(d) => {
             let mut jpeg = Vec::new();

@@ -43,7 +43,7 @@ pub struct WalkOutput {
 /// Extensions of raster formats the decoder handles.
 const RASTER_EXTENSIONS: &[&str] = &[
     "jpg", "jpeg", "jpe", "jfif", "png", "apng", "gif", "webp", "bmp", "dib", "tif", "tiff", "ico",
-    "pbm", "pgm", "ppm", "pnm", "pam", "tga", "qoi",
+    "pbm", "pgm", "ppm", "pnm", "pam", "tga", "qoi", "heic", "heif", "hif", "avif",
 ];
 /// Extensions of image formats that are deliberately not indexed.
 const VECTOR_EXTENSIONS: &[&str] = &["svg", "svgz", "eps", "ai", "pdf"];
@@ -174,12 +174,12 @@ fn classify(path: &Path, explicit: bool) -> Kind {
 
 /// True when the first bytes of `path` match a known raster format.
 fn sniff(path: &Path) -> bool {
-    let mut buf = [0u8; 32];
+    let mut buf = [0u8; 64];
     let Ok(mut f) = File::open(path) else {
         return false;
     };
     let n = f.read(&mut buf).unwrap_or(0);
-    n >= 4 && image::guess_format(&buf[..n]).is_ok()
+    n >= 4 && (image::guess_format(&buf[..n]).is_ok() || crate::heif::sniff(&buf[..n]).is_some())
 }
 
 fn candidate(path: &Path, meta: &Metadata) -> Candidate {

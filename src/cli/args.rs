@@ -95,15 +95,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Groups of near-duplicate images in the store.
+    /// Groups of near-duplicate images in the store (and acting on them with --apply).
     Dupes {
-        /// auto: CNN embeddings fused with hashes when the store has embeddings.
-        #[arg(long, value_enum, default_value_t = DupesByArg::Auto)]
-        by: DupesByArg,
-        /// Maximum pHash Hamming distance (bits of 64); also the dHash limit unless --dhash-threshold is given [default: 12].
+        /// Thresholds preset: exact (identical bytes), strict (re-encodes,
+        /// resizes, small edits), default, loose; explicit threshold flags override it.
+        #[arg(long, value_parser = parse_preset)]
+        preset: Option<imgdex::jobs::dupes::Preset>,
+        /// auto: CNN embeddings fused with hashes when the store has embeddings
+        /// [default: auto, or exact with --preset exact].
+        #[arg(long, value_enum)]
+        by: Option<DupesByArg>,
+        /// Maximum pHash Hamming distance (bits of 64); also the dHash limit unless --dhash-threshold is given [default: 12, or the preset's].
         #[arg(long)]
         threshold: Option<u32>,
-        /// Maximum dHash Hamming distance (bits of 64) [default: 12].
+        /// Maximum dHash Hamming distance (bits of 64) [default: 12, or the preset's].
         #[arg(long)]
         dhash_threshold: Option<u32>,
         /// CNN cosine distance at or below which a pair is a duplicate on its own.
@@ -114,6 +119,9 @@ pub enum Command {
         weak_cosine: Option<f32>,
         #[arg(long)]
         weak_phash: Option<u32>,
+        /// Also require colour histograms within this Hellinger distance (0..1; strict: 0.08).
+        #[arg(long)]
+        max_histogram: Option<f32>,
         /// How embedding neighbours are found: auto (exact scan below 10,000
         /// images, else the HNSW graph's neighbour lists), exact, graph, or
         /// search (one HNSW search per image: slower, for comparison).
@@ -125,6 +133,14 @@ pub enum Command {
         /// Write a self-contained HTML page with thumbnails per group for review.
         #[arg(long)]
         report: Option<PathBuf>,
+        #[command(flatten)]
+        act: super::apply::ApplyArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reverse the actions recorded in a `dupes --apply` journal.
+    Undo {
+        journal: PathBuf,
         #[arg(long)]
         json: bool,
     },
@@ -194,4 +210,8 @@ pub enum DupesByArg {
     Embedding,
     Hash,
     Exact,
+}
+
+fn parse_preset(s: &str) -> Result<imgdex::jobs::dupes::Preset, imgdex::Error> {
+    s.parse()
 }

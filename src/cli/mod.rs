@@ -25,6 +25,7 @@ macro_rules! out {
     }};
 }
 
+mod apply;
 mod learn;
 pub mod learn_args;
 mod serve;
@@ -157,25 +158,37 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Dupes {
+            preset,
             by,
             threshold,
             dhash_threshold,
             max_cosine,
             weak_cosine,
             weak_phash,
+            max_histogram,
             ann,
             pairs,
             report,
+            act,
             json,
         } => {
+            let apply_cfg = apply::config(&act)?;
             let store = open(&args.db, false)?;
-            let mut cfg = dupes::DupesConfig::default();
+            let mut cfg = dupes::DupesConfig::preset(preset.unwrap_or(dupes::Preset::Default));
             cfg.by = match by {
-                DupesByArg::Auto => dupes::DupesBy::Auto,
-                DupesByArg::Embedding => dupes::DupesBy::Embedding,
-                DupesByArg::Hash => dupes::DupesBy::Hash,
-                DupesByArg::Exact => dupes::DupesBy::Exact,
+                None => cfg.by,
+                Some(DupesByArg::Auto) => dupes::DupesBy::Auto,
+                Some(DupesByArg::Embedding) => dupes::DupesBy::Embedding,
+                Some(DupesByArg::Hash) => dupes::DupesBy::Hash,
+                Some(DupesByArg::Exact) => dupes::DupesBy::Exact,
             };
+            if let Some(v) = max_histogram {
+                anyhow::ensure!(
+                    (0.0..=1.0).contains(&v),
+                    "--max-histogram must be a Hellinger distance in 0..1, got {v}"
+                );
+                cfg.max_histogram = Some(v);
+            }
             if let Some(t) = threshold {
                 anyhow::ensure!(
                     t <= 64,
@@ -225,6 +238,9 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
             if let Some(path) = &report {
                 imgdex::report::write_html(&result, path)
                     .with_context(|| format!("cannot write report {}", path.display()))?;
+            }
+            if let Some(a) = &apply_cfg {
+                return apply::run_apply(&store, &result, a, json, text);
             }
             if json {
                 print_json(text, &result)?;
@@ -286,6 +302,7 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
             serve::run(store, opts, args.quiet)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Undo { journal, json } => apply::run_undo(&args.db, &journal, json, text),
         Command::Cluster(a) => learn::cluster(&args.db, a, progress, text),
         Command::Export(a) => learn::export(&args.db, a, args.quiet, text),
         Command::Classify(a) => learn::classify(&args.db, a, progress, text),

@@ -7,7 +7,7 @@
 //! loaded dynamically from the library that `scripts/setup` installs.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use image::RgbImage;
 use ort::session::builder::GraphOptimizationLevel;
@@ -156,21 +156,38 @@ fn setup_hint() -> &'static str {
     "run `bash scripts/setup` in the imgdex source tree, pass --model, or use --no-embed"
 }
 
-/// ONNX Runtime allows one environment per process: load the library once.
+/// ONNX Runtime allows one library and one environment per process. Only
+/// a success is kept: a failed attempt is retried by the next call (with
+/// whatever library it names), and a call naming a different library than
+/// the one loaded gets its own error instead of silently using the first.
 fn environment(lib: &Path) -> Result<&'static ort::environment::Environment> {
-    static ENV: OnceLock<std::result::Result<ort::environment::Environment, String>> =
-        OnceLock::new();
-    let env = ENV.get_or_init(|| {
-        let builder = ort::init_from(lib).map_err(|e| e.to_string())?;
-        builder
-            .with_name("imgdex")
-            .build()
-            .map_err(|e| e.to_string())
-    });
-    env.as_ref().map_err(|reason| Error::Model {
+    static LOADED_LIB: OnceLock<PathBuf> = OnceLock::new();
+    static ENV: OnceLock<ort::environment::Environment> = OnceLock::new();
+    static INIT: Mutex<()> = Mutex::new(());
+    let _guard = INIT.lock().unwrap_or_else(|p| p.into_inner());
+    let wanted = std::fs::canonicalize(lib).unwrap_or_else(|_| lib.to_path_buf());
+    let fail = |reason: String| Error::Model {
         path: lib.to_path_buf(),
-        reason: format!("cannot load ONNX Runtime: {reason}; {}", setup_hint()),
-    })
+        reason,
+    };
+    if let Some(loaded) = LOADED_LIB.get().filter(|l| **l != wanted) {
+        return Err(fail(format!(
+            "ONNX Runtime is already loaded from {} in this process; one library per process",
+            loaded.display()
+        )));
+    }
+    // Loads the library on the first success; a no-op once it is loaded.
+    let builder = ort::init_from(lib)
+        .map_err(|e| fail(format!("cannot load ONNX Runtime: {e}; {}", setup_hint())))?;
+    let _ = LOADED_LIB.set(wanted);
+    if let Some(env) = ENV.get() {
+        return Ok(env);
+    }
+    let env = builder
+        .with_name("imgdex")
+        .build()
+        .map_err(|e| fail(format!("cannot start ONNX Runtime: {e}")))?;
+    Ok(ENV.get_or_init(|| env))
 }
 
 impl Embedder {

@@ -7,9 +7,13 @@ pub mod embedding;
 pub mod hash;
 pub mod histogram;
 
-use crate::decode::Decoded;
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::time::Instant;
 
-use crate::config::FeatureConfig;
+use crate::config::{DecodeConfig, FeatureConfig};
+use crate::decode::{self, Decoded};
+use crate::error::{Error, Result};
 
 pub use hash::Hashes;
 pub use histogram::Histogram;
@@ -28,4 +32,72 @@ pub fn compute(decoded: &Decoded, cfg: &FeatureConfig) -> Features {
         hashes: hash::compute(decoded.content()),
         histogram: histogram::compute(&decoded.image, cfg.histogram_bins),
     }
+}
+
+/// One image file read once, decoded once and analysed: what every job
+/// (index, query, inspect, classify, the review page) starts from.
+#[derive(Debug, Clone)]
+pub struct Analysed {
+    pub decoded: Decoded,
+    pub features: Features,
+    /// BLAKE3 of the file bytes.
+    pub digest: [u8; 32],
+    /// Bytes read.
+    pub size: u64,
+    /// Seconds spent decoding (to the working image) and computing features.
+    pub decode_s: f64,
+    pub features_s: f64,
+}
+
+/// Read, decode and analyse the image at `path`. A decoder that panics on
+/// the file becomes [`Error::Panicked`] naming it, like any other bad file.
+pub fn analyse(path: &Path, dcfg: &DecodeConfig, fcfg: &FeatureConfig) -> Result<Analysed> {
+    guarded(path, "decoder", || {
+        let bytes = decode::read_file(path, dcfg)?;
+        analyse_read(path, &bytes, dcfg, fcfg)
+    })
+}
+
+/// [`analyse`] for bytes the caller already holds (an upload); `label`
+/// names them in errors.
+pub fn analyse_bytes(
+    label: &Path,
+    bytes: &[u8],
+    dcfg: &DecodeConfig,
+    fcfg: &FeatureConfig,
+) -> Result<Analysed> {
+    guarded(label, "decoder", || analyse_read(label, bytes, dcfg, fcfg))
+}
+
+fn analyse_read(
+    path: &Path,
+    bytes: &[u8],
+    dcfg: &DecodeConfig,
+    fcfg: &FeatureConfig,
+) -> Result<Analysed> {
+    let t0 = Instant::now();
+    let digest = blake3::hash(bytes).into();
+    let decoded = decode::decode(path, bytes, dcfg)?;
+    let t1 = Instant::now();
+    let features = compute(&decoded, fcfg);
+    Ok(Analysed {
+        decoded,
+        features,
+        digest,
+        size: bytes.len() as u64,
+        decode_s: (t1 - t0).as_secs_f64(),
+        features_s: t1.elapsed().as_secs_f64(),
+    })
+}
+
+/// Run `f` on the file at `path`; a panic inside becomes
+/// [`Error::Panicked`] (`stage` says what panicked), so one hostile file
+/// never takes a run, or a long-running process, down with it.
+pub fn guarded<T>(path: &Path, stage: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(Error::Panicked {
+            path: path.to_path_buf(),
+            stage,
+        })
+    })
 }

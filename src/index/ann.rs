@@ -12,6 +12,7 @@ use std::collections::HashSet;
 
 use hnsw_rs::anndists::dist::DistL2;
 use hnsw_rs::hnsw::Hnsw;
+use hnsw_rs::hnswio::HnswIo;
 use rayon::prelude::*;
 
 use crate::features::embedding::cosine_distance;
@@ -304,7 +305,50 @@ pub struct HnswIndex {
     pub(crate) removed: HashSet<usize>,
     /// Current position of each live id.
     pub(crate) live: std::collections::HashMap<u64, usize>,
+    /// For a graph reloaded from files: the loader its points may borrow
+    /// from (memory-mapped vectors). Declared after `hnsw`, so it is dropped
+    /// after the graph; `hnsw` must never be moved out of this struct.
+    pub(crate) loader: Option<GraphLoader>,
 }
+
+/// Owns the `hnsw_rs` loader a reloaded graph borrows from: `HnswIo`
+/// hands out graphs tied to its own lifetime (their vectors may live in its
+/// memory map), so it is kept on the heap, at a fixed address, for exactly
+/// as long as the graph, and freed with it.
+pub(crate) struct GraphLoader(std::ptr::NonNull<HnswIo>);
+
+impl GraphLoader {
+    pub(crate) fn new(io: HnswIo) -> Self {
+        GraphLoader(std::ptr::NonNull::from(Box::leak(Box::new(io))))
+    }
+
+    /// The loader, for the one `load_hnsw` call.
+    ///
+    /// # Safety
+    /// The returned reference (and the graph loaded through it) must not
+    /// outlive `self`, and this must be called at most once.
+    pub(crate) unsafe fn io(&self) -> &'static mut HnswIo {
+        // SAFETY: the pointer came from `Box::leak` and is freed only in
+        // `drop`; the caller guarantees a single, shorter-lived use.
+        unsafe { &mut *self.0.as_ptr() }
+    }
+}
+
+impl Drop for GraphLoader {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `Box::leak` in `new`, freed only here.
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
+}
+
+// SAFETY: `HnswIo` is Send + Sync (checked below); after loading, the
+// loader is never used except to be dropped.
+unsafe impl Send for GraphLoader {}
+unsafe impl Sync for GraphLoader {}
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<HnswIo>();
+};
 
 impl HnswIndex {
     /// Build over every vector of `vectors` (in parallel).
@@ -330,6 +374,7 @@ impl HnswIndex {
             ids: Vec::new(),
             removed: HashSet::new(),
             live: Default::default(),
+            loader: None,
         }
     }
 

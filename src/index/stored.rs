@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::index::ann::{
-    AnnSearch, AnnWrite, ExactIndex, HnswIndex, HnswParams, MemoryVectors, Projection, Vectors,
+    AnnSearch, AnnWrite, ExactIndex, GraphLoader, HnswIndex, HnswParams, MemoryVectors, Projection,
+    Vectors,
 };
 use crate::store::record::{self, fingerprint_code};
 use crate::store::{ImageId, Store};
@@ -31,7 +32,7 @@ const DIRTY_KEY: &str = "ann-dirty";
 const BASENAME: &str = "imgdex";
 
 /// What `meta/ann` records about the current graph files.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnnMeta {
     pub generation: u64,
     pub basename: String,
@@ -42,8 +43,9 @@ pub struct AnnMeta {
     pub removed: Vec<u64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-enum StoredAnnMeta {
+/// Versioned envelope of [`AnnMeta`] (its layout is pinned by a fixture).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum StoredAnnMeta {
     V1(AnnMeta),
 }
 
@@ -176,11 +178,14 @@ fn store_dim(store: &Store, fp: &str) -> Result<Option<usize>> {
         return Ok(None);
     };
     let code = fingerprint_code(fp);
-    Ok(store
-        .get_embedding(*id)
-        .ok()
-        .flatten()
-        .filter(|e| e.fingerprint == code)
+    let e = match store.get_embedding(*id) {
+        Ok(e) => e,
+        // A corrupt record is skipped (and repaired by the next `index`);
+        // a failing store is an error.
+        Err(Error::CorruptRecord { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(e.filter(|e| e.fingerprint == code)
         .map(|e| e.to_f32().len()))
 }
 
@@ -288,15 +293,17 @@ fn load_valid(
     if checksum(&dir, &meta.basename).ok() != Some(meta.checksum) {
         return Ok(None);
     }
-    // `hnsw_rs` ties a loaded graph to its loader's lifetime; the loader is
-    // small and lives as long as the process needs the graph.
+    // `hnsw_rs` ties a loaded graph to its loader's lifetime: the index
+    // owns the loader and drops it after the graph (see `GraphLoader`).
     let options = ReloadOptions::default().set_mmap(mmap);
-    let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new_with_options(
-        &dir,
-        &meta.basename,
-        options,
-    )));
-    let Ok(hnsw) = io.load_hnsw::<f32, DistL2>() else {
+    let loader = GraphLoader::new(HnswIo::new_with_options(&dir, &meta.basename, options));
+    // SAFETY: the graph is stored next to `loader` in one `HnswIndex`,
+    // which drops the graph first; `io` is used for this call only. A
+    // panic (hnsw_rs asserts on malformed files) is a corrupt graph.
+    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+        loader.io().load_hnsw::<f32, DistL2>()
+    }));
+    let Ok(Ok(hnsw)) = loaded else {
         return Ok(None);
     };
     let mut h = HnswIndex::empty(
@@ -304,6 +311,7 @@ fn load_valid(
         Projection::new(dim, params.projected_dim, params.seed),
         *params,
     );
+    h.loader = Some(loader);
     let removed: HashSet<usize> = meta.removed.iter().map(|p| *p as usize).collect();
     h.restore(meta.ids, removed);
     Ok(Some(h))

@@ -14,9 +14,9 @@ use ndarray::{Array2, Axis};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::config::DecodeConfig;
-use crate::decode;
+use crate::config::{DecodeConfig, FeatureConfig};
 use crate::error::{Error, Result};
+use crate::features;
 use crate::features::embedding::{EmbedConfig, Embedder};
 use crate::jobs::progress::progress_bar;
 use crate::jobs::FileIssue;
@@ -475,9 +475,8 @@ fn embed_chunk(
         .par_iter()
         .map(|&i| {
             let path = &files[i].path;
-            let r = decode::read_file(path, &cfg.decode)
-                .and_then(|bytes| decode::decode(path, &bytes, &cfg.decode))
-                .map(|d| crate::features::embedding::preprocess(d.content(), &spec));
+            let r = features::analyse(path, &cfg.decode, &FeatureConfig::default())
+                .map(|a| features::embedding::preprocess(a.decoded.content(), &spec));
             (i, r)
         })
         .collect();

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::features::hash::hamming;
+use crate::features::histogram;
 use crate::index::ann::HnswParams;
 use crate::index::ann::DUPES_SEARCH;
 use crate::index::hamming::{self, HashRule};
@@ -21,6 +22,10 @@ use crate::index::stored;
 use crate::index::unionfind::UnionFind;
 use crate::paths;
 use crate::store::{ImageId, ImageRecord, Store};
+
+mod detail;
+mod preset;
+pub use preset::*;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum DupesBy {
@@ -81,6 +86,10 @@ pub struct DupesConfig {
     pub neighbours: Neighbours,
     /// Also report every candidate pair with its evidence.
     pub with_pairs: bool,
+    /// When set, a pair is a duplicate only if its colour histograms are also
+    /// within this Hellinger distance (0..1). The hashes see luminance only,
+    /// so this is what keeps a recoloured copy (a shiny sprite) apart.
+    pub max_histogram: Option<f32>,
 }
 
 impl Default for DupesConfig {
@@ -92,6 +101,7 @@ impl Default for DupesConfig {
             ann: HnswParams::default(),
             neighbours: Neighbours::Auto,
             with_pairs: false,
+            max_histogram: None,
         }
     }
 }
@@ -112,6 +122,9 @@ pub struct Member {
     /// The stored image's id (what the server's `/api/thumb/{id}` takes).
     pub id: ImageId,
     pub path: String,
+    /// The file itself (`path` is its display form, lossy for non-UTF-8 names).
+    #[serde(skip)]
+    pub file: PathBuf,
     pub width: u32,
     pub height: u32,
     pub bytes: u64,
@@ -123,6 +136,8 @@ pub struct Member {
 pub struct GroupDetail {
     /// Suggested image to keep: largest resolution, then largest file, then oldest.
     pub keeper: String,
+    #[serde(skip)]
+    pub keeper_file: PathBuf,
     pub members: Vec<Member>,
 }
 
@@ -186,7 +201,7 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
     for (&(a, b), &cos) in &evidence {
         let (ra, rb) = (&records[a as usize].1, &records[b as usize].1);
         let (ph, dh) = hash_distances(ra, rb);
-        let dup = decide(cfg, cos, ph, dh);
+        let dup = decide(cfg, cos, ph, dh) && colours_agree(cfg, ra, rb);
         if dup {
             uf.union(a, b);
         }
@@ -205,10 +220,11 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
     groups
         .iter_mut()
         .for_each(|g| g.sort_by_key(|&i| paths::display(&records[i as usize].1.path)));
+    let mut groups = detail::drop_shared_inodes(groups, &records);
     groups.sort_by_key(|g| paths::display(&records[g[0] as usize].1.path));
     let details = groups
         .iter()
-        .map(|g| group_detail(g, &records, &evidence))
+        .map(|g| detail::group_detail(g, &records, &evidence))
         .collect();
     Ok(DupesReport {
         groups: groups
@@ -236,6 +252,18 @@ fn decide(cfg: &DupesConfig, cos: Option<f32>, phash: u32, dhash: u32) -> bool {
     match cfg.by {
         DupesBy::Hash => by_hash,
         _ => by_hash || by_embedding,
+    }
+}
+
+/// The optional histogram gate of [`DupesConfig::max_histogram`]; a pair
+/// lacking comparable histograms fails it.
+fn colours_agree(cfg: &DupesConfig, a: &ImageRecord, b: &ImageRecord) -> bool {
+    let Some(limit) = cfg.max_histogram else {
+        return true;
+    };
+    match (&a.histogram, &b.histogram) {
+        (Some(x), Some(y)) => histogram::distance(&x.value, &y.value).is_some_and(|d| d <= limit),
+        _ => false,
     }
 }
 
@@ -322,77 +350,4 @@ fn embedding_pairs(
         }
     }
     Ok(kind)
-}
-
-/// Keeper: largest resolution, then largest file, then oldest, then path.
-fn keeper(group: &[u32], records: &[(ImageId, ImageRecord)]) -> u32 {
-    *group
-        .iter()
-        .max_by(|&&a, &&b| {
-            let (ra, rb) = (&records[a as usize].1, &records[b as usize].1);
-            let px = |r: &ImageRecord| u64::from(r.width) * u64::from(r.height);
-            px(ra)
-                .cmp(&px(rb))
-                .then(ra.size.cmp(&rb.size))
-                .then(rb.mtime_ns.cmp(&ra.mtime_ns))
-                .then(rb.path.cmp(&ra.path))
-        })
-        .expect("groups are non-empty")
-}
-
-fn group_detail(
-    group: &[u32],
-    records: &[(ImageId, ImageRecord)],
-    evidence: &Evidence,
-) -> GroupDetail {
-    let k = keeper(group, records);
-    let kr = &records[k as usize].1;
-    let members = group
-        .iter()
-        .map(|&i| {
-            let r = &records[i as usize].1;
-            let reason = if i == k {
-                "suggested keeper (largest resolution, then file size, then oldest)".to_string()
-            } else {
-                let (ph, dh) = hash_distances(kr, r);
-                let cos = evidence.get(&(i.min(k), i.max(k))).copied().flatten();
-                let mut s = if r.digest == kr.digest {
-                    "identical bytes".to_string()
-                } else {
-                    format!("pHash {ph}/64 bits, dHash {dh}/64 bits from keeper")
-                };
-                if let Some(c) = cos {
-                    s.push_str(&format!(", CNN cosine distance {c:.3}"));
-                }
-                if r.width != kr.width || r.height != kr.height {
-                    s.push_str(&format!(
-                        ", {}x{} vs {}x{}",
-                        r.width, r.height, kr.width, kr.height
-                    ));
-                }
-                s
-            };
-            Member {
-                id: records[i as usize].0,
-                path: paths::display(&r.path),
-                width: r.width,
-                height: r.height,
-                bytes: r.size,
-                reason,
-            }
-        })
-        .collect();
-    GroupDetail {
-        keeper: paths::display(&kr.path),
-        members,
-    }
-}
-
-/// Paths of a report's groups as filesystem paths (for the HTML report).
-pub fn group_paths(report: &DupesReport) -> Vec<Vec<PathBuf>> {
-    report
-        .groups
-        .iter()
-        .map(|g| g.iter().map(PathBuf::from).collect())
-        .collect()
 }

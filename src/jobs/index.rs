@@ -6,7 +6,7 @@
 //! broken file becomes an entry in the summary's `failed` list; it never
 //! stops the run.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -83,7 +83,8 @@ enum Outcome {
     /// Content unchanged, only the stat data moved: refresh the record.
     Touched(ImageId, ImageRecord),
     Analysed(Box<Analysed>),
-    Failed(Option<ImageId>, FileIssue),
+    /// The file (raw path), its old record if any, and why.
+    Failed(Option<ImageId>, PathBuf, FileIssue),
 }
 
 struct Analysed {
@@ -264,6 +265,10 @@ fn run_pipeline(
         .build()
         .map_err(|e| Error::InvalidArgument(format!("cannot start worker threads: {e}")))?;
     let spec = embedders.first().map(|e| e.spec().clone());
+    let expected: Vec<(Option<ImageId>, PathBuf)> = work
+        .iter()
+        .map(|w| (w.old.as_ref().map(|(id, _)| *id), w.candidate.path.clone()))
+        .collect();
     let (tx, rx) = bounded::<Outcome>(32);
     std::thread::scope(|s| {
         let spec = spec.as_ref();
@@ -288,12 +293,29 @@ fn run_pipeline(
                 .collect();
             (erx, handles)
         };
-        write_stage(store, cfg, rx, progress, summary)?;
+        let seen = write_stage(store, cfg, rx, progress, summary)?;
         for handle in inference {
             summary.timings.inference_s += handle.join().unwrap_or(0.0);
         }
-        Ok(())
+        account_for_lost(store, expected, &seen, summary)
     })
+}
+
+/// Files that produced no outcome (a pipeline thread died with them) are
+/// failures too, so that every file is reported and the exit code says so.
+fn account_for_lost(
+    store: &Store,
+    expected: Vec<(Option<ImageId>, PathBuf)>,
+    seen: &HashSet<Vec<u8>>,
+    summary: &mut IndexSummary,
+) -> Result<()> {
+    for (id, path) in expected {
+        if !seen.contains(&paths::to_bytes(&path)) {
+            let issue = FileIssue::new(&path, "lost: a pipeline thread panicked");
+            apply(store, Outcome::Failed(id, path, issue), summary)?;
+        }
+    }
+    Ok(())
 }
 
 /// Batch CNN inputs through one session; pass every other outcome through.
@@ -326,7 +348,7 @@ fn inference_stage(
             continue;
         }
         let t = Instant::now();
-        let outcomes = embed_batch(&mut embedder, code, std::mem::take(&mut pending));
+        let outcomes = embed_batch_guarded(&mut embedder, code, std::mem::take(&mut pending));
         busy += t.elapsed();
         for o in outcomes {
             route(o, &mut pending);
@@ -337,12 +359,15 @@ fn inference_stage(
 
 fn embed_batch(embedder: &mut Embedder, code: u32, items: Vec<Box<Analysed>>) -> Vec<Outcome> {
     let n = items.len();
+    for a in &items {
+        crate::fault::inject("inference", &paths::from_bytes(&a.record.path));
+    }
     let mut input = Vec::with_capacity(n * embedder.input_len());
     for a in &items {
         input.extend_from_slice(a.tensor.as_deref().unwrap_or_default());
     }
     match embedder.embed(input, n) {
-        Ok(embs) => items
+        Ok(embs) if embs.len() == n => items
             .into_iter()
             .zip(embs)
             .map(|(mut a, e)| {
@@ -351,17 +376,49 @@ fn embed_batch(embedder: &mut Embedder, code: u32, items: Vec<Box<Analysed>>) ->
                 Outcome::Analysed(a)
             })
             .collect(),
-        Err(e) => items
-            .into_iter()
-            .map(|a| {
-                let path = paths::from_bytes(&a.record.path);
-                Outcome::Failed(
-                    a.id,
-                    FileIssue::new(&path, format!("inference failed: {e}")),
-                )
-            })
-            .collect(),
+        Ok(embs) => failed_batch(
+            &items,
+            &format!(
+                "inference returned {} embeddings for {n} images",
+                embs.len()
+            ),
+        ),
+        Err(e) => failed_batch(&items, &format!("inference failed: {e}")),
     }
+}
+
+/// Every image of a batch that could not be embedded, as a failure.
+fn failed_batch(items: &[Box<Analysed>], reason: &str) -> Vec<Outcome> {
+    items
+        .iter()
+        .map(|a| {
+            let path = paths::from_bytes(&a.record.path);
+            Outcome::Failed(a.id, path.clone(), FileIssue::new(&path, reason))
+        })
+        .collect()
+}
+
+/// [`embed_batch`], with a panic (in ONNX Runtime's bindings or ours)
+/// turned into a failure of each image of the batch.
+fn embed_batch_guarded(
+    embedder: &mut Embedder,
+    code: u32,
+    items: Vec<Box<Analysed>>,
+) -> Vec<Outcome> {
+    let keys: Vec<(Option<ImageId>, Vec<u8>)> = items
+        .iter()
+        .map(|a| (a.id, a.record.path.clone()))
+        .collect();
+    std::panic::catch_unwind(AssertUnwindSafe(|| embed_batch(embedder, code, items)))
+        .unwrap_or_else(|_| {
+            keys.into_iter()
+                .map(|(id, raw)| {
+                    let path = paths::from_bytes(&raw);
+                    let issue = FileIssue::new(&path, "inference panicked on this file's batch");
+                    Outcome::Failed(id, path, issue)
+                })
+                .collect()
+        })
 }
 
 fn write_stage(
@@ -370,10 +427,16 @@ fn write_stage(
     rx: Receiver<Outcome>,
     progress: &ProgressBar,
     summary: &mut IndexSummary,
-) -> Result<()> {
+) -> Result<HashSet<Vec<u8>>> {
     let mut since_flush = 0;
     let mut last_flush = Instant::now();
+    let mut seen = HashSet::new();
     for outcome in rx {
+        seen.insert(match &outcome {
+            Outcome::Touched(_, r) => r.path.clone(),
+            Outcome::Analysed(a) => a.record.path.clone(),
+            Outcome::Failed(_, p, _) => paths::to_bytes(p),
+        });
         apply(store, outcome, summary)?;
         progress.inc(1);
         since_flush += 1;
@@ -383,7 +446,7 @@ fn write_stage(
             last_flush = Instant::now();
         }
     }
-    Ok(())
+    Ok(seen)
 }
 
 fn apply(store: &Store, outcome: Outcome, summary: &mut IndexSummary) -> Result<()> {
@@ -406,7 +469,7 @@ fn apply(store: &Store, outcome: Outcome, summary: &mut IndexSummary) -> Result<
             summary.timings.decode_s += a.decode_s;
             summary.timings.features_s += a.features_s;
         }
-        Outcome::Failed(id, issue) => {
+        Outcome::Failed(id, _, issue) => {
             // A file that no longer decodes must not keep a stale record.
             if let Some(id) = id {
                 store.remove_image(id)?;
@@ -423,9 +486,10 @@ fn analyse(w: Work, cfg: &IndexConfig, codes: Codes, spec: Option<&ModelSpec>) -
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| analyse_file(w, cfg, codes, spec)));
     match result {
         Ok(Ok(outcome)) => outcome,
-        Ok(Err(e)) => Outcome::Failed(old_id, FileIssue::from_error(&path, &e)),
+        Ok(Err(e)) => Outcome::Failed(old_id, path.clone(), FileIssue::from_error(&path, &e)),
         Err(_) => Outcome::Failed(
             old_id,
+            path.clone(),
             FileIssue::new(&path, "decoder panicked on this file"),
         ),
     }

@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::config::{DecodeConfig, FeatureConfig};
 use crate::error::Result;
+use crate::features;
 use crate::features::embedding::{top_k, EmbedConfig, Embedder};
 use crate::features::hash::to_hex;
-use crate::jobs::query::analyse_file;
 use crate::plot::{self, Chart, Series};
 
 #[derive(Debug, Clone)]
@@ -62,10 +62,9 @@ pub struct InspectReport {
 }
 
 pub fn run(cfg: &InspectConfig) -> Result<InspectReport> {
-    let bytes = crate::decode::read_file(&cfg.image, &cfg.decode)?;
-    let digest = blake3::hash(&bytes).to_hex().to_string();
-    drop(bytes);
-    let (decoded, f) = analyse_file(&cfg.image, &cfg.decode, &cfg.features)?;
+    let a = features::analyse(&cfg.image, &cfg.decode, &cfg.features)?;
+    let digest = blake3::Hash::from(a.digest).to_hex().to_string();
+    let (decoded, f) = (a.decoded, a.features);
     let (classes, embedding_error) = match &cfg.embed {
         None => (None, None),
         Some(e) => match classify(e, decoded.content()) {

@@ -2,6 +2,7 @@
 //! (and an open store) to a serialisable report. The CLI prints the report;
 //! other callers can use it directly.
 
+pub mod apply;
 pub mod classify;
 pub mod cluster;
 pub mod dupes;

@@ -100,11 +100,11 @@ pub fn analyse_file(
     dcfg: &DecodeConfig,
     fcfg: &FeatureConfig,
 ) -> Result<(decode::Decoded, Features)> {
-    let bytes = decode::read_file(path, dcfg)?;
-    analyse_bytes(path, &bytes, dcfg, fcfg)
+    let a = features::analyse(path, dcfg, fcfg)?;
+    Ok((a.decoded, a.features))
 }
 
-/// Decode and analyse image bytes; `name` only labels errors.
+/// Decode and analyse image bytes (an upload); `name` only labels errors.
 pub fn analyse_bytes(
     name: &Path,
     bytes: &[u8],
@@ -124,9 +124,8 @@ pub fn analyse_bytes(
             limit: dcfg.max_file_bytes,
         });
     }
-    let decoded = decode::decode(name, bytes, dcfg)?;
-    let f = features::compute(&decoded, fcfg);
-    Ok((decoded, f))
+    let a = features::analyse_bytes(name, bytes, dcfg, fcfg)?;
+    Ok((a.decoded, a.features))
 }
 
 /// The CNN embedding of a decoded query image.

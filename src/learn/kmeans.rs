@@ -1,21 +1,15 @@
-//! K-means on the rows of a matrix, with `linfa-clustering`: k-means++
-//! seeding (see [`plus_plus`]) and either full Lloyd iterations (the best
-//! of `n_init` seeded starts) or mini-batch updates through linfa's incremental
-//! `fit_with`, stopped early like scikit-learn's MiniBatchKMeans when the
-//! smoothed batch inertia stops improving. Inertia is reported as the *sum*
-//! of squared distances to the nearest centroid (scikit-learn's
-//! convention); linfa's own `inertia()` is that sum divided by n.
+//! K-means on the rows of a matrix: greedy k-means++ seeding (see
+//! [`plus_plus`]) and either full Lloyd iterations (the best of `n_init`
+//! seeded starts) or mini-batch running-mean updates, stopped early like
+//! scikit-learn's MiniBatchKMeans when the smoothed batch inertia stops
+//! improving. The inner loops are in [`lloyd`] (one matrix product per
+//! iteration). Inertia is reported as the *sum* of squared distances to the
+//! nearest centroid (scikit-learn's convention).
 
-use linfa::traits::{Fit, FitWith};
-use linfa::DatasetBase;
-use linfa::ParamGuard;
-use linfa_clustering::{IncrKMeansError, KMeans, KMeansInit};
-use linfa_nn::distance::L2Dist;
 use ndarray::{Array2, ArrayView2, Axis};
-use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::learn::rng;
+use crate::learn::{lloyd, rng};
 
 /// How k-means runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,20 +56,52 @@ pub struct Clustering {
     pub sizes: Vec<usize>,
 }
 
-type Model = KMeans<f32, L2Dist>;
+/// What every fit on one matrix shares: its squared row norms and its
+/// spread (so a k range computes them once).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub norms: Vec<f32>,
+    pub spread: f32,
+}
+
+impl Prepared {
+    pub fn new(x: ArrayView2<f32>) -> Self {
+        Prepared {
+            norms: lloyd::row_norms(x),
+            spread: spread(x),
+        }
+    }
+}
 
 /// Cluster the rows of `x` into `k` groups.
 pub fn fit(x: ArrayView2<f32>, k: usize, opts: &KMeansOptions) -> Result<Clustering> {
+    fit_prepared(x, &Prepared::new(x), k, opts)
+}
+
+/// [`fit`] with the matrix's [`Prepared`] norms and spread.
+pub fn fit_prepared(
+    x: ArrayView2<f32>,
+    prep: &Prepared,
+    k: usize,
+    opts: &KMeansOptions,
+) -> Result<Clustering> {
     check_k(x.nrows(), k)?;
-    let tolerance = opts.tolerance * spread(x).max(f32::MIN_POSITIVE);
-    let model = match opts.mini_batch {
+    if prep.norms.len() != x.nrows() {
+        return Err(Error::Dimension {
+            what: "k-means row norms".into(),
+            expected: x.nrows(),
+            got: prep.norms.len(),
+        });
+    }
+    let tolerance = opts.tolerance * prep.spread.max(f32::MIN_POSITIVE);
+    let centroids = match opts.mini_batch {
         // A batch as large as the data would be plain k-means, only slower.
         Some(batch) if batch.max(3 * k) < x.nrows() => {
-            fit_mini_batch(x, k, batch, opts, tolerance)?
+            fit_mini_batch(x, &prep.norms, k, batch, opts, tolerance)
         }
-        _ => fit_full(x, k, opts, tolerance)?,
+        _ => fit_full(x, &prep.norms, k, opts, tolerance),
     };
-    Ok(assign(x, &model, k))
+    Ok(assign(x, &prep.norms, centroids, k))
 }
 
 fn check_k(n: usize, k: usize) -> Result<()> {
@@ -100,31 +126,38 @@ fn spread(x: ArrayView2<f32>) -> f32 {
     x.var_axis(Axis(0), 0.0).sum().sqrt()
 }
 
-fn fit_err(k: usize, e: impl std::fmt::Display) -> Error {
-    Error::Fit {
-        what: format!("k-means with k = {k}"),
-        reason: e.to_string(),
-    }
+/// Sum of squared distances of the rows to their nearest centroid.
+fn cost(x: ArrayView2<f32>, xn: &[f32], c: ArrayView2<f32>) -> f64 {
+    lloyd::nearest(x, xn, c)
+        .1
+        .iter()
+        .map(|&d| f64::from(d))
+        .sum()
 }
 
-fn fit_full(x: ArrayView2<f32>, k: usize, opts: &KMeansOptions, tolerance: f32) -> Result<Model> {
-    let data = DatasetBase::from(x);
-    let mut best: Option<Model> = None;
-    for run in 0..opts.n_init.max(1) {
+/// The best (lowest inertia) of `n_init` seeded Lloyd runs.
+fn fit_full(
+    x: ArrayView2<f32>,
+    xn: &[f32],
+    k: usize,
+    opts: &KMeansOptions,
+    tolerance: f32,
+) -> Array2<f32> {
+    let runs = (0..opts.n_init.max(1)).map(|run| {
         let mut r = rng::seeded(opts.seed.wrapping_add(run as u64));
-        let init = plus_plus(x, k, &mut r);
-        let m = KMeans::params_with_rng(k, r)
-            .n_runs(1)
-            .max_n_iterations(opts.max_iter.max(1))
-            .tolerance(tolerance)
-            .init_method(KMeansInit::Precomputed(init))
-            .fit(&data)
-            .map_err(|e| fit_err(k, e))?;
-        if best.as_ref().is_none_or(|b| m.inertia() < b.inertia()) {
-            best = Some(m);
-        }
+        let init = plus_plus_with(x, xn, k, &mut r);
+        lloyd::lloyd(x, xn, init, opts.max_iter, tolerance)
+    });
+    if opts.n_init <= 1 {
+        return runs.into_iter().next().expect("one run");
     }
-    best.ok_or_else(|| fit_err(k, "no run"))
+    runs.map(|c| {
+        let cost = cost(x, xn, c.view());
+        (c, cost)
+    })
+    .min_by(|a, b| a.1.total_cmp(&b.1))
+    .map(|(c, _)| c)
+    .expect("at least one run")
 }
 
 /// Greedy k-means++ seeding (Arthur & Vassilvitskii, 2007, with the greedy
@@ -132,25 +165,19 @@ fn fit_full(x: ArrayView2<f32>, k: usize, opts: &KMeansOptions, tolerance: f32) 
 /// row; for each next one, `2 + ln k` rows are drawn with probability
 /// proportional to their squared distance to the nearest centroid so far,
 /// and the one that lowers the total of those distances most is kept.
-/// Distances are updated incrementally, O(n·k·d·(2 + ln k)) in all; linfa
-/// 0.8's own k-means++ is not greedy and recomputes distances to every
-/// chosen centroid at each step (O(n·k²·d)), which dominated the run time
-/// for k ≳ 20, so this result is handed to linfa as precomputed centroids.
+/// Distances are updated incrementally, one matrix product per centroid
+/// for all the candidates, O(n·k·d·(2 + ln k)) in all.
 pub fn plus_plus(x: ArrayView2<f32>, k: usize, r: &mut rng::Rng) -> Array2<f32> {
-    let x = x.as_standard_layout();
-    let (n, d) = x.dim();
-    let data = x.as_slice().expect("standard layout");
-    let row = |i: usize| &data[i * d..(i + 1) * d];
+    plus_plus_with(x, &lloyd::row_norms(x), k, r)
+}
+
+fn plus_plus_with(x: ArrayView2<f32>, xn: &[f32], k: usize, r: &mut rng::Rng) -> Array2<f32> {
+    let n = x.nrows();
     let trials = 2 + (k as f64).ln().floor() as usize;
-    let mut centroids = Array2::zeros((k, d));
+    let mut centroids = Array2::zeros((k, x.ncols()));
     let first = rng::below(r, n);
-    centroids
-        .row_mut(0)
-        .assign(&ndarray::ArrayView1::from(row(first)));
-    let mut d2: Vec<f32> = (0..n)
-        .into_par_iter()
-        .map(|i| sq_dist(row(i), row(first)))
-        .collect();
+    centroids.row_mut(0).assign(&x.row(first));
+    let mut d2 = candidate_d2(x, xn, &[first], None).swap_remove(0);
     for c in 1..k {
         let total: f64 = d2.iter().map(|&v| f64::from(v)).sum();
         let picks: Vec<usize> = (0..trials)
@@ -164,24 +191,41 @@ pub fn plus_plus(x: ArrayView2<f32>, k: usize, r: &mut rng::Rng) -> Array2<f32> 
             .collect();
         let (pick, best) = picks
             .iter()
-            .map(|&p| {
-                let v: Vec<f32> = d2
-                    .par_iter()
-                    .enumerate()
-                    .map(|(i, &m)| m.min(sq_dist(row(i), row(p))))
-                    .collect();
+            .copied()
+            .zip(candidate_d2(x, xn, &picks, Some(&d2)))
+            .map(|(p, v)| {
                 let sum: f64 = v.iter().map(|&x| f64::from(x)).sum();
                 (p, v, sum)
             })
             .min_by(|a, b| a.2.total_cmp(&b.2))
             .map(|(p, v, _)| (p, v))
             .expect("at least two trials");
-        centroids
-            .row_mut(c)
-            .assign(&ndarray::ArrayView1::from(row(pick)));
+        centroids.row_mut(c).assign(&x.row(pick));
         d2 = best;
     }
     centroids
+}
+
+/// For each candidate row, every row's squared distance to it (capped by
+/// `prev`, the distance to the nearest centroid so far, when given).
+fn candidate_d2(
+    x: ArrayView2<f32>,
+    xn: &[f32],
+    picks: &[usize],
+    prev: Option<&[f32]>,
+) -> Vec<Vec<f32>> {
+    let cand = x.select(Axis(0), picks);
+    let cn: Vec<f32> = picks.iter().map(|&p| xn[p]).collect();
+    let d = lloyd::sq_distances(x, xn, cand.view(), &cn);
+    (0..picks.len())
+        .map(|t| {
+            let col = d.column(t);
+            match prev {
+                Some(p) => col.iter().zip(p).map(|(&a, &b)| a.min(b)).collect(),
+                None => col.to_vec(),
+            }
+        })
+        .collect()
 }
 
 /// The index where the running sum of `w` first exceeds `t`.
@@ -196,66 +240,36 @@ fn weighted(w: &[f32], t: f64) -> usize {
     w.iter().rposition(|&v| v > 0.0).unwrap_or(0)
 }
 
-/// Squared Euclidean distance (eight lanes, so that it vectorises).
-pub fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            let t = x[l] - y[l];
-            acc[l] += t * t;
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
-/// Mini-batch k-means: shuffled batches, one linfa `fit_with` step each,
+/// Mini-batch k-means: shuffled batches, one running-mean update each,
 /// until the centroids settle, the exponentially weighted batch inertia has
 /// not improved for 10 batches, or 100 passes over the data.
 fn fit_mini_batch(
     x: ArrayView2<f32>,
+    xn: &[f32],
     k: usize,
     batch: usize,
     opts: &KMeansOptions,
     tolerance: f32,
-) -> Result<Model> {
+) -> Array2<f32> {
     let n = x.nrows();
     let b = batch.max(3 * k).min(n);
-    let params = KMeans::params_with_rng(k, rng::seeded(opts.seed))
-        .n_runs(1)
-        .tolerance(tolerance)
-        .init_method(KMeansInit::Precomputed(mini_batch_init(x, k, b, opts)))
-        .check()
-        .map_err(|e| fit_err(k, e))?;
+    let mut c = mini_batch_init(x, xn, k, b, opts);
+    let mut counts = vec![0f64; k];
     let mut order_rng = rng::seeded(opts.seed.wrapping_add(0x9E37_79B9_7F4A_7C15));
     let mut order: Vec<usize> = (0..n).collect();
     let mut pos = n;
     let max_steps = (100 * n).div_ceil(b).max(10);
     let alpha = (2.0 * b as f64 / (n as f64 + 1.0)).min(1.0);
     let (mut ewa, mut best, mut stale) = (None::<f64>, f64::INFINITY, 0);
-    let mut model: Option<Model> = None;
     for _ in 0..max_steps {
         if pos + b > n {
             rng::shuffle(&mut order_rng, &mut order);
             pos = 0;
         }
-        let rows = x.select(Axis(0), &order[pos..pos + b]);
+        let (batch_inertia, moved) =
+            lloyd::mini_batch_step(x, xn, &order[pos..pos + b], &mut c, &mut counts);
         pos += b;
-        let data = DatasetBase::from(rows.view());
-        let (m, converged) = match params.fit_with(model.take(), &data) {
-            Ok(m) => (m, true),
-            Err(IncrKMeansError::NotConverged(m)) => (m, false),
-            Err(e) => return Err(fit_err(k, e)),
-        };
-        let batch_inertia = f64::from(m.inertia());
-        model = Some(m);
-        if converged {
+        if moved < tolerance {
             break;
         }
         let smoothed = ewa.map_or(batch_inertia, |e| alpha * batch_inertia + (1.0 - alpha) * e);
@@ -270,13 +284,14 @@ fn fit_mini_batch(
             }
         }
     }
-    model.ok_or_else(|| fit_err(k, "no batch was processed"))
+    c
 }
 
 /// The best (lowest inertia on the sample) of `n_init` k-means++ seedings
 /// of a random sample of `3 × batch` rows, like scikit-learn's `init_size`.
 fn mini_batch_init(
     x: ArrayView2<f32>,
+    xn: &[f32],
     k: usize,
     batch: usize,
     opts: &KMeansOptions,
@@ -284,20 +299,12 @@ fn mini_batch_init(
     let mut r = rng::seeded(opts.seed);
     let rows = rng::sample_indices(&mut r, x.nrows(), (3 * batch).max(k));
     let sample = x.select(Axis(0), &rows);
+    let sn: Vec<f32> = rows.iter().map(|&i| xn[i]).collect();
     (0..opts.n_init.max(1))
         .map(|run| {
-            plus_plus(
-                sample.view(),
-                k,
-                &mut rng::seeded(opts.seed.wrapping_add(run as u64)),
-            )
-        })
-        .map(|c| {
-            let cost: f64 = nearest(sample.view(), c.view())
-                .1
-                .iter()
-                .map(|&d| f64::from(d))
-                .sum();
+            let mut r = rng::seeded(opts.seed.wrapping_add(run as u64));
+            let c = plus_plus_with(sample.view(), &sn, k, &mut r);
+            let cost = cost(sample.view(), &sn, c.view());
             (c, cost)
         })
         .min_by(|a, b| a.1.total_cmp(&b.1))
@@ -305,12 +312,9 @@ fn mini_batch_init(
         .expect("at least one seeding")
 }
 
-/// Labels, sizes and inertia of every row under a fitted model, in one
-/// matrix-product pass (linfa's `predict` and `transform` would each
-/// compute every row-centroid distance separately).
-fn assign(x: ArrayView2<f32>, model: &Model, k: usize) -> Clustering {
-    let centroids = model.centroids();
-    let (labels, dists) = nearest(x, centroids.view());
+/// Labels, sizes and inertia of every row under the fitted centroids.
+fn assign(x: ArrayView2<f32>, xn: &[f32], centroids: Array2<f32>, k: usize) -> Clustering {
+    let (labels, dists) = lloyd::nearest(x, xn, centroids.view());
     let mut sizes = vec![0usize; k];
     for &l in &labels {
         sizes[l as usize] += 1;
@@ -318,34 +322,14 @@ fn assign(x: ArrayView2<f32>, model: &Model, k: usize) -> Clustering {
     Clustering {
         k,
         labels,
-        centroids: centroids.clone(),
+        centroids,
         inertia: dists.iter().map(|&d| f64::from(d)).sum(),
         sizes,
     }
 }
 
 /// For each row, the nearest centroid and the squared distance to it,
-/// via `|x|² + |c|² − 2·x·c` over blocks of rows.
+/// via `|x|² + |c|² − 2·x·c` in one matrix product.
 pub fn nearest(x: ArrayView2<f32>, centroids: ArrayView2<f32>) -> (Vec<u32>, Vec<f32>) {
-    let cn: Vec<f32> = centroids.rows().into_iter().map(|c| c.dot(&c)).collect();
-    let mut labels = Vec::with_capacity(x.nrows());
-    let mut dists = Vec::with_capacity(x.nrows());
-    for block in x.axis_chunks_iter(Axis(0), 4096) {
-        let dots = block.dot(&centroids.t());
-        for (row, d) in block.rows().into_iter().zip(dots.rows()) {
-            let xn = row.dot(&row);
-            let (best, dist) = d
-                .iter()
-                .zip(&cn)
-                .map(|(&p, &c)| (xn + c - 2.0 * p).max(0.0))
-                .enumerate()
-                .fold(
-                    (0, f32::INFINITY),
-                    |a, (j, v)| if v < a.1 { (j, v) } else { a },
-                );
-            labels.push(best as u32);
-            dists.push(dist);
-        }
-    }
-    (labels, dists)
+    lloyd::nearest(x, &lloyd::row_norms(x), centroids)
 }

@@ -26,12 +26,31 @@ pub fn assign(source: &LabelSource, stored: &[Vec<u8>]) -> Result<HashMap<Vec<u8
             .iter()
             .filter_map(|p| {
                 let path = paths::from_bytes(p);
-                let name = path.parent()?.file_name()?.to_string_lossy().into_owned();
+                let name = folder_label(path.parent()?.file_name()?);
                 Some((p.clone(), name))
             })
             .collect()),
         LabelSource::Csv(file) => read_path_csv(file, "label"),
     }
+}
+
+/// A folder name as a class label: the name itself when it is UTF-8; else
+/// each invalid byte written as `\xNN` (so two names that differ only in
+/// invalid bytes stay two classes, which a lossy conversion would merge).
+fn folder_label(name: &std::ffi::OsStr) -> String {
+    use std::fmt::Write as _;
+    use std::os::unix::ffi::OsStrExt;
+    if let Some(s) = name.to_str() {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    for chunk in name.as_bytes().utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out
 }
 
 /// `path → value` from a CSV file with a header naming `path` and `column`.

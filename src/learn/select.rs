@@ -53,10 +53,12 @@ pub fn search(
         )));
     }
     let sample = SilhouetteSample::new(x, SILHOUETTE_SAMPLE, opts.seed);
+    // Row norms and spread are shared by every k (the fits stay independent).
+    let prep = kmeans::Prepared::new(x);
     let mut candidates = Vec::with_capacity(ks.len());
     let mut fits = Vec::with_capacity(ks.len());
     for &k in ks {
-        let c = kmeans::fit(x, k, opts)?;
+        let c = kmeans::fit_prepared(x, &prep, k, opts)?;
         candidates.push(Candidate {
             k,
             inertia: c.inertia,

@@ -127,9 +127,35 @@ impl Store {
     }
 
     /// The saved classifier, if any.
+    /// A model whose shapes do not fit together is a corrupt record.
     pub fn classifier(&self) -> Result<Option<ClassifierResult>> {
-        Ok(self
-            .get_result::<StoredClassifier>(CLASSIFIER_KEY)?
-            .map(|StoredClassifier::V1(r)| r))
+        let Some(StoredClassifier::V1(r)) = self.get_result::<StoredClassifier>(CLASSIFIER_KEY)?
+        else {
+            return Ok(None);
+        };
+        let problem = r.model.shape_problem().or_else(|| {
+            (r.classes.len() < model_classes(&r.model)).then(|| {
+                format!(
+                    "{} class names for a {}-class model",
+                    r.classes.len(),
+                    model_classes(&r.model)
+                )
+            })
+        });
+        match problem {
+            Some(reason) => Err(Error::CorruptRecord {
+                tree: RESULTS,
+                key: CLASSIFIER_KEY.to_string(),
+                reason,
+            }),
+            None => Ok(Some(r)),
+        }
+    }
+}
+
+fn model_classes(m: &Model) -> usize {
+    match m {
+        Model::Logistic(m) => m.classes,
+        Model::Knn(m) => m.classes,
     }
 }

@@ -1,0 +1,102 @@
+//! Per-group presentation: the suggested keeper and each member's reason,
+//! and the rule that files sharing one inode (hard links of each other,
+//! e.g. after `dupes --apply hardlink`) are listed once, since they take no
+//! extra space and there is nothing left to do about them.
+
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
+
+use super::{hash_distances, Evidence, GroupDetail, Member};
+use crate::paths;
+use crate::store::{ImageId, ImageRecord};
+
+/// Drop all but the first (by path) of the members that are the same
+/// inode; groups left with one member vanish. Files that cannot be
+/// examined stay listed.
+pub(super) fn drop_shared_inodes(
+    groups: Vec<Vec<u32>>,
+    records: &[(ImageId, ImageRecord)],
+) -> Vec<Vec<u32>> {
+    groups
+        .into_iter()
+        .map(|g| {
+            let mut seen = HashSet::new();
+            g.into_iter()
+                .filter(|&i| {
+                    let path = paths::from_bytes(&records[i as usize].1.path);
+                    match std::fs::metadata(&path) {
+                        Ok(m) => seen.insert((m.dev(), m.ino())),
+                        Err(_) => true,
+                    }
+                })
+                .collect::<Vec<u32>>()
+        })
+        .filter(|g| g.len() > 1)
+        .collect()
+}
+
+/// Keeper: largest resolution, then largest file, then oldest, then path.
+pub(super) fn keeper(group: &[u32], records: &[(ImageId, ImageRecord)]) -> u32 {
+    *group
+        .iter()
+        .max_by(|&&a, &&b| {
+            let (ra, rb) = (&records[a as usize].1, &records[b as usize].1);
+            let px = |r: &ImageRecord| u64::from(r.width) * u64::from(r.height);
+            px(ra)
+                .cmp(&px(rb))
+                .then(ra.size.cmp(&rb.size))
+                .then(rb.mtime_ns.cmp(&ra.mtime_ns))
+                .then(rb.path.cmp(&ra.path))
+        })
+        .expect("groups are non-empty")
+}
+
+pub(super) fn group_detail(
+    group: &[u32],
+    records: &[(ImageId, ImageRecord)],
+    evidence: &Evidence,
+) -> GroupDetail {
+    let k = keeper(group, records);
+    let kr = &records[k as usize].1;
+    let members = group
+        .iter()
+        .map(|&i| {
+            let r = &records[i as usize].1;
+            let reason = if i == k {
+                "suggested keeper (largest resolution, then file size, then oldest)".to_string()
+            } else {
+                let (ph, dh) = hash_distances(kr, r);
+                let cos = evidence.get(&(i.min(k), i.max(k))).copied().flatten();
+                let mut s = if r.digest == kr.digest {
+                    "identical bytes".to_string()
+                } else {
+                    format!("pHash {ph}/64 bits, dHash {dh}/64 bits from keeper")
+                };
+                if let Some(c) = cos {
+                    s.push_str(&format!(", CNN cosine distance {c:.3}"));
+                }
+                if r.width != kr.width || r.height != kr.height {
+                    s.push_str(&format!(
+                        ", {}x{} vs {}x{}",
+                        r.width, r.height, kr.width, kr.height
+                    ));
+                }
+                s
+            };
+            Member {
+                id: records[i as usize].0,
+                path: paths::display(&r.path),
+                file: paths::from_bytes(&r.path),
+                width: r.width,
+                height: r.height,
+                bytes: r.size,
+                reason,
+            }
+        })
+        .collect();
+    GroupDetail {
+        keeper: paths::display(&kr.path),
+        keeper_file: paths::from_bytes(&kr.path),
+        members,
+    }
+}

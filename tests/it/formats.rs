@@ -1,0 +1,391 @@
+//! Pinned on-disk formats. `tests/fixtures/formats/` holds bytes written
+//! once by [`write_format_fixtures`] (an ignored test, see the README there):
+//! one value of every stored envelope version, the raw records of a schema-1
+//! store as the schema-1 code path wrote them, and a current store with a
+//! saved HNSW graph. The tests decode those bytes with today's code, so a
+//! layout drift (a field added to a `V1` record, a reordered enum, another
+//! `hnsw_rs` dump format) fails here instead of in a user's store. A new
+//! layout is a new variant and new fixtures; existing fixtures never change.
+
+use std::path::{Path, PathBuf};
+
+use imgdex::features::{Hashes, Histogram};
+use imgdex::index::ann::HnswParams;
+use imgdex::index::stored::{self, AnnMeta, StoredAnnMeta};
+use imgdex::learn::classifier::{KnnModel, LogisticModel, Model, Standardizer};
+use imgdex::migrations::{CURRENT_VERSION, STEPS};
+use imgdex::store::record::{decode, encode};
+use imgdex::store::results::{
+    ClassifierResult, ClusterParams, ClusterResult, StoredClassifier, StoredClustering,
+};
+use imgdex::store::{
+    write_schema_version, EmbeddingRecord, ImageRecord, Store, StoreOptions, StoredEmbedding,
+    StoredImage, Tagged,
+};
+
+use crate::util::Sandbox;
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats")
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    let p = dir().join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+// ---------------------------------------------------------------------------
+// The values the fixtures hold (written once, then only read)
+// ---------------------------------------------------------------------------
+
+fn image() -> ImageRecord {
+    ImageRecord {
+        path: b"/fixture/caf\xe9/a.png".to_vec(),
+        size: 123_456,
+        mtime_ns: 1_700_000_000_123_456_789,
+        digest: std::array::from_fn(|i| i as u8 * 7),
+        width: 640,
+        height: 480,
+        format: "png".into(),
+        hashes: Some(Tagged {
+            fingerprint: 0x0102_0304,
+            value: Hashes {
+                phash: 0x8000_0000_0000_0001,
+                dhash: 0x0123_4567_89ab_cdef,
+                ahash: u64::MAX,
+            },
+        }),
+        histogram: Some(Tagged {
+            fingerprint: 0xdead_beef,
+            value: Histogram {
+                bins: 2,
+                values: vec![0.25, 0.75, 1.0, 0.0, 0.5, 0.5],
+            },
+        }),
+    }
+}
+
+fn embedding() -> EmbeddingRecord {
+    EmbeddingRecord::from_f32(0x0a0b_0c0d, &[0.5, -0.5, 0.5, -0.5, 0.0, 1.0])
+}
+
+fn clustering() -> ClusterResult {
+    ClusterResult {
+        feature: "embedding".into(),
+        feature_fingerprint: "model/blake3:0123/v1".into(),
+        k: 2,
+        ids: vec![1, 2, 5],
+        labels: vec![0, 1, 1],
+        dim: 2,
+        centroids: vec![1.0, 0.0, 0.0, 1.0],
+        inertia: 0.125,
+        silhouette: Some(0.5),
+        params: ClusterParams {
+            k_range: Some((2, 20)),
+            chosen_by: "elbow".into(),
+            mini_batch: false,
+            n_init: 3,
+            seed: 7,
+        },
+        created_unix: 1_700_000_000,
+    }
+}
+
+fn classifier(model: Model) -> ClassifierResult {
+    ClassifierResult {
+        classes: vec!["cat".into(), "dog".into()],
+        embedding_fingerprint: "model/blake3:0123/v1".into(),
+        model,
+        val_accuracy: 0.9,
+        val_macro_f1: 0.875,
+        trained_on: 4,
+        created_unix: 1_700_000_001,
+    }
+}
+
+fn logistic() -> Model {
+    Model::Logistic(LogisticModel {
+        dim: 2,
+        classes: 2,
+        weights: vec![1.0, -1.0, 0.5, 0.25],
+        intercept: vec![0.0, -0.5],
+        standardizer: Some(Standardizer {
+            mean: vec![0.1, 0.2],
+            scale: vec![2.0, 4.0],
+        }),
+    })
+}
+
+fn knn() -> Model {
+    Model::Knn(KnnModel {
+        k: 3,
+        dim: 2,
+        classes: 2,
+        vectors: vec![1.0, 0.0, 0.0, 1.0, 0.6, 0.8],
+        labels: vec![0, 1, 1],
+    })
+}
+
+fn ann_meta() -> AnnMeta {
+    AnnMeta {
+        generation: 4,
+        basename: "imgdex".into(),
+        fingerprint: "model|hnsw_rs-0.3.5/l2/m16-efc100/proj8x8-seed1".into(),
+        checksum: std::array::from_fn(|i| 255 - i as u8),
+        ids: vec![3, 1, 2],
+        removed: vec![1],
+    }
+}
+
+/// The model fingerprint and graph settings of the ANN store fixture.
+const ANN_FP: &str = "fixture-model/v1";
+fn ann_params() -> HnswParams {
+    HnswParams {
+        exact_below: 10,
+        projected_dim: 8,
+        ..HnswParams::default()
+    }
+}
+
+fn ann_vector(id: u64) -> Vec<f32> {
+    let v: Vec<f32> = (0..8)
+        .map(|d| ((id * 31 + d * 7) % 13) as f32 + 0.5)
+        .collect();
+    imgdex::features::embedding::l2_normalised(&v)
+}
+
+// ---------------------------------------------------------------------------
+// Raw sled records: `tree key value` per line, each hex-encoded
+// ---------------------------------------------------------------------------
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+fn dump(db: &sled::Db) -> String {
+    let mut out = String::new();
+    for name in db.tree_names() {
+        let tree = db.open_tree(&name).unwrap();
+        for kv in tree.iter() {
+            let (k, v) = kv.unwrap();
+            out.push_str(&format!("{} {} {}\n", hex(&name), hex(&k), hex(&v)));
+        }
+    }
+    out
+}
+
+/// A sled database at `<db>/sled` holding exactly the records of `file`.
+fn restore(db: &Path, file: &str) {
+    let text = String::from_utf8(fixture(file)).unwrap();
+    let sled_db = sled::open(db.join("sled")).unwrap();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        assert_eq!(f.len(), 3, "bad fixture line {line}");
+        let tree = sled_db.open_tree(unhex(f[0])).unwrap();
+        tree.insert(unhex(f[1]), unhex(f[2])).unwrap();
+    }
+    sled_db.flush().unwrap();
+}
+
+/// sled releases its file lock from a background thread shortly after the
+/// last handle is dropped; wait for that instead of racing it.
+fn open_when_released(db: &Path) -> Store {
+    let mut last = None;
+    for _ in 0..50 {
+        match Store::open(db, &StoreOptions::default()) {
+            Ok(s) => return s,
+            Err(e) => last = Some(e),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("fixture store does not open: {last:?}");
+}
+
+// ---------------------------------------------------------------------------
+// The checks
+// ---------------------------------------------------------------------------
+
+/// `bytes` decode to `want`, and `want` still encodes to exactly `bytes`.
+fn pinned<T, E>(name: &str, want: E, unwrap: impl Fn(T) -> E)
+where
+    T: serde::de::DeserializeOwned,
+    E: PartialEq + std::fmt::Debug,
+{
+    let bytes = fixture(name);
+    let got: T = decode(&bytes).unwrap_or_else(|e| panic!("{name} no longer decodes: {e}"));
+    assert_eq!(unwrap(got), want, "{name} decodes to other values");
+}
+
+#[test]
+fn every_stored_envelope_version_decodes_from_its_frozen_bytes() {
+    pinned::<StoredImage, _>("image_v1.bin", image(), |StoredImage::V1(r)| r);
+    pinned::<StoredEmbedding, _>("embedding_v1.bin", embedding(), |StoredEmbedding::V1(r)| r);
+    pinned::<StoredClustering, _>(
+        "clustering_v1.bin",
+        clustering(),
+        |StoredClustering::V1(r)| r,
+    );
+    pinned::<StoredClassifier, _>(
+        "classifier_logistic_v1.bin",
+        classifier(logistic()),
+        |StoredClassifier::V1(r)| r,
+    );
+    pinned::<StoredClassifier, _>(
+        "classifier_knn_v1.bin",
+        classifier(knn()),
+        |StoredClassifier::V1(r)| r,
+    );
+    pinned::<StoredAnnMeta, _>("ann_meta_v1.bin", StoredAnnMeta::V1(ann_meta()), |m| m);
+    // Today's code writes the same bytes for the same values.
+    let same = [
+        ("image_v1.bin", encode(&StoredImage::V1(image()))),
+        (
+            "embedding_v1.bin",
+            encode(&StoredEmbedding::V1(embedding())),
+        ),
+        (
+            "clustering_v1.bin",
+            encode(&StoredClustering::V1(clustering())),
+        ),
+        (
+            "classifier_logistic_v1.bin",
+            encode(&StoredClassifier::V1(classifier(logistic()))),
+        ),
+        (
+            "classifier_knn_v1.bin",
+            encode(&StoredClassifier::V1(classifier(knn()))),
+        ),
+        ("ann_meta_v1.bin", encode(&StoredAnnMeta::V1(ann_meta()))),
+    ];
+    for (name, bytes) in same {
+        assert_eq!(bytes, fixture(name), "{name}: the encoding changed");
+    }
+}
+
+#[test]
+fn the_frozen_schema_1_store_opens_and_upgrades() {
+    let sb = Sandbox::new();
+    restore(&sb.db(), "store_v1.records");
+    let store = open_when_released(&sb.db());
+    assert_eq!(store.schema_version().unwrap(), CURRENT_VERSION);
+    let scan = store.scan_images().unwrap();
+    assert!(scan.corrupt.is_empty(), "{:?}", scan.corrupt);
+    assert_eq!(scan.records, vec![(7, image())]);
+    assert!(store.scan_embeddings().unwrap().0.is_empty());
+    assert_eq!(
+        store.fingerprint("hash").unwrap().as_deref(),
+        Some("fixture-hash-v1")
+    );
+}
+
+#[test]
+fn the_frozen_graph_is_loaded_not_rebuilt() {
+    let sb = Sandbox::new();
+    restore(&sb.db(), "store_v3_ann.records");
+    let graph = sb.db().join("ann/g1");
+    std::fs::create_dir_all(&graph).unwrap();
+    for f in ["imgdex.hnsw.graph", "imgdex.hnsw.data"] {
+        std::fs::copy(dir().join("ann_g1").join(f), graph.join(f)).unwrap();
+    }
+    let store = open_when_released(&sb.db());
+    let (ann, live) = stored::open(&store, ANN_FP, ann_params()).unwrap();
+    assert_eq!(ann.kind(), "hnsw");
+    assert_eq!(
+        stored::saved_generation(&store).unwrap(),
+        Some(1),
+        "the saved graph was rebuilt: its files or meta record no longer load"
+    );
+    assert_eq!(live.len(), 40);
+    let hits = ann.as_search().search(&ann_vector(5), 3, &live);
+    assert_eq!(hits[0].0, 5, "{hits:?}");
+}
+
+/// Writes every fixture. Run once per new format version:
+/// `cargo test --release --test it formats::write_format_fixtures -- --ignored`
+#[test]
+#[ignore = "writes tests/fixtures/formats; run by hand for a new format version"]
+fn write_format_fixtures() {
+    let out = dir();
+    std::fs::create_dir_all(out.join("ann_g1")).unwrap();
+    // A fixture that exists is never rewritten: only new versions are added.
+    let w = |name: &str, bytes: &[u8]| {
+        let p = out.join(name);
+        if !p.exists() {
+            std::fs::write(p, bytes).unwrap();
+        }
+    };
+    w("image_v1.bin", &encode(&StoredImage::V1(image())));
+    w(
+        "embedding_v1.bin",
+        &encode(&StoredEmbedding::V1(embedding())),
+    );
+    w(
+        "clustering_v1.bin",
+        &encode(&StoredClustering::V1(clustering())),
+    );
+    w(
+        "classifier_logistic_v1.bin",
+        &encode(&StoredClassifier::V1(classifier(logistic()))),
+    );
+    w(
+        "classifier_knn_v1.bin",
+        &encode(&StoredClassifier::V1(classifier(knn()))),
+    );
+    w("ann_meta_v1.bin", &encode(&StoredAnnMeta::V1(ann_meta())));
+
+    // Schema 1, as its code path wrote it: step 001, version 1, records.
+    let sb = Sandbox::new();
+    let db = sled::open(sb.root.join("v1")).unwrap();
+    (STEPS[0].run)(&db).unwrap();
+    write_schema_version(&db, 1).unwrap();
+    let meta = db.open_tree("meta").unwrap();
+    meta.insert("fingerprint/hash", &b"fixture-hash-v1"[..])
+        .unwrap();
+    let images = db.open_tree("images").unwrap();
+    images
+        .insert(7u64.to_be_bytes(), encode(&StoredImage::V1(image())))
+        .unwrap();
+    w("store_v1.records", dump(&db).as_bytes());
+
+    // A current store with 40 embeddings and its saved graph.
+    let store = Store::open(&sb.db(), &StoreOptions::default()).unwrap();
+    store.set_fingerprint("embedding", ANN_FP).unwrap();
+    let code = imgdex::store::record::fingerprint_code(ANN_FP);
+    for id in 1..=40u64 {
+        let mut rec = image();
+        rec.path = format!("/fixture/{id}.png").into_bytes();
+        let emb = EmbeddingRecord::from_f32(code, &ann_vector(id));
+        store.put_image(id, &rec, Some(&emb)).unwrap();
+    }
+    let live = stored::live_vectors(&store, ANN_FP).unwrap();
+    stored::rebuild(&store, ANN_FP, ann_params(), &live).unwrap();
+    assert_eq!(stored::saved_generation(&store).unwrap(), Some(1));
+    w("store_v3_ann.records", dump(store.db()).as_bytes());
+    for f in ["imgdex.hnsw.graph", "imgdex.hnsw.data"] {
+        w(
+            &format!("ann_g1/{f}"),
+            &std::fs::read(sb.db().join("ann/g1").join(f)).unwrap(),
+        );
+    }
+    let sled_bytes: u64 = walk_size(&sb.db().join("sled"));
+    eprintln!("a sled directory for these records: {sled_bytes} bytes");
+}
+
+fn walk_size(p: &Path) -> u64 {
+    let m = std::fs::metadata(p).unwrap();
+    if m.is_dir() {
+        std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| walk_size(&e.unwrap().path()))
+            .sum()
+    } else {
+        m.len()
+    }
+}
