@@ -69,14 +69,37 @@ pub fn analyse_bytes(
     guarded(label, "decoder", || analyse_read(label, bytes, dcfg, fcfg))
 }
 
+/// [`analyse_bytes`] when the caller has already hashed the bytes (`index`
+/// compares the digest before deciding to decode).
+pub(crate) fn analyse_hashed(
+    path: &Path,
+    bytes: &[u8],
+    digest: [u8; 32],
+    dcfg: &DecodeConfig,
+    fcfg: &FeatureConfig,
+) -> Result<Analysed> {
+    guarded(path, "decoder", || {
+        analyse_digested(path, bytes, digest, dcfg, fcfg)
+    })
+}
+
 fn analyse_read(
     path: &Path,
     bytes: &[u8],
     dcfg: &DecodeConfig,
     fcfg: &FeatureConfig,
 ) -> Result<Analysed> {
+    analyse_digested(path, bytes, blake3::hash(bytes).into(), dcfg, fcfg)
+}
+
+fn analyse_digested(
+    path: &Path,
+    bytes: &[u8],
+    digest: [u8; 32],
+    dcfg: &DecodeConfig,
+    fcfg: &FeatureConfig,
+) -> Result<Analysed> {
     let t0 = Instant::now();
-    let digest = blake3::hash(bytes).into();
     let decoded = decode::decode(path, bytes, dcfg)?;
     let t1 = Instant::now();
     let features = compute(&decoded, fcfg);

@@ -86,19 +86,10 @@ impl Vectors for StoreVectors<'_> {
 
 /// All embeddings made by the model with fingerprint `fp`.
 pub fn live_vectors(store: &Store, fp: &str) -> Result<MemoryVectors> {
-    let code = fingerprint_code(fp);
-    let (all, _) = store.scan_embeddings()?;
-    let mut dim = 0;
-    let mut out = MemoryVectors::new(0);
-    for (id, e) in all.into_iter().filter(|(_, e)| e.fingerprint == code) {
-        let v = e.to_f32();
-        if dim == 0 {
-            dim = v.len();
-            out = MemoryVectors::new(dim);
-        }
-        if v.len() == dim {
-            out.push(id, &v);
-        }
+    let all = store.current_embeddings(fp)?;
+    let mut out = MemoryVectors::new(all.first().map_or(0, |(_, v)| v.len()));
+    for (id, v) in &all {
+        out.push(*id, v);
     }
     Ok(out)
 }

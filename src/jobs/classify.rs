@@ -26,7 +26,6 @@ use crate::learn::labels::{self, LabelSource};
 use crate::learn::metrics::{self, ClassReport};
 use crate::learn::rng;
 use crate::paths;
-use crate::store::record::fingerprint_code;
 use crate::store::results::{now_unix, ClassifierResult};
 use crate::store::Store;
 use crate::walk;
@@ -420,7 +419,6 @@ fn stored_vectors(
     files: &[walk::Candidate],
     fingerprint: &str,
 ) -> Result<Vec<Option<Vec<f32>>>> {
-    let code = fingerprint_code(fingerprint);
     let by_path: HashMap<Vec<u8>, (u64, u64, i64)> = store
         .scan_images()?
         .records
@@ -436,10 +434,7 @@ fn stored_vectors(
             if size != f.size || mtime != f.mtime_ns {
                 return Ok(None);
             }
-            Ok(store
-                .get_embedding(id)?
-                .filter(|e| e.fingerprint == code)
-                .map(|e| e.to_f32()))
+            store.current_embedding(id, fingerprint)
         })
         .collect()
 }

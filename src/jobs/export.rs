@@ -277,13 +277,7 @@ fn embedding_map(store: &Store) -> Result<HashMap<u64, Vec<f32>>> {
     let Some(fp) = store.fingerprint("embedding")? else {
         return Ok(HashMap::new());
     };
-    let code = fingerprint_code(&fp);
-    let (stored, _) = store.scan_embeddings()?;
-    Ok(stored
-        .into_iter()
-        .filter(|(_, e)| e.fingerprint == code)
-        .map(|(id, e)| (id, e.to_f32()))
-        .collect())
+    Ok(store.current_embeddings(&fp)?.into_iter().collect())
 }
 
 /// The sidecar listing the paths of an `.npy` export's rows.

@@ -79,9 +79,8 @@ fn embeddings(store: &Store, images: Vec<(ImageId, ImageRecord)>) -> Result<Feat
     let fp = store
         .fingerprint("embedding")?
         .ok_or_else(|| missing(store, FeatureKind::Embedding))?;
-    let code = fingerprint_code(&fp);
     let paths: HashMap<ImageId, Vec<u8>> = images.into_iter().map(|(id, r)| (id, r.path)).collect();
-    let (stored, _corrupt) = store.scan_embeddings()?;
+    let stored = store.current_embeddings(&fp)?;
     let mut set = FeatureSet {
         kind: FeatureKind::Embedding,
         ids: vec![],
@@ -91,16 +90,10 @@ fn embeddings(store: &Store, images: Vec<(ImageId, ImageRecord)>) -> Result<Feat
     };
     let mut data = Vec::new();
     let mut dim = 0;
-    for (id, e) in stored.iter().filter(|(_, e)| e.fingerprint == code) {
-        let Some(p) = paths.get(id) else { continue };
-        let v = e.to_f32();
-        if dim == 0 {
-            dim = v.len();
-        }
-        if v.len() != dim {
-            continue;
-        }
-        set.ids.push(*id);
+    for (id, v) in stored {
+        let Some(p) = paths.get(&id) else { continue };
+        dim = v.len();
+        set.ids.push(id);
         set.paths.push(p.clone());
         data.extend(v);
     }

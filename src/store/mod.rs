@@ -251,6 +251,36 @@ impl Store {
         Ok((ok, corrupt))
     }
 
+    /// The embeddings made by the model whose fingerprint string is `fp`,
+    /// in id order: the one loader behind every job that needs "the current
+    /// embeddings". Corrupt records are left out (`info` reports them, the
+    /// next `index` repairs them), and so is any vector whose length differs
+    /// from the first (one model makes one length).
+    pub fn current_embeddings(&self, fp: &str) -> Result<Vec<(ImageId, Vec<f32>)>> {
+        let code = record::fingerprint_code(fp);
+        let (all, _corrupt) = self.scan_embeddings()?;
+        let mut dim = None;
+        Ok(all
+            .into_iter()
+            .filter(|(_, e)| e.fingerprint == code)
+            .filter_map(|(id, e)| {
+                let v = e.to_f32();
+                (*dim.get_or_insert(v.len()) == v.len()).then_some((id, v))
+            })
+            .collect())
+    }
+
+    /// Image `id`'s embedding if the model with fingerprint `fp` made it
+    /// (a corrupt record counts as none).
+    pub fn current_embedding(&self, id: ImageId, fp: &str) -> Result<Option<Vec<f32>>> {
+        let e = match self.get_embedding(id) {
+            Err(Error::CorruptRecord { .. }) => None,
+            other => other?,
+        };
+        let code = record::fingerprint_code(fp);
+        Ok(e.filter(|e| e.fingerprint == code).map(|e| e.to_f32()))
+    }
+
     pub fn get_embedding(&self, id: ImageId) -> Result<Option<EmbeddingRecord>> {
         match self
             .embeddings

@@ -6,6 +6,7 @@
 //! `--json` reports and exit codes; `store` also calls the library directly.
 
 mod ann;
+mod apply;
 mod bad_input;
 mod classify;
 mod cli;
