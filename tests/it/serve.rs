@@ -144,6 +144,15 @@ impl Server {
         self.finish(self.agent.get(format!("{}{path}", self.base)).call())
     }
 
+    fn post_json(&self, path: &str, body: &Value) -> Resp {
+        let req = self.agent.post(format!("{}{path}", self.base));
+        let bytes = serde_json::to_vec(body).expect("json");
+        self.finish(
+            req.header("content-type", "application/json")
+                .send(&bytes[..]),
+        )
+    }
+
     fn post(&self, path: &str, body: &[u8]) -> Resp {
         self.finish(self.agent.post(format!("{}{path}", self.base)).send(body))
     }
@@ -342,7 +351,21 @@ fn serve_refuses_bad_requests_and_foreign_files() {
         .post("/api/query", &util::bomb_png(50_000, 50_000))
         .error(422)
         .contains("decompression bomb"));
-    srv.post("/api/query", &vec![0u8; 2 << 20]).error(413);
+    // Over the upload limit: a 413 JSON error, or (when the server answers
+    // before the client has finished sending) a closed connection; either
+    // way the server stays up.
+    let big = srv
+        .agent
+        .post(format!("{}/api/query", srv.base))
+        .send(&vec![0u8; 2 << 20][..]);
+    if let Ok(r) = big {
+        assert_eq!(r.status().as_u16(), 413);
+    }
+    assert_eq!(
+        srv.get("/api/info").status,
+        200,
+        "server survived the upload"
+    );
     let png = util::png_bytes(&DynamicImage::ImageRgb8(util::scene(41, 128, 96)));
     srv.post("/api/query?k=0", &png).error(400);
     srv.post("/api/query?k=x", &png).error(400);
@@ -478,9 +501,17 @@ fn serve_takes_200_concurrent_queries() {
     let srv = std::sync::Arc::new(Server::start(&sb.db(), &["--sessions", "2"]));
     let upload = util::jpeg_bytes(&util::resized(&util::scene(3, 320, 240), 160, 120), 85);
     let s3 = util::disp(&photos.join("s3.png"));
+    // Under load the server must answer as the CLI does for the same image.
+    let probe = sb.root.join("probe.jpg");
+    util::write(&probe, &upload);
+    let want_emb = sb.query(&probe, &["-k", "3"])[0].path.clone();
+    let want_hash = sb.query(&probe, &["-k", "3", "--by", "hash"])[0]
+        .path
+        .clone();
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let (srv, upload, s3) = (srv.clone(), upload.clone(), s3.clone());
+            let (want_emb, want_hash) = (want_emb.clone(), want_hash.clone());
             std::thread::spawn(move || {
                 let mut ok = 0;
                 for i in 0..25 {
@@ -492,8 +523,10 @@ fn serve_takes_200_concurrent_queries() {
                     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
                     let p = paths_of(&r.json());
                     assert!(!p.is_empty());
-                    if (t + i) % 3 != 1 {
-                        assert_eq!(p[0], s3);
+                    match (t + i) % 3 {
+                        0 => assert_eq!(p[0], want_emb),
+                        1 => assert_ne!(p[0], s3, "the query file itself is excluded"),
+                        _ => assert_eq!(p[0], want_hash),
                     }
                     ok += 1;
                 }
@@ -514,4 +547,47 @@ fn serve_refuses_a_missing_store() {
     let out = sb.imgdex(["serve", "--addr", "127.0.0.1:0"]);
     out.assert_code(2);
     assert!(out.stderr.contains("no imgdex store"), "{}", out.stderr);
+}
+
+#[test]
+fn serve_applies_dupes_decisions_like_the_cli() {
+    let sb = Sandbox::new();
+    let photos = fixture(&sb);
+    let srv = Server::start(&sb.db(), &["--no-embed"]);
+    let groups = srv.get("/api/dupes?by=hash").json()["details"].clone();
+    assert_eq!(groups.as_array().unwrap().len(), 2, "{groups}");
+    let target = sb.root.join("moved");
+    let action = format!("move:{}", target.display());
+    // Delete without yes is refused; a bad action is a 400.
+    let body = serde_json::json!({"action": "delete", "by": "hash"});
+    srv.post_json("/api/dupes/apply", &body).error(400);
+    let body = serde_json::json!({"action": "shred", "by": "hash"});
+    srv.post_json("/api/dupes/apply", &body).error(400);
+    // Dry run: the plan, nothing touched.
+    let body = serde_json::json!({"action": action, "by": "hash", "dry_run": true});
+    let plan = srv.post_json("/api/dupes/apply", &body).json();
+    let planned = plan["actions"].as_array().unwrap().clone();
+    assert_eq!(planned.len(), 2, "{plan}");
+    assert!(planned.iter().all(|a| a["status"] == "planned"), "{plan}");
+    assert_eq!(std::fs::read_dir(&photos).unwrap().count(), 8);
+    // The UI's own choice of keeper: keep the small copy of s0 instead.
+    let small = util::disp(&photos.join("s0-small.jpg"));
+    let s0 = util::disp(&photos.join("s0.png"));
+    let body = serde_json::json!({
+        "action": action,
+        "groups": [{"keeper": small, "members": [s0.clone(), small.clone()]}],
+    });
+    let done = srv.post_json("/api/dupes/apply", &body).json();
+    assert_eq!(done["done"], 1, "{done}");
+    assert!(
+        photos.join("s0-small.jpg").is_file(),
+        "the chosen keeper stays"
+    );
+    assert!(!photos.join("s0.png").exists(), "the other member moved");
+    let after = srv.get("/api/dupes?by=hash").json()["details"].clone();
+    assert_eq!(
+        after.as_array().unwrap().len(),
+        1,
+        "the store forgot the moved file"
+    );
 }

@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-use imgdex::jobs::dupes::{DupesBy, DupesConfig};
+use imgdex::jobs::apply::{self as jobs_apply, Action, ApplyConfig, GroupChoice, KeepPolicy};
+use imgdex::jobs::dupes::{DupesBy, DupesConfig, Preset};
 use imgdex::jobs::query::QueryBy;
 use imgdex::jobs::resident::Resident;
 
@@ -106,7 +107,10 @@ pub struct DupesParams {
 
 pub fn dupes_config(p: &DupesParams) -> ApiResult<DupesConfig> {
     let mut cfg = preset_config(p.preset.as_deref())?;
-    cfg.by = match p.by.as_deref().unwrap_or("auto") {
+    let Some(by) = p.by.as_deref() else {
+        return Ok(cfg); // the preset's own
+    };
+    cfg.by = match by {
         "auto" => DupesBy::Auto,
         "embedding" => DupesBy::Embedding,
         "hash" => DupesBy::Hash,
@@ -121,12 +125,11 @@ pub fn dupes_config(p: &DupesParams) -> ApiResult<DupesConfig> {
 }
 
 fn preset_config(preset: Option<&str>) -> ApiResult<DupesConfig> {
-    match preset {
-        None | Some("default") => Ok(DupesConfig::default()),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "unknown preset `{other}` (this build knows: default)"
-        ))),
-    }
+    let p: Preset = preset
+        .unwrap_or("default")
+        .parse()
+        .map_err(|e: imgdex::Error| ApiError::bad_request(e.to_string()))?;
+    Ok(DupesConfig::preset(p))
 }
 
 pub async fn dupes(State(s): State<AppState>, Query(p): Query<DupesParams>) -> ApiResult<Response> {
@@ -200,11 +203,77 @@ pub async fn cluster_members(
     Ok(Json(v).into_response())
 }
 
-pub async fn apply() -> ApiResult<Response> {
-    Err(ApiError(
-        StatusCode::NOT_IMPLEMENTED,
-        "applying actions is not available in this build".into(),
-    ))
+/// One group as the UI decided it: the keeper it chose and the members.
+#[derive(Debug, Deserialize)]
+pub struct GroupBody {
+    keeper: String,
+    members: Vec<String>,
+}
+
+/// `POST /api/dupes/apply`: the same operation as `dupes --apply`.
+#[derive(Debug, Deserialize)]
+pub struct ApplyBody {
+    /// `move:DIR`, `trash`, `hardlink` or `delete`.
+    action: String,
+    keep: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+    #[serde(default)]
+    yes: bool,
+    /// The groups to act on; default: the current dupes result of `preset`/`by`.
+    groups: Option<Vec<GroupBody>>,
+    preset: Option<String>,
+    by: Option<String>,
+}
+
+fn apply_config(b: &ApplyBody) -> ApiResult<ApplyConfig> {
+    let bad = |e: imgdex::Error| ApiError::bad_request(e.to_string());
+    let cfg = ApplyConfig {
+        action: b.action.parse::<Action>().map_err(bad)?,
+        keep: b
+            .keep
+            .as_deref()
+            .unwrap_or("keeper")
+            .parse::<KeepPolicy>()
+            .map_err(bad)?,
+        dry_run: b.dry_run,
+        yes: b.yes,
+        journal: None,
+    };
+    cfg.validate().map_err(bad)?;
+    Ok(cfg)
+}
+
+pub async fn apply(
+    State(s): State<AppState>,
+    body: Result<Json<ApplyBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let cfg = apply_config(&b)?;
+    let dupes_cfg = dupes_config(&DupesParams {
+        by: b.by.clone(),
+        preset: b.preset.clone(),
+    })?;
+    let chosen: Option<Vec<GroupChoice>> = b.groups.map(|gs| {
+        gs.into_iter()
+            .map(|g| GroupChoice {
+                keeper: g.keeper,
+                members: g.members,
+            })
+            .collect()
+    });
+    let report = blocking(s, move |r| {
+        let groups = match chosen {
+            Some(g) => g,
+            None => GroupChoice::from_report(&*r.dupes(&dupes_cfg)?),
+        };
+        if cfg.dry_run {
+            return jobs_apply::apply(r.store(), &groups, &cfg);
+        }
+        r.write("apply", |store| jobs_apply::apply(store, &groups, &cfg))
+    })
+    .await?;
+    Ok(Json(report).into_response())
 }
 
 pub async fn not_found() -> ApiError {

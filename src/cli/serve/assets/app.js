@@ -138,17 +138,15 @@ function chosenGroups() {
 function applyBody(dryRun) {
   return JSON.stringify({ action: actionSpec(), keep: "keeper", dry_run: dryRun, yes: $("#yes").checked, groups: chosenGroups() });
 }
+// The apply report (same as `dupes --apply --json`): actions [{op, path,
+// target?, keeper, status}] and skipped [{path, error}].
 function planLines(report) {
-  const list = report.actions || report.planned || report.entries || report.items || [];
-  return list.map((a) => {
-    if (typeof a === "string") return { text: a, skip: false };
-    const skip = a.skipped || a.skip || a.status === "skipped";
-    const what = a.action || a.op || a.kind || "";
-    const from = a.path || a.from || a.source || "";
-    const to = a.to || a.target || a.dest || a.keeper || "";
-    const why = a.reason || a.error || "";
-    return { text: `${what} ${from}${to ? " → " + to : ""}${why ? "  (" + why + ")" : ""}`.trim(), skip: !!skip };
-  });
+  const acts = (report.actions || []).map((a) => ({
+    text: `${a.op} ${a.path}${a.target ? " → " + a.target : ""}  (keeper ${a.keeper})`,
+    skip: a.status === "failed",
+  }));
+  const skipped = (report.skipped || []).map((s) => ({ text: `skip ${s.path}  (${s.error})`, skip: true }));
+  return acts.concat(skipped);
 }
 $("#apply").addEventListener("click", async () => {
   let body;
