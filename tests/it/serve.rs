@@ -498,7 +498,6 @@ fn serve_holds_the_store_lock_and_reindexes_its_roots() {
 fn serve_takes_200_concurrent_queries() {
     let sb = Sandbox::new();
     let photos = fixture(&sb);
-    let srv = std::sync::Arc::new(Server::start(&sb.db(), &["--sessions", "2"]));
     let upload = util::jpeg_bytes(&util::resized(&util::scene(3, 320, 240), 160, 120), 85);
     let s3 = util::disp(&photos.join("s3.png"));
     // Under load the server must answer as the CLI does for the same image.
@@ -508,6 +507,8 @@ fn serve_takes_200_concurrent_queries() {
     let want_hash = sb.query(&probe, &["-k", "3", "--by", "hash"])[0]
         .path
         .clone();
+    // The CLI runs first: the server holds the store lock.
+    let srv = std::sync::Arc::new(Server::start(&sb.db(), &["--sessions", "2"]));
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let (srv, upload, s3) = (srv.clone(), upload.clone(), s3.clone());
