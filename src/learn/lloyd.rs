@@ -26,23 +26,8 @@ pub fn row_norms(x: ArrayView2<f32>) -> Vec<f32> {
     }
 }
 
-/// Dot product in eight lanes, so that it vectorises.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
+// The same eight-lane dot product the embedding search uses.
+use crate::features::embedding::dot;
 
 /// Squared distances from every row of `x` (norms `xn`) to each row of
 /// `c` (norms `cn`): `n × k`, clamped at zero.
