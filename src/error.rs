@@ -92,6 +92,9 @@ pub enum Error {
     #[error("{}: cannot draw plot: {reason}", path.display())]
     Plot { path: PathBuf, reason: String },
 
+    #[error("{}: cannot write the export: {reason}", path.display())]
+    Export { path: PathBuf, reason: String },
+
     #[error("store {} has no {feature} features{hint}", path.display())]
     NoFeatures {
         path: PathBuf,

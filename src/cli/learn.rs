@@ -162,6 +162,7 @@ pub(super) fn export(db: &Path, a: ExportArgs, quiet: bool, text: &mut String) -
             format: match format {
                 FeaturesFormat::Csv => ExportFormat::Csv,
                 FeaturesFormat::Npy => ExportFormat::Npy,
+                FeaturesFormat::Parquet => ExportFormat::Parquet,
             },
             out,
         },

@@ -95,13 +95,14 @@ pub enum ExportCommand {
     /// Hashes, histograms and embeddings of the stored images.
     Features {
         /// csv: one row per image; npy: one feature as a matrix, with the
-        /// row paths in FILE.paths.txt beside it.
+        /// row paths in FILE.paths.txt beside it; parquet: one row per image
+        /// with every feature and the cluster label (DuckDB, Polars, Spark).
         #[arg(long, value_enum, default_value_t = FeaturesFormat::Csv)]
         format: FeaturesFormat,
         /// Feature to write [default: all for csv, embedding for npy].
         #[arg(long, value_enum)]
         feature: Option<FeatureArg>,
-        /// Write to this file instead of stdout (required for npy).
+        /// Write to this file instead of stdout (required for npy, parquet).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -117,6 +118,7 @@ pub enum ClustersFormat {
 pub enum FeaturesFormat {
     Csv,
     Npy,
+    Parquet,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -19,11 +19,16 @@ use crate::paths;
 use crate::store::record::fingerprint_code;
 use crate::store::{ImageRecord, Store};
 
+mod parquet;
+pub use parquet::ROW_GROUP as PARQUET_ROW_GROUP;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
     Csv,
     Json,
     Npy,
+    /// Apache Parquet, every feature in one file (`features` only).
+    Parquet,
 }
 
 /// Which features `export features` writes.
@@ -67,6 +72,19 @@ impl ExportConfig {
             (_, Npy) if self.out.is_none() => Err(Error::InvalidArgument(
                 "--format npy needs --out FILE.npy".into(),
             )),
+            (ExportWhat::Clusters, Parquet) => Err(Error::InvalidArgument(
+                "export clusters writes csv or json; `export features --format parquet` \
+                 carries the cluster labels"
+                    .into(),
+            )),
+            (ExportWhat::Features(Some(f)), Parquet) if f != FeatureChoice::All => {
+                Err(Error::InvalidArgument(
+                    "a Parquet export holds every feature: drop --feature".into(),
+                ))
+            }
+            (_, Parquet) if self.out.is_none() => Err(Error::InvalidArgument(
+                "--format parquet needs --out FILE.parquet".into(),
+            )),
             _ => Ok(()),
         }
     }
@@ -107,6 +125,9 @@ pub fn run(store: &Store, cfg: &ExportConfig) -> Result<ExportReport> {
             finish(rows.len(), text, cfg.out.as_deref())
         }
         ExportWhat::Features(choice) => match cfg.format {
+            ExportFormat::Parquet => {
+                parquet::write(store, cfg.out.as_deref().expect("validated: parquet has --out"))
+            }
             ExportFormat::Npy => {
                 let out = cfg.out.as_deref().expect("validated: npy has --out");
                 export_npy(store, choice.unwrap_or(FeatureChoice::Embedding), out)

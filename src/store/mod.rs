@@ -333,6 +333,18 @@ impl Store {
         Ok(scan)
     }
 
+    /// Image records in id order, streamed rather than collected (for
+    /// exports that must stay flat in memory); corrupt records are skipped,
+    /// as `info` reports them and the next `index` repairs them.
+    pub fn iter_images(&self) -> impl Iterator<Item = Result<(ImageId, ImageRecord)>> + '_ {
+        self.images.iter().filter_map(move |kv| match kv {
+            Err(e) => Some(Err(self.err(e))),
+            Ok((k, v)) => record::decode::<StoredImage>(&v)
+                .ok()
+                .map(|s| Ok((key_to_id(&k), s.into()))),
+        })
+    }
+
     pub fn image_count(&self) -> usize {
         self.images.len()
     }

@@ -21,6 +21,7 @@ mod formats;
 mod heif;
 mod incremental;
 mod migration;
+mod parquet;
 mod serve;
 mod store;
 mod util;
