@@ -4,6 +4,8 @@
     bench_util.py files DIR            -> {"images": N, "bytes": B} (imgdex's walk rules)
     bench_util.py run TIMEFILE -- CMD  -> runs CMD; writes "wall_s rss_kb user_s sys_s"
                                           (fallback when /usr/bin/time is missing)
+    bench_util.py czkawka GROUPS -- CMD -> runs czkawka_cli CMD (its output file GROUPS);
+                                          prints {"images", "groups", "grouped_files", "rc"}
     bench_util.py report RUNDIR        -> Markdown report of a scripts/bench run on stdout
 
 Run directory layout (written by scripts/bench):
@@ -43,6 +45,8 @@ VARIANTS = {
     "h": ("h. imgdex index (embeddings), ONNX Runtime on one core",
           "imgdex --db $TMP/db -q index $DIR --json --ort-sessions 1 --ort-threads 1"),
     "p": ("p. pure ORT, Rust, one 1-thread session ¹", "target/release/examples/pure_ort $N 8 1 1"),
+    "z": ("z. czkawka_cli image (hashing only, cache off)",
+          "HOME=$TMP/home bench-out/tools/bin/czkawka_cli image -d $DIR -m 1 -H -f $TMP/groups"),
 }
 PURE = ("d", "r", "p")
 
@@ -66,6 +70,30 @@ def run(timefile, cmd):
     with open(timefile, "w") as f:
         f.write(f"{wall:.3f} {ru.ru_maxrss} {ru.ru_utime:.2f} {ru.ru_stime:.2f}\n")
     sys.exit(rc)
+
+
+def czkawka(groups_path, cmd):
+    """Run czkawka_cli and summarise its result file. It exits 11 when it
+    found something, 0 when not; both are a finished scan."""
+    rc = subprocess.call(cmd, stdout=sys.stderr)
+    d = cmd[cmd.index("-d") + 1]
+    n = 0
+    for _, _, names in os.walk(d, followlinks=True):
+        n += sum(1 for f in names if f.rsplit(".", 1)[-1].lower() in RASTER_EXTENSIONS)
+    groups = grouped = 0
+    try:
+        with open(groups_path, errors="replace") as f:
+            text = f.read()
+    except OSError:
+        text = ""
+    # One block per group: a header line, then one file per line, blank line between.
+    for block in text.split("\n\n"):
+        paths = [l for l in block.splitlines() if l.strip().startswith(("/", '"/'))]
+        if len(paths) > 1:
+            groups += 1
+            grouped += len(paths)
+    print(json.dumps({"images": n, "groups": groups, "grouped_files": grouped, "rc": rc}))
+    sys.exit(0 if rc in (0, 11) else rc)
 
 
 def read_tsv(path):
@@ -102,6 +130,13 @@ def parse_run(variant, out_path, time_path, ds_bytes):
         for k in ("wall_s", "decode_s", "features_s", "inference_s"):
             r[k] = t.get(k, float("nan"))
         r["bytes"] = ds_bytes
+    elif variant == "z":
+        r["images"] = j["images"]
+        r["failed"] = 0
+        for k in ("wall_s", "decode_s", "features_s", "inference_s"):
+            r[k] = float("nan")
+        r["bytes"] = ds_bytes
+        r["groups"] = j.get("groups", 0)
     else:
         r["images"] = j["images"]
         r["failed"] = j.get("failed", 0)
@@ -215,6 +250,7 @@ def report(rundir):
              "{:.0%}"),
             ("a", "b", "(a) ÷ (b) scaled vs full JPEG decode (no embeddings)", "{:.2f}×"),
             ("a", "c", "(a) ÷ (c) cost of embeddings (no-embed vs embed throughput)", "{:.2f}×"),
+            ("a", "z", "(a) ÷ (z) imgdex hashing-only index vs czkawka's image scan (goal ≥ 2×)", "{:.2f}×"),
         ]
         for x, y, text, f in derived:
             r = ratio(x, y)
@@ -245,6 +281,8 @@ def main(argv):
         files(argv[1])
     elif len(argv) >= 4 and argv[0] == "run" and argv[2] == "--":
         run(argv[1], argv[3:])
+    elif len(argv) >= 4 and argv[0] == "czkawka" and argv[2] == "--":
+        czkawka(argv[1], argv[3:])
     elif len(argv) == 2 and argv[0] == "report":
         report(argv[1])
     else:
