@@ -15,6 +15,11 @@ use imgdex::learn::{metrics, npy, select};
 use ndarray::Axis;
 use serde_json::json;
 
+/// `BENCH_QUALITY_SEEDS=S`: also report the mean inertia over seeds 0..S.
+fn quality_seeds() -> Option<u64> {
+    std::env::var("BENCH_QUALITY_SEEDS").ok()?.parse().ok().filter(|&s| s > 0)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 5 {
@@ -60,6 +65,20 @@ fn main() {
             json!(t.elapsed().as_secs_f64()),
         );
         out.insert(format!("kmeans_{name}_range_chosen_k"), json!(sel.chosen.k));
+        // One start per fit on both sides, so a single inertia depends on the
+        // seed; the mean over seeds 0..S (untimed) is the fair comparison.
+        if let Some(seeds) = quality_seeds() {
+            let sum: f64 = (0..seeds)
+                .map(|seed| {
+                    let o = KMeansOptions { seed, ..opts.clone() };
+                    kmeans::fit(x.view(), k, &o).expect("k-means").inertia
+                })
+                .sum();
+            out.insert(
+                format!("kmeans_{name}_k{k}_inertia_mean{seeds}"),
+                json!(sum / seeds as f64),
+            );
+        }
     }
     let (tr, va) = stratified(&y, classes, 0.2, 0);
     let (xt, xv) = (x.select(Axis(0), &tr), x.select(Axis(0), &va));

@@ -4,5 +4,6 @@
 
 pub mod ann;
 pub mod hamming;
+pub mod rerank;
 pub mod stored;
 pub mod unionfind;

@@ -20,6 +20,7 @@ use crate::index::ann::{
     AnnSearch, AnnWrite, ExactIndex, GraphLoader, HnswIndex, HnswParams, MemoryVectors, Projection,
     Vectors,
 };
+use crate::index::rerank::{self, RerankFile};
 use crate::store::record::{self, fingerprint_code};
 use crate::store::{ImageId, Store};
 
@@ -149,15 +150,60 @@ pub fn open_for_query<'a>(
 /// data mapped, not copied, when it is current; else [`open`], which checks
 /// every id and rebuilds if needed. An HNSW index re-ranks with vectors read
 /// from the store ([`StoreVectors`]); an exact one holds its vectors.
-pub fn open_resident(store: &Store, fp: &str, params: HnswParams) -> Result<Ann> {
+///
+/// With a current graph the re-rank file of its generation is mapped too
+/// (written first if it is missing or damaged, e.g. by an older imgdex):
+/// re-ranking then reads no store records.
+pub fn open_resident(
+    store: &Store,
+    fp: &str,
+    params: HnswParams,
+) -> Result<(Ann, Option<RerankFile>)> {
     if store.meta_get(DIRTY_KEY)?.is_none() {
         if let Some(dim) = store_dim(store, fp)? {
             if let Some(h) = load_valid(store, fp, &params, dim, true)? {
-                return Ok(Ann::Hnsw(h));
+                let rerank = resident_rerank(store, fp, dim)?;
+                return Ok((Ann::Hnsw(h), rerank));
             }
         }
     }
-    Ok(open(store, fp, params)?.0)
+    // The embeddings may have changed since the file was written (an
+    // `index` run stopped part way): write it again from `live`.
+    let (ann, live) = open(store, fp, params)?;
+    let rerank = match &ann {
+        Ann::Hnsw(_) => rewrite_rerank(store, &live)?,
+        Ann::Exact(_) => None,
+    };
+    Ok((ann, rerank))
+}
+
+/// The current generation's re-rank file, rewritten from the store when it
+/// does not check out. `None` only when there is no saved graph.
+fn resident_rerank(store: &Store, fp: &str, dim: usize) -> Result<Option<RerankFile>> {
+    let Some(meta) = read_meta(store)? else {
+        return Ok(None);
+    };
+    let path = ann_root(store)
+        .join(format!("g{}", meta.generation))
+        .join(rerank::FILE_NAME);
+    match RerankFile::open(&path, &meta.checksum, dim)? {
+        Some(r) => Ok(Some(r)),
+        None => rewrite_rerank(store, &live_vectors(store, fp)?),
+    }
+}
+
+/// Write the current generation's re-rank file from `live` and map it.
+fn rewrite_rerank(store: &Store, live: &MemoryVectors) -> Result<Option<RerankFile>> {
+    let Some(meta) = read_meta(store)? else {
+        return Ok(None);
+    };
+    let path = ann_root(store)
+        .join(format!("g{}", meta.generation))
+        .join(rerank::FILE_NAME);
+    let tmp = path.with_extension("tmp");
+    rerank::write(&tmp, live, &meta.checksum)?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    RerankFile::open(&path, &meta.checksum, live.dim)
 }
 
 /// Dimension of the saved graph's vectors, read from its fingerprint.
@@ -236,7 +282,7 @@ pub fn refresh(
     if h.hidden_fraction() > REBUILD_HIDDEN_FRACTION {
         rebuild(store, fp, params, &live)?;
     } else {
-        save(store, &h, fp)?;
+        save(store, &h, fp, &live)?;
     }
     Ok("hnsw")
 }
@@ -249,7 +295,7 @@ pub fn rebuild(
     live: &MemoryVectors,
 ) -> Result<HnswIndex> {
     let h = HnswIndex::build(live, params);
-    save(store, &h, fp)?;
+    save(store, &h, fp, live)?;
     Ok(h)
 }
 
@@ -317,8 +363,9 @@ fn checksum(dir: &Path, basename: &str) -> std::io::Result<[u8; 32]> {
     Ok(hasher.finalize().into())
 }
 
-/// Dump to a temporary directory, checksum, rename into place, record.
-fn save(store: &Store, h: &HnswIndex, fp: &str) -> Result<()> {
+/// Dump to a temporary directory, checksum, write the re-rank file of
+/// `live` beside it, rename into place, record.
+fn save(store: &Store, h: &HnswIndex, fp: &str, live: &MemoryVectors) -> Result<()> {
     let root = ann_root(store);
     let generation = read_meta(store)?.map(|m| m.generation + 1).unwrap_or(1);
     let tmp = root.join(format!("tmp-{}-{generation}", std::process::id()));
@@ -329,6 +376,7 @@ fn save(store: &Store, h: &HnswIndex, fp: &str) -> Result<()> {
         .file_dump(&tmp, BASENAME)
         .map_err(|e| Error::io(&tmp, std::io::Error::other(e.to_string())))?;
     let sum = checksum(&tmp, &basename).map_err(|e| Error::io(&tmp, e))?;
+    rerank::write(&tmp.join(rerank::FILE_NAME), live, &sum)?;
     let dir = root.join(format!("g{generation}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&tmp, &dir).map_err(|e| Error::io(&dir, e))?;

@@ -278,3 +278,63 @@ fn graph_neighbour_lists_hold_planted_near_copies() {
     eprintln!("planted pair recall: {recall:.4}");
     assert!(recall >= 0.98, "planted pair recall {recall}");
 }
+
+/// The server's re-rank file: written with each saved graph, its distances
+/// equal the store's (same f16 bits), a damaged or missing file is written
+/// again from the store, and after embeddings change behind the graph's
+/// back (an `index` run stopped part way) it is rewritten too.
+#[test]
+fn resident_rerank_file_matches_the_store_and_is_rewritten_when_damaged() {
+    use imgdex::index::rerank;
+    let sb = Sandbox::new();
+    let v = clustered(1200, 19);
+    let fp = "test-model/v1";
+    let store = store_with(&sb, &v, fp);
+    let params = small_params();
+    stored::refresh(&store, fp, params, &[]).unwrap();
+    let file = stored::saved_dir(&store).unwrap().unwrap().join(rerank::FILE_NAME);
+    assert!(file.exists(), "saving a graph writes its re-rank file");
+    let qs = queries(&v, 20, 7);
+    let from_store = stored::StoreVectors {
+        store: &store,
+        code: fingerprint_code(fp),
+    };
+    let check = |ann: &Ann, rr: &dyn Vectors| {
+        for q in &qs {
+            let a = ann.as_search().search(q, 10, rr);
+            let b = ann.as_search().search(q, 10, &from_store);
+            assert_eq!(a, b, "same neighbours and bit-equal distances");
+        }
+    };
+    let (ann, rr) = stored::open_resident(&store, fp, params).unwrap();
+    let rr = rr.expect("a current graph has a re-rank file");
+    assert_eq!(rr.len(), 1200);
+    check(&ann, &rr);
+    drop((ann, rr));
+
+    // One flipped byte in a vector: the checksum fails, the file is written
+    // again from the store.
+    let mut bytes = std::fs::read(&file).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x40;
+    std::fs::write(&file, &bytes).unwrap();
+    let (ann, rr) = stored::open_resident(&store, fp, params).unwrap();
+    check(&ann, &rr.expect("rewritten"));
+    assert_ne!(std::fs::read(&file).unwrap(), bytes, "damaged file replaced");
+
+    // Missing: written again.
+    std::fs::remove_file(&file).unwrap();
+    let (_, rr) = stored::open_resident(&store, fp, params).unwrap();
+    assert!(rr.is_some() && file.exists());
+
+    // Embedding 1 changes while the graph is marked dirty: the file must
+    // serve the new vector, not the one it was written with.
+    stored::mark_dirty(&store).unwrap();
+    let other = v.vector(600).unwrap();
+    put(&store, 1, &other, fp);
+    store.flush().unwrap();
+    let (_, rr) = stored::open_resident(&store, fp, params).unwrap();
+    let rr = rr.expect("re-rank file");
+    let d = rr.distance(1, &other).unwrap();
+    assert!(d < 1e-3, "re-rank file holds the changed embedding (distance {d})");
+}

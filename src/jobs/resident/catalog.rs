@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::index::ann::HnswParams;
+use crate::index::ann::{HnswParams, Vectors};
+use crate::index::rerank::RerankFile;
 use crate::index::stored::{self, Ann, StoreVectors};
 use crate::paths;
 use crate::store::record::fingerprint_code;
@@ -23,6 +24,8 @@ pub struct Snapshot {
     pub roots: Vec<PathBuf>,
     /// Embedding index and the fingerprint of the model it indexes.
     pub ann: Option<(Ann, String)>,
+    /// The mapped re-rank vectors of the saved graph, when it has one.
+    rerank: Option<RerankFile>,
 }
 
 impl Snapshot {
@@ -43,12 +46,12 @@ impl Snapshot {
             .iter()
             .filter_map(|r| std::fs::canonicalize(r).ok())
             .collect();
-        let ann = match store.fingerprint("embedding")? {
-            Some(fp) => Some((
-                stored::open_resident(store, &fp, HnswParams::default())?,
-                fp,
-            )),
-            None => None,
+        let (ann, rerank) = match store.fingerprint("embedding")? {
+            Some(fp) => {
+                let (ann, rerank) = stored::open_resident(store, &fp, HnswParams::default())?;
+                (Some((ann, fp)), rerank)
+            }
+            None => (None, None),
         };
         Ok(Snapshot {
             records,
@@ -56,6 +59,7 @@ impl Snapshot {
             by_path,
             roots,
             ann,
+            rerank,
         })
     }
 
@@ -70,15 +74,41 @@ impl Snapshot {
         })
     }
 
-    /// The vectors an HNSW shortlist is re-ranked with (read from the store).
-    pub fn vectors<'a>(&self, store: &'a Store) -> StoreVectors<'a> {
-        StoreVectors {
-            store,
-            code: self
-                .ann
-                .as_ref()
-                .map(|(_, fp)| fingerprint_code(fp))
-                .unwrap_or(0),
+    /// The vectors an HNSW shortlist is re-ranked with: the mapped re-rank
+    /// file, else read from the store.
+    pub fn vectors<'a>(&'a self, store: &'a Store) -> RerankVectors<'a> {
+        match &self.rerank {
+            Some(file) => RerankVectors::File(file),
+            None => RerankVectors::Store(StoreVectors {
+                store,
+                code: self
+                    .ann
+                    .as_ref()
+                    .map(|(_, fp)| fingerprint_code(fp))
+                    .unwrap_or(0),
+            }),
+        }
+    }
+}
+
+/// Where [`Snapshot::vectors`] reads re-rank vectors from.
+pub enum RerankVectors<'a> {
+    File(&'a RerankFile),
+    Store(StoreVectors<'a>),
+}
+
+impl Vectors for RerankVectors<'_> {
+    fn vector(&self, id: u64) -> Option<Vec<f32>> {
+        match self {
+            RerankVectors::File(f) => f.vector(id),
+            RerankVectors::Store(s) => s.vector(id),
+        }
+    }
+
+    fn distance(&self, id: u64, q: &[f32]) -> Option<f32> {
+        match self {
+            RerankVectors::File(f) => f.distance(id, q),
+            RerankVectors::Store(s) => s.distance(id, q),
         }
     }
 }
