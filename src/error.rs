@@ -25,11 +25,13 @@ pub enum Error {
         supported: u32,
     },
 
-    #[error("migration {step} on store {path} failed: {reason}")]
+    /// (`error` is in the message and deliberately not a `#[source]`, so an
+    /// `anyhow` chain prints it once, as before it was typed.)
+    #[error("migration {step} on store {path} failed: {error}")]
     Migration {
         path: PathBuf,
         step: &'static str,
-        reason: String,
+        error: sled::Error,
     },
 
     #[error("corrupt value in tree `{tree}` at key {key}: {reason}")]
@@ -83,8 +85,13 @@ pub enum Error {
         got: usize,
     },
 
+    /// Bad input from the user (a flag, a request parameter, a query
+    /// image without the needed feature); nothing else.
     #[error("{0}")]
     InvalidArgument(String),
+
+    #[error("cannot start worker threads: {reason}")]
+    ThreadPool { reason: String },
 
     #[error("{}: {reason}", path.display())]
     Model { path: PathBuf, reason: String },

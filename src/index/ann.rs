@@ -15,7 +15,7 @@ use hnsw_rs::hnsw::Hnsw;
 use hnsw_rs::hnswio::HnswIo;
 use rayon::prelude::*;
 
-use crate::features::embedding::cosine_distance;
+use crate::vecmath::cosine_distance;
 
 /// A neighbour: image id and cosine distance (0 = same direction).
 pub type Neighbour = (u64, f32);
@@ -245,7 +245,7 @@ impl Projection {
                 }
             }
         }
-        crate::features::embedding::l2_normalised(&out)
+        crate::vecmath::l2_normalised(&out)
     }
 
     /// `apply` over many vectors as blocked matrix products (several times
@@ -262,9 +262,12 @@ impl Projection {
             let rows = ndarray::ArrayView2::from_shape((block.len(), self.from), &buf)
                 .expect("block shape");
             let projected = rows.dot(&matrix);
-            out.extend(projected.rows().into_iter().map(|r| {
-                crate::features::embedding::l2_normalised(r.as_slice().expect("row-major"))
-            }));
+            out.extend(
+                projected
+                    .rows()
+                    .into_iter()
+                    .map(|r| crate::vecmath::l2_normalised(r.as_slice().expect("row-major"))),
+            );
         }
         out
     }
@@ -589,7 +592,7 @@ pub fn clustered_vectors(n: usize, dim: usize, seed: u64) -> MemoryVectors {
                 (x + 0.6 * latent / (LATENT as f32).sqrt() + 0.05 * rng.gaussian()).max(0.0)
             })
             .collect();
-        out.push(i as u64 + 1, &crate::features::embedding::l2_normalised(&v));
+        out.push(i as u64 + 1, &crate::vecmath::l2_normalised(&v));
     }
     out
 }
@@ -610,7 +613,7 @@ pub fn plant_near_copies(vectors: &mut MemoryVectors, count: usize, seed: u64) -
         let sigma = (2.0 * target / dim as f32).sqrt();
         let v = vectors.vector(id).expect("ids are 1..=n");
         let copy: Vec<f32> = v.iter().map(|x| x + sigma * rng.gaussian()).collect();
-        vectors.push(n + 1 + i, &crate::features::embedding::l2_normalised(&copy));
+        vectors.push(n + 1 + i, &crate::vecmath::l2_normalised(&copy));
         pairs.push((id, n + 1 + i));
     }
     pairs

@@ -14,19 +14,20 @@ use ndarray::{Array2, Axis};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::config::{DecodeConfig, FeatureConfig};
+use crate::decode::DecodeConfig;
 use crate::error::{Error, Result};
 use crate::features;
 use crate::features::embedding::{EmbedConfig, Embedder};
+use crate::features::FeatureConfig;
 use crate::jobs::progress::progress_bar;
 use crate::jobs::FileIssue;
 use crate::learn::classifier::{self, Method, Model, TrainOptions};
 use crate::learn::dataset::{self, FeatureKind};
 use crate::learn::labels::{self, LabelSource};
 use crate::learn::metrics::{self, ClassReport};
+use crate::learn::results::{now_unix, ClassifierResult};
 use crate::learn::rng;
 use crate::paths;
-use crate::store::results::{now_unix, ClassifierResult};
 use crate::store::Store;
 use crate::walk;
 

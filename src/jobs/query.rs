@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::{DecodeConfig, FeatureConfig};
 use crate::decode;
+use crate::decode::DecodeConfig;
 use crate::error::{Error, Result};
 use crate::features::embedding::{EmbedConfig, Embedder};
+use crate::features::FeatureConfig;
 use crate::features::{self, histogram, Features, Hashes, Histogram};
 use crate::index::ann::{AnnSearch, HnswParams, Vectors};
 use crate::index::hamming;

@@ -6,14 +6,17 @@
 //! The schema version lives in the `meta` tree and `migrations/` brings older
 //! stores up to date when they are opened.
 
+// The step files stay in the top-level `migrations/` directory (one file
+// per step, as the design asks); the module lives under `store` because it
+// is part of opening a store and uses the store's schema-version helpers.
+#[path = "../../migrations/mod.rs"]
+pub mod migrations;
 pub mod record;
-pub mod results;
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::migrations;
 pub use record::{EmbeddingRecord, ImageRecord, StoredEmbedding, StoredImage, Tagged};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
@@ -104,7 +107,7 @@ impl Store {
         &self.db
     }
 
-    fn err(&self, source: sled::Error) -> Error {
+    pub(crate) fn err(&self, source: sled::Error) -> Error {
         store_err(&self.dir, source)
     }
 
