@@ -38,6 +38,9 @@ impl IndexConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
+        if let Some(embed) = &self.embed {
+            embed.validate()?;
+        }
         if self.roots.is_empty() {
             return Err(Error::InvalidArgument("no path to index was given".into()));
         }
