@@ -220,7 +220,7 @@ pub fn rank(
             .filter(|(_, r)| !exclude.contains(&r.path))
     };
     let mut hits: Vec<Hit> = match by {
-        QueryBy::Auto => return Err(Error::InvalidArgument("query by auto not resolved".into())),
+        QueryBy::Auto => return Err(Error::Internal("query by auto not resolved")),
         QueryBy::Hash => {
             let q = probe.hashes.as_ref().ok_or_else(|| missing("hashes"))?;
             let (recs, hashes): (Vec<_>, Vec<_>) = kept()

@@ -104,10 +104,10 @@ impl Store {
             None => Ok(None),
             Some(v) => record::decode::<T>(&v)
                 .map(Some)
-                .map_err(|reason| Error::CorruptRecord {
+                .map_err(|e| Error::CorruptRecord {
                     tree: RESULTS,
                     key: key.to_string(),
-                    reason,
+                    reason: e.to_string(),
                 }),
         }
     }
