@@ -11,9 +11,9 @@ pub const STEP: Step = Step {
     run,
 };
 
-fn run(db: &sled::Db) -> Result<(), String> {
+fn run(db: &sled::Db) -> sled::Result<()> {
     for tree in ["meta", "images"] {
-        db.open_tree(tree).map_err(|e| e.to_string())?;
+        db.open_tree(tree)?;
     }
     Ok(())
 }

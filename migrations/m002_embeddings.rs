@@ -12,7 +12,7 @@ pub const STEP: Step = Step {
     run,
 };
 
-fn run(db: &sled::Db) -> Result<(), String> {
-    db.open_tree("embeddings").map_err(|e| e.to_string())?;
+fn run(db: &sled::Db) -> sled::Result<()> {
+    db.open_tree("embeddings")?;
     Ok(())
 }

@@ -9,8 +9,8 @@
 
 use std::path::Path;
 
+use super::{read_schema_version, store_err, write_schema_version};
 use crate::error::{Error, Result};
-use crate::store::{read_schema_version, store_err, write_schema_version};
 
 pub mod m001_initial;
 pub mod m002_embeddings;
@@ -21,7 +21,7 @@ pub struct Step {
     pub version: u32,
     pub name: &'static str,
     pub description: &'static str,
-    pub run: fn(&sled::Db) -> std::result::Result<(), String>,
+    pub run: fn(&sled::Db) -> sled::Result<()>,
 }
 
 /// Every step, in order.
@@ -46,10 +46,10 @@ pub fn upgrade(db: &sled::Db, dir: &Path) -> Result<u32> {
         });
     }
     for step in STEPS.iter().filter(|s| s.version > found) {
-        (step.run)(db).map_err(|reason| Error::Migration {
+        (step.run)(db).map_err(|error| Error::Migration {
             path: dir.to_path_buf(),
             step: step.name,
-            reason,
+            error,
         })?;
         write_schema_version(db, step.version).map_err(|e| store_err(dir, e))?;
         db.flush().map_err(|e| store_err(dir, e))?;

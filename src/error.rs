@@ -25,11 +25,13 @@ pub enum Error {
         supported: u32,
     },
 
-    #[error("migration {step} on store {path} failed: {reason}")]
+    /// (`error` is in the message and deliberately not a `#[source]`, so an
+    /// `anyhow` chain prints it once, as before it was typed.)
+    #[error("migration {step} on store {path} failed: {error}")]
     Migration {
         path: PathBuf,
         step: &'static str,
-        reason: String,
+        error: sled::Error,
     },
 
     #[error("corrupt value in tree `{tree}` at key {key}: {reason}")]
@@ -83,8 +85,27 @@ pub enum Error {
         got: usize,
     },
 
+    /// Bad input from the user (a flag, a request parameter, a query
+    /// image without the needed feature); nothing else.
     #[error("{0}")]
     InvalidArgument(String),
+
+    #[error("cannot start worker threads: {reason}")]
+    ThreadPool { reason: String },
+
+    #[error("cannot write CSV: {reason}")]
+    Csv { reason: String },
+
+    #[error("no trash: neither XDG_DATA_HOME nor HOME is set")]
+    NoTrash,
+
+    /// The resident session pool is closed (the server is shutting down).
+    #[error("no ONNX Runtime session")]
+    NoSession,
+
+    /// A state the code rules out was reached: a bug, not bad input.
+    #[error("{0}")]
+    Internal(&'static str),
 
     #[error("{}: {reason}", path.display())]
     Model { path: PathBuf, reason: String },
@@ -161,5 +182,26 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// Why stored bytes are not a valid record envelope (see
+/// `store::record::decode`); the store reports it as the `reason` of an
+/// [`Error::CorruptRecord`] naming the tree and key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("value is {len} bytes, too short")]
+    TooShort { len: usize },
+    #[error("checksum mismatch (stored {stored:08x}, computed {computed:08x})")]
+    Checksum { stored: u32, computed: u32 },
+    #[error("cannot decode (version byte {version}): {reason}")]
+    Layout { version: u8, reason: String },
+}
+
+impl RecordError {
+    /// Whether the message contains `needle`: the check callers made on
+    /// the plain-string reason this type replaced.
+    pub fn contains(&self, needle: &str) -> bool {
+        self.to_string().contains(needle)
     }
 }

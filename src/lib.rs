@@ -14,7 +14,6 @@ pub mod error;
 #[doc(hidden)]
 pub mod fault;
 pub mod features;
-pub mod heif;
 pub mod index;
 pub mod jobs;
 pub mod learn;
@@ -22,9 +21,9 @@ pub mod paths;
 pub mod plot;
 pub mod report;
 pub mod store;
+pub mod vecmath;
 pub mod walk;
 
-#[path = "../migrations/mod.rs"]
-pub mod migrations;
-
+pub use decode::heif;
 pub use error::{Error, Result};
+pub use store::migrations;

@@ -43,10 +43,7 @@ fn register_font() {
 pub fn draw(chart: &Chart, out: &Path) -> Result<()> {
     register_font();
     let mut buf = vec![255u8; (W * H * 3) as usize];
-    render(chart, &mut buf).map_err(|reason| Error::Plot {
-        path: out.into(),
-        reason,
-    })?;
+    render(chart, &mut buf, out)?;
     let img = image::RgbImage::from_raw(W, H, buf).expect("buffer sized for the chart");
     img.save_with_format(out, image::ImageFormat::Png)
         .map_err(|e| Error::Plot {
@@ -76,9 +73,13 @@ fn bounds(chart: &Chart) -> (f64, f64, f64, f64) {
     )
 }
 
-fn render(chart: &Chart, buf: &mut [u8]) -> std::result::Result<(), String> {
+fn render(chart: &Chart, buf: &mut [u8], out: &Path) -> Result<()> {
+    let fail = |e: &dyn std::fmt::Display| Error::Plot {
+        path: out.into(),
+        reason: e.to_string(),
+    };
     let root = BitMapBackend::with_buffer(buf, (W, H)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    root.fill(&WHITE).map_err(|e| fail(&e))?;
     let (x0, x1, y0, y1) = bounds(chart);
     let mut ctx = ChartBuilder::on(&root)
         .caption(chart.title, ("sans-serif", 22))
@@ -86,27 +87,27 @@ fn render(chart: &Chart, buf: &mut [u8]) -> std::result::Result<(), String> {
         .x_label_area_size(44)
         .y_label_area_size(64)
         .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| fail(&e))?;
     ctx.configure_mesh()
         .x_desc(chart.x_label)
         .y_desc(chart.y_label)
         .label_style(("sans-serif", 14))
         .draw()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| fail(&e))?;
     for s in &chart.series {
         let color = RGBColor(s.color.0, s.color.1, s.color.2);
         ctx.draw_series(LineSeries::new(
             s.points.iter().copied(),
             color.stroke_width(2),
         ))
-        .map_err(|e| e.to_string())?
+        .map_err(|e| fail(&e))?
         .label(s.label.clone())
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
     }
     if let Some((hx, hy, label)) = &chart.highlight {
         let red = RGBColor(200, 30, 30);
         ctx.draw_series(std::iter::once(Circle::new((*hx, *hy), 7, red.filled())))
-            .map_err(|e| e.to_string())?
+            .map_err(|e| fail(&e))?
             .label(label.clone())
             .legend(move |(x, y)| Circle::new((x + 9, y), 5, red.filled()));
     }
@@ -115,7 +116,7 @@ fn render(chart: &Chart, buf: &mut [u8]) -> std::result::Result<(), String> {
         .border_style(BLACK)
         .label_font(("sans-serif", 14))
         .draw()
-        .map_err(|e| e.to_string())?;
-    root.present().map_err(|e| e.to_string())?;
+        .map_err(|e| fail(&e))?;
+    root.present().map_err(|e| fail(&e))?;
     Ok(())
 }

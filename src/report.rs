@@ -8,8 +8,8 @@ use std::path::Path;
 
 use base64::Engine as _;
 
-use crate::config::DecodeConfig;
 use crate::decode;
+use crate::decode::DecodeConfig;
 use crate::error::{Error, Result};
 use crate::jobs::dupes::DupesReport;
 

@@ -179,7 +179,9 @@ fn sniff(path: &Path) -> bool {
         return false;
     };
     let n = f.read(&mut buf).unwrap_or(0);
-    n >= 4 && (image::guess_format(&buf[..n]).is_ok() || crate::heif::sniff(&buf[..n]).is_some())
+    n >= 4
+        && (image::guess_format(&buf[..n]).is_ok()
+            || crate::decode::heif::sniff(&buf[..n]).is_some())
 }
 
 fn candidate(path: &Path, meta: &Metadata) -> Candidate {

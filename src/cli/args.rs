@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use super::common_args::{DecodeArgs, ModelArgs};
+use imgdex::jobs::dupes::{DupesBy, Neighbours};
+use imgdex::jobs::query::QueryBy;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "imgdex",
@@ -22,170 +26,167 @@ pub struct Args {
     pub command: Command,
 }
 
-#[derive(Debug, Clone, clap::Args)]
-pub struct DecodeArgs {
-    /// Refuse images with more pixels than this (decompression-bomb guard).
-    #[arg(long, default_value_t = 100_000_000)]
-    pub max_pixels: u64,
-    /// Decode JPEGs at full size instead of a reduced DCT scale.
-    #[arg(long)]
-    pub no_scaled_jpeg: bool,
-}
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct ModelArgs {
-    /// ONNX image model (a `.json` sidecar beside it describes its input);
-    /// default: `$IMGDEX_MODELS/efficientnet-lite0.onnx`, installed by scripts/setup.
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// ONNX Runtime shared library (default: $ORT_DYLIB_PATH, else libonnxruntime.so beside the model).
-    #[arg(long)]
-    pub ort_lib: Option<PathBuf>,
-    /// Skip CNN embeddings (no model or ONNX Runtime needed).
-    #[arg(long)]
-    pub no_embed: bool,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Index (or re-index) image files and folders.
-    Index {
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// Worker threads (default: one per core).
-        #[arg(long, short = 'j', default_value_t = 0)]
-        jobs: usize,
-        /// Histogram bins per colour channel.
-        #[arg(long, default_value_t = 32)]
-        bins: u16,
-        /// Images per inference batch.
-        #[arg(long, default_value_t = 8)]
-        batch: usize,
-        /// ONNX Runtime intra-op threads per session (default: cores ÷ sessions).
-        #[arg(long, default_value_t = 0)]
-        ort_threads: usize,
-        /// ONNX Runtime sessions embedding batches side by side (default: one
-        /// per core, at most 4; or cores ÷ --ort-threads).
-        #[arg(long, default_value_t = 0)]
-        ort_sessions: usize,
-        #[command(flatten)]
-        decode: DecodeArgs,
-        #[command(flatten)]
-        model: ModelArgs,
-        #[arg(long)]
-        json: bool,
-    },
+    Index(IndexArgs),
     /// Summarise the store.
-    Info {
-        #[arg(long)]
-        json: bool,
-    },
+    Info(InfoArgs),
     /// Stored images nearest to IMAGE (which need not be indexed).
-    Query {
-        image: PathBuf,
-        #[arg(short, default_value_t = 10)]
-        k: usize,
-        /// auto: by CNN embedding when the store has embeddings, else by hash.
-        #[arg(long, value_enum, default_value_t = QueryByArg::Auto)]
-        by: QueryByArg,
-        #[command(flatten)]
-        decode: DecodeArgs,
-        #[command(flatten)]
-        model: ModelArgs,
-        #[arg(long)]
-        json: bool,
-    },
+    Query(QueryArgs),
     /// Groups of near-duplicate images in the store (and acting on them with --apply).
-    Dupes {
-        /// Thresholds preset: exact (identical bytes), strict (re-encodes,
-        /// resizes, small edits), default, loose; explicit threshold flags override it.
-        #[arg(long, value_parser = parse_preset)]
-        preset: Option<imgdex::jobs::dupes::Preset>,
-        /// auto: CNN embeddings fused with hashes when the store has embeddings
-        /// [default: auto, or exact with --preset exact].
-        #[arg(long, value_enum)]
-        by: Option<DupesByArg>,
-        /// Maximum pHash Hamming distance (bits of 64); also the dHash limit unless --dhash-threshold is given [default: 12, or the preset's].
-        #[arg(long)]
-        threshold: Option<u32>,
-        /// Maximum dHash Hamming distance (bits of 64) [default: 12, or the preset's].
-        #[arg(long)]
-        dhash_threshold: Option<u32>,
-        /// CNN cosine distance at or below which a pair is a duplicate on its own.
-        #[arg(long)]
-        max_cosine: Option<f32>,
-        /// CNN cosine distance within which a pair is a duplicate if its pHash is within --weak-phash bits.
-        #[arg(long)]
-        weak_cosine: Option<f32>,
-        #[arg(long)]
-        weak_phash: Option<u32>,
-        /// Also require colour histograms within this Hellinger distance (0..1; strict: 0.08).
-        #[arg(long)]
-        max_histogram: Option<f32>,
-        /// How embedding neighbours are found: auto (exact scan below 10,000
-        /// images, else the HNSW graph's neighbour lists), exact, graph, or
-        /// search (one HNSW search per image: slower, for comparison).
-        #[arg(long, value_enum, default_value_t = DupesAnnArg::Auto)]
-        ann: DupesAnnArg,
-        /// Include every candidate pair with its evidence in the JSON output.
-        #[arg(long)]
-        pairs: bool,
-        /// Write a self-contained HTML page with thumbnails per group for review.
-        #[arg(long)]
-        report: Option<PathBuf>,
-        #[command(flatten)]
-        act: super::apply::ApplyArgs,
-        #[arg(long)]
-        json: bool,
-    },
+    Dupes(DupesArgs),
     /// Reverse the actions recorded in a `dupes --apply` journal.
-    Undo {
-        journal: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
+    Undo(UndoArgs),
     /// Hashes and histogram of one image.
-    Inspect {
-        image: PathBuf,
-        /// Draw the three channel histograms to this PNG file.
-        #[arg(long)]
-        plot: Option<PathBuf>,
-        #[command(flatten)]
-        decode: DecodeArgs,
-        #[command(flatten)]
-        model: ModelArgs,
-        #[arg(long)]
-        json: bool,
-    },
+    Inspect(InspectArgs),
     /// Serve the store over HTTP: a JSON API and a web UI to search and review duplicates.
-    Serve {
-        /// Address to listen on (port 0 picks a free port; the first line of
-        /// stdout says which).
-        #[arg(long, default_value = "127.0.0.1:7878")]
-        addr: std::net::SocketAddr,
-        /// Open the UI in the default browser (xdg-open).
-        #[arg(long)]
-        open: bool,
-        /// ONNX Runtime sessions for uploaded query images (each ~160 MiB).
-        #[arg(long, default_value_t = 2)]
-        sessions: usize,
-        /// Thumbnail cache bound, in MiB.
-        #[arg(long, default_value_t = 64)]
-        thumb_cache_mb: usize,
-        /// Largest accepted upload (query image), in MiB.
-        #[arg(long, default_value_t = 64)]
-        max_upload_mb: usize,
-        #[command(flatten)]
-        decode: DecodeArgs,
-        #[command(flatten)]
-        model: ModelArgs,
-    },
+    Serve(ServeArgs),
     /// K-means clusters of the stored images (or of a CSV table's rows), k chosen by the elbow.
     Cluster(super::learn_args::ClusterArgs),
     /// Write the saved clusters, or the stored features, for other tools.
     Export(super::learn_args::ExportArgs),
     /// Train a classifier on labelled stored images, or label image files with it.
     Classify(super::learn_args::ClassifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IndexArgs {
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', default_value_t = 0)]
+    pub jobs: usize,
+    /// Histogram bins per colour channel.
+    #[arg(long, default_value_t = 32)]
+    pub bins: u16,
+    /// Images per inference batch.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// ONNX Runtime intra-op threads per session (default: cores ÷ sessions).
+    #[arg(long, default_value_t = 0)]
+    pub ort_threads: usize,
+    /// ONNX Runtime sessions embedding batches side by side (default: one
+    /// per core, at most 4; or cores ÷ --ort-threads).
+    #[arg(long, default_value_t = 0)]
+    pub ort_sessions: usize,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InfoArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct QueryArgs {
+    pub image: PathBuf,
+    #[arg(short, default_value_t = 10)]
+    pub k: usize,
+    /// auto: by CNN embedding when the store has embeddings, else by hash.
+    #[arg(long, value_enum, default_value_t = QueryByArg::Auto)]
+    pub by: QueryByArg,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DupesArgs {
+    /// Thresholds preset: exact (identical bytes), strict (re-encodes,
+    /// resizes, small edits), default, loose; explicit threshold flags override it.
+    #[arg(long, value_parser = parse_preset)]
+    pub preset: Option<imgdex::jobs::dupes::Preset>,
+    /// auto: CNN embeddings fused with hashes when the store has embeddings
+    /// [default: auto, or exact with --preset exact].
+    #[arg(long, value_enum)]
+    pub by: Option<DupesByArg>,
+    /// Maximum pHash Hamming distance (bits of 64); also the dHash limit unless --dhash-threshold is given [default: 12, or the preset's].
+    #[arg(long)]
+    pub threshold: Option<u32>,
+    /// Maximum dHash Hamming distance (bits of 64) [default: 12, or the preset's].
+    #[arg(long)]
+    pub dhash_threshold: Option<u32>,
+    /// CNN cosine distance at or below which a pair is a duplicate on its own.
+    #[arg(long)]
+    pub max_cosine: Option<f32>,
+    /// CNN cosine distance within which a pair is a duplicate if its pHash is within --weak-phash bits.
+    #[arg(long)]
+    pub weak_cosine: Option<f32>,
+    #[arg(long)]
+    pub weak_phash: Option<u32>,
+    /// Also require colour histograms within this Hellinger distance (0..1; strict: 0.08).
+    #[arg(long)]
+    pub max_histogram: Option<f32>,
+    /// How embedding neighbours are found: auto (exact scan below 10,000
+    /// images, else the HNSW graph's neighbour lists), exact, graph, or
+    /// search (one HNSW search per image: slower, for comparison).
+    #[arg(long, value_enum, default_value_t = DupesAnnArg::Auto)]
+    pub ann: DupesAnnArg,
+    /// Include every candidate pair with its evidence in the JSON output.
+    #[arg(long)]
+    pub pairs: bool,
+    /// Write a self-contained HTML page with thumbnails per group for review.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub act: super::apply::ApplyArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UndoArgs {
+    pub journal: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    pub image: PathBuf,
+    /// Draw the three channel histograms to this PNG file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the first line of
+    /// stdout says which).
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    pub addr: std::net::SocketAddr,
+    /// Open the UI in the default browser (xdg-open).
+    #[arg(long)]
+    pub open: bool,
+    /// ONNX Runtime sessions for uploaded query images (each ~160 MiB).
+    #[arg(long, default_value_t = 2)]
+    pub sessions: usize,
+    /// Thumbnail cache bound, in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub thumb_cache_mb: usize,
+    /// Largest accepted upload (query image), in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub max_upload_mb: usize,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -214,4 +215,37 @@ pub enum DupesByArg {
 
 fn parse_preset(s: &str) -> Result<imgdex::jobs::dupes::Preset, imgdex::Error> {
     s.parse()
+}
+
+impl From<QueryByArg> for QueryBy {
+    fn from(a: QueryByArg) -> Self {
+        match a {
+            QueryByArg::Auto => QueryBy::Auto,
+            QueryByArg::Hash => QueryBy::Hash,
+            QueryByArg::Histogram => QueryBy::Histogram,
+            QueryByArg::Embedding => QueryBy::Embedding,
+        }
+    }
+}
+
+impl From<DupesByArg> for DupesBy {
+    fn from(a: DupesByArg) -> Self {
+        match a {
+            DupesByArg::Auto => DupesBy::Auto,
+            DupesByArg::Embedding => DupesBy::Embedding,
+            DupesByArg::Hash => DupesBy::Hash,
+            DupesByArg::Exact => DupesBy::Exact,
+        }
+    }
+}
+
+impl From<DupesAnnArg> for Neighbours {
+    fn from(a: DupesAnnArg) -> Self {
+        match a {
+            DupesAnnArg::Auto => Neighbours::Auto,
+            DupesAnnArg::Exact => Neighbours::Exact,
+            DupesAnnArg::Graph => Neighbours::Graph,
+            DupesAnnArg::Search => Neighbours::Search,
+        }
+    }
 }

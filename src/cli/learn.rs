@@ -8,17 +8,15 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use super::learn_args::{
-    ClassifyArgs, ClassifyCommand, ClusterArgs, ClusterByArg, ClustersFormat, ExportArgs,
-    ExportCommand, FeatureArg, FeaturesFormat, MethodArg,
+    ClassifyArgs, ClassifyCommand, ClusterArgs, ExportArgs, ExportCommand, TrainArgs,
 };
-use super::{decode_config, embed_config, open, print_json};
-use imgdex::jobs::classify::{self, MethodChoice, PredictConfig, SplitSource, TrainConfig};
+use super::{open, print_json};
+use imgdex::jobs::classify::{self, PredictConfig, SplitSource, TrainConfig};
 use imgdex::jobs::cluster::{
     self, ClusterConfig, ClusterReport, KChoice, SearchConfig, TableConfig,
 };
-use imgdex::jobs::export::{self, ExportConfig, ExportFormat, ExportWhat, FeatureChoice};
-use imgdex::learn::classifier::{Method, TrainOptions};
-use imgdex::learn::dataset::FeatureKind;
+use imgdex::jobs::export::{self, ExportConfig, ExportWhat};
+use imgdex::learn::classifier::TrainOptions;
 use imgdex::learn::kmeans::KMeansOptions;
 use imgdex::learn::labels::LabelSource;
 
@@ -64,12 +62,8 @@ pub(super) fn cluster(
         })?,
         None => {
             let store = open(db, false)?;
-            let by = match a.by {
-                ClusterByArg::Embedding => FeatureKind::Embedding,
-                ClusterByArg::Histogram => FeatureKind::Histogram,
-            };
             let cfg = ClusterConfig {
-                by,
+                by: a.by.into(),
                 search,
                 labels: a.labels.as_deref().map(label_source),
             };
@@ -142,10 +136,7 @@ pub(super) fn export(db: &Path, a: ExportArgs, quiet: bool, text: &mut String) -
     let cfg = match a.what {
         ExportCommand::Clusters { format, out } => ExportConfig {
             what: ExportWhat::Clusters,
-            format: match format {
-                ClustersFormat::Csv => ExportFormat::Csv,
-                ClustersFormat::Json => ExportFormat::Json,
-            },
+            format: format.into(),
             out,
         },
         ExportCommand::Features {
@@ -153,17 +144,8 @@ pub(super) fn export(db: &Path, a: ExportArgs, quiet: bool, text: &mut String) -
             feature,
             out,
         } => ExportConfig {
-            what: ExportWhat::Features(feature.map(|f| match f {
-                FeatureArg::All => FeatureChoice::All,
-                FeatureArg::Hash => FeatureChoice::Hash,
-                FeatureArg::Histogram => FeatureChoice::Histogram,
-                FeatureArg::Embedding => FeatureChoice::Embedding,
-            })),
-            format: match format {
-                FeaturesFormat::Csv => ExportFormat::Csv,
-                FeaturesFormat::Npy => ExportFormat::Npy,
-                FeaturesFormat::Parquet => ExportFormat::Parquet,
-            },
+            what: ExportWhat::Features(feature.map(Into::into)),
+            format: format.into(),
             out,
         },
     };
@@ -189,47 +171,7 @@ pub(super) fn classify(
     text: &mut String,
 ) -> Result<ExitCode> {
     match a.action {
-        ClassifyCommand::Train {
-            labels,
-            val_fraction,
-            split,
-            method,
-            alpha,
-            max_iter,
-            no_standardize,
-            seed,
-            json,
-        } => {
-            let cfg = TrainConfig {
-                labels: label_source(&labels),
-                split: match split {
-                    Some(f) => SplitSource::File(f),
-                    None => SplitSource::Random { val_fraction },
-                },
-                method: match method {
-                    MethodArg::Auto => MethodChoice::Auto,
-                    MethodArg::Logistic => MethodChoice::Only(Method::Logistic),
-                    MethodArg::Knn => MethodChoice::Only(Method::Knn),
-                },
-                options: TrainOptions {
-                    alpha,
-                    max_iter,
-                    standardize: !no_standardize,
-                    seed,
-                    ..TrainOptions::default()
-                },
-                progress,
-            };
-            cfg.validate()?;
-            let store = open(db, false)?;
-            let r = classify::train(&store, &cfg)?;
-            if json {
-                print_json(text, &r)?;
-            } else {
-                print_train(text, &r);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        ClassifyCommand::Train(train) => classify_train(db, train, progress, text),
         ClassifyCommand::Predict {
             paths,
             decode,
@@ -239,8 +181,8 @@ pub(super) fn classify(
             let store = open(db, false)?;
             let cfg = PredictConfig {
                 inputs: paths,
-                decode: decode_config(&decode),
-                embed: embed_config(&model),
+                decode: (&decode).into(),
+                embed: model.embed_config(),
                 progress,
             };
             let r = classify::predict(&store, &cfg)?;
@@ -261,6 +203,36 @@ pub(super) fn classify(
             })
         }
     }
+}
+
+fn classify_train(db: &Path, a: TrainArgs, progress: bool, text: &mut String) -> Result<ExitCode> {
+    let cfg = TrainConfig {
+        labels: label_source(&a.labels),
+        split: match a.split {
+            Some(f) => SplitSource::File(f),
+            None => SplitSource::Random {
+                val_fraction: a.val_fraction,
+            },
+        },
+        method: a.method.into(),
+        options: TrainOptions {
+            alpha: a.alpha,
+            max_iter: a.max_iter,
+            standardize: !a.no_standardize,
+            seed: a.seed,
+            ..TrainOptions::default()
+        },
+        progress,
+    };
+    cfg.validate()?;
+    let store = open(db, false)?;
+    let r = classify::train(&store, &cfg)?;
+    if a.json {
+        print_json(text, &r)?;
+    } else {
+        print_train(text, &r);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_train(text: &mut String, r: &classify::TrainReport) {

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 
 use clap::{Subcommand, ValueEnum};
 
-use super::args::{DecodeArgs, ModelArgs};
+use super::common_args::{DecodeArgs, ModelArgs};
+use imgdex::jobs::classify::MethodChoice;
+use imgdex::jobs::export::{ExportFormat, FeatureChoice};
+use imgdex::learn::classifier::Method;
+use imgdex::learn::dataset::FeatureKind;
 
 #[derive(Debug, clap::Args)]
 pub struct ClusterArgs {
@@ -138,34 +142,7 @@ pub struct ClassifyArgs {
 #[derive(Debug, Subcommand)]
 pub enum ClassifyCommand {
     /// Train a classifier on the embeddings of labelled stored images and save it in the store.
-    Train {
-        /// "folder" (each image's parent folder name) or a CSV with path,label columns.
-        #[arg(long, default_value = "folder", value_name = "folder|FILE.csv")]
-        labels: String,
-        /// Fraction of each class held out for validation (stratified).
-        #[arg(long, default_value_t = 0.2, conflicts_with = "split")]
-        val_fraction: f64,
-        /// Use this split instead: a CSV with path,split (train/val) columns.
-        #[arg(long, value_name = "FILE.csv")]
-        split: Option<PathBuf>,
-        /// Classifier: both (keep the better on validation), or one of them.
-        #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
-        method: MethodArg,
-        /// L2 penalty of the logistic regression (1/C in scikit-learn terms).
-        #[arg(long, default_value_t = 1.0)]
-        alpha: f64,
-        /// L-BFGS iterations of the logistic regression.
-        #[arg(long, default_value_t = 100)]
-        max_iter: u64,
-        /// Do not standardise the embedding dimensions before the logistic regression.
-        #[arg(long)]
-        no_standardize: bool,
-        /// Seed of the split and of every other random choice.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long)]
-        json: bool,
-    },
+    Train(TrainArgs),
     /// Label image files or folders with the saved classifier (images need not be indexed).
     Predict {
         #[arg(required = true)]
@@ -179,9 +156,88 @@ pub enum ClassifyCommand {
     },
 }
 
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// "folder" (each image's parent folder name) or a CSV with path,label columns.
+    #[arg(long, default_value = "folder", value_name = "folder|FILE.csv")]
+    pub labels: String,
+    /// Fraction of each class held out for validation (stratified).
+    #[arg(long, default_value_t = 0.2, conflicts_with = "split")]
+    pub val_fraction: f64,
+    /// Use this split instead: a CSV with path,split (train/val) columns.
+    #[arg(long, value_name = "FILE.csv")]
+    pub split: Option<PathBuf>,
+    /// Classifier: both (keep the better on validation), or one of them.
+    #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
+    pub method: MethodArg,
+    /// L2 penalty of the logistic regression (1/C in scikit-learn terms).
+    #[arg(long, default_value_t = 1.0)]
+    pub alpha: f64,
+    /// L-BFGS iterations of the logistic regression.
+    #[arg(long, default_value_t = 100)]
+    pub max_iter: u64,
+    /// Do not standardise the embedding dimensions before the logistic regression.
+    #[arg(long)]
+    pub no_standardize: bool,
+    /// Seed of the split and of every other random choice.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum MethodArg {
     Auto,
     Logistic,
     Knn,
+}
+
+impl From<ClusterByArg> for FeatureKind {
+    fn from(a: ClusterByArg) -> Self {
+        match a {
+            ClusterByArg::Embedding => FeatureKind::Embedding,
+            ClusterByArg::Histogram => FeatureKind::Histogram,
+        }
+    }
+}
+
+impl From<ClustersFormat> for ExportFormat {
+    fn from(a: ClustersFormat) -> Self {
+        match a {
+            ClustersFormat::Csv => ExportFormat::Csv,
+            ClustersFormat::Json => ExportFormat::Json,
+        }
+    }
+}
+
+impl From<FeaturesFormat> for ExportFormat {
+    fn from(a: FeaturesFormat) -> Self {
+        match a {
+            FeaturesFormat::Csv => ExportFormat::Csv,
+            FeaturesFormat::Npy => ExportFormat::Npy,
+            FeaturesFormat::Parquet => ExportFormat::Parquet,
+        }
+    }
+}
+
+impl From<FeatureArg> for FeatureChoice {
+    fn from(a: FeatureArg) -> Self {
+        match a {
+            FeatureArg::All => FeatureChoice::All,
+            FeatureArg::Hash => FeatureChoice::Hash,
+            FeatureArg::Histogram => FeatureChoice::Histogram,
+            FeatureArg::Embedding => FeatureChoice::Embedding,
+        }
+    }
+}
+
+impl From<MethodArg> for MethodChoice {
+    fn from(a: MethodArg) -> Self {
+        match a {
+            MethodArg::Auto => MethodChoice::Auto,
+            MethodArg::Logistic => MethodChoice::Only(Method::Logistic),
+            MethodArg::Knn => MethodChoice::Only(Method::Knn),
+        }
+    }
 }

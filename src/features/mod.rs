@@ -3,6 +3,7 @@
 //! Each is a pure function of the working image and its config, so the
 //! index job can compute them all from a single decode.
 
+mod config;
 pub mod embedding;
 pub mod hash;
 pub mod histogram;
@@ -11,10 +12,10 @@ use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::time::Instant;
 
-use crate::config::{DecodeConfig, FeatureConfig};
-use crate::decode::{self, Decoded};
+use crate::decode::{self, DecodeConfig, Decoded};
 use crate::error::{Error, Result};
 
+pub use config::FeatureConfig;
 pub use hash::Hashes;
 pub use histogram::Histogram;
 

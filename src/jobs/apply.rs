@@ -285,7 +285,7 @@ fn perform(step: &Step, intent: &Intent) -> Result<()> {
             std::fs::remove_file(&step.path).map_err(|e| Error::io(&step.path, e))?;
             fsops::sync_parent(&step.path)
         }
-        (_, None) => Err(Error::InvalidArgument("no target planned".into())),
+        (_, None) => Err(Error::Internal("no target planned")),
     }
 }
 

@@ -15,10 +15,10 @@ use crate::jobs::progress::progress_bar;
 use crate::learn::dataset::{self, FeatureKind};
 use crate::learn::kmeans::{self, Clustering, KMeansOptions};
 use crate::learn::labels::{self, LabelSource};
+use crate::learn::results::{now_unix, ClusterParams, ClusterResult};
 use crate::learn::select::{self, Candidate};
 use crate::learn::{metrics, table};
 use crate::plot::{self, Chart, Series};
-use crate::store::results::{now_unix, ClusterParams, ClusterResult};
 use crate::store::Store;
 
 /// The k range searched when neither k nor a range is given (capped at the

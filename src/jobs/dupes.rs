@@ -23,88 +23,13 @@ use crate::index::unionfind::UnionFind;
 use crate::paths;
 use crate::store::{ImageId, ImageRecord, Store};
 
+mod config;
 mod detail;
 mod preset;
+pub use config::{
+    DupesBy, DupesConfig, EmbeddingRule, Neighbours, DEFAULT_EMBEDDING_RULE, DEFAULT_RULE,
+};
 pub use preset::*;
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum DupesBy {
-    /// Embeddings fused with hashes when the store has embeddings, else hashes.
-    Auto,
-    /// Embedding neighbours only (hash evidence still used by the rule).
-    Embedding,
-    /// Perceptual hashes within a Hamming threshold.
-    Hash,
-    /// Byte-identical files (equal BLAKE3 digests).
-    Exact,
-}
-
-/// When embedding evidence makes a pair a near-duplicate.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EmbeddingRule {
-    /// Cosine distance at or below which a pair is a duplicate on its own.
-    pub max_cosine: f32,
-    /// A pair within this cosine distance is a duplicate when its pHash
-    /// also agrees to within `weak_phash` bits.
-    pub weak_cosine: f32,
-    pub weak_phash: u32,
-    /// Neighbours examined per image.
-    pub k: usize,
-}
-
-/// Default thresholds, chosen on the development set (see README).
-pub const DEFAULT_RULE: HashRule = HashRule {
-    max_phash: 12,
-    max_dhash: 12,
-};
-pub const DEFAULT_EMBEDDING_RULE: EmbeddingRule = EmbeddingRule {
-    max_cosine: 0.06,
-    weak_cosine: 0.15,
-    weak_phash: 22,
-    k: 10,
-};
-
-/// How the embedding pass finds each image's nearest neighbours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Neighbours {
-    /// Exact below `HnswParams::exact_below` images, else `Graph`.
-    Auto,
-    /// Exact scan (quadratic).
-    Exact,
-    /// The HNSW graph's own neighbour lists, re-ranked exactly: no searches.
-    Graph,
-    /// One HNSW search per image.
-    Search,
-}
-
-#[derive(Debug, Clone)]
-pub struct DupesConfig {
-    pub by: DupesBy,
-    pub rule: HashRule,
-    pub embedding: EmbeddingRule,
-    pub ann: HnswParams,
-    pub neighbours: Neighbours,
-    /// Also report every candidate pair with its evidence.
-    pub with_pairs: bool,
-    /// When set, a pair is a duplicate only if its colour histograms are also
-    /// within this Hellinger distance (0..1). The hashes see luminance only,
-    /// so this is what keeps a recoloured copy (a shiny sprite) apart.
-    pub max_histogram: Option<f32>,
-}
-
-impl Default for DupesConfig {
-    fn default() -> Self {
-        DupesConfig {
-            by: DupesBy::Auto,
-            rule: DEFAULT_RULE,
-            embedding: DEFAULT_EMBEDDING_RULE,
-            ann: HnswParams::default(),
-            neighbours: Neighbours::Auto,
-            with_pairs: false,
-            max_histogram: None,
-        }
-    }
-}
 
 /// The evidence about one candidate pair.
 #[derive(Debug, Clone, Serialize)]
@@ -165,38 +90,7 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
         .collect();
     let mut uf = UnionFind::new(records.len());
     let mut evidence = Evidence::new();
-    let mut method = String::new();
-    match cfg.by {
-        DupesBy::Exact => {
-            method.push_str("exact");
-            let mut first: HashMap<[u8; 32], u32> = HashMap::new();
-            for (i, (_, r)) in records.iter().enumerate() {
-                let f = *first.entry(r.digest).or_insert(i as u32);
-                uf.union(f, i as u32);
-            }
-        }
-        by => {
-            if by != DupesBy::Embedding {
-                method.push_str("hash");
-                for p in hash_pairs(&records, cfg.rule) {
-                    evidence.insert(p, None);
-                }
-            }
-            let fp = store.fingerprint("embedding")?;
-            let use_embeddings = by == DupesBy::Embedding || (by == DupesBy::Auto && fp.is_some());
-            if let (true, Some(fp)) = (use_embeddings, fp) {
-                let kind = embedding_pairs(store, &fp, cfg, &index_of, &mut evidence)?;
-                if !method.is_empty() {
-                    method.push('+');
-                }
-                method.push_str(&format!("{kind}-knn"));
-            } else if by == DupesBy::Embedding {
-                return Err(crate::Error::InvalidArgument(
-                    "the store has no embeddings; run `imgdex index` without --no-embed".into(),
-                ));
-            }
-        }
-    }
+    let method = candidates(store, cfg, &records, &index_of, &mut uf, &mut evidence)?;
     let mut pairs = Vec::new();
     for (&(a, b), &cos) in &evidence {
         let (ra, rb) = (&records[a as usize].1, &records[b as usize].1);
@@ -216,17 +110,73 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
             });
         }
     }
+    let mut report = report(uf, &records, &evidence);
+    report.method = method;
+    report.pairs = cfg.with_pairs.then_some(pairs);
+    Ok(report)
+}
+
+/// Gather candidate pairs into `evidence` (exact duplicates go straight
+/// into `uf`); returns what produced them.
+fn candidates(
+    store: &Store,
+    cfg: &DupesConfig,
+    records: &[(ImageId, ImageRecord)],
+    index_of: &HashMap<ImageId, u32>,
+    uf: &mut UnionFind,
+    evidence: &mut Evidence,
+) -> Result<String> {
+    let mut method = String::new();
+    if cfg.by == DupesBy::Exact {
+        method.push_str("exact");
+        let mut first: HashMap<[u8; 32], u32> = HashMap::new();
+        for (i, (_, r)) in records.iter().enumerate() {
+            let f = *first.entry(r.digest).or_insert(i as u32);
+            uf.union(f, i as u32);
+        }
+        return Ok(method);
+    }
+    let by = cfg.by;
+    if by != DupesBy::Embedding {
+        method.push_str("hash");
+        for p in hash_pairs(records, cfg.rule) {
+            evidence.insert(p, None);
+        }
+    }
+    let fp = store.fingerprint("embedding")?;
+    let use_embeddings = by == DupesBy::Embedding || (by == DupesBy::Auto && fp.is_some());
+    if let (true, Some(fp)) = (use_embeddings, fp) {
+        let kind = embedding_pairs(store, &fp, cfg, index_of, evidence)?;
+        if !method.is_empty() {
+            method.push('+');
+        }
+        method.push_str(&format!("{kind}-knn"));
+    } else if by == DupesBy::Embedding {
+        return Err(crate::Error::InvalidArgument(
+            "the store has no embeddings; run `imgdex index` without --no-embed".into(),
+        ));
+    }
+    Ok(method)
+}
+
+/// The groups `uf` holds (two or more images each), sorted by path, with
+/// their details; `method` and `pairs` are left for the caller.
+fn report(
+    mut uf: UnionFind,
+    records: &[(ImageId, ImageRecord)],
+    evidence: &Evidence,
+) -> DupesReport {
     let mut groups: Vec<Vec<u32>> = uf.groups();
     groups
         .iter_mut()
         .for_each(|g| g.sort_by_key(|&i| paths::display(&records[i as usize].1.path)));
-    let mut groups = detail::drop_shared_inodes(groups, &records);
+    let mut groups = detail::drop_shared_inodes(groups, records);
     groups.sort_by_key(|g| paths::display(&records[g[0] as usize].1.path));
     let details = groups
         .iter()
-        .map(|g| detail::group_detail(g, &records, &evidence))
+        .map(|g| detail::group_detail(g, records, evidence))
         .collect();
-    Ok(DupesReport {
+    DupesReport {
         groups: groups
             .iter()
             .map(|g| {
@@ -236,9 +186,9 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
             })
             .collect(),
         details,
-        method,
-        pairs: cfg.with_pairs.then_some(pairs),
-    })
+        method: String::new(),
+        pairs: None,
+    }
 }
 
 /// The fused decision rule.

@@ -125,9 +125,10 @@ pub fn run(store: &Store, cfg: &ExportConfig) -> Result<ExportReport> {
             finish(rows.len(), text, cfg.out.as_deref())
         }
         ExportWhat::Features(choice) => match cfg.format {
-            ExportFormat::Parquet => {
-                parquet::write(store, cfg.out.as_deref().expect("validated: parquet has --out"))
-            }
+            ExportFormat::Parquet => parquet::write(
+                store,
+                cfg.out.as_deref().expect("validated: parquet has --out"),
+            ),
             ExportFormat::Npy => {
                 let out = cfg.out.as_deref().expect("validated: npy has --out");
                 export_npy(store, choice.unwrap_or(FeatureChoice::Embedding), out)
@@ -188,14 +189,16 @@ pub fn cluster_rows(store: &Store) -> Result<Vec<ClusterRow>> {
 
 fn csv_text(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let err = |e: csv::Error| Error::InvalidArgument(format!("cannot write CSV: {e}"));
+    let err = |e: csv::Error| Error::Csv {
+        reason: e.to_string(),
+    };
     w.write_record(header).map_err(err)?;
     for r in rows {
         w.write_record(&r).map_err(err)?;
     }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| Error::InvalidArgument(format!("cannot write CSV: {e}")))?;
+    let bytes = w.into_inner().map_err(|e| Error::Csv {
+        reason: e.to_string(),
+    })?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 

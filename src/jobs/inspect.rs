@@ -6,11 +6,12 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::config::{DecodeConfig, FeatureConfig};
+use crate::decode::DecodeConfig;
 use crate::error::Result;
 use crate::features;
 use crate::features::embedding::{top_k, EmbedConfig, Embedder};
 use crate::features::hash::to_hex;
+use crate::features::FeatureConfig;
 use crate::plot::{self, Chart, Series};
 
 #[derive(Debug, Clone)]

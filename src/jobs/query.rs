@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::{DecodeConfig, FeatureConfig};
 use crate::decode;
+use crate::decode::DecodeConfig;
 use crate::error::{Error, Result};
 use crate::features::embedding::{EmbedConfig, Embedder};
+use crate::features::FeatureConfig;
 use crate::features::{self, histogram, Features, Hashes, Histogram};
 use crate::index::ann::{AnnSearch, HnswParams, Vectors};
 use crate::index::hamming;
@@ -219,7 +220,7 @@ pub fn rank(
             .filter(|(_, r)| !exclude.contains(&r.path))
     };
     let mut hits: Vec<Hit> = match by {
-        QueryBy::Auto => return Err(Error::InvalidArgument("query by auto not resolved".into())),
+        QueryBy::Auto => return Err(Error::Internal("query by auto not resolved")),
         QueryBy::Hash => {
             let q = probe.hashes.as_ref().ok_or_else(|| missing("hashes"))?;
             let (recs, hashes): (Vec<_>, Vec<_>) = kept()

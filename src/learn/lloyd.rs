@@ -27,7 +27,7 @@ pub fn row_norms(x: ArrayView2<f32>) -> Vec<f32> {
 }
 
 // The same eight-lane dot product the embedding search uses.
-use crate::features::embedding::dot;
+use crate::vecmath::dot;
 
 /// Squared distances from every row of `x` (norms `xn`) to each row of
 /// `c` (norms `cn`): `n × k`, clamped at zero.

@@ -38,19 +38,7 @@ pub fn read_csv(file: &Path, columns: &[String]) -> Result<Table> {
         .headers()
         .map_err(|e| err(Some(1), e.to_string()))?
         .clone();
-    let idx: Vec<usize> = columns
-        .iter()
-        .map(|c| {
-            headers
-                .iter()
-                .position(|h| h.eq_ignore_ascii_case(c))
-                .ok_or_else(|| Error::UnknownColumn {
-                    path: file.to_path_buf(),
-                    column: c.clone(),
-                    available: headers.iter().collect::<Vec<_>>().join(", "),
-                })
-        })
-        .collect::<Result<_>>()?;
+    let idx = column_indices(file, &headers, columns)?;
     let mut row_names = Vec::new();
     let mut data = Vec::new();
     for row in rdr.records() {
@@ -82,6 +70,27 @@ pub fn read_csv(file: &Path, columns: &[String]) -> Result<Table> {
         columns: columns.to_vec(),
         x,
     })
+}
+
+/// Position of each of `columns` in `headers` (case-insensitive).
+fn column_indices(
+    file: &Path,
+    headers: &csv::StringRecord,
+    columns: &[String],
+) -> Result<Vec<usize>> {
+    columns
+        .iter()
+        .map(|c| {
+            headers
+                .iter()
+                .position(|h| h.eq_ignore_ascii_case(c))
+                .ok_or_else(|| Error::UnknownColumn {
+                    path: file.to_path_buf(),
+                    column: c.clone(),
+                    available: headers.iter().collect::<Vec<_>>().join(", "),
+                })
+        })
+        .collect()
 }
 
 /// Per-column mean and standard deviation removed by [`standardize`].

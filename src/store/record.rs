@@ -8,6 +8,7 @@
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+use crate::error::RecordError;
 use crate::features::{Hashes, Histogram};
 
 /// A derived feature together with the fingerprint (CRC32 of the config's
@@ -105,17 +106,18 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 /// Decode a value written by [`encode`], checking its CRC32.
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RecordError> {
     if bytes.len() < 5 {
-        return Err(format!("value is {} bytes, too short", bytes.len()));
+        return Err(RecordError::TooShort { len: bytes.len() });
     }
     let (body, crc) = bytes.split_at(bytes.len() - 4);
-    let want = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
-    let got = crc32fast::hash(body);
-    if want != got {
-        return Err(format!(
-            "checksum mismatch (stored {want:08x}, computed {got:08x})"
-        ));
+    let stored = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    let computed = crc32fast::hash(body);
+    if stored != computed {
+        return Err(RecordError::Checksum { stored, computed });
     }
-    postcard::from_bytes(body).map_err(|e| format!("cannot decode (version byte {}): {e}", body[0]))
+    postcard::from_bytes(body).map_err(|e| RecordError::Layout {
+        version: body[0],
+        reason: e.to_string(),
+    })
 }

@@ -15,9 +15,9 @@ use imgdex::index::ann::{clustered_vectors, HnswParams};
 use imgdex::index::stored;
 use imgdex::learn::classifier::{LogisticModel, Model};
 use imgdex::learn::labels::{self, LabelSource};
+use imgdex::learn::results::ClassifierResult;
 use imgdex::paths;
 use imgdex::store::record::fingerprint_code;
-use imgdex::store::results::ClassifierResult;
 use imgdex::store::{EmbeddingRecord, ImageRecord, Store, StoreOptions};
 use imgdex::Error;
 

@@ -13,11 +13,11 @@ use imgdex::features::{Hashes, Histogram};
 use imgdex::index::ann::HnswParams;
 use imgdex::index::stored::{self, AnnMeta, StoredAnnMeta};
 use imgdex::learn::classifier::{KnnModel, LogisticModel, Model, Standardizer};
-use imgdex::migrations::{CURRENT_VERSION, STEPS};
-use imgdex::store::record::{decode, encode};
-use imgdex::store::results::{
+use imgdex::learn::results::{
     ClassifierResult, ClusterParams, ClusterResult, StoredClassifier, StoredClustering,
 };
+use imgdex::migrations::{CURRENT_VERSION, STEPS};
+use imgdex::store::record::{decode, encode};
 use imgdex::store::{
     write_schema_version, EmbeddingRecord, ImageRecord, Store, StoreOptions, StoredEmbedding,
     StoredImage, Tagged,

@@ -108,6 +108,8 @@ pub struct DupesParams {
 pub fn dupes_config(p: &DupesParams) -> ApiResult<DupesConfig> {
     let mut cfg = preset_config(p.preset.as_deref())?;
     let Some(by) = p.by.as_deref() else {
+        cfg.validate()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         return Ok(cfg); // the preset's own
     };
     cfg.by = match by {
@@ -121,6 +123,8 @@ pub fn dupes_config(p: &DupesParams) -> ApiResult<DupesConfig> {
             )))
         }
     };
+    cfg.validate()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok(cfg)
 }
 

@@ -22,8 +22,41 @@ use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use super::args::ServeArgs;
+use super::{open, stored_feature_config};
 use imgdex::jobs::resident::{Resident, ResidentConfig};
 use imgdex::store::Store;
+
+/// `imgdex serve`: the resident config from the arguments, then [`run`].
+pub(super) fn command(
+    db: &std::path::Path,
+    a: ServeArgs,
+    quiet: bool,
+) -> Result<std::process::ExitCode> {
+    anyhow::ensure!(
+        (1..=4096).contains(&a.max_upload_mb),
+        "--max-upload-mb must be between 1 and 4096, got {}",
+        a.max_upload_mb
+    );
+    let store = open(db, false)?;
+    let resident = ResidentConfig {
+        decode: (&a.decode).into(),
+        features: stored_feature_config(&store)?,
+        embed: a.model.embed_config(),
+        sessions: a.sessions,
+        thumb_cache_bytes: a.thumb_cache_mb << 20,
+        thumb_side: 256,
+    };
+    resident.validate()?;
+    let opts = ServeOptions {
+        addr: a.addr,
+        open_browser: a.open,
+        resident,
+        max_upload: a.max_upload_mb << 20,
+    };
+    run(store, opts, quiet)?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
 
 /// What the serve command needs besides the store.
 pub struct ServeOptions {

@@ -118,9 +118,7 @@ pub fn trash_dir() -> Result<PathBuf> {
                 .filter(|p| p.is_absolute())
                 .map(|h| h.join(".local/share"))
         })
-        .ok_or_else(|| {
-            Error::InvalidArgument("no trash: neither XDG_DATA_HOME nor HOME is set".into())
-        })?;
+        .ok_or(Error::NoTrash)?;
     Ok(data.join("Trash"))
 }
 

@@ -87,7 +87,9 @@ impl Intent {
 
     pub fn decode_record(&self) -> std::result::Result<ImageRecord, String> {
         let bytes = unb64(&self.record)?;
-        record::decode::<StoredImage>(&bytes).map(Into::into)
+        record::decode::<StoredImage>(&bytes)
+            .map(Into::into)
+            .map_err(|e| e.to_string())
     }
 
     pub fn decode_embedding(&self) -> std::result::Result<Option<EmbeddingRecord>, String> {
@@ -95,7 +97,9 @@ impl Intent {
             None => Ok(None),
             Some(s) => {
                 let bytes = unb64(s)?;
-                record::decode::<StoredEmbedding>(&bytes).map(|e| Some(e.into()))
+                record::decode::<StoredEmbedding>(&bytes)
+                    .map(|e| Some(e.into()))
+                    .map_err(|e| e.to_string())
             }
         }
     }

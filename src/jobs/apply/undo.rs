@@ -73,37 +73,51 @@ pub fn undo(store: &Store, path: &Path) -> Result<UndoReport> {
         _ => None,
     });
     for it in intents {
-        let item = |status: &str| UndoItem {
-            op: it.op.clone(),
-            path: it.path.clone(),
-            target: it.target.clone(),
-            status: status.to_string(),
-        };
-        if undone.contains(&it.seq) {
-            report.actions.push(item("already undone"));
-            continue;
-        }
-        match reverse(it) {
-            Ok(status) => {
-                if restore_record(store, it, &mut by_path)? {
-                    report.records_restored += 1;
-                }
-                out.write(&Entry::Undone {
-                    seq: it.seq,
-                    status: status.to_string(),
-                })?;
-                report.restored += usize::from(status == "restored");
-                report.actions.push(item(status));
-            }
-            Err(reason) => report.skipped.push(FileIssue {
-                path: it.path.clone(),
-                error: reason,
-            }),
-        }
+        undo_intent(store, it, &undone, &mut by_path, &mut out, &mut report)?;
     }
     store.flush()?;
     let _ = fs::remove_dir(backup_dir(path));
     Ok(report)
+}
+
+/// Reverse one intent (unless an earlier undo did), recording the outcome
+/// in the journal and the report.
+fn undo_intent(
+    store: &Store,
+    it: &Intent,
+    undone: &HashSet<u64>,
+    by_path: &mut HashMap<Vec<u8>, ImageId>,
+    out: &mut Journal,
+    report: &mut UndoReport,
+) -> Result<()> {
+    let item = |status: &str| UndoItem {
+        op: it.op.clone(),
+        path: it.path.clone(),
+        target: it.target.clone(),
+        status: status.to_string(),
+    };
+    if undone.contains(&it.seq) {
+        report.actions.push(item("already undone"));
+        return Ok(());
+    }
+    match reverse(it) {
+        Ok(status) => {
+            if restore_record(store, it, by_path)? {
+                report.records_restored += 1;
+            }
+            out.write(&Entry::Undone {
+                seq: it.seq,
+                status: status.to_string(),
+            })?;
+            report.restored += usize::from(status == "restored");
+            report.actions.push(item(status));
+        }
+        Err(reason) => report.skipped.push(FileIssue {
+            path: it.path.clone(),
+            error: reason,
+        }),
+    }
+    Ok(())
 }
 
 /// Refuse a journal written for another store (its records would be wrong here).

@@ -144,7 +144,7 @@ pub struct ClusterMembers {
     pub members: Vec<ClusterMember>,
 }
 
-fn saved(store: &Store) -> Result<crate::store::results::ClusterResult> {
+fn saved(store: &Store) -> Result<crate::learn::results::ClusterResult> {
     store.clustering()?.ok_or_else(|| crate::Error::NoResult {
         path: store.dir().to_path_buf(),
         what: "clustering",
@@ -156,7 +156,7 @@ fn saved(store: &Store) -> Result<crate::store::results::ClusterResult> {
 fn members(
     store: &Store,
     snap: &Snapshot,
-) -> Result<(crate::store::results::ClusterResult, Vec<Vec<ImageId>>)> {
+) -> Result<(crate::learn::results::ClusterResult, Vec<Vec<ImageId>>)> {
     let c = saved(store)?;
     let mut out = vec![Vec::new(); c.k as usize];
     for (&id, &l) in c.ids.iter().zip(&c.labels) {

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use lru::LruCache;
 
-use crate::config::DecodeConfig;
 use crate::decode;
+use crate::decode::DecodeConfig;
 use crate::error::{Error, Result};
 use crate::paths;
 use crate::store::ImageRecord;

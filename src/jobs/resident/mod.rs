@@ -14,10 +14,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::config::{DecodeConfig, FeatureConfig, IndexConfig};
+use crate::decode::DecodeConfig;
 use crate::error::{Error, Result};
 use crate::features::embedding::EmbedConfig;
+use crate::features::FeatureConfig;
 use crate::jobs::dupes::{self, DupesConfig, DupesReport};
+use crate::jobs::index::IndexConfig;
 use crate::jobs::index::{self, IndexSummary};
 use crate::jobs::info::{self, InfoReport};
 use crate::jobs::query::{self, Corpus, Hit, Probe, QueryBy};

@@ -42,17 +42,14 @@ impl EmbedderPool {
 
     /// Run `f` on a free session.
     pub fn with<T>(&self, f: impl FnOnce(&mut Embedder) -> Result<T>) -> Result<T> {
-        let e = self
-            .take
-            .recv()
-            .map_err(|_| Error::InvalidArgument("no ONNX Runtime session".into()))?;
+        let e = self.take.recv().map_err(|_| Error::NoSession)?;
         let mut lease = Lease {
             embedder: Some(e),
             pool: self,
         };
         match lease.embedder.as_mut() {
             Some(e) => f(e),
-            None => Err(Error::InvalidArgument("no ONNX Runtime session".into())),
+            None => Err(Error::NoSession),
         }
     }
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use image::RgbImage;
 
-use crate::config::DecodeConfig;
+use crate::decode::DecodeConfig;
 use crate::error::{Error, Result};
 
 /// The two HEIF flavours imgdex tells apart.
@@ -95,7 +95,7 @@ mod imp {
     use image::{DynamicImage, RgbImage, RgbaImage};
     use libheif_rs::{ColorSpace, HeifContext, LibHeif, RgbChroma};
 
-    use crate::config::DecodeConfig;
+    use crate::decode::DecodeConfig;
     use crate::decode::{check_pixels, flatten_alpha};
     use crate::error::{Error, Result};
 
@@ -180,7 +180,7 @@ mod imp {
 
     use image::RgbImage;
 
-    use crate::config::DecodeConfig;
+    use crate::decode::DecodeConfig;
     use crate::error::Result;
 
     pub fn decode(_: &Path, _: &[u8], _: &DecodeConfig) -> Result<RgbImage> {

@@ -11,24 +11,21 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use ndarray::{Array2, Axis};
-use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::config::{DecodeConfig, FeatureConfig};
 use crate::error::{Error, Result};
-use crate::features;
-use crate::features::embedding::{EmbedConfig, Embedder};
 use crate::jobs::progress::progress_bar;
-use crate::jobs::FileIssue;
 use crate::learn::classifier::{self, Method, Model, TrainOptions};
 use crate::learn::dataset::{self, FeatureKind};
 use crate::learn::labels::{self, LabelSource};
-use crate::learn::metrics::{self, ClassReport};
+use crate::learn::metrics::{self, ClassReport, Evaluation};
+use crate::learn::results::{now_unix, ClassifierResult};
 use crate::learn::rng;
-use crate::paths;
-use crate::store::results::{now_unix, ClassifierResult};
 use crate::store::Store;
-use crate::walk;
+
+mod predict;
+
+pub use predict::{predict, PredictConfig, PredictReport, Prediction};
 
 /// Which classifier(s) to train.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,38 +133,8 @@ pub fn train(store: &Store, cfg: &TrainConfig) -> Result<TrainReport> {
     let (xt, xv) = (data.x.select(Axis(0), &tr), data.x.select(Axis(0), &va));
     let yt: Vec<u32> = tr.iter().map(|&i| data.y[i]).collect();
     let yv: Vec<u32> = va.iter().map(|&i| data.y[i]).collect();
-    let mut scored = Vec::new();
-    for &m in &methods {
-        let t0 = Instant::now();
-        let model = classifier::train(m, xt.view(), &yt, data.classes.len(), &cfg.options)?;
-        let secs = t0.elapsed().as_secs_f64();
-        let pred: Vec<u32> = model.predict(xv.view())?.into_iter().map(|p| p.0).collect();
-        let eval = metrics::evaluate(&yv, &pred, &data.classes);
-        let k = match &model {
-            Model::Knn(k) => Some(k.k),
-            Model::Logistic(_) => None,
-        };
-        scored.push((
-            MethodScore {
-                method: m,
-                accuracy: eval.accuracy,
-                macro_f1: eval.macro_f1,
-                k,
-                train_seconds: secs,
-            },
-            eval,
-        ));
-        pb.inc(1);
-    }
-    let best = (0..scored.len())
-        .max_by(|&a, &b| {
-            let (sa, sb) = (&scored[a].0, &scored[b].0);
-            sa.accuracy
-                .total_cmp(&sb.accuracy)
-                .then(sa.macro_f1.total_cmp(&sb.macro_f1))
-                .then(b.cmp(&a))
-        })
-        .expect("at least one method");
+    let scored = score_methods(&methods, &data, (&xt, &yt), (&xv, &yv), cfg, &pb)?;
+    let best = best_method(&scored);
     let (chosen, eval) = scored[best].clone();
     let final_model = classifier::train(
         chosen.method,
@@ -201,6 +168,54 @@ pub fn train(store: &Store, cfg: &TrainConfig) -> Result<TrainReport> {
         saved: true,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// Train each method on the training rows and score it on the validation rows.
+fn score_methods(
+    methods: &[Method],
+    data: &Labelled,
+    (xt, yt): (&Array2<f32>, &[u32]),
+    (xv, yv): (&Array2<f32>, &[u32]),
+    cfg: &TrainConfig,
+    pb: &indicatif::ProgressBar,
+) -> Result<Vec<(MethodScore, Evaluation)>> {
+    let mut scored = Vec::new();
+    for &m in methods {
+        let t0 = Instant::now();
+        let model = classifier::train(m, xt.view(), yt, data.classes.len(), &cfg.options)?;
+        let secs = t0.elapsed().as_secs_f64();
+        let pred: Vec<u32> = model.predict(xv.view())?.into_iter().map(|p| p.0).collect();
+        let eval = metrics::evaluate(yv, &pred, &data.classes);
+        let k = match &model {
+            Model::Knn(k) => Some(k.k),
+            Model::Logistic(_) => None,
+        };
+        scored.push((
+            MethodScore {
+                method: m,
+                accuracy: eval.accuracy,
+                macro_f1: eval.macro_f1,
+                k,
+                train_seconds: secs,
+            },
+            eval,
+        ));
+        pb.inc(1);
+    }
+    Ok(scored)
+}
+
+/// The best-validating method: accuracy, then macro-F1, then the first.
+fn best_method(scored: &[(MethodScore, Evaluation)]) -> usize {
+    (0..scored.len())
+        .max_by(|&a, &b| {
+            let (sa, sb) = (&scored[a].0, &scored[b].0);
+            sa.accuracy
+                .total_cmp(&sb.accuracy)
+                .then(sa.macro_f1.total_cmp(&sb.macro_f1))
+                .then(b.cmp(&a))
+        })
+        .expect("at least one method")
 }
 
 /// The stored embeddings that have a label, with class indices.
@@ -317,180 +332,4 @@ pub fn stratified(y: &[u32], classes: usize, fraction: f64, seed: u64) -> (Vec<u
     tr.sort_unstable();
     va.sort_unstable();
     (tr, va)
-}
-
-#[derive(Debug, Clone)]
-pub struct PredictConfig {
-    /// Image files and folders.
-    pub inputs: Vec<PathBuf>,
-    pub decode: DecodeConfig,
-    /// Model for images without a stored embedding.
-    pub embed: Option<EmbedConfig>,
-    pub progress: bool,
-}
-
-/// One image's predicted label.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Prediction {
-    pub path: String,
-    pub label: String,
-    /// Probability of the label (logistic) or share of neighbours voting for it (k-NN).
-    pub score: f32,
-}
-
-#[derive(Debug, Serialize)]
-pub struct PredictReport {
-    pub predictions: Vec<Prediction>,
-    pub failed: Vec<FileIssue>,
-    /// Images whose stored embedding was used (the rest went through the CNN).
-    pub from_store: usize,
-}
-
-pub fn predict(store: &Store, cfg: &PredictConfig) -> Result<PredictReport> {
-    let saved = store.classifier()?.ok_or_else(|| Error::NoResult {
-        path: store.dir().to_path_buf(),
-        what: "classifier",
-        command: "classify train",
-    })?;
-    let walked = walk::walk(&cfg.inputs, &[store.dir().to_path_buf()]);
-    let mut failed: Vec<FileIssue> = walked
-        .failed
-        .iter()
-        .map(|n| FileIssue::new(&n.path, &n.reason))
-        .collect();
-    let files = walked.candidates;
-    let mut vectors: Vec<Option<Vec<f32>>> =
-        stored_vectors(store, &files, &saved.embedding_fingerprint)?;
-    let from_store = vectors.iter().filter(|v| v.is_some()).count();
-    let todo: Vec<usize> = (0..files.len()).filter(|&i| vectors[i].is_none()).collect();
-    if !todo.is_empty() {
-        let pb = progress_bar(
-            Some(todo.len() as u64),
-            cfg.progress,
-            "embedding images".into(),
-        );
-        let mut embedder = load_embedder(cfg, &saved.embedding_fingerprint)?;
-        for chunk in todo.chunks(embedder.batch_size()) {
-            embed_chunk(&mut embedder, cfg, &files, chunk, &mut vectors, &mut failed)?;
-            pb.inc(chunk.len() as u64);
-        }
-        pb.finish_and_clear();
-    }
-    let ready: Vec<usize> = (0..files.len()).filter(|&i| vectors[i].is_some()).collect();
-    let dim = saved.model.dim();
-    let mut x = Array2::<f32>::zeros((ready.len(), dim));
-    for (row, &i) in ready.iter().enumerate() {
-        let v = vectors[i].as_ref().expect("ready rows have vectors");
-        if v.len() != dim {
-            return Err(Error::Dimension {
-                what: format!("embedding of {}", files[i].path.display()),
-                expected: dim,
-                got: v.len(),
-            });
-        }
-        x.row_mut(row)
-            .assign(&ndarray::ArrayView1::from(v.as_slice()));
-    }
-    let predicted = saved.model.predict(x.view())?;
-    let predictions = ready
-        .iter()
-        .zip(predicted)
-        .map(|(&i, (class, score))| Prediction {
-            path: files[i].path.to_string_lossy().into_owned(),
-            label: saved
-                .classes
-                .get(class as usize)
-                .cloned()
-                .unwrap_or_default(),
-            score,
-        })
-        .collect();
-    Ok(PredictReport {
-        predictions,
-        failed,
-        from_store,
-    })
-}
-
-/// Stored embeddings (made by the classifier's model) of files that are
-/// indexed and unchanged since.
-fn stored_vectors(
-    store: &Store,
-    files: &[walk::Candidate],
-    fingerprint: &str,
-) -> Result<Vec<Option<Vec<f32>>>> {
-    let by_path: HashMap<Vec<u8>, (u64, u64, i64)> = store
-        .scan_images()?
-        .records
-        .into_iter()
-        .map(|(id, r)| (r.path, (id, r.size, r.mtime_ns)))
-        .collect();
-    files
-        .iter()
-        .map(|f| {
-            let Some(&(id, size, mtime)) = by_path.get(&paths::to_bytes(&f.path)) else {
-                return Ok(None);
-            };
-            if size != f.size || mtime != f.mtime_ns {
-                return Ok(None);
-            }
-            store.current_embedding(id, fingerprint)
-        })
-        .collect()
-}
-
-fn load_embedder(cfg: &PredictConfig, fingerprint: &str) -> Result<Embedder> {
-    let ecfg = cfg.embed.as_ref().ok_or_else(|| {
-        Error::InvalidArgument("some images are not indexed and --no-embed was given; their embeddings need the CNN model".into())
-    })?;
-    let embedder = Embedder::load(ecfg)?;
-    if embedder.fingerprint() != fingerprint {
-        return Err(Error::Model {
-            path: ecfg.model.clone(),
-            reason: format!(
-                "the classifier was trained on embeddings from `{fingerprint}`, but this model makes `{}`; retrain with `imgdex classify train`",
-                embedder.fingerprint()
-            ),
-        });
-    }
-    Ok(embedder)
-}
-
-/// Decode a chunk of files in parallel and embed them in one batch.
-fn embed_chunk(
-    embedder: &mut Embedder,
-    cfg: &PredictConfig,
-    files: &[walk::Candidate],
-    chunk: &[usize],
-    vectors: &mut [Option<Vec<f32>>],
-    failed: &mut Vec<FileIssue>,
-) -> Result<()> {
-    let spec = embedder.spec().clone();
-    let inputs: Vec<(usize, Result<Vec<f32>>)> = chunk
-        .par_iter()
-        .map(|&i| {
-            let path = &files[i].path;
-            let r = features::analyse(path, &cfg.decode, &FeatureConfig::default())
-                .map(|a| features::embedding::preprocess(a.decoded.content(), &spec));
-            (i, r)
-        })
-        .collect();
-    let mut batch = Vec::new();
-    let mut rows = Vec::new();
-    for (i, r) in inputs {
-        match r {
-            Ok(t) => {
-                batch.extend(t);
-                rows.push(i);
-            }
-            Err(e) => failed.push(FileIssue::from_error(&files[i].path, &e)),
-        }
-    }
-    if rows.is_empty() {
-        return Ok(());
-    }
-    for (i, e) in rows.iter().zip(embedder.embed(batch, rows.len())?) {
-        vectors[*i] = Some(e.vector);
-    }
-    Ok(())
 }

@@ -1,4 +1,7 @@
-//! Outcomes of the learning jobs, kept in the `results` tree (added by
+//! Outcomes of the learning jobs and how the store keeps them: the types
+//! live here, beside the learning code, rather than in `store` (which would
+//! then depend on `learn`, while `learn` reads its training data from the
+//! store). They are kept in the store's `results` tree (added by
 //! migration 003) so that `export` and later runs can use them: the last
 //! clustering (key `clusters`) and the trained classifier (key
 //! `classifier`). Values use the same versioned, checksummed envelope as
@@ -7,8 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::classifier::Model;
 use crate::error::{Error, Result};
-use crate::learn::classifier::Model;
 use crate::store::{record, ImageId, Store};
 
 /// Tree name.
@@ -101,10 +104,10 @@ impl Store {
             None => Ok(None),
             Some(v) => record::decode::<T>(&v)
                 .map(Some)
-                .map_err(|reason| Error::CorruptRecord {
+                .map_err(|e| Error::CorruptRecord {
                     tree: RESULTS,
                     key: key.to_string(),
-                    reason,
+                    reason: e.to_string(),
                 }),
         }
     }

@@ -1,0 +1,91 @@
+//! The `dupes` command: the preset and explicit threshold flags merged into
+//! one [`DupesConfig`] (checked by its `validate()`), the job run, then the
+//! review page, the `--apply` actions or the printed groups.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use super::args::DupesArgs;
+use super::{apply, open, print_json};
+use imgdex::index::hamming::HashRule;
+use imgdex::jobs::dupes::{self, DupesConfig, DupesReport};
+
+pub(super) fn dupes(db: &Path, a: DupesArgs, quiet: bool, text: &mut String) -> Result<ExitCode> {
+    let apply_cfg = apply::config(&a.act)?;
+    let store = open(db, false)?;
+    let cfg = config(&a);
+    cfg.validate()?;
+    let result = dupes::run(&store, &cfg)?;
+    if let Some(path) = &a.report {
+        imgdex::report::write_html(&result, path)
+            .with_context(|| format!("cannot write report {}", path.display()))?;
+    }
+    if let Some(act) = &apply_cfg {
+        return apply::run_apply(&store, &result, act, a.json, text);
+    }
+    if a.json {
+        print_json(text, &result)?;
+    } else {
+        print_groups(text, &result);
+    }
+    if !quiet {
+        eprintln!(
+            "{} duplicate groups ({})",
+            result.groups.len(),
+            result.method
+        );
+        if let Some(path) = &a.report {
+            eprintln!("review page: {}", path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The preset, with each explicit flag overriding its value.
+fn config(a: &DupesArgs) -> DupesConfig {
+    let mut cfg = DupesConfig::preset(a.preset.unwrap_or(dupes::Preset::Default));
+    if let Some(by) = a.by {
+        cfg.by = by.into();
+    }
+    if let Some(v) = a.max_histogram {
+        cfg.max_histogram = Some(v);
+    }
+    if let Some(t) = a.threshold {
+        cfg.rule = HashRule {
+            max_phash: t,
+            max_dhash: t,
+        };
+    }
+    if let Some(t) = a.dhash_threshold {
+        cfg.rule.max_dhash = t;
+    }
+    if let Some(v) = a.max_cosine {
+        cfg.embedding.max_cosine = v;
+    }
+    if let Some(v) = a.weak_cosine {
+        cfg.embedding.weak_cosine = v;
+    }
+    if let Some(v) = a.weak_phash {
+        cfg.embedding.weak_phash = v;
+    }
+    cfg.neighbours = a.ann.into();
+    cfg.with_pairs = a.pairs;
+    cfg
+}
+
+fn print_groups(text: &mut String, result: &DupesReport) {
+    for (i, g) in result.details.iter().enumerate() {
+        out!(
+            text,
+            "group {} ({} images, keep {})",
+            i + 1,
+            g.members.len(),
+            g.keeper
+        );
+        for m in &g.members {
+            out!(text, "  {}  [{}]", m.path, m.reason);
+        }
+    }
+}

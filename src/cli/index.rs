@@ -1,0 +1,110 @@
+//! The `index` and `info` commands: build the index config from the
+//! arguments, run the job and print its summary.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::args::{IndexArgs, InfoArgs};
+use super::{open, print_json};
+use imgdex::features::FeatureConfig;
+use imgdex::jobs::{self, index};
+
+pub(super) fn index(
+    db: &Path,
+    a: IndexArgs,
+    progress: bool,
+    quiet: bool,
+    text: &mut String,
+) -> Result<ExitCode> {
+    // The ONNX Runtime layout is checked even with --no-embed, as before.
+    let mut embed = a.model.embed_settings();
+    embed.batch = a.batch;
+    embed.threads = a.ort_threads;
+    embed.sessions = a.ort_sessions;
+    embed.validate()?;
+    let mut cfg = index::IndexConfig::new(a.paths);
+    cfg.jobs = a.jobs;
+    cfg.embed = (!a.model.no_embed).then_some(embed);
+    cfg.features = FeatureConfig {
+        histogram_bins: a.bins,
+    };
+    cfg.decode = (&a.decode).into();
+    cfg.progress = progress;
+    cfg.validate()?;
+    let store = open(db, true)?;
+    let summary = index::run(&store, &cfg)?;
+    print_index(text, &summary, a.json, quiet)?;
+    Ok(if summary.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub(super) fn info(db: &Path, a: InfoArgs, text: &mut String) -> Result<ExitCode> {
+    let store = open(db, false)?;
+    let report = jobs::info::run(&store)?;
+    if a.json {
+        print_json(text, &report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    out!(text, "store:          {}", db.display());
+    out!(text, "images:         {}", report.images);
+    out!(text, "schema version: {}", report.schema_version);
+    for (k, v) in &report.fingerprints {
+        out!(text, "fingerprint:    {k} = {v}");
+    }
+    out!(
+        text,
+        "features:       hash {}, histogram {}, embedding {}",
+        report.features.hash,
+        report.features.histogram,
+        report.features.embedding
+    );
+    if report.corrupt > 0 {
+        out!(
+            text,
+            "corrupt:        {} (re-run index to repair)",
+            report.corrupt
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_index(text: &mut String, s: &index::IndexSummary, json: bool, quiet: bool) -> Result<()> {
+    if json {
+        return print_json(text, s);
+    }
+    if !quiet {
+        const SHOWN: usize = 10;
+        for f in s.skipped_files.iter().take(SHOWN) {
+            eprintln!("skipped {}: {}", f.path, f.error);
+        }
+        if s.skipped_files.len() > SHOWN {
+            eprintln!(
+                "skipped {} more (see --json)",
+                s.skipped_files.len() - SHOWN
+            );
+        }
+    }
+    for f in &s.failed {
+        eprintln!("failed  {}: {}", f.path, f.error);
+    }
+    out!(
+        text,
+        "indexed {}, unchanged {}, removed {}, skipped {}, failed {}{}",
+        s.indexed,
+        s.unchanged,
+        s.removed,
+        s.skipped,
+        s.failed.len(),
+        if s.repaired > 0 {
+            format!(", repaired {}", s.repaired)
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}

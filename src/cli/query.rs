@@ -1,0 +1,74 @@
+//! The commands that analyse one image: `query` (its nearest stored
+//! images) and `inspect` (its features, without a store).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::args::{InspectArgs, QueryArgs};
+use super::{open, print_json, stored_feature_config};
+use imgdex::features::FeatureConfig;
+use imgdex::jobs::{inspect, query};
+
+pub(super) fn query(db: &Path, a: QueryArgs, text: &mut String) -> Result<ExitCode> {
+    let store = open(db, false)?;
+    let cfg = query::QueryConfig {
+        image: a.image,
+        k: a.k,
+        by: a.by.into(),
+        embed: a.model.embed_config(),
+        decode: (&a.decode).into(),
+        features: stored_feature_config(&store)?,
+    };
+    let hits = query::run(&store, &cfg)?;
+    if a.json {
+        print_json(text, &hits)?;
+    } else {
+        for h in &hits {
+            out!(text, "{:>8.3}  {}", h.distance, h.path);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn inspect(a: InspectArgs, text: &mut String) -> Result<ExitCode> {
+    let cfg = inspect::InspectConfig {
+        image: a.image,
+        plot: a.plot,
+        embed: a.model.embed_config(),
+        decode: (&a.decode).into(),
+        features: FeatureConfig::default(),
+    };
+    let r = inspect::run(&cfg)?;
+    if a.json {
+        print_json(text, &r)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    out!(text, "path:    {}", r.path);
+    out!(text, "format:  {} {}x{}", r.format, r.width, r.height);
+    out!(text, "blake3:  {}", r.digest);
+    out!(text, "phash:   {}", r.hashes.phash);
+    out!(text, "dhash:   {}", r.hashes.dhash);
+    out!(text, "ahash:   {}", r.hashes.ahash);
+    let fmt = |v: &[f32]| {
+        v.iter()
+            .map(|x| format!("{x:.3}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    out!(text, "hist R:  {}", fmt(&r.histogram.r));
+    out!(text, "hist G:  {}", fmt(&r.histogram.g));
+    out!(text, "hist B:  {}", fmt(&r.histogram.b));
+    if let Some(c) = &r.classes {
+        let top: Vec<String> = c
+            .iter()
+            .map(|c| format!("{} ({:.2})", c.label, c.probability))
+            .collect();
+        out!(text, "classes: {}", top.join(", "));
+    }
+    if let Some(note) = &r.embedding_error {
+        eprintln!("note: no CNN classes: {note}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

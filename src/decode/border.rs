@@ -1,0 +1,57 @@
+//! Uniform-frame detection: the "content" view of a working image without
+//! a border or matte, so a bordered copy hashes like its original.
+
+use image::RgbImage;
+
+/// Largest per-channel difference tolerated between a border pixel and the
+/// border colour.
+const BORDER_TOLERANCE: i16 = 24;
+
+/// The image without a uniform frame (a border or matte added around a
+/// picture), or `None` when there is none. Hashes and embeddings are
+/// computed on this "content" view so that a bordered copy matches its
+/// original; the colour histogram keeps the whole image.
+pub fn trim_border(img: &RgbImage) -> Option<RgbImage> {
+    let (w, h) = img.dimensions();
+    if w < 16 || h < 16 {
+        return None;
+    }
+    let corners = [
+        img.get_pixel(0, 0),
+        img.get_pixel(w - 1, 0),
+        img.get_pixel(0, h - 1),
+        img.get_pixel(w - 1, h - 1),
+    ];
+    let colour = *corners[0];
+    if corners.iter().any(|c| !near(c, &colour)) {
+        return None;
+    }
+    let row_uniform = |y: u32| uniform((0..w).map(|x| img.get_pixel(x, y)), &colour);
+    let col_uniform = |x: u32| uniform((0..h).map(|y| img.get_pixel(x, y)), &colour);
+    let (max_x, max_y) = (w / 3, h / 3);
+    let top = (0..max_y).take_while(|&y| row_uniform(y)).count() as u32;
+    let bottom = (0..max_y).take_while(|&i| row_uniform(h - 1 - i)).count() as u32;
+    let left = (0..max_x).take_while(|&x| col_uniform(x)).count() as u32;
+    let right = (0..max_x).take_while(|&i| col_uniform(w - 1 - i)).count() as u32;
+    // Only a frame on every side, at least 2% of the size, counts.
+    let min = |n: u32| (n / 50).max(2);
+    if top < min(h) || bottom < min(h) || left < min(w) || right < min(w) {
+        return None;
+    }
+    let (cw, ch) = (w - left - right, h - top - bottom);
+    Some(image::imageops::crop_imm(img, left, top, cw, ch).to_image())
+}
+
+fn near(a: &image::Rgb<u8>, b: &image::Rgb<u8>) -> bool {
+    (0..3).all(|c| (i16::from(a[c]) - i16::from(b[c])).abs() <= BORDER_TOLERANCE)
+}
+
+/// True when at least 98% of `pixels` are near `colour`.
+fn uniform<'a>(pixels: impl Iterator<Item = &'a image::Rgb<u8>>, colour: &image::Rgb<u8>) -> bool {
+    let (mut n, mut off) = (0u32, 0u32);
+    for p in pixels {
+        n += 1;
+        off += u32::from(!near(p, colour));
+    }
+    off * 50 <= n
+}

@@ -1,0 +1,116 @@
+//! Where the CNN model and ONNX Runtime are and how many sessions and
+//! threads run them: the embedding stage's settings, with the session
+//! layout that batch indexing uses and the range checks callers share.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// File name of the default model inside the models directory.
+pub const DEFAULT_MODEL: &str = "efficientnet-lite0.onnx";
+
+/// File name of the ONNX Runtime library inside the models directory.
+pub const ORT_LIBRARY: &str = "libonnxruntime.so";
+
+/// Where the model and ONNX Runtime are, and how to run them.
+#[derive(Debug, Clone)]
+pub struct EmbedConfig {
+    pub model: PathBuf,
+    /// ONNX Runtime shared library; default: `libonnxruntime.so` beside the model.
+    pub ort_library: Option<PathBuf>,
+    /// Intra-op threads per ONNX Runtime session (0 = automatic: one per
+    /// core for a single session, cores ÷ sessions when indexing).
+    pub threads: usize,
+    /// Sessions `index` runs side by side, each on its own batches
+    /// (0 = automatic, see [`EmbedConfig::session_layout`]).
+    pub sessions: usize,
+    /// Images per inference call.
+    pub batch: usize,
+}
+
+impl EmbedConfig {
+    /// The model in `dir`, with default settings.
+    pub fn in_dir(dir: &Path) -> Self {
+        EmbedConfig {
+            model: dir.join(DEFAULT_MODEL),
+            ort_library: None,
+            threads: 0,
+            sessions: 0,
+            batch: 8,
+        }
+    }
+
+    /// The models directory: `$IMGDEX_MODELS`, else the one `scripts/setup`
+    /// fills in the source tree this binary was built from.
+    pub fn default_dir() -> PathBuf {
+        std::env::var_os("IMGDEX_MODELS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("models"))
+    }
+
+    /// Sessions and intra-op threads per session for batch indexing.
+    ///
+    /// By default one single-threaded session per core (at most
+    /// [`MAX_AUTO_SESSIONS`]): on a 2-core machine two 1-thread sessions
+    /// embed more images per second than one 2-thread session, because a
+    /// session's threads meet at a barrier after every operator, and one
+    /// thread preempted by a decode worker stalls the other.
+    pub fn session_layout(&self) -> (usize, usize) {
+        let cores = num_cores();
+        let sessions = match (self.sessions, self.threads) {
+            (0, 0) => cores.min(MAX_AUTO_SESSIONS),
+            (0, t) => (cores / t).clamp(1, MAX_AUTO_SESSIONS),
+            (s, _) => s,
+        };
+        let threads = match self.threads {
+            0 => (cores / sessions).max(1),
+            t => t,
+        };
+        (sessions, threads)
+    }
+
+    /// Range checks on the session layout (each session holds its own
+    /// buffers, ~160 MiB for the default model).
+    pub fn validate(&self) -> Result<()> {
+        if self.sessions > 64 {
+            return Err(Error::InvalidArgument(format!(
+                "--ort-sessions must be at most 64, got {}",
+                self.sessions
+            )));
+        }
+        if self.threads > 256 {
+            return Err(Error::InvalidArgument(format!(
+                "--ort-threads must be at most 256, got {}",
+                self.threads
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn sidecar(&self) -> PathBuf {
+        self.model.with_extension("json")
+    }
+
+    pub fn library(&self) -> PathBuf {
+        if let Some(p) = &self.ort_library {
+            return p.clone();
+        }
+        if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+            return PathBuf::from(p);
+        }
+        self.model
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(ORT_LIBRARY)
+    }
+}
+
+/// Most sessions [`EmbedConfig::session_layout`] starts on its own (each
+/// holds its own activation buffers).
+pub const MAX_AUTO_SESSIONS: usize = 4;
+
+pub(super) fn num_cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}

@@ -1,0 +1,195 @@
+//! CNN embeddings: an ONNX image model (by default ImageNet-pretrained
+//! EfficientNet-Lite0, converted by `scripts/setup`) run through ONNX
+//! Runtime with the `ort` crate. The model is described by a JSON sidecar
+//! (input size, crop, normalisation, output names) so another ONNX image
+//! encoder can be plugged in; its digest is part of the embedding
+//! fingerprint, so switching models recomputes embeddings. ONNX Runtime is
+//! loaded dynamically from the library that `scripts/setup` installs.
+
+use std::path::PathBuf;
+
+use image::RgbImage;
+use ort::session::Session;
+use ort::value::Tensor;
+
+use crate::error::{Error, Result};
+
+mod config;
+mod runtime;
+mod spec;
+
+use config::num_cores;
+pub use config::{EmbedConfig, DEFAULT_MODEL, MAX_AUTO_SESSIONS, ORT_LIBRARY};
+use runtime::{build_session, environment, setup_hint};
+use spec::{fingerprint, read_spec};
+pub use spec::{preprocess, ModelSpec};
+// The vector maths lived here before `vecmath`; these paths stay valid.
+pub use crate::vecmath::{cosine_distance, dot, l2_norm, l2_normalised};
+
+/// One image's model outputs.
+#[derive(Debug, Clone)]
+pub struct Embedding {
+    /// L2-normalised embedding.
+    pub vector: Vec<f32>,
+    /// L2 norm of the raw model output (`vector * norm` is the raw output).
+    pub norm: f32,
+    /// Raw class scores, when the model has a logits output.
+    pub logits: Option<Vec<f32>>,
+}
+
+/// A loaded model, ready to embed batches of preprocessed images.
+pub struct Embedder {
+    session: Session,
+    spec: ModelSpec,
+    fingerprint: String,
+    batch: usize,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedder")
+            .field("fingerprint", &self.fingerprint)
+            .finish()
+    }
+}
+
+impl Embedder {
+    /// Load the model and its sidecar into one session (intra-op threads:
+    /// `cfg.threads`, or one per core); clear errors name the missing file.
+    pub fn load(cfg: &EmbedConfig) -> Result<Embedder> {
+        let threads = if cfg.threads == 0 {
+            num_cores()
+        } else {
+            cfg.threads
+        };
+        let mut sessions = Self::load_n(cfg, 1, threads)?;
+        Ok(sessions.remove(0))
+    }
+
+    /// The sessions of [`EmbedConfig::session_layout`], for batch indexing.
+    pub fn load_sessions(cfg: &EmbedConfig) -> Result<Vec<Embedder>> {
+        let (sessions, threads) = cfg.session_layout();
+        Self::load_n(cfg, sessions.max(1), threads)
+    }
+
+    /// `n` sessions of `threads` intra-op threads each, from one read of the
+    /// model, its sidecar and its digest.
+    fn load_n(cfg: &EmbedConfig, n: usize, threads: usize) -> Result<Vec<Embedder>> {
+        let lib = cfg.library();
+        if !lib.is_file() {
+            return Err(Error::Model {
+                path: lib,
+                reason: format!("ONNX Runtime library not found; {}", setup_hint()),
+            });
+        }
+        if !cfg.model.is_file() {
+            return Err(Error::Model {
+                path: cfg.model.clone(),
+                reason: format!("model file not found; {}", setup_hint()),
+            });
+        }
+        let spec = read_spec(&cfg.sidecar())?;
+        let model_bytes = std::fs::read(&cfg.model).map_err(|e| Error::io(&cfg.model, e))?;
+        let env = environment(&lib)?;
+        let fingerprint = fingerprint(&spec, &model_bytes);
+        (0..n)
+            .map(|_| {
+                let session = build_session(env, &model_bytes, threads, &cfg.model)?;
+                Ok(Embedder {
+                    session,
+                    spec: spec.clone(),
+                    fingerprint: fingerprint.clone(),
+                    batch: cfg.batch.max(1),
+                })
+            })
+            .collect()
+    }
+
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    /// Identifies the model bytes and its preprocessing.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    pub fn batch_size(&self) -> usize {
+        self.batch
+    }
+
+    /// Number of f32 values in one preprocessed image.
+    pub fn input_len(&self) -> usize {
+        let s = self.spec.input_size as usize;
+        3 * s * s
+    }
+
+    /// Centre-crop, resize and normalise a working image into NCHW floats.
+    pub fn preprocess(&self, img: &RgbImage) -> Vec<f32> {
+        preprocess(img, &self.spec)
+    }
+
+    /// Run the model on `n` preprocessed images concatenated in `input`.
+    pub fn embed(&mut self, input: Vec<f32>, n: usize) -> Result<Vec<Embedding>> {
+        let s = self.spec.input_size as usize;
+        if input.len() != n * 3 * s * s {
+            return Err(Error::Dimension {
+                what: format!("input batch of {n} images for model {}", self.spec.name),
+                expected: n * 3 * s * s,
+                got: input.len(),
+            });
+        }
+        let name = self.spec.name.clone();
+        let model_err = |e: ort::Error| Error::Model {
+            path: PathBuf::from(&name),
+            reason: e.to_string(),
+        };
+        let tensor = Tensor::from_array(([n, 3, s, s], input)).map_err(model_err)?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.spec.input.as_str() => tensor])
+            .map_err(model_err)?;
+        let (_, emb) = outputs[self.spec.embedding_output.as_str()]
+            .try_extract_tensor::<f32>()
+            .map_err(model_err)?;
+        let dim = self.spec.embedding_dim;
+        if emb.len() != n * dim {
+            return Err(Error::Dimension {
+                what: format!("embedding output `{}`", self.spec.embedding_output),
+                expected: n * dim,
+                got: emb.len(),
+            });
+        }
+        let logits = match &self.spec.logits_output {
+            Some(name) => {
+                let (_, l) = outputs[name.as_str()]
+                    .try_extract_tensor::<f32>()
+                    .map_err(model_err)?;
+                let c = l.len() / n.max(1);
+                Some(
+                    (0..n)
+                        .map(|i| l[i * c..(i + 1) * c].to_vec())
+                        .collect::<Vec<_>>(),
+                )
+            }
+            None => None,
+        };
+        Ok((0..n)
+            .map(|i| Embedding {
+                vector: l2_normalised(&emb[i * dim..(i + 1) * dim]),
+                norm: l2_norm(&emb[i * dim..(i + 1) * dim]),
+                logits: logits.as_ref().map(|l| l[i].clone()),
+            })
+            .collect())
+    }
+}
+
+/// Indices and probabilities of the `k` highest-scoring classes.
+pub fn top_k(logits: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = logits.iter().map(|x| (x - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    let mut idx: Vec<usize> = (0..logits.len()).collect();
+    idx.sort_by(|&a, &b| exp[b].total_cmp(&exp[a]));
+    idx.into_iter().take(k).map(|i| (i, exp[i] / sum)).collect()
+}

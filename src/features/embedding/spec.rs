@@ -1,0 +1,122 @@
+//! The model's JSON sidecar (input size, crop, normalisation, output
+//! names), the fingerprint that names a model and its preprocessing, and
+//! the preprocessing itself: working image to NCHW floats.
+
+use std::path::Path;
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use super::runtime::setup_hint;
+use crate::decode::{resize_rgb, Filter};
+use crate::error::{Error, Result};
+
+/// The model's sidecar (`<model>.json`): how to feed it and what it returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    pub name: String,
+    /// Input tensor name; NCHW float32 of `[N, 3, input_size, input_size]`.
+    pub input: String,
+    pub input_size: u32,
+    /// The centre crop covers `input_size / resize_short` of the short side
+    /// (224/256 for the TF/torchvision evaluation recipe).
+    pub resize_short: u32,
+    /// Per-channel mean, in 0–255 pixel units.
+    pub mean: [f32; 3],
+    /// Per-channel standard deviation, in 0–255 pixel units ...
+    #[serde(default)]
+    pub std: Option<[f32; 3]>,
+    /// ... or one scale factor: input = (pixel − mean) × scale.
+    #[serde(default)]
+    pub scale: Option<f32>,
+    pub embedding_output: String,
+    #[serde(default)]
+    pub logits_output: Option<String>,
+    pub embedding_dim: usize,
+}
+
+pub(super) fn read_spec(path: &Path) -> Result<ModelSpec> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Model {
+        path: path.to_path_buf(),
+        reason: format!("cannot read model sidecar ({e}); {}", setup_hint()),
+    })?;
+    let spec: ModelSpec = serde_json::from_str(&text).map_err(|e| Error::Model {
+        path: path.to_path_buf(),
+        reason: format!("invalid model sidecar: {e}"),
+    })?;
+    if spec.std.is_some() == spec.scale.is_some() {
+        return Err(Error::Model {
+            path: path.to_path_buf(),
+            reason: "sidecar needs exactly one of `std` (per channel) or `scale`".into(),
+        });
+    }
+    if spec.input_size == 0 || spec.resize_short < spec.input_size || spec.embedding_dim == 0 {
+        return Err(Error::Model {
+            path: path.to_path_buf(),
+            reason: "sidecar needs input_size > 0, resize_short >= input_size, embedding_dim > 0"
+                .into(),
+        });
+    }
+    Ok(spec)
+}
+
+/// Model digest plus preprocessing: any change recomputes embeddings.
+pub(super) fn fingerprint(spec: &ModelSpec, model: &[u8]) -> String {
+    let digest = blake3::hash(model).to_hex();
+    format!(
+        "{}/blake3:{}/trim-in{}-crop{}-mean{:?}-mul{:?}/{}/v1",
+        spec.name,
+        &digest[..16],
+        spec.input_size,
+        spec.resize_short,
+        spec.mean,
+        multipliers(spec),
+        spec.embedding_output
+    )
+}
+
+/// What each channel is multiplied by after subtracting the mean.
+fn multipliers(spec: &ModelSpec) -> [f32; 3] {
+    match (spec.std, spec.scale) {
+        (Some(std), _) => [1.0 / std[0], 1.0 / std[1], 1.0 / std[2]],
+        (None, Some(s)) => [s; 3],
+        (None, None) => [1.0; 3],
+    }
+}
+
+/// The evaluation preprocessing: a centre square covering
+/// `input_size/resize_short` of the short side, bicubic-resized to
+/// `input_size` (a no-op for a 256-short-side working image and 224/256),
+/// then `(x - mean) / std` (or `× scale`) per channel, laid out NCHW.
+pub fn preprocess(img: &RgbImage, spec: &ModelSpec) -> Vec<f32> {
+    let (w, h) = img.dimensions();
+    let short = w.min(h);
+    let side = ((u64::from(short) * u64::from(spec.input_size)) / u64::from(spec.resize_short))
+        .max(1) as u32;
+    let (x0, y0) = ((w - side).div_ceil(2), (h - side).div_ceil(2));
+    let s = spec.input_size;
+    let resized;
+    // The usual case (a 256-short-side working image, 224/256) needs no
+    // resampling: read the centre square straight out of the image.
+    let (src, x0, y0) = if side == s {
+        (img, x0, y0)
+    } else {
+        let crop = image::imageops::crop_imm(img, x0, y0, side, side).to_image();
+        resized = resize_rgb(&crop, s, s, Filter::Bicubic);
+        (&resized, 0, 0)
+    };
+    let mul = multipliers(spec);
+    let (s, stride) = (s as usize, src.width() as usize * 3);
+    let plane = s * s;
+    let mut out = vec![0f32; 3 * plane];
+    let raw = src.as_raw();
+    for y in 0..s {
+        let row = &raw[(y0 as usize + y) * stride + x0 as usize * 3..][..s * 3];
+        for (x, p) in row.chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                out[c * plane + y * s + x] = (f32::from(p[c]) - spec.mean[c]) * mul[c];
+            }
+        }
+    }
+    out
+}

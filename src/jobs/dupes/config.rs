@@ -1,0 +1,128 @@
+//! What a `dupes` run is asked to do: which evidence to use, the decision
+//! thresholds (with their defaults) and how embedding neighbours are found,
+//! with the range checks every caller (the CLI, the HTTP layer) shares.
+
+use crate::error::{Error, Result};
+use crate::index::ann::HnswParams;
+use crate::index::hamming::HashRule;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DupesBy {
+    /// Embeddings fused with hashes when the store has embeddings, else hashes.
+    Auto,
+    /// Embedding neighbours only (hash evidence still used by the rule).
+    Embedding,
+    /// Perceptual hashes within a Hamming threshold.
+    Hash,
+    /// Byte-identical files (equal BLAKE3 digests).
+    Exact,
+}
+
+/// When embedding evidence makes a pair a near-duplicate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EmbeddingRule {
+    /// Cosine distance at or below which a pair is a duplicate on its own.
+    pub max_cosine: f32,
+    /// A pair within this cosine distance is a duplicate when its pHash
+    /// also agrees to within `weak_phash` bits.
+    pub weak_cosine: f32,
+    pub weak_phash: u32,
+    /// Neighbours examined per image.
+    pub k: usize,
+}
+
+/// Default thresholds, chosen on the development set (see README).
+pub const DEFAULT_RULE: HashRule = HashRule {
+    max_phash: 12,
+    max_dhash: 12,
+};
+
+pub const DEFAULT_EMBEDDING_RULE: EmbeddingRule = EmbeddingRule {
+    max_cosine: 0.06,
+    weak_cosine: 0.15,
+    weak_phash: 22,
+    k: 10,
+};
+
+/// How the embedding pass finds each image's nearest neighbours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Neighbours {
+    /// Exact below `HnswParams::exact_below` images, else `Graph`.
+    Auto,
+    /// Exact scan (quadratic).
+    Exact,
+    /// The HNSW graph's own neighbour lists, re-ranked exactly: no searches.
+    Graph,
+    /// One HNSW search per image.
+    Search,
+}
+
+#[derive(Debug, Clone)]
+pub struct DupesConfig {
+    pub by: DupesBy,
+    pub rule: HashRule,
+    pub embedding: EmbeddingRule,
+    pub ann: HnswParams,
+    pub neighbours: Neighbours,
+    /// Also report every candidate pair with its evidence.
+    pub with_pairs: bool,
+    /// When set, a pair is a duplicate only if its colour histograms are also
+    /// within this Hellinger distance (0..1). The hashes see luminance only,
+    /// so this is what keeps a recoloured copy (a shiny sprite) apart.
+    pub max_histogram: Option<f32>,
+}
+
+impl Default for DupesConfig {
+    fn default() -> Self {
+        DupesConfig {
+            by: DupesBy::Auto,
+            rule: DEFAULT_RULE,
+            embedding: DEFAULT_EMBEDDING_RULE,
+            ann: HnswParams::default(),
+            neighbours: Neighbours::Auto,
+            with_pairs: false,
+            max_histogram: None,
+        }
+    }
+}
+
+impl DupesConfig {
+    /// Range checks on the thresholds. The messages name the CLI flags
+    /// that set them.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidArgument(m));
+        if let Some(v) = self.max_histogram.filter(|v| !(0.0..=1.0).contains(v)) {
+            return bad(format!(
+                "--max-histogram must be a Hellinger distance in 0..1, got {v}"
+            ));
+        }
+        if self.rule.max_phash > 64 {
+            return bad(format!(
+                "--threshold must be between 0 and 64 bits, got {}",
+                self.rule.max_phash
+            ));
+        }
+        if self.rule.max_dhash > 64 {
+            return bad(format!(
+                "--dhash-threshold must be between 0 and 64 bits, got {}",
+                self.rule.max_dhash
+            ));
+        }
+        let e = self.embedding;
+        for (name, v) in [
+            ("--max-cosine", e.max_cosine),
+            ("--weak-cosine", e.weak_cosine),
+        ] {
+            if !(0.0..=2.0).contains(&v) {
+                return bad(format!("{name} must be a cosine distance in 0..2, got {v}"));
+            }
+        }
+        if e.weak_phash > 64 {
+            return bad(format!(
+                "--weak-phash must be between 0 and 64 bits, got {}",
+                e.weak_phash
+            ));
+        }
+        Ok(())
+    }
+}

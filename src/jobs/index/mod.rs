@@ -1,0 +1,184 @@
+//! The `index` job: walk the roots, decide per file whether it is new,
+//! changed, unchanged or gone, then run a three-stage pipeline: decode and
+//! analyse files in parallel (each decoded once), batch their CNN inputs
+//! through ONNX Runtime on one inference thread, and write one atomic record
+//! per image from a single writer, flushing at regular commit points. A
+//! broken file becomes an entry in the summary's `failed` list; it never
+//! stops the run.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+mod config;
+mod inference;
+mod pipeline;
+mod plan;
+
+use crate::error::Result;
+use crate::features::embedding::Embedder;
+use crate::index::ann::HnswParams;
+use crate::index::stored;
+use crate::jobs::FileIssue;
+use crate::store::record::fingerprint_code;
+use crate::store::{EmbeddingRecord, ImageId, ImageRecord, Store};
+use crate::walk::{self, Candidate};
+pub use config::IndexConfig;
+use pipeline::run_pipeline;
+use plan::{load_existing, plan, remove_gone};
+
+/// What an `index` run did.
+#[derive(Debug, Default, Serialize)]
+pub struct IndexSummary {
+    pub indexed: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+    pub skipped: usize,
+    pub failed: Vec<FileIssue>,
+    /// Files left out on purpose (vector formats, FIFOs, symlink loops).
+    pub skipped_files: Vec<FileIssue>,
+    /// Corrupt records found and dropped (their files are re-indexed).
+    pub repaired: usize,
+    /// Images that got a new CNN embedding in this run.
+    pub embedded: usize,
+    /// Nearest-neighbour index now serving embedding queries ("exact" or "hnsw").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ann: Option<&'static str>,
+    pub timings: Timings,
+    /// Existing images whose embedding was recomputed (the ANN re-inserts them).
+    #[serde(skip)]
+    pub reembedded: Vec<ImageId>,
+}
+
+/// Where the time went (CPU seconds summed over worker threads, except wall).
+#[derive(Debug, Default, Serialize, Clone, Copy)]
+pub struct Timings {
+    pub wall_s: f64,
+    /// Reading, decoding and resizing to the working image.
+    pub decode_s: f64,
+    /// Hashes, histogram and CNN preprocessing.
+    pub features_s: f64,
+    /// ONNX Runtime inference (wall time of the inference threads, summed
+    /// over sessions).
+    pub inference_s: f64,
+}
+
+/// Fingerprint codes the current config writes.
+#[derive(Debug, Clone, Copy)]
+struct Codes {
+    hash: u32,
+    histogram: u32,
+    embedding: Option<u32>,
+}
+
+/// One file to (re)analyse.
+struct Work {
+    candidate: Candidate,
+    old: Option<(ImageId, ImageRecord)>,
+    old_embedding_current: bool,
+}
+
+enum Outcome {
+    /// Content unchanged, only the stat data moved: refresh the record.
+    Touched(ImageId, ImageRecord),
+    Analysed(Box<Analysed>),
+    /// The file (raw path), its old record if any, and why.
+    Failed(Option<ImageId>, PathBuf, FileIssue),
+}
+
+struct Analysed {
+    id: Option<ImageId>,
+    record: ImageRecord,
+    /// Preprocessed CNN input, until the inference stage replaces it.
+    tensor: Option<Vec<f32>>,
+    embedding: Option<EmbeddingRecord>,
+    decode_s: f64,
+    features_s: f64,
+}
+
+/// Index `cfg.roots` into `store`.
+pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
+    let start = Instant::now();
+    cfg.validate()?;
+    let embedders = cfg
+        .embed
+        .as_ref()
+        .map(Embedder::load_sessions)
+        .transpose()?
+        .unwrap_or_default();
+    let codes = Codes {
+        hash: fingerprint_code(&cfg.features.hash_fingerprint()),
+        histogram: fingerprint_code(&cfg.features.histogram_fingerprint()),
+        embedding: embedders.first().map(|e| fingerprint_code(e.fingerprint())),
+    };
+    let mut summary = IndexSummary::default();
+    let exclude = store_dir_variants(store.dir());
+    let walked = walk::walk(&cfg.roots, &exclude);
+    summary.failed.extend(
+        walked
+            .failed
+            .iter()
+            .map(|n| FileIssue::new(&n.path, &n.reason)),
+    );
+    summary.skipped_files.extend(
+        walked
+            .skipped
+            .iter()
+            .map(|n| FileIssue::new(&n.path, &n.reason)),
+    );
+    summary.skipped = summary.skipped_files.len();
+
+    store.add_roots(&walked.roots)?;
+    let (mut existing, embedding_codes) = load_existing(store, &mut summary)?;
+    stored::mark_dirty(store)?;
+    let (work, unchanged) = plan(walked.candidates, &mut existing, &embedding_codes, codes);
+    summary.unchanged = unchanged;
+    summary.removed = remove_gone(store, &walked.roots, &existing)?;
+
+    let progress = progress_bar(work.len() as u64, cfg.progress);
+    let fingerprint = embedders.first().map(|e| e.fingerprint().to_string());
+    run_pipeline(store, cfg, codes, work, embedders, &progress, &mut summary)?;
+    progress.finish_and_clear();
+
+    store.set_fingerprint("hash", &cfg.features.hash_fingerprint())?;
+    store.set_fingerprint("histogram", &cfg.features.histogram_fingerprint())?;
+    if let Some(fp) = fingerprint {
+        store.set_fingerprint("embedding", &fp)?;
+        store.flush()?;
+        let changed = std::mem::take(&mut summary.reembedded);
+        summary.ann = Some(stored::refresh(
+            store,
+            &fp,
+            HnswParams::default(),
+            &changed,
+        )?);
+    }
+    store.flush()?;
+    summary.timings.wall_s = start.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// The store directory as given and canonicalised, so the walk skips it.
+fn store_dir_variants(dir: &Path) -> Vec<PathBuf> {
+    let mut v = vec![dir.to_path_buf()];
+    if let Ok(c) = std::fs::canonicalize(dir) {
+        v.push(c);
+    }
+    v
+}
+
+fn progress_bar(len: u64, visible: bool) -> ProgressBar {
+    if !visible {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{spinner} indexing {pos}/{len} [{elapsed_precise}] {wide_bar} {per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb
+}
