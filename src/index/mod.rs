@@ -5,5 +5,6 @@
 pub mod ann;
 pub mod hamming;
 pub mod rerank;
+pub mod searcher;
 pub mod stored;
 pub mod unionfind;

@@ -21,8 +21,8 @@ use half::f16;
 use memmap2::Mmap;
 
 use crate::error::{Error, Result};
-use crate::features::embedding::cosine_distance;
 use crate::index::ann::{MemoryVectors, Vectors};
+use crate::vecmath::cosine_distance;
 
 pub const FILE_NAME: &str = "vectors.f16";
 const MAGIC: &[u8; 8] = b"IMGDXRV1";
@@ -52,6 +52,35 @@ pub fn write(path: &Path, live: &MemoryVectors, graph: &[u8; 32]) -> Result<()> 
         .and_then(|_| f.write_all(&payload))
         .and_then(|_| f.sync_all())
         .map_err(|e| Error::io(path, e))
+}
+
+/// Map `dir`'s re-rank file, first writing it from `live()` when it is
+/// missing or does not check out.
+pub fn open_or_write(
+    dir: &Path,
+    graph: &[u8; 32],
+    dim: usize,
+    live: impl FnOnce() -> Result<MemoryVectors>,
+) -> Result<RerankFile> {
+    match RerankFile::open(&dir.join(FILE_NAME), graph, dim)? {
+        Some(r) => Ok(r),
+        None => rewrite(dir, graph, &live()?),
+    }
+}
+
+/// Write `dir`'s re-rank file from `live` (atomically: temporary file,
+/// then rename) and map it.
+pub fn rewrite(dir: &Path, graph: &[u8; 32], live: &MemoryVectors) -> Result<RerankFile> {
+    let path = dir.join(FILE_NAME);
+    let tmp = path.with_extension("tmp");
+    write(&tmp, live, graph)?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    RerankFile::open(&path, graph, live.dim)?.ok_or_else(|| {
+        Error::io(
+            &path,
+            std::io::Error::other("does not check out right after writing it"),
+        )
+    })
 }
 
 /// A mapped re-rank file.

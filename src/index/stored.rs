@@ -21,6 +21,7 @@ use crate::index::ann::{
     Vectors,
 };
 use crate::index::rerank::{self, RerankFile};
+pub use crate::index::searcher::{Ann, StoreVectors};
 use crate::store::record::{self, fingerprint_code};
 use crate::store::{ImageId, Store};
 
@@ -48,41 +49,6 @@ pub struct AnnMeta {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum StoredAnnMeta {
     V1(AnnMeta),
-}
-
-/// The index a search runs against.
-pub enum Ann {
-    Exact(ExactIndex),
-    Hnsw(HnswIndex),
-}
-
-impl Ann {
-    pub fn as_search(&self) -> &dyn AnnSearch {
-        match self {
-            Ann::Exact(e) => e,
-            Ann::Hnsw(h) => h,
-        }
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Ann::Exact(_) => "exact",
-            Ann::Hnsw(_) => "hnsw",
-        }
-    }
-}
-
-/// Embeddings of one model fetched from the store on demand (re-ranking).
-pub struct StoreVectors<'a> {
-    pub store: &'a Store,
-    pub code: u32,
-}
-
-impl Vectors for StoreVectors<'_> {
-    fn vector(&self, id: u64) -> Option<Vec<f32>> {
-        let e = self.store.get_embedding(id).ok()??;
-        (e.fingerprint == self.code).then(|| e.to_f32())
-    }
 }
 
 /// All embeddings made by the model with fingerprint `fp`.
@@ -180,30 +146,23 @@ pub fn open_resident(
 /// The current generation's re-rank file, rewritten from the store when it
 /// does not check out. `None` only when there is no saved graph.
 fn resident_rerank(store: &Store, fp: &str, dim: usize) -> Result<Option<RerankFile>> {
-    let Some(meta) = read_meta(store)? else {
+    let Some((dir, sum)) = current_generation(store)? else {
         return Ok(None);
     };
-    let path = ann_root(store)
-        .join(format!("g{}", meta.generation))
-        .join(rerank::FILE_NAME);
-    match RerankFile::open(&path, &meta.checksum, dim)? {
-        Some(r) => Ok(Some(r)),
-        None => rewrite_rerank(store, &live_vectors(store, fp)?),
-    }
+    rerank::open_or_write(&dir, &sum, dim, || live_vectors(store, fp)).map(Some)
 }
 
 /// Write the current generation's re-rank file from `live` and map it.
 fn rewrite_rerank(store: &Store, live: &MemoryVectors) -> Result<Option<RerankFile>> {
-    let Some(meta) = read_meta(store)? else {
+    let Some((dir, sum)) = current_generation(store)? else {
         return Ok(None);
     };
-    let path = ann_root(store)
-        .join(format!("g{}", meta.generation))
-        .join(rerank::FILE_NAME);
-    let tmp = path.with_extension("tmp");
-    rerank::write(&tmp, live, &meta.checksum)?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-    RerankFile::open(&path, &meta.checksum, live.dim)
+    rerank::rewrite(&dir, &sum, live).map(Some)
+}
+
+/// Directory and graph checksum of the saved generation.
+fn current_generation(store: &Store) -> Result<Option<(PathBuf, [u8; 32])>> {
+    Ok(read_meta(store)?.map(|m| (ann_root(store).join(format!("g{}", m.generation)), m.checksum)))
 }
 
 /// Dimension of the saved graph's vectors, read from its fingerprint.
