@@ -89,3 +89,34 @@ fn cnn_preprocessing_matches_the_straightforward_version() {
         assert_eq!(got, reference_preprocess(&img, &spec), "{w}x{h}");
     }
 }
+
+/// Alpha flattening skips the blend for opaque and fully transparent
+/// pixels: the bytes must equal the blend formula applied to every pixel.
+#[test]
+fn flatten_alpha_equals_the_blend_formula_for_every_pixel() {
+    let (w, h) = (67u32, 41u32);
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let rgba = image::RgbaImage::from_fn(w, h, |_, _| {
+        let r = next();
+        let a = match r % 4 {
+            0 => 0,
+            1 => 255,
+            _ => (r >> 8) as u8,
+        };
+        image::Rgba([(r >> 16) as u8, (r >> 24) as u8, (r >> 32) as u8, a])
+    });
+    let got = imgdex::decode::flatten_alpha(image::DynamicImage::ImageRgba8(rgba.clone()));
+    for (x, y, p) in rgba.enumerate_pixels() {
+        let a = u32::from(p[3]);
+        let want: Vec<u8> = (0..3)
+            .map(|c| ((u32::from(p[c]) * a + 255 * (255 - a) + 127) / 255) as u8)
+            .collect();
+        assert_eq!(&got.get_pixel(x, y).0[..], &want[..], "pixel ({x}, {y}) alpha {a}");
+    }
+}
