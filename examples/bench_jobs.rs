@@ -81,6 +81,12 @@ fn main() {
         }
     }
     let (tr, va) = stratified(&y, classes, 0.2, 0);
+    // BENCH_VAL_OUT=FILE: the validation rows, for scikit-learn to use the
+    // same split (its accuracy is then comparable row for row).
+    if let Ok(path) = std::env::var("BENCH_VAL_OUT") {
+        let rows: String = va.iter().map(|i| format!("{i}\n")).collect();
+        std::fs::write(path, rows).expect("write validation rows");
+    }
     let (xt, xv) = (x.select(Axis(0), &tr), x.select(Axis(0), &va));
     let yt: Vec<u32> = tr.iter().map(|&i| y[i]).collect();
     let yv: Vec<u32> = va.iter().map(|&i| y[i]).collect();

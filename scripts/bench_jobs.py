@@ -122,7 +122,18 @@ def _sklearn(x_npy, y_txt, k, rng_text):
         _, s = timed(search)
         out[f"kmeans_{name}_range_s"] = s
 
-    xt, xv, yt, yv = train_test_split(x, y, test_size=0.2, stratify=y, random_state=0)
+    val_in = os.environ.get("BENCH_VAL_IN")
+    if val_in and os.path.exists(val_in):
+        # imgdex's own stratified split (examples/bench_jobs writes it), so
+        # both sides train and validate on the same rows.
+        va = np.loadtxt(val_in, dtype=np.int64, ndmin=1)
+        mask = np.zeros(len(y), dtype=bool)
+        mask[va] = True
+        xt, xv, yt, yv = x[~mask], x[va], y[~mask], y[va]
+        out["split"] = "imgdex's"
+    else:
+        xt, xv, yt, yv = train_test_split(x, y, test_size=0.2, stratify=y, random_state=0)
+        out["split"] = "sklearn's"
 
     def logistic():
         scaler = StandardScaler().fit(xt)
