@@ -71,7 +71,7 @@ fn photo_like(w: u32, h: u32, seed: u64) -> RgbImage {
             [
                 rng.range(1.0, 5.0),
                 rng.range(1.0, 5.0),
-                rng.range(0.0, 6.28),
+                rng.range(0.0, std::f32::consts::TAU),
                 rng.range(8.0, 30.0),
             ]
         })
@@ -112,7 +112,7 @@ fn photo_like(w: u32, h: u32, seed: u64) -> RgbImage {
             c[ch] = g[0]
                 + g[1] * u
                 + g[2] * v
-                + wv[3] * (wv[0] * 6.28 * u + wv[1] * 3.14 * v + wv[2]).sin();
+                + wv[3] * (wv[0] * std::f32::consts::TAU * u + wv[1] * std::f32::consts::PI * v + wv[2]).sin();
         }
         for (shape, colour, alpha) in &shapes {
             // Signed distance (pixels) inside the shape, edge softened over 2 px.
