@@ -3,6 +3,7 @@
 //! ~100k images; union-find merges pairwise matches into groups.
 
 pub mod ann;
+pub mod flatgraph;
 pub mod hamming;
 pub mod rerank;
 pub mod searcher;

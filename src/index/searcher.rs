@@ -3,12 +3,15 @@
 //! the one-shot `query` and the resident server.
 
 use crate::index::ann::{AnnSearch, ExactIndex, HnswIndex, Vectors};
+use crate::index::flatgraph::FlatGraph;
 use crate::store::Store;
 
 /// The index a search runs against.
 pub enum Ann {
     Exact(ExactIndex),
     Hnsw(HnswIndex),
+    /// The saved graph, mapped and searched in place (one-shot queries).
+    Flat(FlatGraph),
 }
 
 impl Ann {
@@ -16,13 +19,14 @@ impl Ann {
         match self {
             Ann::Exact(e) => e,
             Ann::Hnsw(h) => h,
+            Ann::Flat(f) => f,
         }
     }
 
     pub fn kind(&self) -> &'static str {
         match self {
             Ann::Exact(_) => "exact",
-            Ann::Hnsw(_) => "hnsw",
+            Ann::Hnsw(_) | Ann::Flat(_) => "hnsw",
         }
     }
 }

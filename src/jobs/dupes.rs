@@ -265,7 +265,7 @@ fn embedding_pairs(
     let kind = match (&ann, cfg.neighbours) {
         (stored::Ann::Exact(_), _) => "exact",
         (stored::Ann::Hnsw(_), Neighbours::Search) => "hnsw-search",
-        (stored::Ann::Hnsw(_), _) => "hnsw-graph",
+        _ => "hnsw-graph",
     };
     let hits: Vec<(u64, Vec<(u64, f32)>)> = match &mut ann {
         stored::Ann::Hnsw(h) if cfg.neighbours != Neighbours::Search => h.edge_knn(k, &live),

@@ -338,3 +338,67 @@ fn resident_rerank_file_matches_the_store_and_is_rewritten_when_damaged() {
     let d = rr.distance(1, &other).unwrap();
     assert!(d < 1e-3, "re-rank file holds the changed embedding (distance {d})");
 }
+
+/// The one-shot query path searches the flat graph file in place: recall
+/// against exact search at the stated tolerance with exact distances; a
+/// damaged file, or one from another generation, is not used (the dump is
+/// loaded instead) and answers stay right.
+#[test]
+fn flat_graph_file_recall_corruption_and_staleness() {
+    use imgdex::index::flatgraph;
+    let sb = Sandbox::new();
+    let v = clustered(3000, 23);
+    let fp = "test-model/v1";
+    let store = store_with(&sb, &v, fp);
+    let params = small_params();
+    stored::refresh(&store, fp, params, &[]).unwrap();
+    let exact = ExactIndex::new(v.clone());
+    let qs = queries(&v, 100, 3);
+    let truth: Vec<_> = qs.iter().map(|q| exact.search(q, 10, &v)).collect();
+    let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
+    assert!(matches!(ann, Ann::Flat(_)), "the flat file is used");
+    let got: Vec<_> = qs
+        .iter()
+        .map(|q| ann.as_search().search(q, 10, vectors.as_ref()))
+        .collect();
+    let recall = recall_at_k(&truth, &got);
+    assert!(recall >= MIN_RECALL, "flat graph recall@10 {recall:.3} < {MIN_RECALL}");
+    for (q, hits) in qs.iter().zip(&got) {
+        for (id, d) in hits {
+            let want = cosine_distance(q, &v.vector(*id).unwrap());
+            assert!((d - want).abs() < 1e-3, "exact re-rank distance for {id}");
+        }
+    }
+    drop((ann, vectors));
+
+    // One flipped byte in a neighbour list: not used, the dump answers.
+    let dir = stored::saved_dir(&store).unwrap().unwrap();
+    let file = dir.join(flatgraph::FILE_NAME);
+    let good = std::fs::read(&file).unwrap();
+    let mut bad = good.clone();
+    bad[good.len() / 3] ^= 0x10;
+    std::fs::write(&file, &bad).unwrap();
+    let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
+    assert!(matches!(ann, Ann::Hnsw(_)), "a damaged flat file is not used");
+    let first = ann.as_search().search(&qs[0], 10, vectors.as_ref())[0];
+    assert_eq!(first.0, truth[0][0].0, "the nearest (the query itself) is found");
+    drop((ann, vectors));
+
+    // A new generation (images removed) gets its own file; the old file
+    // copied over it is bound to the old dump and is refused.
+    for id in 1..=400u64 {
+        store.remove_image(id).unwrap();
+    }
+    store.flush().unwrap();
+    stored::refresh(&store, fp, params, &[]).unwrap();
+    let new_dir = stored::saved_dir(&store).unwrap().unwrap();
+    assert_ne!(new_dir, dir);
+    let (ann, _) = stored::open_for_query(&store, fp, params).unwrap();
+    assert!(matches!(ann, Ann::Flat(_)), "the new generation has its flat file");
+    drop(ann);
+    std::fs::write(new_dir.join(flatgraph::FILE_NAME), &good).unwrap();
+    let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
+    assert!(matches!(ann, Ann::Hnsw(_)), "a stale flat file is not used");
+    let hits = ann.as_search().search(&qs[0], 10, vectors.as_ref());
+    assert!(hits.iter().all(|n| n.0 > 400), "removed ids never returned");
+}

@@ -292,13 +292,18 @@ fn reloading_the_saved_graph_leaks_nothing() {
         ..HnswParams::default()
     };
     drop(stored::open(&store, fp, params).unwrap());
+    // The server reloads the hnsw_rs graph (mapped) after every change; a
+    // one-shot query maps the flat graph file instead. Neither may leak.
     for _ in 0..5 {
-        let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
+        let (ann, rerank) = stored::open_resident(&store, fp, params).unwrap();
         assert_eq!(ann.kind(), "hnsw");
         assert!(
             mappings(&sb.root, "hnsw.data") >= 1,
             "the query graph is memory-mapped"
         );
+        drop((ann, rerank));
+        let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
+        assert!(mappings(&sb.root, "graph.flat") >= 1, "the flat graph is mapped");
         drop((ann, vectors));
     }
     assert_eq!(
@@ -306,6 +311,8 @@ fn reloading_the_saved_graph_leaks_nothing() {
         0,
         "every reloaded graph's memory map is released with it"
     );
+    assert_eq!(mappings(&sb.root, "graph.flat"), 0, "flat graph maps released");
+    assert_eq!(mappings(&sb.root, "vectors.f16"), 0, "re-rank maps released");
 }
 
 #[test]

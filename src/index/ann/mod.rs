@@ -170,7 +170,7 @@ impl AnnWrite for ExactIndex {
     }
 }
 
-fn top_k(all: &mut Vec<Neighbour>, k: usize) {
+pub(crate) fn top_k(all: &mut Vec<Neighbour>, k: usize) {
     let by = |a: &Neighbour, b: &Neighbour| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0));
     if all.len() > k {
         all.select_nth_unstable_by(k, by);

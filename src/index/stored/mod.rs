@@ -20,10 +20,14 @@ use crate::index::ann::{
     AnnSearch, AnnWrite, ExactIndex, GraphLoader, HnswIndex, HnswParams, MemoryVectors, Projection,
     Vectors,
 };
+use crate::index::flatgraph;
 use crate::index::rerank::{self, RerankFile};
 pub use crate::index::searcher::{Ann, StoreVectors};
 use crate::store::record::{self, fingerprint_code};
 use crate::store::{ImageId, Store};
+
+mod mapped;
+use mapped::{ensure_flat, open_flat, resident_rerank, rewrite_rerank};
 
 /// Rebuild the graph when more than this fraction of it is hidden.
 pub const REBUILD_HIDDEN_FRACTION: f64 = 0.2;
@@ -97,20 +101,19 @@ pub fn open_for_query<'a>(
 ) -> Result<(Ann, Box<dyn Vectors + 'a>)> {
     if store.meta_get(DIRTY_KEY)?.is_none() {
         if let Some(dim) = store_dim(store, fp)? {
+            let code = fingerprint_code(fp);
+            if let Some(g) = open_flat(store, fp, &params, dim)? {
+                return Ok((Ann::Flat(g), Box::new(StoreVectors { store, code })));
+            }
             if let Some(h) = load_valid(store, fp, &params, dim, true)? {
-                return Ok((
-                    Ann::Hnsw(h),
-                    Box::new(StoreVectors {
-                        store,
-                        code: fingerprint_code(fp),
-                    }),
-                ));
+                return Ok((Ann::Hnsw(h), Box::new(StoreVectors { store, code })));
             }
         }
     }
     let (ann, live) = open(store, fp, params)?;
     Ok((ann, Box::new(live)))
 }
+
 
 /// For a long-lived searcher (the server): the saved graph with its vector
 /// data mapped, not copied, when it is current; else [`open`], which checks
@@ -137,40 +140,26 @@ pub fn open_resident(
     // `index` run stopped part way): write it again from `live`.
     let (ann, live) = open(store, fp, params)?;
     let rerank = match &ann {
-        Ann::Hnsw(_) => rewrite_rerank(store, &live)?,
+        Ann::Hnsw(_) | Ann::Flat(_) => rewrite_rerank(store, &live)?,
         Ann::Exact(_) => None,
     };
     Ok((ann, rerank))
 }
 
-/// The current generation's re-rank file, rewritten from the store when it
-/// does not check out. `None` only when there is no saved graph.
-fn resident_rerank(store: &Store, fp: &str, dim: usize) -> Result<Option<RerankFile>> {
-    let Some((dir, sum)) = current_generation(store)? else {
-        return Ok(None);
-    };
-    rerank::open_or_write(&dir, &sum, dim, || live_vectors(store, fp)).map(Some)
-}
 
-/// Write the current generation's re-rank file from `live` and map it.
-fn rewrite_rerank(store: &Store, live: &MemoryVectors) -> Result<Option<RerankFile>> {
-    let Some((dir, sum)) = current_generation(store)? else {
-        return Ok(None);
-    };
-    rerank::rewrite(&dir, &sum, live).map(Some)
-}
 
-/// Directory and graph checksum of the saved generation.
-fn current_generation(store: &Store) -> Result<Option<(PathBuf, [u8; 32])>> {
-    Ok(read_meta(store)?.map(|m| (ann_root(store).join(format!("g{}", m.generation)), m.checksum)))
-}
 
 /// Dimension of the saved graph's vectors, read from its fingerprint.
 fn store_dim(store: &Store, fp: &str) -> Result<Option<usize>> {
     let Some(meta) = read_meta(store)? else {
         return Ok(None);
     };
-    let Some(id) = meta.ids.first() else {
+    // The first live position: a removed one may have no record any more.
+    let removed: HashSet<u64> = meta.removed.iter().copied().collect();
+    let Some(id) = (0..meta.ids.len() as u64)
+        .find(|p| !removed.contains(p))
+        .map(|p| &meta.ids[p as usize])
+    else {
         return Ok(None);
     };
     let code = fingerprint_code(fp);
@@ -231,6 +220,7 @@ pub fn refresh(
         .filter(|(id, _)| changed.contains(id) || !h.contains(*id))
         .collect();
     if gone.is_empty() && add.is_empty() {
+        ensure_flat(store, &h)?;
         clear_dirty(store)?;
         return Ok("hnsw");
     }
@@ -336,6 +326,7 @@ fn save(store: &Store, h: &HnswIndex, fp: &str, live: &MemoryVectors) -> Result<
         .map_err(|e| Error::io(&tmp, std::io::Error::other(e.to_string())))?;
     let sum = checksum(&tmp, &basename).map_err(|e| Error::io(&tmp, e))?;
     rerank::write(&tmp.join(rerank::FILE_NAME), live, &sum)?;
+    flatgraph::write(&tmp.join(flatgraph::FILE_NAME), h, &sum)?;
     let dir = root.join(format!("g{generation}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&tmp, &dir).map_err(|e| Error::io(&dir, e))?;
