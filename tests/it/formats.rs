@@ -376,6 +376,57 @@ fn write_format_fixtures() {
     }
     let sled_bytes: u64 = walk_size(&sb.db().join("sled"));
     eprintln!("a sled directory for these records: {sled_bytes} bytes");
+    drop(store);
+
+    // The mapped companions (flat graph v1, re-rank vectors v1) of the
+    // frozen graph, as `index` and `serve` write them beside it.
+    let sb = Sandbox::new();
+    let store = frozen_graph_store(&sb);
+    stored::refresh(&store, ANN_FP, ann_params(), &[]).unwrap();
+    drop(stored::open_resident(&store, ANN_FP, ann_params()).unwrap());
+    for f in ["graph.flat", "vectors.f16"] {
+        let bytes = std::fs::read(sb.db().join("ann/g1").join(f)).unwrap();
+        w(&format!("ann_g1/{f}"), &bytes);
+    }
+}
+
+/// The frozen current-format store with its saved graph (generation 1),
+/// plus whichever companion files the fixtures hold.
+fn frozen_graph_store(sb: &Sandbox) -> Store {
+    restore(&sb.db(), "store_v3_ann.records");
+    let graph = sb.db().join("ann/g1");
+    std::fs::create_dir_all(&graph).unwrap();
+    for f in ["imgdex.hnsw.graph", "imgdex.hnsw.data", "graph.flat", "vectors.f16"] {
+        let from = dir().join("ann_g1").join(f);
+        if from.exists() {
+            std::fs::copy(from, graph.join(f)).unwrap();
+        }
+    }
+    open_when_released(&sb.db())
+}
+
+#[test]
+fn the_frozen_flat_graph_and_rerank_files_are_used_not_rewritten() {
+    let sb = Sandbox::new();
+    let store = frozen_graph_store(&sb);
+    let g1 = sb.db().join("ann/g1");
+    let before: Vec<Vec<u8>> = ["graph.flat", "vectors.f16"]
+        .iter()
+        .map(|f| std::fs::read(g1.join(f)).expect("fixture present"))
+        .collect();
+    let (ann, vectors) = stored::open_for_query(&store, ANN_FP, ann_params()).unwrap();
+    assert!(matches!(ann, stored::Ann::Flat(_)), "the frozen flat graph loads");
+    let hits = ann.as_search().search(&ann_vector(5), 3, vectors.as_ref());
+    assert_eq!(hits[0].0, 5, "{hits:?}");
+    drop((ann, vectors));
+    let (ann, rerank) = stored::open_resident(&store, ANN_FP, ann_params()).unwrap();
+    let rerank = rerank.expect("the frozen re-rank file loads");
+    let hits = ann.as_search().search(&ann_vector(5), 3, &rerank);
+    assert_eq!(hits[0].0, 5, "{hits:?}");
+    drop((ann, rerank));
+    for (f, old) in ["graph.flat", "vectors.f16"].iter().zip(&before) {
+        assert_eq!(&std::fs::read(g1.join(f)).unwrap(), old, "{f} was rewritten");
+    }
 }
 
 fn walk_size(p: &Path) -> u64 {
