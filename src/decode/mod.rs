@@ -47,34 +47,30 @@ impl Decoded {
     }
 }
 
+/// `NotAFile` unless `meta` is a regular file's.
+fn regular(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
+    if meta.is_file() {
+        return Ok(());
+    }
+    let kind = if meta.is_dir() {
+        "directory"
+    } else {
+        "special file"
+    };
+    Err(Error::NotAFile {
+        path: path.into(),
+        kind,
+    })
+}
+
 /// Read a whole file, refusing non-regular and oversized files first.
 pub fn read_file(path: &Path, cfg: &DecodeConfig) -> Result<Vec<u8>> {
     // Check before opening: opening a FIFO with no writer blocks forever.
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if !meta.is_file() {
-        let kind = if meta.is_dir() {
-            "directory"
-        } else {
-            "special file"
-        };
-        return Err(Error::NotAFile {
-            path: path.into(),
-            kind,
-        });
-    }
+    regular(path, &meta)?;
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
-    if !meta.is_file() {
-        let kind = if meta.is_dir() {
-            "directory"
-        } else {
-            "special file"
-        };
-        return Err(Error::NotAFile {
-            path: path.into(),
-            kind,
-        });
-    }
+    regular(path, &meta)?;
     if meta.len() > cfg.max_file_bytes {
         return Err(Error::FileTooLarge {
             path: path.into(),

@@ -16,7 +16,6 @@
 //! point's index in the graph's id list (`AnnMeta::ids`).
 
 use std::collections::{BinaryHeap, HashSet};
-use std::io::Write;
 use std::path::Path;
 
 use memmap2::Mmap;
@@ -80,12 +79,7 @@ pub fn write(path: &Path, h: &HnswIndex, dump: &[u8; 32]) -> Result<()> {
         head.extend_from_slice(&(x as u32).to_le_bytes());
     }
     head.extend_from_slice(dump);
-    head.extend_from_slice(blake3::hash(&payload).as_bytes());
-    let mut f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    f.write_all(&head)
-        .and_then(|_| f.write_all(&payload))
-        .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io(path, e))
+    super::write_checked(path, head, &payload)
 }
 
 /// A mapped flat graph, searchable like the `hnsw_rs` one it came from.

@@ -14,7 +14,6 @@
 //! everything after the header), then n ids (u64), then n × dim f16 bits.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 
 use half::f16;
@@ -46,12 +45,7 @@ pub fn write(path: &Path, live: &MemoryVectors, graph: &[u8; 32]) -> Result<()> 
     head.extend_from_slice(&0u32.to_le_bytes());
     head.extend_from_slice(&(live.len() as u64).to_le_bytes());
     head.extend_from_slice(graph);
-    head.extend_from_slice(blake3::hash(&payload).as_bytes());
-    let mut f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    f.write_all(&head)
-        .and_then(|_| f.write_all(&payload))
-        .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io(path, e))
+    super::write_checked(path, head, &payload)
 }
 
 /// Map `dir`'s re-rank file, first writing it from `live()` when it is

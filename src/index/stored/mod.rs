@@ -114,7 +114,6 @@ pub fn open_for_query<'a>(
     Ok((ann, Box::new(live)))
 }
 
-
 /// For a long-lived searcher (the server): the saved graph with its vector
 /// data mapped, not copied, when it is current; else [`open`], which checks
 /// every id and rebuilds if needed. An HNSW index re-ranks with vectors read
@@ -145,9 +144,6 @@ pub fn open_resident(
     };
     Ok((ann, rerank))
 }
-
-
-
 
 /// Dimension of the saved graph's vectors, read from its fingerprint.
 fn store_dim(store: &Store, fp: &str) -> Result<Option<usize>> {
