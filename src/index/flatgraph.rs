@@ -28,58 +28,74 @@ const MAGIC: &[u8; 8] = b"IMGDXGF1";
 /// Magic, n, pdim, layers, entry (24 bytes), then the dump's checksum.
 const HEADER: usize = 24 + 32;
 
-/// Neighbour lists of every point, per layer, by position.
-fn adjacency(h: &HnswIndex) -> (Vec<u8>, Vec<Vec<Vec<u32>>>, Vec<Vec<f32>>) {
-    let n = h.ids.len();
-    let mut levels = vec![0u8; n];
-    let mut lists: Vec<Vec<Vec<u32>>> = Vec::new();
-    let mut data = vec![Vec::new(); n];
+type GraphPoint = std::sync::Arc<hnsw_rs::hnsw::Point<'static, f32>>;
+
+/// The graph's points by position (`None` for a position it lacks).
+fn by_position(h: &HnswIndex) -> Vec<Option<GraphPoint>> {
+    let mut points = vec![None; h.ids.len()];
     for p in h.hnsw.get_point_indexation() {
-        let pos = p.get_origin_id();
-        levels[pos] = p.get_point_id().0;
-        data[pos] = p.get_v().to_vec();
-        for (layer, nbrs) in p.get_neighborhood_id().into_iter().enumerate() {
-            if lists.len() <= layer {
-                lists.resize(layer + 1, vec![Vec::new(); n]);
-            }
-            lists[layer][pos] = nbrs.iter().map(|nb| nb.d_id as u32).collect();
+        if let Some(slot) = points.get_mut(p.get_origin_id()) {
+            *slot = Some(p);
         }
     }
-    (levels, lists, data)
+    points
 }
 
-/// Write the flat file of `h`, bound to its dump's checksum `dump`.
+/// Neighbour positions of `p` on `layer` (empty above its level).
+fn neighbours_of(p: &Option<GraphPoint>, layer: usize) -> Vec<u32> {
+    match p {
+        Some(p) if usize::from(p.get_point_id().0) >= layer => p
+            .get_neighborhood_id()
+            .get(layer)
+            .map(|l| l.iter().map(|nb| nb.d_id as u32).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// Write the flat file of `h`, bound to its dump's checksum `dump`,
+/// streaming one section at a time.
 pub fn write(path: &Path, h: &HnswIndex, dump: &[u8; 32]) -> Result<()> {
-    let (levels, lists, data) = adjacency(h);
-    let n = levels.len();
-    let pdim = h.params.projected_dim;
+    let points = by_position(h);
+    let levels: Vec<u8> = points
+        .iter()
+        .map(|p| p.as_ref().map_or(0, |p| p.get_point_id().0))
+        .collect();
+    let (n, pdim) = (points.len(), h.params.projected_dim);
     let top = levels.iter().copied().max().unwrap_or(0);
     let entry = levels.iter().position(|&l| l == top).unwrap_or(0);
-    let mut payload = Vec::new();
-    payload.extend_from_slice(&levels);
-    payload.resize(payload.len().next_multiple_of(4), 0);
-    for layer in &lists {
-        let mut off = 0u32;
-        payload.extend_from_slice(&off.to_le_bytes());
-        for l in layer {
-            off += l.len() as u32;
-            payload.extend_from_slice(&off.to_le_bytes());
-        }
-        for &nb in layer.iter().flatten() {
-            payload.extend_from_slice(&nb.to_le_bytes());
-        }
-    }
-    for v in &data {
-        let v = if v.len() == pdim { &v[..] } else { &[][..] };
-        payload.extend(v.iter().flat_map(|x| x.to_le_bytes()));
-    }
-    let mut head = Vec::with_capacity(HEADER + 32);
+    let layers = usize::from(top) + 1;
+    let mut head = Vec::with_capacity(HEADER);
     head.extend_from_slice(MAGIC);
-    for x in [n, pdim, lists.len(), entry] {
+    for x in [n, pdim, layers, entry] {
         head.extend_from_slice(&(x as u32).to_le_bytes());
     }
     head.extend_from_slice(dump);
-    super::write_checked(path, head, &payload)
+    super::write_checked(path, &head, |w| {
+        w.write_all(&levels)?;
+        w.write_all(&vec![0; n.next_multiple_of(4) - n])?;
+        for layer in 0..layers {
+            let mut off = 0u32;
+            w.write_all(&off.to_le_bytes())?;
+            for p in &points {
+                off += neighbours_of(p, layer).len() as u32;
+                w.write_all(&off.to_le_bytes())?;
+            }
+            for p in &points {
+                for nb in neighbours_of(p, layer) {
+                    w.write_all(&nb.to_le_bytes())?;
+                }
+            }
+        }
+        for p in &points {
+            let v = p.as_ref().map(|p| p.get_v()).filter(|v| v.len() == pdim);
+            let zeros = vec![0f32; pdim];
+            for x in v.unwrap_or(&zeros) {
+                w.write_all(&x.to_le_bytes())?;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// A mapped flat graph, searchable like the `hnsw_rs` one it came from.

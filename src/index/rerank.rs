@@ -30,22 +30,27 @@ const HEADER: usize = 8 + 4 + 4 + 8 + 32 + 32;
 /// Write the re-rank file for `live` (ids in `live`'s order) bound to the
 /// graph whose checksum is `graph`.
 pub fn write(path: &Path, live: &MemoryVectors, graph: &[u8; 32]) -> Result<()> {
-    let mut payload = Vec::with_capacity(live.len() * (8 + 2 * live.dim));
-    for (id, _) in live.iter() {
-        payload.extend_from_slice(&id.to_le_bytes());
-    }
-    for (_, v) in live.iter() {
-        for &x in v {
-            payload.extend_from_slice(&f16::from_f32(x).to_bits().to_le_bytes());
-        }
-    }
     let mut head = Vec::with_capacity(HEADER);
     head.extend_from_slice(MAGIC);
     head.extend_from_slice(&(live.dim as u32).to_le_bytes());
     head.extend_from_slice(&0u32.to_le_bytes());
     head.extend_from_slice(&(live.len() as u64).to_le_bytes());
     head.extend_from_slice(graph);
-    super::write_checked(path, head, &payload)
+    super::write_checked(path, &head, |w| {
+        for (id, _) in live.iter() {
+            w.write_all(&id.to_le_bytes())?;
+        }
+        let mut row = Vec::with_capacity(2 * live.dim);
+        for (_, v) in live.iter() {
+            row.clear();
+            row.extend(
+                v.iter()
+                    .flat_map(|&x| f16::from_f32(x).to_bits().to_le_bytes()),
+            );
+            w.write_all(&row)?;
+        }
+        Ok(())
+    })
 }
 
 /// Map `dir`'s re-rank file, first writing it from `live()` when it is
