@@ -292,9 +292,13 @@ fn reloading_the_saved_graph_leaks_nothing() {
         ..HnswParams::default()
     };
     drop(stored::open(&store, fp, params).unwrap());
-    // The server reloads the hnsw_rs graph (mapped) after every change; a
-    // one-shot query maps the flat graph file instead. Neither may leak.
+    // The server and one-shot queries map the flat graph file; without it
+    // (a graph saved by an older imgdex) the server maps the hnsw_rs dump.
+    // Neither may leak.
+    let flat = stored::saved_dir(&store).unwrap().unwrap().join("graph.flat");
+    let flat_bytes = std::fs::read(&flat).unwrap();
     for _ in 0..5 {
+        std::fs::remove_file(&flat).unwrap();
         let (ann, rerank) = stored::open_resident(&store, fp, params).unwrap();
         assert_eq!(ann.kind(), "hnsw");
         assert!(
@@ -302,6 +306,7 @@ fn reloading_the_saved_graph_leaks_nothing() {
             "the query graph is memory-mapped"
         );
         drop((ann, rerank));
+        std::fs::write(&flat, &flat_bytes).unwrap();
         let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
         assert!(mappings(&sb.root, "graph.flat") >= 1, "the flat graph is mapped");
         drop((ann, vectors));

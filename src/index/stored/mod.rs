@@ -114,10 +114,10 @@ pub fn open_for_query<'a>(
     Ok((ann, Box::new(live)))
 }
 
-/// For a long-lived searcher (the server): the saved graph with its vector
-/// data mapped, not copied, when it is current; else [`open`], which checks
-/// every id and rebuilds if needed. An HNSW index re-ranks with vectors read
-/// from the store ([`StoreVectors`]); an exact one holds its vectors.
+/// For a long-lived searcher (the server): the saved graph when it is
+/// current, as its mapped flat file (else the `hnsw_rs` dump with its
+/// vector data mapped); otherwise [`open`], which checks every id and
+/// rebuilds if needed. An exact index holds its vectors.
 ///
 /// With a current graph the re-rank file of its generation is mapped too
 /// (written first if it is missing or damaged, e.g. by an older imgdex):
@@ -129,6 +129,9 @@ pub fn open_resident(
 ) -> Result<(Ann, Option<RerankFile>)> {
     if store.meta_get(DIRTY_KEY)?.is_none() {
         if let Some(dim) = store_dim(store, fp)? {
+            if let Some(g) = open_flat(store, fp, &params, dim)? {
+                return Ok((Ann::Flat(g), resident_rerank(store, fp, dim)?));
+            }
             if let Some(h) = load_valid(store, fp, &params, dim, true)? {
                 let rerank = resident_rerank(store, fp, dim)?;
                 return Ok((Ann::Hnsw(h), rerank));
