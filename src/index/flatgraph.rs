@@ -21,7 +21,7 @@ use std::path::Path;
 use memmap2::Mmap;
 
 use crate::error::{Error, Result};
-use crate::index::ann::{top_k, AnnSearch, HnswIndex, HnswParams, Neighbour, Projection, Vectors};
+use crate::index::ann::{rerank, AnnSearch, HnswIndex, HnswParams, Neighbour, Projection, Vectors};
 
 pub const FILE_NAME: &str = "graph.flat";
 const MAGIC: &[u8; 8] = b"IMGDXGF1";
@@ -291,17 +291,8 @@ impl Ord for Scored {
 
 impl AnnSearch for FlatGraph {
     fn search(&self, q: &[f32], k: usize, vectors: &dyn Vectors) -> Vec<Neighbour> {
-        let shortlist = self.params.rerank.max(2 * k);
-        let mut scored: Vec<Neighbour> = self
-            .candidates(&self.projection.apply(q), shortlist)
-            .into_iter()
-            .filter_map(|pos| {
-                let id = self.ids[pos];
-                vectors.distance(id, q).map(|d| (id, d))
-            })
-            .collect();
-        top_k(&mut scored, k);
-        scored
+        let found = self.candidates(&self.projection.apply(q), self.params.shortlist(k));
+        rerank(found.into_iter().map(|pos| self.ids[pos]), q, k, vectors)
     }
 
     fn len(&self) -> usize {

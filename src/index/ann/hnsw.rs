@@ -44,6 +44,11 @@ impl Default for HnswParams {
 
 impl HnswParams {
     /// Identifies everything that shapes the graph.
+    /// How many graph candidates a search for `k` re-ranks exactly.
+    pub fn shortlist(&self, k: usize) -> usize {
+        self.rerank.max(2 * k)
+    }
+
     pub fn fingerprint(&self, dim: usize) -> String {
         format!(
             "hnsw_rs-0.3.5/l2/m{}-efc{}/proj{}x{}-seed{:x}",
@@ -262,14 +267,8 @@ impl HnswIndex {
         k: usize,
         vectors: &dyn Vectors,
     ) -> Vec<Neighbour> {
-        let shortlist = self.params.rerank.max(2 * k);
-        let mut scored: Vec<Neighbour> = self
-            .candidates(pq, shortlist)
-            .into_iter()
-            .filter_map(|id| vectors.distance(id, q).map(|d| (id, d)))
-            .collect();
-        top_k(&mut scored, k);
-        scored
+        let shortlist = self.params.shortlist(k);
+        super::rerank(self.candidates(pq, shortlist).into_iter(), q, k, vectors)
     }
 }
 

@@ -170,6 +170,22 @@ impl AnnWrite for ExactIndex {
     }
 }
 
+/// The `k` nearest of a graph's shortlist `ids`, by exact cosine distance
+/// to `q` (ids without a vector are dropped): the re-rank step every graph
+/// search ends with.
+pub(crate) fn rerank(
+    ids: impl Iterator<Item = u64>,
+    q: &[f32],
+    k: usize,
+    vectors: &dyn Vectors,
+) -> Vec<Neighbour> {
+    let mut scored: Vec<Neighbour> = ids
+        .filter_map(|id| vectors.distance(id, q).map(|d| (id, d)))
+        .collect();
+    top_k(&mut scored, k);
+    scored
+}
+
 pub(crate) fn top_k(all: &mut Vec<Neighbour>, k: usize) {
     let by = |a: &Neighbour, b: &Neighbour| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0));
     if all.len() > k {
