@@ -112,7 +112,11 @@ fn photo_like(w: u32, h: u32, seed: u64) -> RgbImage {
             c[ch] = g[0]
                 + g[1] * u
                 + g[2] * v
-                + wv[3] * (wv[0] * std::f32::consts::TAU * u + wv[1] * std::f32::consts::PI * v + wv[2]).sin();
+                + wv[3]
+                    * (wv[0] * std::f32::consts::TAU * u
+                        + wv[1] * std::f32::consts::PI * v
+                        + wv[2])
+                        .sin();
         }
         for (shape, colour, alpha) in &shapes {
             // Signed distance (pixels) inside the shape, edge softened over 2 px.

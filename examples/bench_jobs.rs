@@ -17,7 +17,11 @@ use serde_json::json;
 
 /// `BENCH_QUALITY_SEEDS=S`: also report the mean inertia over seeds 0..S.
 fn quality_seeds() -> Option<u64> {
-    std::env::var("BENCH_QUALITY_SEEDS").ok()?.parse().ok().filter(|&s| s > 0)
+    std::env::var("BENCH_QUALITY_SEEDS")
+        .ok()?
+        .parse()
+        .ok()
+        .filter(|&s| s > 0)
 }
 
 fn main() {
@@ -70,7 +74,10 @@ fn main() {
         if let Some(seeds) = quality_seeds() {
             let sum: f64 = (0..seeds)
                 .map(|seed| {
-                    let o = KMeansOptions { seed, ..opts.clone() };
+                    let o = KMeansOptions {
+                        seed,
+                        ..opts.clone()
+                    };
                     kmeans::fit(x.view(), k, &o).expect("k-means").inertia
                 })
                 .sum();

@@ -292,7 +292,10 @@ fn resident_rerank_file_matches_the_store_and_is_rewritten_when_damaged() {
     let store = store_with(&sb, &v, fp);
     let params = small_params();
     stored::refresh(&store, fp, params, &[]).unwrap();
-    let file = stored::saved_dir(&store).unwrap().unwrap().join(rerank::FILE_NAME);
+    let file = stored::saved_dir(&store)
+        .unwrap()
+        .unwrap()
+        .join(rerank::FILE_NAME);
     assert!(file.exists(), "saving a graph writes its re-rank file");
     let qs = queries(&v, 20, 7);
     let from_store = stored::StoreVectors {
@@ -320,7 +323,11 @@ fn resident_rerank_file_matches_the_store_and_is_rewritten_when_damaged() {
     std::fs::write(&file, &bytes).unwrap();
     let (ann, rr) = stored::open_resident(&store, fp, params).unwrap();
     check(&ann, &rr.expect("rewritten"));
-    assert_ne!(std::fs::read(&file).unwrap(), bytes, "damaged file replaced");
+    assert_ne!(
+        std::fs::read(&file).unwrap(),
+        bytes,
+        "damaged file replaced"
+    );
 
     // Missing: written again.
     std::fs::remove_file(&file).unwrap();
@@ -336,7 +343,10 @@ fn resident_rerank_file_matches_the_store_and_is_rewritten_when_damaged() {
     let (_, rr) = stored::open_resident(&store, fp, params).unwrap();
     let rr = rr.expect("re-rank file");
     let d = rr.distance(1, &other).unwrap();
-    assert!(d < 1e-3, "re-rank file holds the changed embedding (distance {d})");
+    assert!(
+        d < 1e-3,
+        "re-rank file holds the changed embedding (distance {d})"
+    );
 }
 
 /// The one-shot query path searches the flat graph file in place: recall
@@ -362,7 +372,10 @@ fn flat_graph_file_recall_corruption_and_staleness() {
         .map(|q| ann.as_search().search(q, 10, vectors.as_ref()))
         .collect();
     let recall = recall_at_k(&truth, &got);
-    assert!(recall >= MIN_RECALL, "flat graph recall@10 {recall:.3} < {MIN_RECALL}");
+    assert!(
+        recall >= MIN_RECALL,
+        "flat graph recall@10 {recall:.3} < {MIN_RECALL}"
+    );
     for (q, hits) in qs.iter().zip(&got) {
         for (id, d) in hits {
             let want = cosine_distance(q, &v.vector(*id).unwrap());
@@ -379,9 +392,15 @@ fn flat_graph_file_recall_corruption_and_staleness() {
     bad[good.len() / 3] ^= 0x10;
     std::fs::write(&file, &bad).unwrap();
     let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
-    assert!(matches!(ann, Ann::Hnsw(_)), "a damaged flat file is not used");
+    assert!(
+        matches!(ann, Ann::Hnsw(_)),
+        "a damaged flat file is not used"
+    );
     let first = ann.as_search().search(&qs[0], 10, vectors.as_ref())[0];
-    assert_eq!(first.0, truth[0][0].0, "the nearest (the query itself) is found");
+    assert_eq!(
+        first.0, truth[0][0].0,
+        "the nearest (the query itself) is found"
+    );
     drop((ann, vectors));
 
     // A new generation (images removed) gets its own file; the old file
@@ -394,7 +413,10 @@ fn flat_graph_file_recall_corruption_and_staleness() {
     let new_dir = stored::saved_dir(&store).unwrap().unwrap();
     assert_ne!(new_dir, dir);
     let (ann, _) = stored::open_for_query(&store, fp, params).unwrap();
-    assert!(matches!(ann, Ann::Flat(_)), "the new generation has its flat file");
+    assert!(
+        matches!(ann, Ann::Flat(_)),
+        "the new generation has its flat file"
+    );
     drop(ann);
     std::fs::write(new_dir.join(flatgraph::FILE_NAME), &good).unwrap();
     let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();

@@ -295,7 +295,10 @@ fn reloading_the_saved_graph_leaks_nothing() {
     // The server and one-shot queries map the flat graph file; without it
     // (a graph saved by an older imgdex) the server maps the hnsw_rs dump.
     // Neither may leak.
-    let flat = stored::saved_dir(&store).unwrap().unwrap().join("graph.flat");
+    let flat = stored::saved_dir(&store)
+        .unwrap()
+        .unwrap()
+        .join("graph.flat");
     let flat_bytes = std::fs::read(&flat).unwrap();
     for _ in 0..5 {
         std::fs::remove_file(&flat).unwrap();
@@ -308,7 +311,10 @@ fn reloading_the_saved_graph_leaks_nothing() {
         drop((ann, rerank));
         std::fs::write(&flat, &flat_bytes).unwrap();
         let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
-        assert!(mappings(&sb.root, "graph.flat") >= 1, "the flat graph is mapped");
+        assert!(
+            mappings(&sb.root, "graph.flat") >= 1,
+            "the flat graph is mapped"
+        );
         drop((ann, vectors));
     }
     assert_eq!(
@@ -316,8 +322,16 @@ fn reloading_the_saved_graph_leaks_nothing() {
         0,
         "every reloaded graph's memory map is released with it"
     );
-    assert_eq!(mappings(&sb.root, "graph.flat"), 0, "flat graph maps released");
-    assert_eq!(mappings(&sb.root, "vectors.f16"), 0, "re-rank maps released");
+    assert_eq!(
+        mappings(&sb.root, "graph.flat"),
+        0,
+        "flat graph maps released"
+    );
+    assert_eq!(
+        mappings(&sb.root, "vectors.f16"),
+        0,
+        "re-rank maps released"
+    );
 }
 
 #[test]

@@ -134,12 +134,15 @@ fn fast_kmeans_matches_linfa_clustering() {
         .unwrap();
     let x64 = x.mapv(f64::from);
     let ds = DatasetBase::from(x64.clone());
-    let theirs = linfa_clustering::KMeans::params_with_rng(6, rand_xoshiro::Xoshiro256Plus::seed_from_u64(7))
-        .n_runs(5)
-        .max_n_iterations(300)
-        .tolerance(1e-6)
-        .fit(&ds)
-        .unwrap();
+    let theirs = linfa_clustering::KMeans::params_with_rng(
+        6,
+        rand_xoshiro::Xoshiro256Plus::seed_from_u64(7),
+    )
+    .n_runs(5)
+    .max_n_iterations(300)
+    .tolerance(1e-6)
+    .fit(&ds)
+    .unwrap();
     let labels: Vec<u32> = theirs.predict(&x64).iter().map(|&l| l as u32).collect();
     let (_, d) = brute_nearest(x.view(), theirs.centroids().mapv(|v| v as f32).view());
     let their_inertia: f64 = d.iter().sum();

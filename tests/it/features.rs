@@ -117,6 +117,10 @@ fn flatten_alpha_equals_the_blend_formula_for_every_pixel() {
         let want: Vec<u8> = (0..3)
             .map(|c| ((u32::from(p[c]) * a + 255 * (255 - a) + 127) / 255) as u8)
             .collect();
-        assert_eq!(&got.get_pixel(x, y).0[..], &want[..], "pixel ({x}, {y}) alpha {a}");
+        assert_eq!(
+            &got.get_pixel(x, y).0[..],
+            &want[..],
+            "pixel ({x}, {y}) alpha {a}"
+        );
     }
 }

@@ -396,7 +396,12 @@ fn frozen_graph_store(sb: &Sandbox) -> Store {
     restore(&sb.db(), "store_v3_ann.records");
     let graph = sb.db().join("ann/g1");
     std::fs::create_dir_all(&graph).unwrap();
-    for f in ["imgdex.hnsw.graph", "imgdex.hnsw.data", "graph.flat", "vectors.f16"] {
+    for f in [
+        "imgdex.hnsw.graph",
+        "imgdex.hnsw.data",
+        "graph.flat",
+        "vectors.f16",
+    ] {
         let from = dir().join("ann_g1").join(f);
         if from.exists() {
             std::fs::copy(from, graph.join(f)).unwrap();
@@ -415,7 +420,10 @@ fn the_frozen_flat_graph_and_rerank_files_are_used_not_rewritten() {
         .map(|f| std::fs::read(g1.join(f)).expect("fixture present"))
         .collect();
     let (ann, vectors) = stored::open_for_query(&store, ANN_FP, ann_params()).unwrap();
-    assert!(matches!(ann, stored::Ann::Flat(_)), "the frozen flat graph loads");
+    assert!(
+        matches!(ann, stored::Ann::Flat(_)),
+        "the frozen flat graph loads"
+    );
     let hits = ann.as_search().search(&ann_vector(5), 3, vectors.as_ref());
     assert_eq!(hits[0].0, 5, "{hits:?}");
     drop((ann, vectors));
@@ -425,7 +433,11 @@ fn the_frozen_flat_graph_and_rerank_files_are_used_not_rewritten() {
     assert_eq!(hits[0].0, 5, "{hits:?}");
     drop((ann, rerank));
     for (f, old) in ["graph.flat", "vectors.f16"].iter().zip(&before) {
-        assert_eq!(&std::fs::read(g1.join(f)).unwrap(), old, "{f} was rewritten");
+        assert_eq!(
+            &std::fs::read(g1.join(f)).unwrap(),
+            old,
+            "{f} was rewritten"
+        );
     }
 }
 

@@ -142,16 +142,35 @@ fn parquet_export_refuses_what_it_cannot_write() {
         out.assert_code(2);
         assert!(out.stderr.contains(needle), "{args:?}:\n{}", out.stderr);
     };
-    expect(&["export", "features", "--format", "parquet"], "--out FILE.parquet");
+    expect(
+        &["export", "features", "--format", "parquet"],
+        "--out FILE.parquet",
+    );
     let f = sb.root.join("x.parquet");
     let f = f.to_str().unwrap();
     expect(
-        &["export", "features", "--format", "parquet", "--feature", "hash", "--out", f],
+        &[
+            "export",
+            "features",
+            "--format",
+            "parquet",
+            "--feature",
+            "hash",
+            "--out",
+            f,
+        ],
         "holds every feature",
     );
     let missing = sb.root.join("no/such/dir/x.parquet");
     expect(
-        &["export", "features", "--format", "parquet", "--out", missing.to_str().unwrap()],
+        &[
+            "export",
+            "features",
+            "--format",
+            "parquet",
+            "--out",
+            missing.to_str().unwrap(),
+        ],
         "no/such/dir",
     );
 }

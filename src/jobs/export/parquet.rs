@@ -13,12 +13,12 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::builder::{StringBuilder, UInt32Builder, UInt64Builder};
-use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, RecordBatch};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use ::parquet::arrow::ArrowWriter;
 use ::parquet::basic::Compression;
 use ::parquet::file::properties::WriterProperties;
+use arrow_array::builder::{StringBuilder, UInt32Builder, UInt64Builder};
+use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::{Current, ExportReport};
 use crate::error::{Error, Result};
@@ -80,9 +80,13 @@ pub fn write(store: &Store, out: &Path) -> Result<ExportReport> {
 
 /// The saved clustering as id → label, if there is one.
 fn cluster_labels(store: &Store) -> Result<Option<HashMap<ImageId, u32>>> {
-    Ok(store
-        .clustering()?
-        .map(|c| c.ids.iter().copied().zip(c.labels.iter().copied()).collect()))
+    Ok(store.clustering()?.map(|c| {
+        c.ids
+            .iter()
+            .copied()
+            .zip(c.labels.iter().copied())
+            .collect()
+    }))
 }
 
 /// Lengths of the list columns, read off the first record that has each.
@@ -113,7 +117,10 @@ impl Shape {
 
     fn schema(&self, clusters: bool) -> SchemaRef {
         let list = |n: usize| {
-            DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Float32, false)), n as i32)
+            DataType::FixedSizeList(
+                Arc::new(Field::new("item", DataType::Float32, false)),
+                n as i32,
+            )
         };
         let mut fields = vec![
             Field::new("path", DataType::Utf8, false),
@@ -192,9 +199,19 @@ impl Batch {
             b.append_option(h.map(|h| h[i]));
         }
         let hist = cur.histogram(r).filter(|v| v.len() == shape.bins);
-        push_list(&mut self.histogram, &mut self.histogram_valid, hist, shape.bins);
+        push_list(
+            &mut self.histogram,
+            &mut self.histogram_valid,
+            hist,
+            shape.bins,
+        );
         let emb = emb.filter(|v| v.len() == shape.dim);
-        push_list(&mut self.embedding, &mut self.embedding_valid, emb, shape.dim);
+        push_list(
+            &mut self.embedding,
+            &mut self.embedding_valid,
+            emb,
+            shape.dim,
+        );
         if let Some(c) = &mut self.cluster {
             c.append_option(label);
         }
@@ -243,5 +260,10 @@ fn push_list(values: &mut Vec<f32>, valid: &mut Vec<bool>, v: Option<&[f32]>, n:
 fn list_array(values: Vec<f32>, valid: Vec<bool>, n: usize) -> ArrayRef {
     let item = Arc::new(Field::new("item", DataType::Float32, false));
     let values = Arc::new(Float32Array::from(values));
-    Arc::new(FixedSizeListArray::new(item, n as i32, values, Some(valid.into())))
+    Arc::new(FixedSizeListArray::new(
+        item,
+        n as i32,
+        values,
+        Some(valid.into()),
+    ))
 }
