@@ -21,6 +21,11 @@ The ONNX graph (opset 17) is built with ``onnx.helper``:
     input      float32 [N,3,224,224] NCHW, RGB, already normalised (x-127)/128
     embedding  float32 [N,1280]  GlobalAveragePool of the head (after ReLU6)
     logits     float32 [N,1000]  ImageNet-1k logits (softmax not applied)
+    gem        float32 [N,1152]  GeM pooling (p = 3) of block 15's expand
+                                 activations (after ReLU6, 7x7):
+                                 mean(max(x, 1e-6)^3 over HxW)^(1/3); the
+                                 embedding imgdex stores (sidecar
+                                 `embedding_output`), see issue 13
 
 TF "SAME" padding (static for a 224x224 input, extra pixel bottom/right) is
 expressed as explicit Conv pads; BatchNorm (eps 1e-3) is folded into the conv
@@ -59,6 +64,11 @@ BN_EPS = 1e-3
 OPSET = 17
 EMBEDDING_DIM = 1280
 NUM_CLASSES = 1000
+# GeM output: block 15's expand activations (192 * 6 channels at 7x7).
+GEM_SOURCE = "_blocks_15__expand_conv_relu6"
+GEM_DIM = 1152
+GEM_P = 3.0
+GEM_EPS = 1e-6
 
 # (repeats, kernel, stride, expand_ratio, in_channels, out_channels)
 LITE0_STAGES = [
@@ -84,11 +94,17 @@ SIDECAR = {
     "input_size": INPUT_SIZE,
     "resize_short": 256,
     "crop_fraction": INPUT_SIZE / 256,
+    # "pad": the whole (border-trimmed) image, padded to a square with a white
+    # margin of `pad_margin` of its long side, resized to input_size (nothing
+    # of the subject is cut); "crop" (the default for older sidecars): the
+    # centre crop of input_size/resize_short of the short side.
+    "fit": "pad",
+    "pad_margin": 0.1,
     "interpolation": "bicubic",
     "mean": [127.0, 127.0, 127.0],
     "scale": 1.0 / 128.0,
-    "embedding_output": "embedding",
-    "embedding_dim": EMBEDDING_DIM,
+    "embedding_output": "gem",
+    "embedding_dim": GEM_DIM,
     "logits_output": "logits",
     "classes": NUM_CLASSES,
     "classes_file": "imagenet_classes.txt",
@@ -296,6 +312,22 @@ class GraphBuilder:
             y = z
         return y, out
 
+    def gem(self):
+        """GeM (p = 3) of GEM_SOURCE as a second pooled output, `gem`."""
+        from onnx import helper
+        if not any(GEM_SOURCE in n.output for n in self.nodes):
+            raise ValueError(f"no node produces {GEM_SOURCE}")
+        self.init("gem_eps", np.array(GEM_EPS, dtype=np.float32))
+        self.init("gem_p", np.array(GEM_P, dtype=np.float32))
+        self.init("gem_inv_p", np.array(1.0 / GEM_P, dtype=np.float32))
+        self.nodes += [
+            helper.make_node("Max", [GEM_SOURCE, "gem_eps"], ["gem_clamped"], name="gem_clamp"),
+            helper.make_node("Pow", ["gem_clamped", "gem_p"], ["gem_cubed"], name="gem_pow"),
+            helper.make_node("ReduceMean", ["gem_cubed"], ["gem_mean"], name="gem_mean",
+                             axes=[2, 3], keepdims=0),
+            helper.make_node("Pow", ["gem_mean", "gem_inv_p"], ["gem"], name="gem_root"),
+        ]
+
     def build(self):
         import onnx
         from onnx import helper, TensorProto
@@ -345,6 +377,8 @@ class GraphBuilder:
         self.nodes.append(helper.make_node("Gemm", ["embedding", "fc_W", "fc_B"], ["logits"],
                                            name="fc", transB=1))
 
+        self.gem()
+
         unused = set(self.w) - self.used
         if unused:
             raise ValueError(f"unused weights: {sorted(unused)[:10]} ({len(unused)} total)")
@@ -354,7 +388,8 @@ class GraphBuilder:
             [helper.make_tensor_value_info("input", TensorProto.FLOAT,
                                            ["N", 3, INPUT_SIZE, INPUT_SIZE])],
             [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", EMBEDDING_DIM]),
-             helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", NUM_CLASSES])],
+             helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", NUM_CLASSES]),
+             helper.make_tensor_value_info("gem", TensorProto.FLOAT, ["N", GEM_DIM])],
             initializer=self.inits)
         model = helper.make_model(
             graph, producer_name="imgdex-convert_model", producer_version="1",

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Reference EfficientNet-Lite0 inference with Python onnxruntime (CPU).
 
-    ort_reference.py MODEL.onnx INPUT.f32 N OUTPUT.f32 [--output embedding|logits]
+    ort_reference.py MODEL.onnx INPUT.f32 N OUTPUT.f32 [--output gem|embedding|logits]
                      [--threads T]
 
 INPUT.f32 holds raw little-endian float32 of shape [N,3,224,224] (NCHW, RGB,
 already normalised (x-127)/128).  OUTPUT.f32 receives the raw little-endian
 float32 `embedding` output, shape [N,1280] (or `logits`, [N,1000], with
---output logits).  Used by the Rust tests to compare the Rust ORT results with
+--output logits, or `gem`, [N,1152], the embedding imgdex stores).  Used by the Rust tests to compare the Rust ORT results with
 Python's.  Run it with the project's venv: .venv/bin/python.
 """
 
@@ -29,7 +29,7 @@ def main(argv=None):
     ap.add_argument("n", type=int)
     ap.add_argument("output")
     ap.add_argument("--output", dest="output_name", default="embedding",
-                    choices=["embedding", "logits"])
+                    choices=["gem", "embedding", "logits"])
     ap.add_argument("--threads", type=int, default=0,
                     help="intra-op threads (0 = onnxruntime default)")
     args = ap.parse_args(argv)

@@ -140,9 +140,11 @@ def test_onnx_graph_signature():
     F = onnx.TensorProto.FLOAT
     assert [sig(i) for i in m.graph.input] == [("input", F, ["N", 3, 224, 224])]
     assert [sig(o) for o in m.graph.output] == [("embedding", F, ["N", 1280]),
-                                                ("logits", F, ["N", 1000])]
+                                                ("logits", F, ["N", 1000]),
+                                                ("gem", F, ["N", 1152])]
     ops = {n.op_type for n in m.graph.node}
-    assert ops == {"Conv", "Clip", "Add", "GlobalAveragePool", "Flatten", "Gemm"}, ops
+    assert ops == {"Conv", "Clip", "Add", "GlobalAveragePool", "Flatten", "Gemm",
+                   "Max", "Pow", "ReduceMean"}, ops
     nparams = sum(int(np.prod(t.dims)) for t in m.graph.initializer)
     assert 4.5e6 < nparams < 4.8e6, nparams  # EfficientNet-Lite0: ~4.65M
 
@@ -151,9 +153,10 @@ def test_sidecar_fields():
     s = meta()
     expect = {"name": "efficientnet-lite0", "input": "input", "input_size": 224,
               "resize_short": 256, "interpolation": "bicubic", "scale": 1 / 128,
+              "fit": "pad", "pad_margin": 0.1,
               "mean": [127, 127, 127], "layout": "NCHW", "channel_order": "RGB",
-              "embedding_output": "embedding", "logits_output": "logits",
-              "embedding_dim": 1280, "classes": 1000,
+              "embedding_output": "gem", "logits_output": "logits",
+              "embedding_dim": 1152, "classes": 1000,
               "model_file": MODEL.name, "runtime_library": ORT_LIB.name}
     for k, v in expect.items():
         assert s.get(k) == v, f"sidecar {k}={s.get(k)!r}, expected {v!r}"
@@ -189,6 +192,25 @@ def test_embedding_shape_and_range():
         assert np.isfinite(emb).all() and np.isfinite(logits).all()
         assert emb.min() >= 0.0 and emb.max() <= 6.0, (emb.min(), emb.max())  # mean of ReLU6
         assert (emb > 0).mean() > 0.3, "embedding is mostly zero"
+
+
+def test_gem_output_is_gem_of_block15_expand():
+    """`gem` = mean(max(x, 1e-6)^3 over HxW)^(1/3) of block 15's expand
+    activations, computed here with numpy from the same graph's tensor."""
+    m = onnx.load(str(MODEL))
+    node = "_blocks_15__expand_conv_relu6"
+    m.graph.output.append(onnx.helper.make_empty_tensor_value_info(node))
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = np.concatenate([classify("chelsea.jpg")[0], classify("coffee.jpg")[0]])
+    gem, act = sess.run(["gem", node], {"input": x})
+    assert act.shape == (2, 1152, 7, 7), act.shape
+    ref = (np.maximum(act.astype(np.float64), 1e-6) ** 3).mean((2, 3)) ** (1 / 3)
+    assert gem.shape == (2, 1152) and gem.dtype == np.float32
+    err = np.abs(gem - ref).max()
+    assert err < 1e-4, f"gem differs from numpy GeM by {err}"
+    assert gem.min() >= 1e-6 * 0.99 and gem.max() <= 6.0, (gem.min(), gem.max())
+    cos = float(gem[0] @ gem[1] / np.linalg.norm(gem[0]) / np.linalg.norm(gem[1]))
+    assert cos < 0.9, f"cat and coffee GeM vectors too similar (cos {cos:.3f})"
 
 
 def test_logits_equal_fc_of_embedding():

@@ -73,17 +73,19 @@ fn rust_embedding_matches_python_onnxruntime() {
             PathBuf::from("2"),
             out.clone(),
         ])
+        .args(["--output", embedder.spec().embedding_output.as_str()])
         .status()
         .expect("run scripts/ort_reference.py");
     assert!(status.success(), "ort_reference.py failed");
     let python = read_f32(&out);
-    assert_eq!(python.len(), 2 * 1280);
+    let dim = embedder.spec().embedding_dim;
+    assert_eq!(python.len(), 2 * dim);
 
     let mut max_diff = 0f32;
     for (i, e) in rust.iter().enumerate() {
         for (j, v) in e.vector.iter().enumerate() {
             let raw = v * e.norm;
-            max_diff = max_diff.max((raw - python[i * 1280 + j]).abs());
+            max_diff = max_diff.max((raw - python[i * dim + j]).abs());
         }
     }
     // Same model, same input tensor; the two ONNX Runtime builds may differ

@@ -2,6 +2,7 @@
 //! the definitions their fingerprints name (stores keep the old values).
 
 use image::RgbImage;
+use imgdex::features::embedding::{Fit, ModelSpec};
 use imgdex::features::{hash, histogram};
 
 /// A deterministic image covering every byte value in every channel.
@@ -40,7 +41,7 @@ fn histogram_matches_the_per_pixel_definition() {
 
 /// The straightforward CNN preprocessing: copy the centre square out, resize
 /// it if needed, normalise pixel by pixel.
-fn reference_preprocess(img: &RgbImage, spec: &imgdex::features::embedding::ModelSpec) -> Vec<f32> {
+fn reference_preprocess(img: &RgbImage, spec: &ModelSpec) -> Vec<f32> {
     let (w, h) = img.dimensions();
     let side = (w.min(h) * spec.input_size / spec.resize_short).max(1);
     let crop = image::imageops::crop_imm(
@@ -68,20 +69,55 @@ fn reference_preprocess(img: &RgbImage, spec: &imgdex::features::embedding::Mode
     out
 }
 
-#[test]
-fn cnn_preprocessing_matches_the_straightforward_version() {
-    let spec = imgdex::features::embedding::ModelSpec {
+/// The straightforward `fit = pad` preprocessing: paste the image pixel by
+/// pixel into the middle of a white square 1 + margin times its long side,
+/// resize that square, normalise pixel by pixel.
+fn reference_pad(img: &RgbImage, spec: &ModelSpec) -> Vec<f32> {
+    let (w, h) = img.dimensions();
+    let side = ((f64::from(w.max(h)) * (1.0 + f64::from(spec.pad_margin))).round() as u32)
+        .max(w.max(h));
+    let mut canvas = RgbImage::from_pixel(side, side, image::Rgb([255, 255, 255]));
+    let (x0, y0) = ((side - w) / 2, (side - h) / 2);
+    for (x, y, p) in img.enumerate_pixels() {
+        canvas.put_pixel(x0 + x, y0 + y, *p);
+    }
+    let s = spec.input_size;
+    let sq = if side == s {
+        canvas
+    } else {
+        imgdex::decode::resize_rgb(&canvas, s, s, imgdex::decode::Filter::Bicubic)
+    };
+    let plane = (s * s) as usize;
+    let mut out = vec![0f32; 3 * plane];
+    let scale = spec.scale.unwrap();
+    for (i, p) in sq.pixels().enumerate() {
+        for c in 0..3 {
+            out[c * plane + i] = (f32::from(p[c]) - spec.mean[c]) * scale;
+        }
+    }
+    out
+}
+
+fn spec(fit: Fit) -> ModelSpec {
+    ModelSpec {
         name: "test".into(),
         input: "input".into(),
         input_size: 224,
         resize_short: 256,
+        fit,
+        pad_margin: if fit == Fit::Pad { 0.1 } else { 0.0 },
         mean: [127.0; 3],
         std: None,
         scale: Some(1.0 / 128.0),
         embedding_output: "embedding".into(),
         logits_output: None,
         embedding_dim: 1280,
-    };
+    }
+}
+
+#[test]
+fn cnn_preprocessing_matches_the_straightforward_version() {
+    let spec = spec(Fit::Crop);
     // 256 short side: the centre square is read in place; the others resample.
     for (w, h) in [(256, 341), (341, 256), (256, 256), (300, 257), (180, 400)] {
         let img = varied(w, h);
@@ -123,4 +159,56 @@ fn flatten_alpha_equals_the_blend_formula_for_every_pixel() {
             "pixel ({x}, {y}) alpha {a}"
         );
     }
+}
+
+#[test]
+fn pad_preprocessing_matches_the_straightforward_version() {
+    let spec = spec(Fit::Pad);
+    // 204 x 1.1 = 224.4: the square is the input size and is not resampled.
+    for (w, h) in [(256, 341), (341, 256), (204, 150), (40, 40), (1, 300), (300, 257)] {
+        let img = varied(w, h);
+        let got = imgdex::features::embedding::preprocess(&img, &spec);
+        assert_eq!(got, reference_pad(&img, &spec), "{w}x{h}");
+    }
+}
+
+/// A small sprite on transparency: with `fit = pad` a mark in its corner
+/// still reaches the model input (the centre crop cuts it off), and the
+/// transparent background arrives as white.
+#[test]
+fn pad_keeps_a_sprites_corner_in_the_input() {
+    let sprite = |mark: bool| {
+        let mut rgba = image::RgbaImage::new(40, 40); // fully transparent
+        for y in 8..32 {
+            for x in 8..32 {
+                rgba.put_pixel(x, y, image::Rgba([30, 90, 200, 255]));
+            }
+        }
+        if mark {
+            for y in 0..2 {
+                for x in 0..2 {
+                    rgba.put_pixel(x, y, image::Rgba([220, 20, 20, 255]));
+                }
+            }
+        }
+        // The working image: flattened over white, short side 256.
+        let flat = imgdex::decode::flatten_alpha(image::DynamicImage::ImageRgba8(rgba));
+        imgdex::decode::resize_rgb(&flat, 256, 256, imgdex::decode::Filter::Bilinear)
+    };
+    let (plain, marked) = (sprite(false), sprite(true));
+    let pad = spec(Fit::Pad);
+    let (a, b) = (
+        imgdex::features::embedding::preprocess(&plain, &pad),
+        imgdex::features::embedding::preprocess(&marked, &pad),
+    );
+    let changed = a.iter().zip(&b).filter(|(x, y)| x != y).count();
+    assert!(changed > 100, "the corner mark changed {changed} input values");
+    // The margin is white: (255 - 127) / 128 in every channel.
+    assert_eq!(a[0], 1.0);
+    let crop = spec(Fit::Crop);
+    assert_eq!(
+        imgdex::features::embedding::preprocess(&plain, &crop),
+        imgdex::features::embedding::preprocess(&marked, &crop),
+        "the centre crop was expected to cut the corner off"
+    );
 }

@@ -22,7 +22,7 @@ use config::num_cores;
 pub use config::{EmbedConfig, DEFAULT_MODEL, MAX_AUTO_SESSIONS, ORT_LIBRARY};
 use runtime::{build_session, environment, setup_hint};
 use spec::{fingerprint, read_spec};
-pub use spec::{preprocess, ModelSpec};
+pub use spec::{pad_side, preprocess, Fit, ModelSpec};
 // The vector maths lived here before `vecmath`; these paths stay valid.
 pub use crate::vecmath::{cosine_distance, dot, l2_norm, l2_normalised};
 
@@ -124,7 +124,7 @@ impl Embedder {
         3 * s * s
     }
 
-    /// Centre-crop, resize and normalise a working image into NCHW floats.
+    /// Crop or pad, resize and normalise a working image into NCHW floats.
     pub fn preprocess(&self, img: &RgbImage) -> Vec<f32> {
         preprocess(img, &self.spec)
     }

@@ -19,8 +19,15 @@ pub struct ModelSpec {
     pub input: String,
     pub input_size: u32,
     /// The centre crop covers `input_size / resize_short` of the short side
-    /// (224/256 for the TF/torchvision evaluation recipe).
+    /// (224/256 for the TF/torchvision evaluation recipe; `fit = crop` only).
     pub resize_short: u32,
+    /// How the image is brought to the square input (`crop` when absent).
+    #[serde(default)]
+    pub fit: Fit,
+    /// White margin around the image for `fit = pad`, as a fraction of its
+    /// long side.
+    #[serde(default)]
+    pub pad_margin: f32,
     /// Per-channel mean, in 0–255 pixel units.
     pub mean: [f32; 3],
     /// Per-channel standard deviation, in 0–255 pixel units ...
@@ -33,6 +40,20 @@ pub struct ModelSpec {
     #[serde(default)]
     pub logits_output: Option<String>,
     pub embedding_dim: usize,
+}
+
+/// How an image of any aspect ratio becomes the square model input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fit {
+    /// The centre square of `input_size / resize_short` of the short side:
+    /// the ImageNet evaluation recipe, which cuts off whatever is outside.
+    #[default]
+    Crop,
+    /// The whole image, centred on a white square `1 + pad_margin` times its
+    /// long side, resized to the input: nothing of the subject is cut, and
+    /// a small sprite keeps its outline (issue 13).
+    Pad,
 }
 
 pub(super) fn read_spec(path: &Path) -> Result<ModelSpec> {
@@ -57,18 +78,27 @@ pub(super) fn read_spec(path: &Path) -> Result<ModelSpec> {
                 .into(),
         });
     }
+    if !(0.0..=1.0).contains(&spec.pad_margin) {
+        return Err(Error::Model {
+            path: path.to_path_buf(),
+            reason: "sidecar needs 0 <= pad_margin <= 1".into(),
+        });
+    }
     Ok(spec)
 }
 
 /// Model digest plus preprocessing: any change recomputes embeddings.
 pub(super) fn fingerprint(spec: &ModelSpec, model: &[u8]) -> String {
     let digest = blake3::hash(model).to_hex();
+    let fit = match spec.fit {
+        Fit::Crop => format!("crop{}", spec.resize_short),
+        Fit::Pad => format!("pad{}-white", spec.pad_margin),
+    };
     format!(
-        "{}/blake3:{}/trim-in{}-crop{}-mean{:?}-mul{:?}/{}/v1",
+        "{}/blake3:{}/trim-in{}-{fit}-mean{:?}-mul{:?}/{}/v1",
         spec.name,
         &digest[..16],
         spec.input_size,
-        spec.resize_short,
         spec.mean,
         multipliers(spec),
         spec.embedding_output
@@ -84,11 +114,51 @@ fn multipliers(spec: &ModelSpec) -> [f32; 3] {
     }
 }
 
-/// The evaluation preprocessing: a centre square covering
-/// `input_size/resize_short` of the short side, bicubic-resized to
-/// `input_size` (a no-op for a 256-short-side working image and 224/256),
-/// then `(x - mean) / std` (or `× scale`) per channel, laid out NCHW.
+/// Working image to NCHW floats, per the sidecar's [`Fit`]: `crop` or
+/// `pad` to a square of `input_size`, then `(x - mean) / std` (or
+/// `× scale`) per channel.
 pub fn preprocess(img: &RgbImage, spec: &ModelSpec) -> Vec<f32> {
+    match spec.fit {
+        Fit::Crop => preprocess_crop(img, spec),
+        Fit::Pad => {
+            let square = pad_square(img, spec);
+            normalise(&square, 0, 0, spec)
+        }
+    }
+}
+
+/// Side of the white square `img` is centred on for `fit = pad`.
+pub fn pad_side(w: u32, h: u32, margin: f32) -> u32 {
+    let long = w.max(h).max(1);
+    ((f64::from(long) * (1.0 + f64::from(margin))).round() as u32).max(long)
+}
+
+/// `img` centred on a white square of [`pad_side`], bicubic-resized to
+/// `input_size` (the paste offsets round down).
+fn pad_square(img: &RgbImage, spec: &ModelSpec) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let side = pad_side(w, h, spec.pad_margin);
+    let mut canvas = RgbImage::from_pixel(side, side, image::Rgb([255, 255, 255]));
+    let (x0, y0) = ((side - w) / 2, (side - h) / 2);
+    let stride = side as usize * 3;
+    let row_len = w as usize * 3;
+    for (y, row) in img.as_raw().chunks_exact(row_len.max(1)).enumerate() {
+        let at = (y0 as usize + y) * stride + x0 as usize * 3;
+        let raw: &mut [u8] = &mut canvas;
+        raw[at..at + row_len].copy_from_slice(row);
+    }
+    let s = spec.input_size;
+    if side == s {
+        canvas
+    } else {
+        resize_rgb(&canvas, s, s, Filter::Bicubic)
+    }
+}
+
+/// The evaluation preprocessing of `fit = crop`: a centre square covering
+/// `input_size/resize_short` of the short side, bicubic-resized to
+/// `input_size` (a no-op for a 256-short-side working image and 224/256).
+fn preprocess_crop(img: &RgbImage, spec: &ModelSpec) -> Vec<f32> {
     let (w, h) = img.dimensions();
     let short = w.min(h);
     let side = ((u64::from(short) * u64::from(spec.input_size)) / u64::from(spec.resize_short))
@@ -105,8 +175,13 @@ pub fn preprocess(img: &RgbImage, spec: &ModelSpec) -> Vec<f32> {
         resized = resize_rgb(&crop, s, s, Filter::Bicubic);
         (&resized, 0, 0)
     };
+    normalise(src, x0, y0, spec)
+}
+
+/// The `input_size` square of `src` at (`x0`, `y0`), normalised, NCHW.
+fn normalise(src: &RgbImage, x0: u32, y0: u32, spec: &ModelSpec) -> Vec<f32> {
     let mul = multipliers(spec);
-    let (s, stride) = (s as usize, src.width() as usize * 3);
+    let (s, stride) = (spec.input_size as usize, src.width() as usize * 3);
     let plane = s * s;
     let mut out = vec![0f32; 3 * plane];
     let raw = src.as_raw();
