@@ -10,8 +10,10 @@ pub mod flatgraph;
 pub mod hamming;
 pub mod rerank;
 pub mod searcher;
+pub mod space;
 pub mod stored;
 pub mod unionfind;
+pub mod whiten;
 
 /// Write `head`, a BLAKE3 slot, then the payload `fill` streams, to a new
 /// file at `path`, and fsync it: the layout of the mapped files beside the

@@ -240,7 +240,10 @@ fn hash_pairs(records: &[(ImageId, ImageRecord)], rule: HashRule) -> Vec<(u32, u
 }
 
 /// k-NN over the embeddings: every pair within the weak cosine radius
-/// becomes a candidate with its exact cosine distance.
+/// becomes a candidate with its exact cosine distance. The neighbours come
+/// from the store's search space (whitened when it has a transform, see
+/// `index::whiten`); the distance the rules judge is always that of the
+/// raw embeddings, so the thresholds do not depend on a store-fitted map.
 fn embedding_pairs(
     store: &Store,
     fp: &str,
@@ -260,6 +263,20 @@ fn embedding_pairs(
         },
     };
     let (mut ann, live) = stored::open(store, fp, params)?;
+    let raw = match stored::Space::load(store, fp)?.whitening {
+        Some(_) => Some(crate::index::space::vectors(
+            store,
+            &stored::Space::raw(fp),
+        )?),
+        None => None,
+    };
+    let raw_distance = |a: u64, b: u64, d: f32| match &raw {
+        Some(r) => match (r.slice(a), r.slice(b)) {
+            (Some(x), Some(y)) => crate::vecmath::cosine_distance(x, y),
+            _ => f32::INFINITY,
+        },
+        None => d,
+    };
     let radius = cfg.embedding.weak_cosine.max(cfg.embedding.max_cosine);
     let k = cfg.embedding.k;
     let kind = match (&ann, cfg.neighbours) {
@@ -284,7 +301,9 @@ fn embedding_pairs(
         (
             id,
             hits.into_iter()
-                .filter(|(o, d)| *o != id && *d <= radius)
+                .filter(|(o, _)| *o != id)
+                .map(|(o, d)| (o, raw_distance(id, o, d)))
+                .filter(|(_, d)| *d <= radius)
                 .collect::<Vec<_>>(),
         )
     });

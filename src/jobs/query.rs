@@ -185,6 +185,9 @@ pub fn run(store: &Store, cfg: &QueryConfig) -> Result<Vec<Hit>> {
     check_model(store, &embedder)?;
     let fp = embedder.fingerprint().to_string();
     let (ann, vectors) = stored::open_for_query(store, &fp, HnswParams::default())?;
+    // The graph is in the store's search space: bring the query there too.
+    let space = stored::Space::load(store, &fp)?;
+    probe.embedding = probe.embedding.map(|v| space.apply(&v));
     let corpus = Corpus {
         store,
         records: &[],

@@ -301,6 +301,7 @@ fn resident_rerank_file_matches_the_store_and_is_rewritten_when_damaged() {
     let from_store = stored::StoreVectors {
         store: &store,
         code: fingerprint_code(fp),
+        whitening: None,
     };
     let check = |ann: &Ann, rr: &dyn Vectors| {
         for q in &qs {

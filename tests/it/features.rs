@@ -74,8 +74,8 @@ fn reference_preprocess(img: &RgbImage, spec: &ModelSpec) -> Vec<f32> {
 /// resize that square, normalise pixel by pixel.
 fn reference_pad(img: &RgbImage, spec: &ModelSpec) -> Vec<f32> {
     let (w, h) = img.dimensions();
-    let side = ((f64::from(w.max(h)) * (1.0 + f64::from(spec.pad_margin))).round() as u32)
-        .max(w.max(h));
+    let side =
+        ((f64::from(w.max(h)) * (1.0 + f64::from(spec.pad_margin))).round() as u32).max(w.max(h));
     let mut canvas = RgbImage::from_pixel(side, side, image::Rgb([255, 255, 255]));
     let (x0, y0) = ((side - w) / 2, (side - h) / 2);
     for (x, y, p) in img.enumerate_pixels() {
@@ -165,7 +165,14 @@ fn flatten_alpha_equals_the_blend_formula_for_every_pixel() {
 fn pad_preprocessing_matches_the_straightforward_version() {
     let spec = spec(Fit::Pad);
     // 204 x 1.1 = 224.4: the square is the input size and is not resampled.
-    for (w, h) in [(256, 341), (341, 256), (204, 150), (40, 40), (1, 300), (300, 257)] {
+    for (w, h) in [
+        (256, 341),
+        (341, 256),
+        (204, 150),
+        (40, 40),
+        (1, 300),
+        (300, 257),
+    ] {
         let img = varied(w, h);
         let got = imgdex::features::embedding::preprocess(&img, &spec);
         assert_eq!(got, reference_pad(&img, &spec), "{w}x{h}");
@@ -202,7 +209,10 @@ fn pad_keeps_a_sprites_corner_in_the_input() {
         imgdex::features::embedding::preprocess(&marked, &pad),
     );
     let changed = a.iter().zip(&b).filter(|(x, y)| x != y).count();
-    assert!(changed > 100, "the corner mark changed {changed} input values");
+    assert!(
+        changed > 100,
+        "the corner mark changed {changed} input values"
+    );
     // The margin is white: (255 - 127) / 128 in every channel.
     assert_eq!(a[0], 1.0);
     let crop = spec(Fit::Crop);

@@ -5,24 +5,25 @@
 
 use std::path::PathBuf;
 
-use super::{ann_root, full_fingerprint, live_vectors, read_meta};
+use super::{ann_root, full_fingerprint, read_meta};
 use crate::error::{Error, Result};
 use crate::index::ann::{HnswIndex, HnswParams, MemoryVectors};
 use crate::index::flatgraph::{self, FlatGraph};
 use crate::index::rerank::{self, RerankFile};
+use crate::index::space::Space;
 use crate::store::Store;
 
 /// The current generation's flat graph file, when it checks out.
 pub(super) fn open_flat(
     store: &Store,
-    fp: &str,
+    space: &Space,
     params: &HnswParams,
     dim: usize,
 ) -> Result<Option<FlatGraph>> {
     let Some(meta) = read_meta(store)? else {
         return Ok(None);
     };
-    if meta.fingerprint != full_fingerprint(fp, params, dim) {
+    if meta.fingerprint != full_fingerprint(space, params, dim) {
         return Ok(None);
     }
     let path = ann_root(store)
@@ -34,11 +35,15 @@ pub(super) fn open_flat(
 
 /// The current generation's re-rank file, rewritten from the store when it
 /// does not check out. `None` only when there is no saved graph.
-pub(super) fn resident_rerank(store: &Store, fp: &str, dim: usize) -> Result<Option<RerankFile>> {
+pub(super) fn resident_rerank(
+    store: &Store,
+    space: &Space,
+    dim: usize,
+) -> Result<Option<RerankFile>> {
     let Some((dir, sum)) = current_generation(store)? else {
         return Ok(None);
     };
-    rerank::open_or_write(&dir, &sum, dim, || live_vectors(store, fp)).map(Some)
+    rerank::open_or_write(&dir, &sum, dim, || crate::index::space::vectors(store, space)).map(Some)
 }
 
 /// Write the current generation's re-rank file from `live` and map it.

@@ -1,7 +1,8 @@
 //! The HNSW index as kept beside the sled store, in `<db>/ann/g<N>/`. The
 //! store stays the source of truth: the index is derived data, named and
 //! checksummed in the store's `meta` tree (`ann` key), fingerprinted with
-//! the embedding model, the graph parameters and the dimension, and rebuilt
+//! the search space (the embedding model and the store's whitening, see
+//! `space`), the graph parameters and the dimension, and rebuilt
 //! whenever it is missing, stale or corrupt. `hnsw_rs` dumps have no
 //! checksum and may pick a new basename, so a dump is written to a temporary
 //! directory, hashed, renamed into place and only then recorded in `meta`;
@@ -23,7 +24,8 @@ use crate::index::ann::{
 use crate::index::flatgraph;
 use crate::index::rerank::{self, RerankFile};
 pub use crate::index::searcher::{Ann, StoreVectors};
-use crate::store::record::{self, fingerprint_code};
+pub use crate::index::space::Space;
+use crate::store::record;
 use crate::store::{ImageId, Store};
 
 mod mapped;
@@ -55,37 +57,37 @@ pub enum StoredAnnMeta {
     V1(AnnMeta),
 }
 
-/// All embeddings made by the model with fingerprint `fp`.
+/// All embeddings made by the model with fingerprint `fp`, in the store's
+/// search space (whitened when the store has a transform for them).
 pub fn live_vectors(store: &Store, fp: &str) -> Result<MemoryVectors> {
-    let all = store.current_embeddings(fp)?;
-    let mut out = MemoryVectors::new(all.first().map_or(0, |(_, v)| v.len()));
-    for (id, v) in &all {
-        out.push(*id, v);
-    }
-    Ok(out)
+    crate::index::space::vectors(store, &Space::load(store, fp)?)
 }
 
 fn ann_root(store: &Store) -> PathBuf {
     store.dir().join("ann")
 }
 
-fn full_fingerprint(fp: &str, params: &HnswParams, dim: usize) -> String {
-    format!("{fp}|{}", params.fingerprint(dim))
+fn full_fingerprint(space: &Space, params: &HnswParams, dim: usize) -> String {
+    format!("{}|{}", space.fingerprint(), params.fingerprint(dim))
 }
 
 /// Open the index for searching: exact for small collections, else the
 /// saved graph (rebuilt first if missing, stale or corrupt).
 pub fn open(store: &Store, fp: &str, params: HnswParams) -> Result<(Ann, MemoryVectors)> {
-    let live = live_vectors(store, fp)?;
+    open_in(store, &Space::load(store, fp)?, params)
+}
+
+fn open_in(store: &Store, space: &Space, params: HnswParams) -> Result<(Ann, MemoryVectors)> {
+    let live = crate::index::space::vectors(store, space)?;
     if live.len() < params.exact_below {
         return Ok((Ann::Exact(ExactIndex::new(live.clone())), live));
     }
-    let ann = match load_valid(store, fp, &params, live.dim, false)? {
+    let ann = match load_valid(store, space, &params, live.dim, false)? {
         Some(h) if same_ids(&h, &live) => {
             clear_dirty(store)?;
             h
         }
-        _ => rebuild(store, fp, params, &live)?,
+        _ => rebuild_in(store, space, params, &live)?,
     };
     Ok((Ann::Hnsw(ann), live))
 }
@@ -99,18 +101,18 @@ pub fn open_for_query<'a>(
     fp: &str,
     params: HnswParams,
 ) -> Result<(Ann, Box<dyn Vectors + 'a>)> {
+    let space = Space::load(store, fp)?;
     if store.meta_get(DIRTY_KEY)?.is_none() {
-        if let Some(dim) = store_dim(store, fp)? {
-            let code = fingerprint_code(fp);
-            if let Some(g) = open_flat(store, fp, &params, dim)? {
-                return Ok((Ann::Flat(g), Box::new(StoreVectors { store, code })));
+        if let Some(dim) = store_dim(store, &space)? {
+            if let Some(g) = open_flat(store, &space, &params, dim)? {
+                return Ok((Ann::Flat(g), Box::new(StoreVectors::new(store, &space))));
             }
-            if let Some(h) = load_valid(store, fp, &params, dim, true)? {
-                return Ok((Ann::Hnsw(h), Box::new(StoreVectors { store, code })));
+            if let Some(h) = load_valid(store, &space, &params, dim, true)? {
+                return Ok((Ann::Hnsw(h), Box::new(StoreVectors::new(store, &space))));
             }
         }
     }
-    let (ann, live) = open(store, fp, params)?;
+    let (ann, live) = open_in(store, &space, params)?;
     Ok((ann, Box::new(live)))
 }
 
@@ -127,20 +129,21 @@ pub fn open_resident(
     fp: &str,
     params: HnswParams,
 ) -> Result<(Ann, Option<RerankFile>)> {
+    let space = Space::load(store, fp)?;
     if store.meta_get(DIRTY_KEY)?.is_none() {
-        if let Some(dim) = store_dim(store, fp)? {
-            if let Some(g) = open_flat(store, fp, &params, dim)? {
-                return Ok((Ann::Flat(g), resident_rerank(store, fp, dim)?));
+        if let Some(dim) = store_dim(store, &space)? {
+            if let Some(g) = open_flat(store, &space, &params, dim)? {
+                return Ok((Ann::Flat(g), resident_rerank(store, &space, dim)?));
             }
-            if let Some(h) = load_valid(store, fp, &params, dim, true)? {
-                let rerank = resident_rerank(store, fp, dim)?;
+            if let Some(h) = load_valid(store, &space, &params, dim, true)? {
+                let rerank = resident_rerank(store, &space, dim)?;
                 return Ok((Ann::Hnsw(h), rerank));
             }
         }
     }
     // The embeddings may have changed since the file was written (an
     // `index` run stopped part way): write it again from `live`.
-    let (ann, live) = open(store, fp, params)?;
+    let (ann, live) = open_in(store, &space, params)?;
     let rerank = match &ann {
         Ann::Hnsw(_) | Ann::Flat(_) => rewrite_rerank(store, &live)?,
         Ann::Exact(_) => None,
@@ -148,8 +151,9 @@ pub fn open_resident(
     Ok((ann, rerank))
 }
 
-/// Dimension of the saved graph's vectors, read from its fingerprint.
-fn store_dim(store: &Store, fp: &str) -> Result<Option<usize>> {
+/// Dimension of the saved graph's vectors: the space's for the length of
+/// one of its stored embeddings.
+fn store_dim(store: &Store, space: &Space) -> Result<Option<usize>> {
     let Some(meta) = read_meta(store)? else {
         return Ok(None);
     };
@@ -161,7 +165,7 @@ fn store_dim(store: &Store, fp: &str) -> Result<Option<usize>> {
     else {
         return Ok(None);
     };
-    let code = fingerprint_code(fp);
+    let code = space.code();
     let e = match store.get_embedding(*id) {
         Ok(e) => e,
         // A corrupt record is skipped (and repaired by the next `index`);
@@ -170,7 +174,7 @@ fn store_dim(store: &Store, fp: &str) -> Result<Option<usize>> {
         Err(e) => return Err(e),
     };
     Ok(e.filter(|e| e.fingerprint == code)
-        .map(|e| e.to_f32().len()))
+        .map(|e| space.dim(e.to_f32().len())))
 }
 
 /// Called by `index` before it changes any embedding.
@@ -202,13 +206,14 @@ pub fn refresh(
     params: HnswParams,
     changed: &[ImageId],
 ) -> Result<&'static str> {
-    let live = live_vectors(store, fp)?;
+    let space = Space::load(store, fp)?;
+    let live = crate::index::space::vectors(store, &space)?;
     if live.len() < params.exact_below {
         drop_saved(store)?;
         return Ok("exact");
     }
-    let Some(mut h) = load_valid(store, fp, &params, live.dim, false)? else {
-        rebuild(store, fp, params, &live)?;
+    let Some(mut h) = load_valid(store, &space, &params, live.dim, false)? else {
+        rebuild_in(store, &space, params, &live)?;
         return Ok("hnsw");
     };
     let live_ids: HashSet<u64> = live.iter().map(|(id, _)| id).collect();
@@ -228,22 +233,32 @@ pub fn refresh(
     }
     h.insert_many(add);
     if h.hidden_fraction() > REBUILD_HIDDEN_FRACTION {
-        rebuild(store, fp, params, &live)?;
+        rebuild_in(store, &space, params, &live)?;
     } else {
-        save(store, &h, fp, &live)?;
+        save(store, &h, &space, &live)?;
     }
     Ok("hnsw")
 }
 
-/// Build a fresh graph over `live` and save it.
+/// Build a fresh graph over `live` (vectors of model `fp` in the store's
+/// search space, as [`live_vectors`] returns them) and save it.
 pub fn rebuild(
     store: &Store,
     fp: &str,
     params: HnswParams,
     live: &MemoryVectors,
 ) -> Result<HnswIndex> {
+    rebuild_in(store, &Space::load(store, fp)?, params, live)
+}
+
+fn rebuild_in(
+    store: &Store,
+    space: &Space,
+    params: HnswParams,
+    live: &MemoryVectors,
+) -> Result<HnswIndex> {
     let h = HnswIndex::build(live, params);
-    save(store, &h, fp, live)?;
+    save(store, &h, space, live)?;
     Ok(h)
 }
 
@@ -263,7 +278,7 @@ fn read_meta(store: &Store) -> Result<Option<AnnMeta>> {
 /// a graph that is later modified and saved must own its data).
 fn load_valid(
     store: &Store,
-    fp: &str,
+    space: &Space,
     params: &HnswParams,
     dim: usize,
     mmap: bool,
@@ -271,7 +286,7 @@ fn load_valid(
     let Some(meta) = read_meta(store)? else {
         return Ok(None);
     };
-    if meta.fingerprint != full_fingerprint(fp, params, dim) {
+    if meta.fingerprint != full_fingerprint(space, params, dim) {
         return Ok(None);
     }
     let dir = ann_root(store).join(format!("g{}", meta.generation));
@@ -313,7 +328,7 @@ fn checksum(dir: &Path, basename: &str) -> std::io::Result<[u8; 32]> {
 
 /// Dump to a temporary directory, checksum, write the re-rank file of
 /// `live` beside it, rename into place, record.
-fn save(store: &Store, h: &HnswIndex, fp: &str, live: &MemoryVectors) -> Result<()> {
+fn save(store: &Store, h: &HnswIndex, space: &Space, live: &MemoryVectors) -> Result<()> {
     let root = ann_root(store);
     let generation = read_meta(store)?.map(|m| m.generation + 1).unwrap_or(1);
     let tmp = root.join(format!("tmp-{}-{generation}", std::process::id()));
@@ -332,7 +347,7 @@ fn save(store: &Store, h: &HnswIndex, fp: &str, live: &MemoryVectors) -> Result<
     let meta = AnnMeta {
         generation,
         basename,
-        fingerprint: full_fingerprint(fp, &h.params(), h.projection.from),
+        fingerprint: full_fingerprint(space, &h.params(), h.projection.from),
         checksum: sum,
         ids: h.ids().to_vec(),
         removed: h.removed().iter().map(|p| *p as u64).collect(),

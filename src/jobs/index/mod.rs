@@ -20,7 +20,7 @@ mod plan;
 use crate::error::Result;
 use crate::features::embedding::Embedder;
 use crate::index::ann::HnswParams;
-use crate::index::stored;
+use crate::index::{stored, whiten};
 use crate::jobs::FileIssue;
 use crate::store::record::fingerprint_code;
 use crate::store::{EmbeddingRecord, ImageId, ImageRecord, Store};
@@ -148,6 +148,9 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
         store.set_fingerprint("embedding", &fp)?;
         store.flush()?;
         let changed = std::mem::take(&mut summary.reembedded);
+        // The search space first: a refit changes the graph's fingerprint,
+        // so `refresh` rebuilds it (and its re-rank file) in the new space.
+        whiten::update(store, &fp, changed.len() + summary.removed)?;
         summary.ann = Some(stored::refresh(
             store,
             &fp,

@@ -11,9 +11,8 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::index::ann::{HnswParams, Vectors};
 use crate::index::rerank::RerankFile;
-use crate::index::stored::{self, Ann, StoreVectors};
+use crate::index::stored::{self, Ann, Space, StoreVectors};
 use crate::paths;
-use crate::store::record::fingerprint_code;
 use crate::store::{ImageId, ImageRecord, Store};
 
 pub struct Snapshot {
@@ -22,8 +21,9 @@ pub struct Snapshot {
     by_path: HashMap<Vec<u8>, usize>,
     /// Recorded index roots, canonicalised (those that still exist).
     pub roots: Vec<PathBuf>,
-    /// Embedding index and the fingerprint of the model it indexes.
-    pub ann: Option<(Ann, String)>,
+    /// Embedding index and the search space it indexes (the model's
+    /// embeddings, whitened when the store has a transform).
+    pub ann: Option<(Ann, Space)>,
     /// The mapped re-rank vectors of the saved graph, when it has one.
     rerank: Option<RerankFile>,
 }
@@ -48,8 +48,9 @@ impl Snapshot {
             .collect();
         let (ann, rerank) = match store.fingerprint("embedding")? {
             Some(fp) => {
+                let space = Space::load(store, &fp)?;
                 let (ann, rerank) = stored::open_resident(store, &fp, HnswParams::default())?;
-                (Some((ann, fp)), rerank)
+                (Some((ann, space)), rerank)
             }
             None => (None, None),
         };
@@ -79,13 +80,13 @@ impl Snapshot {
     pub fn vectors<'a>(&'a self, store: &'a Store) -> RerankVectors<'a> {
         match &self.rerank {
             Some(file) => RerankVectors::File(file),
-            None => RerankVectors::Store(StoreVectors {
-                store,
-                code: self
-                    .ann
-                    .as_ref()
-                    .map(|(_, fp)| fingerprint_code(fp))
-                    .unwrap_or(0),
+            None => RerankVectors::Store(match &self.ann {
+                Some((_, space)) => StoreVectors::new(store, space),
+                None => StoreVectors {
+                    store,
+                    code: 0,
+                    whitening: None,
+                },
             }),
         }
     }

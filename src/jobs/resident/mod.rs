@@ -186,7 +186,7 @@ impl Resident {
             embedding: None,
         };
         if by == QueryBy::Embedding {
-            let fp = snap.ann.as_ref().map(|(_, fp)| fingerprint_code(fp));
+            let fp = snap.ann.as_ref().map(|(_, space)| space.code());
             probe.embedding = self
                 .store
                 .get_embedding(id)?
@@ -205,6 +205,18 @@ impl Resident {
         exclude: &[Vec<u8>],
     ) -> Result<Vec<Hit>> {
         let vectors = snap.vectors(&self.store);
+        // The graph and its re-rank vectors are in the store's search space.
+        let whitened;
+        let probe = match (&snap.ann, &probe.embedding) {
+            (Some((_, space)), Some(v)) if space.whitening.is_some() => {
+                whitened = Probe {
+                    embedding: Some(space.apply(v)),
+                    ..probe.clone()
+                };
+                &whitened
+            }
+            _ => probe,
+        };
         let corpus = Corpus {
             store: &self.store,
             records: &snap.records,

@@ -1,0 +1,91 @@
+//! The space a similarity search runs in: one model's stored embeddings,
+//! whitened by the store's transform when it has one (see `whiten`). The
+//! saved graph, its re-rank file and every query vector live in this space;
+//! its fingerprint (the model's, plus the transform's) is part of the
+//! graph's, so a refit rebuilds the graph.
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::index::ann::MemoryVectors;
+use crate::index::whiten::{self, Whitening};
+use crate::store::record::fingerprint_code;
+use crate::store::Store;
+
+/// One model's embeddings, raw or whitened.
+#[derive(Debug, Clone)]
+pub struct Space {
+    /// Fingerprint string of the model's embeddings.
+    pub fp: String,
+    pub whitening: Option<Arc<Whitening>>,
+    fingerprint: String,
+}
+
+impl Space {
+    /// The raw embeddings of model `fp`.
+    pub fn raw(fp: &str) -> Space {
+        Space {
+            fp: fp.to_string(),
+            whitening: None,
+            fingerprint: fp.to_string(),
+        }
+    }
+
+    /// Model `fp`'s embeddings in `store`, whitened when the store has a
+    /// transform fitted on them.
+    pub fn load(store: &Store, fp: &str) -> Result<Space> {
+        Ok(match whiten::load(store, fp)? {
+            Some(w) => Space {
+                fp: fp.to_string(),
+                fingerprint: format!("{fp}|{}", w.fingerprint()),
+                whitening: Some(Arc::new(w)),
+            },
+            None => Space::raw(fp),
+        })
+    }
+
+    /// Names the model and the transform.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The store's fingerprint code of the model's embedding records.
+    pub fn code(&self) -> u32 {
+        fingerprint_code(&self.fp)
+    }
+
+    /// A stored (or query) embedding brought into this space.
+    pub fn apply(&self, v: &[f32]) -> Vec<f32> {
+        match &self.whitening {
+            Some(w) => w.apply(v),
+            None => v.to_vec(),
+        }
+    }
+
+    /// Dimension of this space for raw embeddings of `raw` dimensions.
+    pub fn dim(&self, raw: usize) -> usize {
+        self.whitening.as_ref().map_or(raw, |w| w.out_dim as usize)
+    }
+}
+
+/// All embeddings of the space's model, brought into the space.
+pub fn vectors(store: &Store, space: &Space) -> Result<MemoryVectors> {
+    let all = store.current_embeddings(&space.fp)?;
+    let raw_dim = all.first().map_or(0, |(_, v)| v.len());
+    let mut out = MemoryVectors::new(space.dim(raw_dim));
+    match &space.whitening {
+        Some(w) if w.dim as usize == raw_dim => {
+            let rows: Vec<&[f32]> = all.iter().map(|(_, v)| v.as_slice()).collect();
+            for ((id, _), v) in all.iter().zip(w.apply_many(&rows)) {
+                out.push(*id, &v);
+            }
+        }
+        _ => {
+            out = MemoryVectors::new(raw_dim);
+            for (id, v) in &all {
+                out.push(*id, v);
+            }
+        }
+    }
+    Ok(out)
+}
