@@ -15,8 +15,8 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::features::hash::hamming;
 use crate::features::histogram;
-use crate::index::ann::HnswParams;
 use crate::index::ann::DUPES_SEARCH;
+use crate::index::ann::{HnswParams, MemoryVectors};
 use crate::index::hamming::{self, HashRule};
 use crate::index::stored;
 use crate::index::unionfind::UnionFind;
@@ -239,6 +239,41 @@ fn hash_pairs(records: &[(ImageId, ImageRecord)], rule: HashRule) -> Vec<(u32, u
         .collect()
 }
 
+/// The graph parameters, with `exact_below` forced by `--neighbours`.
+fn ann_params(cfg: &DupesConfig) -> HnswParams {
+    match cfg.neighbours {
+        Neighbours::Auto => cfg.ann,
+        Neighbours::Exact => HnswParams {
+            exact_below: usize::MAX,
+            ..cfg.ann
+        },
+        Neighbours::Graph | Neighbours::Search => HnswParams {
+            exact_below: 0,
+            ..cfg.ann
+        },
+    }
+}
+
+/// The raw embeddings of model `fp`, when the search space is whitened
+/// (else the space's own distances are the raw ones).
+fn raw_when_whitened(store: &Store, fp: &str) -> Result<Option<MemoryVectors>> {
+    let space = stored::Space::load(store, fp)?;
+    if space.whitening.is_none() {
+        return Ok(None);
+    }
+    crate::index::space::vectors(store, &stored::Space::raw(fp)).map(Some)
+}
+
+/// Cosine distance of `a` and `b`'s raw embeddings, or `d` (the search
+/// space's) when that space is the raw one.
+fn raw_distance(raw: Option<&MemoryVectors>, a: u64, b: u64, d: f32) -> f32 {
+    match raw.map(|r| (r.slice(a), r.slice(b))) {
+        Some((Some(x), Some(y))) => crate::vecmath::cosine_distance(x, y),
+        Some(_) => f32::INFINITY,
+        None => d,
+    }
+}
+
 /// k-NN over the embeddings: every pair within the weak cosine radius
 /// becomes a candidate with its exact cosine distance. The neighbours come
 /// from the store's search space (whitened when it has a transform, see
@@ -251,32 +286,8 @@ fn embedding_pairs(
     index_of: &HashMap<ImageId, u32>,
     evidence: &mut Evidence,
 ) -> Result<&'static str> {
-    let params = match cfg.neighbours {
-        Neighbours::Auto => cfg.ann,
-        Neighbours::Exact => HnswParams {
-            exact_below: usize::MAX,
-            ..cfg.ann
-        },
-        Neighbours::Graph | Neighbours::Search => HnswParams {
-            exact_below: 0,
-            ..cfg.ann
-        },
-    };
-    let (mut ann, live) = stored::open(store, fp, params)?;
-    let raw = match stored::Space::load(store, fp)?.whitening {
-        Some(_) => Some(crate::index::space::vectors(
-            store,
-            &stored::Space::raw(fp),
-        )?),
-        None => None,
-    };
-    let raw_distance = |a: u64, b: u64, d: f32| match &raw {
-        Some(r) => match (r.slice(a), r.slice(b)) {
-            (Some(x), Some(y)) => crate::vecmath::cosine_distance(x, y),
-            _ => f32::INFINITY,
-        },
-        None => d,
-    };
+    let (mut ann, live) = stored::open(store, fp, ann_params(cfg))?;
+    let raw = raw_when_whitened(store, fp)?;
     let radius = cfg.embedding.weak_cosine.max(cfg.embedding.max_cosine);
     let k = cfg.embedding.k;
     let kind = match (&ann, cfg.neighbours) {
@@ -302,7 +313,7 @@ fn embedding_pairs(
             id,
             hits.into_iter()
                 .filter(|(o, _)| *o != id)
-                .map(|(o, d)| (o, raw_distance(id, o, d)))
+                .map(|(o, d)| (o, raw_distance(raw.as_ref(), id, o, d)))
                 .filter(|(_, d)| *d <= radius)
                 .collect::<Vec<_>>(),
         )

@@ -364,8 +364,8 @@ fn write_format_fixtures() {
         let emb = EmbeddingRecord::from_f32(code, &ann_vector(id));
         store.put_image(id, &rec, Some(&emb)).unwrap();
     }
-    let live = stored::live_vectors(&store, ANN_FP).unwrap();
-    stored::rebuild(&store, ANN_FP, ann_params(), &live).unwrap();
+    // No saved graph yet: `refresh` builds and saves one.
+    stored::refresh(&store, ANN_FP, ann_params(), &[]).unwrap();
     assert_eq!(stored::saved_generation(&store).unwrap(), Some(1));
     w("store_v3_ann.records", dump(store.db()).as_bytes());
     for f in ["imgdex.hnsw.graph", "imgdex.hnsw.data"] {

@@ -87,7 +87,7 @@ fn open_in(store: &Store, space: &Space, params: HnswParams) -> Result<(Ann, Mem
             clear_dirty(store)?;
             h
         }
-        _ => rebuild_in(store, space, params, &live)?,
+        _ => rebuild(store, space, params, &live)?,
     };
     Ok((Ann::Hnsw(ann), live))
 }
@@ -213,7 +213,7 @@ pub fn refresh(
         return Ok("exact");
     }
     let Some(mut h) = load_valid(store, &space, &params, live.dim, false)? else {
-        rebuild_in(store, &space, params, &live)?;
+        rebuild(store, &space, params, &live)?;
         return Ok("hnsw");
     };
     let live_ids: HashSet<u64> = live.iter().map(|(id, _)| id).collect();
@@ -233,25 +233,15 @@ pub fn refresh(
     }
     h.insert_many(add);
     if h.hidden_fraction() > REBUILD_HIDDEN_FRACTION {
-        rebuild_in(store, &space, params, &live)?;
+        rebuild(store, &space, params, &live)?;
     } else {
         save(store, &h, &space, &live)?;
     }
     Ok("hnsw")
 }
 
-/// Build a fresh graph over `live` (vectors of model `fp` in the store's
-/// search space, as [`live_vectors`] returns them) and save it.
-pub fn rebuild(
-    store: &Store,
-    fp: &str,
-    params: HnswParams,
-    live: &MemoryVectors,
-) -> Result<HnswIndex> {
-    rebuild_in(store, &Space::load(store, fp)?, params, live)
-}
-
-fn rebuild_in(
+/// Build a fresh graph over `live` (vectors of `space`) and save it.
+fn rebuild(
     store: &Store,
     space: &Space,
     params: HnswParams,

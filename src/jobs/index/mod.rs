@@ -145,22 +145,22 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
     store.set_fingerprint("hash", &cfg.features.hash_fingerprint())?;
     store.set_fingerprint("histogram", &cfg.features.histogram_fingerprint())?;
     if let Some(fp) = fingerprint {
-        store.set_fingerprint("embedding", &fp)?;
-        store.flush()?;
-        let changed = std::mem::take(&mut summary.reembedded);
-        // The search space first: a refit changes the graph's fingerprint,
-        // so `refresh` rebuilds it (and its re-rank file) in the new space.
-        whiten::update(store, &fp, changed.len() + summary.removed)?;
-        summary.ann = Some(stored::refresh(
-            store,
-            &fp,
-            HnswParams::default(),
-            &changed,
-        )?);
+        summary.ann = Some(finish_embeddings(store, &fp, &mut summary)?);
     }
     store.flush()?;
     summary.timings.wall_s = start.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Record the model, refit the search space if the embeddings drifted
+/// (a refit changes the graph's fingerprint, so `refresh` then rebuilds
+/// the graph and its re-rank file in the new space), refresh the graph.
+fn finish_embeddings(store: &Store, fp: &str, summary: &mut IndexSummary) -> Result<&'static str> {
+    store.set_fingerprint("embedding", fp)?;
+    store.flush()?;
+    let changed = std::mem::take(&mut summary.reembedded);
+    whiten::update(store, fp, changed.len() + summary.removed)?;
+    stored::refresh(store, fp, HnswParams::default(), &changed)
 }
 
 /// The store directory as given and canonicalised, so the walk skips it.
