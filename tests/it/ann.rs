@@ -425,3 +425,90 @@ fn flat_graph_file_recall_corruption_and_staleness() {
     let hits = ann.as_search().search(&qs[0], 10, vectors.as_ref());
     assert!(hits.iter().all(|n| n.0 > 400), "removed ids never returned");
 }
+
+// ---------------------------------------------------------------------------
+// The store-fitted PCA-whitening (the search space)
+// ---------------------------------------------------------------------------
+
+use imgdex::index::whiten::{self, Whitening, MIN_FIT, WHITEN_DIM};
+
+#[test]
+fn whitening_fit_is_deterministic_and_its_output_unit_length() {
+    let v = clustered(MIN_FIT + 44, 21);
+    let rows: Vec<&[f32]> = v.iter().map(|(_, r)| r).collect();
+    let a = Whitening::fit("m", &rows).expect("enough rows");
+    let b = Whitening::fit("m", &rows).expect("enough rows");
+    assert_eq!(a, b, "the same rows must give the same transform");
+    assert_eq!(a.fingerprint(), b.fingerprint());
+    assert_eq!((a.dim as usize, a.out_dim as usize), (DIM, WHITEN_DIM));
+    let many = a.apply_many(&rows);
+    for (row, w) in rows.iter().zip(&many) {
+        let one = a.apply(row);
+        assert_eq!(one.len(), WHITEN_DIM);
+        let norm: f32 = one.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "norm {norm}");
+        let diff = one
+            .iter()
+            .zip(w)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(diff < 1e-4, "apply and apply_many differ by {diff}");
+    }
+    // Each image stays its own nearest neighbour in the whitened space.
+    let white = |i: usize| &many[i];
+    for i in (0..rows.len()).step_by(37) {
+        let best = (0..rows.len())
+            .max_by(|&x, &y| {
+                let dx = imgdex::vecmath::dot(white(i), white(x));
+                dx.total_cmp(&imgdex::vecmath::dot(white(i), white(y)))
+            })
+            .unwrap();
+        assert_eq!(best, i);
+    }
+    assert!(Whitening::fit("m", &rows[..MIN_FIT - 1]).is_none());
+    let other = Whitening::fit("m", &rows[1..]).unwrap();
+    assert_ne!(a.fingerprint(), other.fingerprint());
+}
+
+#[test]
+fn a_store_change_refits_the_whitening_and_rebuilds_the_graph() {
+    let sb = Sandbox::new();
+    let fp = "whiten-model/v1";
+    let params = HnswParams {
+        exact_below: 0,
+        ..small_params()
+    };
+    let v = clustered(MIN_FIT + 100, 5);
+    let store = store_with(&sb, &v, fp);
+    // Below MIN_FIT nothing is fitted; here the first update fits.
+    assert!(whiten::update(&store, fp, v.len()).unwrap());
+    let w1 = whiten::load(&store, fp).unwrap().expect("fitted");
+    assert!(whiten::load(&store, "another-model").unwrap().is_none());
+    stored::refresh(&store, fp, params, &[]).unwrap();
+    let g1 = stored::saved_generation(&store).unwrap();
+    let (ann, live) = stored::open(&store, fp, params).unwrap();
+    assert_eq!(live.dim, WHITEN_DIM, "the graph indexes whitened vectors");
+    let q = w1.apply(&v.vector(7).unwrap());
+    assert_eq!(ann.as_search().search(&q, 1, &live)[0].0, 7);
+    let (fast, vectors) = stored::open_for_query(&store, fp, params).unwrap();
+    assert_eq!(fast.as_search().search(&q, 1, vectors.as_ref())[0].0, 7);
+    // A small change (under 10%) keeps the transform and the graph.
+    assert!(!whiten::update(&store, fp, 3).unwrap());
+    stored::refresh(&store, fp, params, &[]).unwrap();
+    assert_eq!(stored::saved_generation(&store).unwrap(), g1);
+    // 100 more embeddings: refitted, new fingerprint, graph rebuilt.
+    let more = imgdex::index::ann::clustered_vectors(100, DIM, 99);
+    for (id, x) in more.iter() {
+        put(&store, 10_000 + id, x, fp);
+    }
+    assert!(whiten::update(&store, fp, 100).unwrap());
+    let w2 = whiten::load(&store, fp).unwrap().unwrap();
+    assert_ne!(w1.fingerprint(), w2.fingerprint());
+    assert_eq!(w2.fitted_on as usize, v.len() + 100);
+    stored::refresh(&store, fp, params, &[]).unwrap();
+    assert!(stored::saved_generation(&store).unwrap() > g1);
+    let (ann, live) = stored::open(&store, fp, params).unwrap();
+    assert_eq!(live.len(), v.len() + 100);
+    let q = w2.apply(&more.vector(3).unwrap());
+    assert_eq!(ann.as_search().search(&q, 1, &live)[0].0, 10_003);
+}

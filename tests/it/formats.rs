@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use imgdex::features::{Hashes, Histogram};
 use imgdex::index::ann::HnswParams;
 use imgdex::index::stored::{self, AnnMeta, StoredAnnMeta};
+use imgdex::index::whiten::{StoredWhitening, Whitening};
 use imgdex::learn::classifier::{KnnModel, LogisticModel, Model, Standardizer};
 use imgdex::learn::results::{
     ClassifierResult, ClusterParams, ClusterResult, StoredClassifier, StoredClustering,
@@ -137,6 +138,19 @@ fn ann_meta() -> AnnMeta {
     }
 }
 
+fn whitening() -> Whitening {
+    Whitening {
+        embedding_fingerprint: "model/v1".into(),
+        dim: 3,
+        out_dim: 2,
+        shrinkage: 0.25,
+        mean: vec![0.5, -0.25, 0.125],
+        projection: vec![1.0, 0.0, -1.5, 0.0, 2.0, 0.75],
+        fitted_on: 300,
+        sampled: 256,
+    }
+}
+
 /// The model fingerprint and graph settings of the ANN store fixture.
 const ANN_FP: &str = "fixture-model/v1";
 fn ann_params() -> HnswParams {
@@ -243,6 +257,7 @@ fn every_stored_envelope_version_decodes_from_its_frozen_bytes() {
         |StoredClassifier::V1(r)| r,
     );
     pinned::<StoredAnnMeta, _>("ann_meta_v1.bin", StoredAnnMeta::V1(ann_meta()), |m| m);
+    pinned::<StoredWhitening, _>("whitening_v1.bin", StoredWhitening::V1(whitening()), |m| m);
     // Today's code writes the same bytes for the same values.
     let same = [
         ("image_v1.bin", encode(&StoredImage::V1(image()))),
@@ -263,6 +278,10 @@ fn every_stored_envelope_version_decodes_from_its_frozen_bytes() {
             encode(&StoredClassifier::V1(classifier(knn()))),
         ),
         ("ann_meta_v1.bin", encode(&StoredAnnMeta::V1(ann_meta()))),
+        (
+            "whitening_v1.bin",
+            encode(&StoredWhitening::V1(whitening())),
+        ),
     ];
     for (name, bytes) in same {
         assert_eq!(bytes, fixture(name), "{name}: the encoding changed");
@@ -339,6 +358,10 @@ fn write_format_fixtures() {
         &encode(&StoredClassifier::V1(classifier(knn()))),
     );
     w("ann_meta_v1.bin", &encode(&StoredAnnMeta::V1(ann_meta())));
+    w(
+        "whitening_v1.bin",
+        &encode(&StoredWhitening::V1(whitening())),
+    );
 
     // Schema 1, as its code path wrote it: step 001, version 1, records.
     let sb = Sandbox::new();

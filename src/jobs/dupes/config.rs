@@ -37,9 +37,12 @@ pub const DEFAULT_RULE: HashRule = HashRule {
     max_dhash: 12,
 };
 
+// Tuned on neardup / pokemon-dev for the pad + GeM embedding (issue 13,
+// scripts/sweep_dupes.py; docs/issue13-results.md): GeM vectors sit closer
+// together than the head's, and a weak radius above 0.03 merges Pokémon.
 pub const DEFAULT_EMBEDDING_RULE: EmbeddingRule = EmbeddingRule {
-    max_cosine: 0.06,
-    weak_cosine: 0.15,
+    max_cosine: 0.03,
+    weak_cosine: 0.03,
     weak_phash: 22,
     k: 10,
 };
