@@ -97,14 +97,18 @@ SIDECAR = {
     # "pad": the whole (border-trimmed) image, padded to a square with a white
     # margin of `pad_margin` of its long side, resized to input_size (nothing
     # of the subject is cut); "crop" (the default for older sidecars): the
-    # centre crop of input_size/resize_short of the short side.
-    "fit": "pad",
+    # centre crop of input_size/resize_short of the short side; "auto": pad
+    # for cut-outs (alpha channel, a fully transparent corner), crop else.
+    "fit": "auto",
     "pad_margin": 0.1,
     "interpolation": "bicubic",
     "mean": [127.0, 127.0, 127.0],
     "scale": 1.0 / 128.0,
     "embedding_output": "gem",
     "embedding_dim": GEM_DIM,
+    # What `dupes` judges near-duplicates by: the head's pooled features.
+    "dupe_output": "embedding",
+    "dupe_dim": EMBEDDING_DIM,
     "logits_output": "logits",
     "classes": NUM_CLASSES,
     "classes_file": "imagenet_classes.txt",

@@ -76,8 +76,14 @@ pub fn sniff(bytes: &[u8]) -> Option<HeifKind> {
 
 /// Decode the primary picture of a HEIF file to RGB8 (alpha composited over
 /// white), with the container's rotation and mirroring applied. Returns the
-/// image at full size; the caller scales it to the working size.
-pub fn decode(path: &Path, bytes: &[u8], kind: HeifKind, cfg: &DecodeConfig) -> Result<RgbImage> {
+/// image at full size (the caller scales it to the working size) and
+/// whether it is a cut-out (see [`crate::decode::is_cutout`]).
+pub fn decode(
+    path: &Path,
+    bytes: &[u8],
+    kind: HeifKind,
+    cfg: &DecodeConfig,
+) -> Result<(RgbImage, bool)> {
     if !(BUILT_IN && cfg.heif) {
         return Err(Error::Unsupported {
             path: path.into(),
@@ -96,7 +102,7 @@ mod imp {
     use libheif_rs::{ColorSpace, HeifContext, LibHeif, RgbChroma};
 
     use crate::decode::DecodeConfig;
-    use crate::decode::{check_pixels, flatten_alpha};
+    use crate::decode::{check_pixels, flatten_alpha, is_cutout};
     use crate::error::{Error, Result};
 
     /// libheif's global state: initialised once, never torn down (its
@@ -113,7 +119,7 @@ mod imp {
         }
     }
 
-    pub fn decode(path: &Path, bytes: &[u8], cfg: &DecodeConfig) -> Result<RgbImage> {
+    pub fn decode(path: &Path, bytes: &[u8], cfg: &DecodeConfig) -> Result<(RgbImage, bool)> {
         let ctx = HeifContext::read_from_bytes(bytes).map_err(|e| err(path, e))?;
         let handle = ctx.primary_image_handle().map_err(|e| err(path, e))?;
         // The header's size is checked before any pixel memory is committed.
@@ -147,7 +153,8 @@ mod imp {
             RgbImage::from_raw(w, h, packed).map(DynamicImage::ImageRgb8)
         };
         let img = img.ok_or_else(|| err(path, "decoded plane has the wrong length"))?;
-        Ok(flatten_alpha(img))
+        let cutout = is_cutout(&img);
+        Ok((flatten_alpha(img), cutout))
     }
 
     /// Copy `height` rows of `width * channels` bytes out of a strided plane.
@@ -183,7 +190,7 @@ mod imp {
     use crate::decode::DecodeConfig;
     use crate::error::Result;
 
-    pub fn decode(_: &Path, _: &[u8], _: &DecodeConfig) -> Result<RgbImage> {
+    pub fn decode(_: &Path, _: &[u8], _: &DecodeConfig) -> Result<(RgbImage, bool)> {
         unreachable!("heif::decode checks BUILT_IN first")
     }
 }

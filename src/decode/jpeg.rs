@@ -66,6 +66,7 @@ pub(super) fn jpeg_scaled(
         height,
         format: "jpeg".into(),
         content: None,
+        cutout: false,
     }))
 }
 

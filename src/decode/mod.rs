@@ -37,6 +37,10 @@ pub struct Decoded {
     pub format: String,
     /// The working image without a uniform frame, when it had one.
     pub content: Option<RgbImage>,
+    /// The file is a cut-out: it has an alpha channel and a fully
+    /// transparent corner, so the picture is an object on no background
+    /// (a sprite, an icon, clipart) rather than a scene.
+    pub cutout: bool,
 }
 
 impl Decoded {
@@ -177,6 +181,7 @@ fn decode_generic(
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(path, e))?;
     img.apply_orientation(orientation);
     let (width, height) = (img.width(), img.height());
+    let cutout = is_cutout(&img);
     let rgb = flatten_alpha(img);
     Ok(Decoded {
         image: to_working_size(rgb, cfg),
@@ -184,6 +189,7 @@ fn decode_generic(
         height,
         format: format_name(format),
         content: None,
+        cutout,
     })
 }
 
@@ -195,7 +201,7 @@ fn decode_heif(
     kind: heif::HeifKind,
     cfg: &DecodeConfig,
 ) -> Result<Decoded> {
-    let rgb = heif::decode(path, bytes, kind, cfg)?;
+    let (rgb, cutout) = heif::decode(path, bytes, kind, cfg)?;
     let (width, height) = rgb.dimensions();
     Ok(Decoded {
         image: to_working_size(rgb, cfg),
@@ -203,7 +209,20 @@ fn decode_heif(
         height,
         format: kind.name().into(),
         content: None,
+        cutout,
     })
+}
+
+/// Whether `img` is a cut-out: an alpha channel and a fully transparent
+/// pixel in at least one corner.
+pub fn is_cutout(img: &DynamicImage) -> bool {
+    if !img.color().has_alpha() || img.width() == 0 || img.height() == 0 {
+        return false;
+    }
+    let (w, h) = (img.width() - 1, img.height() - 1);
+    [(0, 0), (w, 0), (0, h), (w, h)]
+        .iter()
+        .any(|&(x, y)| image::GenericImageView::get_pixel(img, x, y)[3] == 0)
 }
 
 /// Composite any alpha channel over white, so that colours hidden under

@@ -254,14 +254,23 @@ fn ann_params(cfg: &DupesConfig) -> HnswParams {
     }
 }
 
-/// The raw embeddings of model `fp`, when the search space is whitened
-/// (else the space's own distances are the raw ones).
-fn raw_when_whitened(store: &Store, fp: &str) -> Result<Option<MemoryVectors>> {
+/// The vectors the rules judge (see [`crate::store::EmbeddingRecord::dupe`]),
+/// when they are not the search space's own (a whitened space, or a model
+/// with a separate dupe output); `None`: judge the space's distances.
+fn judged_vectors(store: &Store, fp: &str) -> Result<Option<MemoryVectors>> {
     let space = stored::Space::load(store, fp)?;
-    if space.whitening.is_none() {
+    let separate = store
+        .first_embedding(fp)?
+        .is_some_and(|e| !e.dupe.is_empty());
+    if space.whitening.is_none() && !separate {
         return Ok(None);
     }
-    crate::index::space::vectors(store, &stored::Space::raw(fp)).map(Some)
+    let rows = store.current_dupe_vectors(fp)?;
+    let mut out = MemoryVectors::new(rows.first().map_or(0, |r| r.1.len()));
+    for (id, v) in &rows {
+        out.push(*id, v);
+    }
+    Ok(Some(out))
 }
 
 /// Cosine distance of `a` and `b`'s raw embeddings, or `d` (the search
@@ -287,7 +296,7 @@ fn embedding_pairs(
     evidence: &mut Evidence,
 ) -> Result<&'static str> {
     let (mut ann, live) = stored::open(store, fp, ann_params(cfg))?;
-    let raw = raw_when_whitened(store, fp)?;
+    let raw = judged_vectors(store, fp)?;
     let radius = cfg.embedding.weak_cosine.max(cfg.embedding.max_cosine);
     let k = cfg.embedding.k;
     let kind = match (&ann, cfg.neighbours) {

@@ -68,7 +68,7 @@ pub fn run(cfg: &InspectConfig) -> Result<InspectReport> {
     let (decoded, f) = (a.decoded, a.features);
     let (classes, embedding_error) = match &cfg.embed {
         None => (None, None),
-        Some(e) => match classify(e, decoded.content()) {
+        Some(e) => match classify(e, &decoded) {
             Ok(c) => (c, None),
             Err(err) => (None, Some(err.to_string())),
         },
@@ -135,9 +135,12 @@ fn plot_histogram(r: &InspectReport, out: &std::path::Path) -> Result<()> {
 
 /// Top-5 classes of the working image, labelled from `classes.txt` beside
 /// the model when present.
-fn classify(cfg: &EmbedConfig, img: &image::RgbImage) -> Result<Option<Vec<ClassScore>>> {
+fn classify(
+    cfg: &EmbedConfig,
+    decoded: &crate::decode::Decoded,
+) -> Result<Option<Vec<ClassScore>>> {
     let mut embedder = Embedder::load(cfg)?;
-    let input = embedder.preprocess(img);
+    let input = embedder.preprocess_decoded(decoded);
     let out = embedder.embed(input, 1)?.remove(0);
     let Some(logits) = out.logits else {
         return Ok(None);

@@ -131,7 +131,7 @@ pub fn analyse_bytes(
 
 /// The CNN embedding of a decoded query image.
 pub fn embed_decoded(embedder: &mut Embedder, decoded: &decode::Decoded) -> Result<Vec<f32>> {
-    let input = embedder.preprocess(decoded.content());
+    let input = embedder.preprocess_decoded(decoded);
     let mut out = embedder.embed(input, 1)?;
     Ok(out.remove(0).vector)
 }

@@ -130,7 +130,7 @@ impl Store {
     ) -> Result<()> {
         let key = id.to_be_bytes();
         let img = record::encode(&StoredImage::V1(rec.clone()));
-        let emb = emb.map(|e| record::encode(&StoredEmbedding::V1(e.clone())));
+        let emb = emb.map(|e| record::encode(&StoredEmbedding::V2(e.clone())));
         (&self.images, &self.embeddings)
             .transaction(|(images, embeddings)| {
                 images.insert(&key, img.as_slice())?;
@@ -186,17 +186,55 @@ impl Store {
     /// next `index` repairs them), and so is any vector whose length differs
     /// from the first (one model makes one length).
     pub fn current_embeddings(&self, fp: &str) -> Result<Vec<(ImageId, Vec<f32>)>> {
+        self.current_vectors(fp, EmbeddingRecord::to_f32)
+    }
+
+    /// The first readable embedding record the model `fp` made.
+    pub fn first_embedding(&self, fp: &str) -> Result<Option<EmbeddingRecord>> {
         let code = record::fingerprint_code(fp);
-        let (all, _corrupt) = self.scan_embeddings()?;
+        for kv in self.embeddings.iter() {
+            let (_, v) = kv.map_err(|e| self.err(e))?;
+            if let Ok(s) = record::decode::<StoredEmbedding>(&v) {
+                let e = EmbeddingRecord::from(s);
+                if e.fingerprint == code {
+                    return Ok(Some(e));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// As [`Store::current_embeddings`], for the vectors `dupes` judges by
+    /// ([`EmbeddingRecord::dupe_f32`]).
+    pub fn current_dupe_vectors(&self, fp: &str) -> Result<Vec<(ImageId, Vec<f32>)>> {
+        self.current_vectors(fp, EmbeddingRecord::dupe_f32)
+    }
+
+    /// One vector per current record, streamed from the tree (only the
+    /// picked vectors are held).
+    fn current_vectors(
+        &self,
+        fp: &str,
+        pick: fn(&EmbeddingRecord) -> Vec<f32>,
+    ) -> Result<Vec<(ImageId, Vec<f32>)>> {
+        let code = record::fingerprint_code(fp);
         let mut dim = None;
-        Ok(all
-            .into_iter()
-            .filter(|(_, e)| e.fingerprint == code)
-            .filter_map(|(id, e)| {
-                let v = e.to_f32();
-                (*dim.get_or_insert(v.len()) == v.len()).then_some((id, v))
-            })
-            .collect())
+        let mut out = Vec::new();
+        for kv in self.embeddings.iter() {
+            let (k, v) = kv.map_err(|e| self.err(e))?;
+            let Ok(s) = record::decode::<StoredEmbedding>(&v) else {
+                continue;
+            };
+            let e = EmbeddingRecord::from(s);
+            if e.fingerprint != code {
+                continue;
+            }
+            let v = pick(&e);
+            if *dim.get_or_insert(v.len()) == v.len() {
+                out.push((key_to_id(&k), v));
+            }
+        }
+        Ok(out)
     }
 
     /// Image `id`'s embedding if the model with fingerprint `fp` made it

@@ -56,38 +56,85 @@ impl From<StoredImage> for ImageRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EmbeddingRecord {
     pub fingerprint: u32,
+    /// The search embedding.
+    pub data: Vec<u16>,
+    /// The vector `dupes` judges by, when the model has one apart from the
+    /// search embedding (empty: `dupes` uses `data`).
+    pub dupe: Vec<u16>,
+}
+
+/// The embedding record of stores written before the dupe vector (frozen:
+/// version 1 of [`StoredEmbedding`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddingRecordV1 {
+    pub fingerprint: u32,
     pub data: Vec<u16>,
 }
 
+impl From<EmbeddingRecordV1> for EmbeddingRecord {
+    fn from(r: EmbeddingRecordV1) -> Self {
+        EmbeddingRecord {
+            fingerprint: r.fingerprint,
+            data: r.data,
+            dupe: Vec::new(),
+        }
+    }
+}
+
+fn to_f16(v: &[f32]) -> Vec<u16> {
+    v.iter()
+        .map(|&x| half::f16::from_f32(x).to_bits())
+        .collect()
+}
+
+fn from_f16(v: &[u16]) -> Vec<f32> {
+    v.iter()
+        .map(|&b| half::f16::from_bits(b).to_f32())
+        .collect()
+}
+
 impl EmbeddingRecord {
+    /// A record without a separate dupe vector.
     pub fn from_f32(fingerprint: u32, v: &[f32]) -> Self {
+        Self::with_dupe(fingerprint, v, None)
+    }
+
+    /// A record of search embedding `v` and, when given, dupe vector `dupe`.
+    pub fn with_dupe(fingerprint: u32, v: &[f32], dupe: Option<&[f32]>) -> Self {
         EmbeddingRecord {
             fingerprint,
-            data: v
-                .iter()
-                .map(|&x| half::f16::from_f32(x).to_bits())
-                .collect(),
+            data: to_f16(v),
+            dupe: dupe.map(to_f16).unwrap_or_default(),
         }
     }
 
+    /// The search embedding.
     pub fn to_f32(&self) -> Vec<f32> {
-        self.data
-            .iter()
-            .map(|&b| half::f16::from_bits(b).to_f32())
-            .collect()
+        from_f16(&self.data)
+    }
+
+    /// The vector `dupes` judges by: the dupe vector, else the embedding.
+    pub fn dupe_f32(&self) -> Vec<f32> {
+        if self.dupe.is_empty() {
+            self.to_f32()
+        } else {
+            from_f16(&self.dupe)
+        }
     }
 }
 
 /// Versioned envelope for embedding records.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum StoredEmbedding {
-    V1(EmbeddingRecord),
+    V1(EmbeddingRecordV1),
+    V2(EmbeddingRecord),
 }
 
 impl From<StoredEmbedding> for EmbeddingRecord {
     fn from(s: StoredEmbedding) -> Self {
         match s {
-            StoredEmbedding::V1(r) => r,
+            StoredEmbedding::V1(r) => r.into(),
+            StoredEmbedding::V2(r) => r,
         }
     }
 }

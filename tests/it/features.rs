@@ -105,13 +105,15 @@ fn spec(fit: Fit) -> ModelSpec {
         input_size: 224,
         resize_short: 256,
         fit,
-        pad_margin: if fit == Fit::Pad { 0.1 } else { 0.0 },
+        pad_margin: if fit != Fit::Crop { 0.1 } else { 0.0 },
         mean: [127.0; 3],
         std: None,
         scale: Some(1.0 / 128.0),
         embedding_output: "embedding".into(),
         logits_output: None,
         embedding_dim: 1280,
+        dupe_output: None,
+        dupe_dim: 0,
     }
 }
 
@@ -221,4 +223,39 @@ fn pad_keeps_a_sprites_corner_in_the_input() {
         imgdex::features::embedding::preprocess(&marked, &crop),
         "the centre crop was expected to cut the corner off"
     );
+}
+
+/// `fit = auto` pads a cut-out (alpha channel, transparent corner) and
+/// centre-crops anything else, decided from the file as decoded.
+#[test]
+fn auto_fit_pads_cut_outs_and_crops_scenes() {
+    let png = |rgba: image::RgbaImage| {
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgba8(rgba)
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    };
+    let scene = varied(300, 200);
+    let opaque = image::RgbaImage::from_fn(300, 200, |x, y| {
+        let p = scene.get_pixel(x, y);
+        image::Rgba([p[0], p[1], p[2], 255])
+    });
+    let mut cutout = opaque.clone();
+    cutout.put_pixel(0, 0, image::Rgba([0, 0, 0, 0]));
+    let auto = spec(Fit::Auto);
+    let cfg = imgdex::decode::DecodeConfig::default();
+    for (name, rgba, want_pad) in [("opaque", opaque, false), ("cut-out", cutout, true)] {
+        let bytes = png(rgba);
+        let d = imgdex::decode::decode(std::path::Path::new(name), &bytes, &cfg).unwrap();
+        assert_eq!(d.cutout, want_pad, "{name}: cut-out flag");
+        let got = imgdex::features::embedding::preprocess_decoded(&d, &auto);
+        let fit = if want_pad { Fit::Pad } else { Fit::Crop };
+        let mut want_spec = spec(fit);
+        want_spec.pad_margin = auto.pad_margin;
+        let want = imgdex::features::embedding::preprocess(d.content(), &want_spec);
+        assert_eq!(got, want, "{name}: auto is {fit:?}");
+    }
+    let jpeg_like = imgdex::features::embedding::preprocess(&scene, &auto);
+    assert_eq!(jpeg_like, reference_preprocess(&scene, &spec(Fit::Crop)));
 }

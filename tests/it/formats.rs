@@ -18,7 +18,7 @@ use imgdex::learn::results::{
     ClassifierResult, ClusterParams, ClusterResult, StoredClassifier, StoredClustering,
 };
 use imgdex::migrations::{CURRENT_VERSION, STEPS};
-use imgdex::store::record::{decode, encode};
+use imgdex::store::record::{decode, encode, EmbeddingRecordV1};
 use imgdex::store::{
     write_schema_version, EmbeddingRecord, ImageRecord, Store, StoreOptions, StoredEmbedding,
     StoredImage, Tagged,
@@ -66,8 +66,20 @@ fn image() -> ImageRecord {
     }
 }
 
-fn embedding() -> EmbeddingRecord {
-    EmbeddingRecord::from_f32(0x0a0b_0c0d, &[0.5, -0.5, 0.5, -0.5, 0.0, 1.0])
+fn embedding() -> EmbeddingRecordV1 {
+    let r = EmbeddingRecord::from_f32(0x0a0b_0c0d, &[0.5, -0.5, 0.5, -0.5, 0.0, 1.0]);
+    EmbeddingRecordV1 {
+        fingerprint: r.fingerprint,
+        data: r.data,
+    }
+}
+
+fn embedding_v2() -> EmbeddingRecord {
+    EmbeddingRecord::with_dupe(
+        0x0a0b_0c0d,
+        &[0.5, -0.5, 0.5, -0.5, 0.0, 1.0],
+        Some(&[0.25, 1.0, -1.0]),
+    )
 }
 
 fn clustering() -> ClusterResult {
@@ -240,7 +252,14 @@ where
 #[test]
 fn every_stored_envelope_version_decodes_from_its_frozen_bytes() {
     pinned::<StoredImage, _>("image_v1.bin", image(), |StoredImage::V1(r)| r);
-    pinned::<StoredEmbedding, _>("embedding_v1.bin", embedding(), |StoredEmbedding::V1(r)| r);
+    pinned::<StoredEmbedding, _>("embedding_v1.bin", Some(embedding()), |s| match s {
+        StoredEmbedding::V1(r) => Some(r),
+        _ => None,
+    });
+    pinned::<StoredEmbedding, _>("embedding_v2.bin", Some(embedding_v2()), |s| match s {
+        StoredEmbedding::V2(r) => Some(r),
+        _ => None,
+    });
     pinned::<StoredClustering, _>(
         "clustering_v1.bin",
         clustering(),
@@ -264,6 +283,10 @@ fn every_stored_envelope_version_decodes_from_its_frozen_bytes() {
         (
             "embedding_v1.bin",
             encode(&StoredEmbedding::V1(embedding())),
+        ),
+        (
+            "embedding_v2.bin",
+            encode(&StoredEmbedding::V2(embedding_v2())),
         ),
         (
             "clustering_v1.bin",
@@ -344,6 +367,10 @@ fn write_format_fixtures() {
     w(
         "embedding_v1.bin",
         &encode(&StoredEmbedding::V1(embedding())),
+    );
+    w(
+        "embedding_v2.bin",
+        &encode(&StoredEmbedding::V2(embedding_v2())),
     );
     w(
         "clustering_v1.bin",

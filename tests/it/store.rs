@@ -79,7 +79,7 @@ fn record_encode_decode_round_trip() {
     let v = [0.5f32, -0.25, 1.0, 0.0, 0.333];
     let emb = EmbeddingRecord::from_f32(42, &v);
     let back: EmbeddingRecord =
-        record::decode::<StoredEmbedding>(&record::encode(&StoredEmbedding::V1(emb.clone())))
+        record::decode::<StoredEmbedding>(&record::encode(&StoredEmbedding::V2(emb.clone())))
             .unwrap()
             .into();
     assert_eq!(back, emb);

@@ -22,7 +22,7 @@ use config::num_cores;
 pub use config::{EmbedConfig, DEFAULT_MODEL, MAX_AUTO_SESSIONS, ORT_LIBRARY};
 use runtime::{build_session, environment, setup_hint};
 use spec::{fingerprint, read_spec};
-pub use spec::{pad_side, preprocess, Fit, ModelSpec};
+pub use spec::{pad_side, preprocess, preprocess_decoded, Fit, ModelSpec};
 // The vector maths lived here before `vecmath`; these paths stay valid.
 pub use crate::vecmath::{cosine_distance, dot, l2_norm, l2_normalised};
 
@@ -33,6 +33,9 @@ pub struct Embedding {
     pub vector: Vec<f32>,
     /// L2 norm of the raw model output (`vector * norm` is the raw output).
     pub norm: f32,
+    /// The L2-normalised output `dupes` judges by, when the model names
+    /// one apart from the embedding (`dupe_output` in its sidecar).
+    pub dupe: Option<Vec<f32>>,
     /// Raw class scores, when the model has a logits output.
     pub logits: Option<Vec<f32>>,
 }
@@ -129,6 +132,11 @@ impl Embedder {
         preprocess(img, &self.spec)
     }
 
+    /// [`preprocess_decoded`] with this model's sidecar.
+    pub fn preprocess_decoded(&self, d: &crate::decode::Decoded) -> Vec<f32> {
+        preprocess_decoded(d, &self.spec)
+    }
+
     /// Run the model on `n` preprocessed images concatenated in `input`.
     pub fn embed(&mut self, input: Vec<f32>, n: usize) -> Result<Vec<Embedding>> {
         let s = self.spec.input_size as usize;
@@ -149,39 +157,50 @@ impl Embedder {
             .session
             .run(ort::inputs![self.spec.input.as_str() => tensor])
             .map_err(model_err)?;
-        let (_, emb) = outputs[self.spec.embedding_output.as_str()]
-            .try_extract_tensor::<f32>()
-            .map_err(model_err)?;
         let dim = self.spec.embedding_dim;
-        if emb.len() != n * dim {
-            return Err(Error::Dimension {
-                what: format!("embedding output `{}`", self.spec.embedding_output),
-                expected: n * dim,
-                got: emb.len(),
-            });
-        }
+        let emb = output_rows(&outputs, &self.spec.embedding_output, n, Some(dim))?;
+        let dupe = match &self.spec.dupe_output {
+            Some(name) => Some(output_rows(&outputs, name, n, Some(self.spec.dupe_dim))?),
+            None => None,
+        };
         let logits = match &self.spec.logits_output {
-            Some(name) => {
-                let (_, l) = outputs[name.as_str()]
-                    .try_extract_tensor::<f32>()
-                    .map_err(model_err)?;
-                let c = l.len() / n.max(1);
-                Some(
-                    (0..n)
-                        .map(|i| l[i * c..(i + 1) * c].to_vec())
-                        .collect::<Vec<_>>(),
-                )
-            }
+            Some(name) => Some(output_rows(&outputs, name, n, None)?),
             None => None,
         };
         Ok((0..n)
             .map(|i| Embedding {
-                vector: l2_normalised(&emb[i * dim..(i + 1) * dim]),
-                norm: l2_norm(&emb[i * dim..(i + 1) * dim]),
-                logits: logits.as_ref().map(|l| l[i].clone()),
+                vector: l2_normalised(emb[i]),
+                norm: l2_norm(emb[i]),
+                dupe: dupe.as_ref().map(|d| l2_normalised(d[i])),
+                logits: logits.as_ref().map(|l| l[i].to_vec()),
             })
             .collect())
     }
+}
+
+/// Output `name` of a batch of `n`, split into its rows (of `dim` values
+/// each, when given).
+fn output_rows<'a>(
+    outputs: &'a ort::session::SessionOutputs<'_>,
+    name: &str,
+    n: usize,
+    dim: Option<usize>,
+) -> Result<Vec<&'a [f32]>> {
+    let (_, data) = outputs[name]
+        .try_extract_tensor::<f32>()
+        .map_err(|e| Error::Model {
+            path: PathBuf::from(name),
+            reason: e.to_string(),
+        })?;
+    let row = dim.unwrap_or(data.len() / n.max(1));
+    if data.len() != n * row || row == 0 {
+        return Err(Error::Dimension {
+            what: format!("model output `{name}`"),
+            expected: n * dim.unwrap_or(1),
+            got: data.len(),
+        });
+    }
+    Ok(data.chunks_exact(row).collect())
 }
 
 /// Indices and probabilities of the `k` highest-scoring classes.

@@ -40,6 +40,14 @@ pub struct ModelSpec {
     #[serde(default)]
     pub logits_output: Option<String>,
     pub embedding_dim: usize,
+    /// A second, L2-normalised output that `dupes` judges near-duplicates
+    /// by (the network's classification-head features, whose cosine
+    /// thresholds do not depend on the collection), when it differs from
+    /// the search embedding; absent: `dupes` uses the embedding itself.
+    #[serde(default)]
+    pub dupe_output: Option<String>,
+    #[serde(default)]
+    pub dupe_dim: usize,
 }
 
 /// How an image of any aspect ratio becomes the square model input.
@@ -54,6 +62,10 @@ pub enum Fit {
     /// long side, resized to the input: nothing of the subject is cut, and
     /// a small sprite keeps its outline (issue 13).
     Pad,
+    /// `pad` for cut-outs (an alpha channel with a fully transparent
+    /// corner: an object on no background, whose content box is the
+    /// subject), `crop` for everything else (scenes, photos).
+    Auto,
 }
 
 pub(super) fn read_spec(path: &Path) -> Result<ModelSpec> {
@@ -78,6 +90,12 @@ pub(super) fn read_spec(path: &Path) -> Result<ModelSpec> {
                 .into(),
         });
     }
+    if spec.dupe_output.is_some() && spec.dupe_dim == 0 {
+        return Err(Error::Model {
+            path: path.to_path_buf(),
+            reason: "sidecar names a dupe_output without its dupe_dim".into(),
+        });
+    }
     if !(0.0..=1.0).contains(&spec.pad_margin) {
         return Err(Error::Model {
             path: path.to_path_buf(),
@@ -93,9 +111,17 @@ pub(super) fn fingerprint(spec: &ModelSpec, model: &[u8]) -> String {
     let fit = match spec.fit {
         Fit::Crop => format!("crop{}", spec.resize_short),
         Fit::Pad => format!("pad{}-white", spec.pad_margin),
+        Fit::Auto => format!(
+            "auto-crop{}-cutout-pad{}",
+            spec.resize_short, spec.pad_margin
+        ),
+    };
+    let dupe = match &spec.dupe_output {
+        Some(d) => format!("+dupe:{d}"),
+        None => String::new(),
     };
     format!(
-        "{}/blake3:{}/trim-in{}-{fit}-mean{:?}-mul{:?}/{}/v1",
+        "{}/blake3:{}/trim-in{}-{fit}-mean{:?}-mul{:?}/{}{dupe}/v1",
         spec.name,
         &digest[..16],
         spec.input_size,
@@ -117,9 +143,25 @@ fn multipliers(spec: &ModelSpec) -> [f32; 3] {
 /// Working image to NCHW floats, per the sidecar's [`Fit`]: `crop` or
 /// `pad` to a square of `input_size`, then `(x - mean) / std` (or
 /// `× scale`) per channel.
+/// `Fit::Auto` crops here (nothing says the image is a cut-out): see
+/// [`preprocess_decoded`].
 pub fn preprocess(img: &RgbImage, spec: &ModelSpec) -> Vec<f32> {
-    match spec.fit {
-        Fit::Crop => preprocess_crop(img, spec),
+    preprocess_as(img, spec, spec.fit)
+}
+
+/// A decoded image's content view to NCHW floats: as [`preprocess`], with
+/// `Fit::Auto` resolved by whether the file is a cut-out.
+pub fn preprocess_decoded(d: &crate::decode::Decoded, spec: &ModelSpec) -> Vec<f32> {
+    let fit = match spec.fit {
+        Fit::Auto if d.cutout => Fit::Pad,
+        f => f,
+    };
+    preprocess_as(d.content(), spec, fit)
+}
+
+fn preprocess_as(img: &RgbImage, spec: &ModelSpec, fit: Fit) -> Vec<f32> {
+    match fit {
+        Fit::Crop | Fit::Auto => preprocess_crop(img, spec),
         Fit::Pad => {
             let square = pad_square(img, spec);
             normalise(&square, 0, 0, spec)

@@ -43,7 +43,10 @@ pub(super) fn resident_rerank(
     let Some((dir, sum)) = current_generation(store)? else {
         return Ok(None);
     };
-    rerank::open_or_write(&dir, &sum, dim, || crate::index::space::vectors(store, space)).map(Some)
+    rerank::open_or_write(&dir, &sum, dim, || {
+        crate::index::space::vectors(store, space)
+    })
+    .map(Some)
 }
 
 /// Write the current generation's re-rank file from `live` and map it.

@@ -82,7 +82,7 @@ impl Intent {
     }
 
     pub fn encode_embedding(emb: &EmbeddingRecord) -> String {
-        b64(&record::encode(&StoredEmbedding::V1(emb.clone())))
+        b64(&record::encode(&StoredEmbedding::V2(emb.clone())))
     }
 
     pub fn decode_record(&self) -> std::result::Result<ImageRecord, String> {

@@ -195,7 +195,7 @@ fn embed_chunk(
         .map(|&i| {
             let path = &files[i].path;
             let r = features::analyse(path, &cfg.decode, &FeatureConfig::default())
-                .map(|a| features::embedding::preprocess(a.decoded.content(), &spec));
+                .map(|a| features::embedding::preprocess_decoded(&a.decoded, &spec));
             (i, r)
         })
         .collect();

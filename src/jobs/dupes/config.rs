@@ -37,12 +37,13 @@ pub const DEFAULT_RULE: HashRule = HashRule {
     max_dhash: 12,
 };
 
-// Tuned on neardup / pokemon-dev for the pad + GeM embedding (issue 13,
-// scripts/sweep_dupes.py; docs/issue13-results.md): GeM vectors sit closer
-// together than the head's, and a weak radius above 0.03 merges Pokémon.
+// Cosine distances of the vectors `dupes` judges by: the head features
+// (the model's `dupe_output`), not the GeM search embedding. The weak
+// radius went from 0.15 to 0.14 when cut-outs became padded (issue 13:
+// one mixed-Pokémon group at 0.15; scripts/sweep_dupes.py).
 pub const DEFAULT_EMBEDDING_RULE: EmbeddingRule = EmbeddingRule {
-    max_cosine: 0.03,
-    weak_cosine: 0.03,
+    max_cosine: 0.06,
+    weak_cosine: 0.14,
     weak_phash: 22,
     k: 10,
 };

@@ -67,7 +67,11 @@ fn embed_batch(embedder: &mut Embedder, code: u32, items: Vec<Box<Analysed>>) ->
             .zip(embs)
             .map(|(mut a, e)| {
                 a.tensor = None;
-                a.embedding = Some(EmbeddingRecord::from_f32(code, &e.vector));
+                a.embedding = Some(EmbeddingRecord::with_dupe(
+                    code,
+                    &e.vector,
+                    e.dupe.as_deref(),
+                ));
                 Outcome::Analysed(a)
             })
             .collect(),

@@ -190,7 +190,7 @@ fn analyse_file(
     drop(bytes);
     let t1 = Instant::now();
     let (decoded, f) = (a.decoded, a.features);
-    let tensor = spec.map(|s| features::embedding::preprocess(decoded.content(), s));
+    let tensor = spec.map(|s| features::embedding::preprocess_decoded(&decoded, s));
     let record = ImageRecord {
         path: paths::to_bytes(&c.path),
         size: c.size,
