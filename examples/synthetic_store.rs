@@ -1,11 +1,13 @@
 //! Writes a store of N synthetic images, for end-to-end timings of `dupes`
 //! and `query` at sizes no development image set reaches (the ANN bench
 //! times the index in memory; this times the binary, store reads included).
-//! Embeddings are seeded clustered 1280-d vectors tagged with the real
-//! model's fingerprint, with N/20 planted near copies (cosine distance
+//! Embeddings are seeded clustered vectors of the real model's dimension,
+//! tagged with its fingerprint (with a zero-padded copy as the dupe vector
+//! when the model has one), with N/20 planted near copies (cosine distance
 //! 0.01..0.1) whose perceptual hashes differ by a few bits; the other hashes
 //! are random. The image files do not exist: `dupes` and `query` only read
-//! records. The HNSW graph is built at the end, as `index` would.
+//! records. The whitening is fitted and the HNSW graph built at the end, as
+//! `index` would.
 //!
 //!     cargo run --release --example synthetic_store -- DB N
 //!     imgdex --db DB dupes --json > groups.json    # time this
@@ -26,12 +28,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: synthetic_store DB N".into());
     };
     let n: usize = n.parse()?;
-    let fp = Embedder::load(&EmbedConfig::in_dir(&EmbedConfig::default_dir()))?
-        .fingerprint()
-        .to_string();
+    let embedder = Embedder::load(&EmbedConfig::in_dir(&EmbedConfig::default_dir()))?;
+    let fp = embedder.fingerprint().to_string();
+    let (dim, dupe_dim) = (embedder.spec().embedding_dim, embedder.spec().dupe_dim);
+    drop(embedder);
     let hash_fp = imgdex::config::FeatureConfig::default().hash_fingerprint();
     let t = Instant::now();
-    let mut vectors = clustered_vectors(n, 1280, 42);
+    let mut vectors = clustered_vectors(n, dim, 42);
     let planted = plant_near_copies(&mut vectors, n / 20, 43);
     let mut rng = SplitMix(44);
     let mut hashes: Vec<Hashes> = (0..vectors.len())
@@ -77,7 +80,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }),
             histogram: None,
         };
-        store.put_image(id, &rec, Some(&EmbeddingRecord::from_f32(code, v)))?;
+        // The dupe vector (the head's, for a model that has one) is the
+        // embedding zero-padded: the same distances, a real record's size.
+        let dupe: Option<Vec<f32>> = (dupe_dim > 0).then(|| {
+            let mut d = v.to_vec();
+            d.resize(dupe_dim.max(v.len()), 0.0);
+            d
+        });
+        let emb = EmbeddingRecord::with_dupe(code, v, dupe.as_deref());
+        store.put_image(id, &rec, Some(&emb))?;
     }
     store.flush()?;
     eprintln!(
@@ -88,6 +99,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The graph build reads the vectors back from the store, as `index`
     // does; the generated copy (5 GB at 1M) is not needed any more.
     drop((vectors, hashes));
+    let t = Instant::now();
+    let fitted = imgdex::index::whiten::update(&store, &fp, n)?;
+    store.flush()?;
+    eprintln!(
+        "whitening {} in {:.1} s",
+        if fitted {
+            "fitted"
+        } else {
+            "not fitted (too few)"
+        },
+        t.elapsed().as_secs_f64()
+    );
     let t = Instant::now();
     let kind = stored::refresh(&store, &fp, HnswParams::default(), &[])?;
     eprintln!(

@@ -54,6 +54,13 @@ pub struct Whitening {
     pub sampled: u64,
 }
 
+/// Positions (in id order) of the rows a fit on `n` embeddings samples:
+/// [`SAMPLE`] evenly spaced ones, or all of them.
+pub fn sample_positions(n: usize) -> impl Iterator<Item = usize> {
+    let m = n.min(SAMPLE);
+    (0..m).map(move |i| i * n / m)
+}
+
 /// Versioned envelope of [`Whitening`] (its layout is pinned by a fixture).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum StoredWhitening {
@@ -67,14 +74,20 @@ impl Whitening {
     /// same order give the same bytes.
     pub fn fit(fp: &str, rows: &[&[f32]]) -> Option<Whitening> {
         let n = rows.len();
-        let dim = rows.first()?.len();
-        if n < MIN_FIT || dim == 0 {
+        let sample: Vec<&[f32]> = sample_positions(n).map(|i| rows[i]).collect();
+        Self::fit_sample(fp, n, &sample)
+    }
+
+    /// Fit on `sample`, the rows at [`sample_positions`] of `n` embeddings.
+    pub fn fit_sample(fp: &str, n: usize, sample: &[&[f32]]) -> Option<Whitening> {
+        let m = sample.len();
+        let dim = sample.first()?.len();
+        if n < MIN_FIT || dim == 0 || m != n.min(SAMPLE) || sample.iter().any(|v| v.len() != dim) {
             return None;
         }
-        let m = n.min(SAMPLE);
         let mut x = Array2::<f32>::zeros((m, dim));
-        for (i, mut row) in x.rows_mut().into_iter().enumerate() {
-            row.assign(&ndarray::ArrayView1::from(rows[i * n / m]));
+        for (mut row, v) in x.rows_mut().into_iter().zip(sample) {
+            row.assign(&ndarray::ArrayView1::from(*v));
         }
         let mean = x.mean_axis(Axis(0))?;
         x -= &mean;
@@ -220,19 +233,23 @@ pub fn load(store: &Store, fp: &str) -> Result<Option<Whitening>> {
 /// stored transform changed.
 pub fn update(store: &Store, fp: &str, changed: usize) -> Result<bool> {
     let old = load(store, fp)?;
-    let live = store.current_embeddings(fp)?;
-    if live.len() < MIN_FIT {
+    let n = store.count_embeddings(fp)?;
+    if n < MIN_FIT {
         let had = store.meta_get(META_KEY)?.is_some();
         if had {
             store.meta_remove(META_KEY)?;
         }
         return Ok(had);
     }
-    if old.is_some_and(|w| !w.is_stale(fp, live.len(), changed)) {
+    if old.is_some_and(|w| !w.is_stale(fp, n, changed)) {
         return Ok(false);
     }
-    let rows: Vec<&[f32]> = live.iter().map(|(_, v)| v.as_slice()).collect();
-    let w = Whitening::fit(fp, &rows).ok_or(Error::Internal("the whitening fit failed"))?;
+    // Only the sampled rows are read into memory (4096 of them at most).
+    let want: Vec<usize> = sample_positions(n).collect();
+    let sample = store.embeddings_at(fp, &want)?;
+    let rows: Vec<&[f32]> = sample.iter().map(Vec::as_slice).collect();
+    let w =
+        Whitening::fit_sample(fp, n, &rows).ok_or(Error::Internal("the whitening fit failed"))?;
     store.meta_put(META_KEY, &record::encode(&StoredWhitening::V1(w)))?;
     Ok(true)
 }

@@ -189,16 +189,51 @@ impl Store {
         self.current_vectors(fp, EmbeddingRecord::to_f32)
     }
 
+    /// How many readable embedding records the model `fp` made.
+    pub fn count_embeddings(&self, fp: &str) -> Result<usize> {
+        let mut n = 0;
+        self.for_current(fp, |_, _| n += 1)?;
+        Ok(n)
+    }
+
+    /// The embeddings at `positions` (ascending, in id order) among those
+    /// the model `fp` made, streamed: only those are held.
+    pub fn embeddings_at(&self, fp: &str, positions: &[usize]) -> Result<Vec<Vec<f32>>> {
+        let (mut at, mut next) = (0usize, positions.iter().peekable());
+        let mut out = Vec::with_capacity(positions.len());
+        self.for_current(fp, |_, e| {
+            while next.peek() == Some(&&at) {
+                out.push(e.to_f32());
+                next.next();
+            }
+            at += 1;
+        })?;
+        Ok(out)
+    }
+
+    /// `f` on every readable embedding record of model `fp`, in id order.
+    fn for_current(&self, fp: &str, mut f: impl FnMut(ImageId, &EmbeddingRecord)) -> Result<()> {
+        let code = record::fingerprint_code(fp);
+        for kv in self.embeddings.iter() {
+            let (k, v) = kv.map_err(|e| self.err(e))?;
+            if let Ok(s) = record::decode::<StoredEmbedding>(&v) {
+                let e = EmbeddingRecord::from(s);
+                if e.fingerprint == code {
+                    f(key_to_id(&k), &e);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The first readable embedding record the model `fp` made.
     pub fn first_embedding(&self, fp: &str) -> Result<Option<EmbeddingRecord>> {
         let code = record::fingerprint_code(fp);
         for kv in self.embeddings.iter() {
             let (_, v) = kv.map_err(|e| self.err(e))?;
-            if let Ok(s) = record::decode::<StoredEmbedding>(&v) {
-                let e = EmbeddingRecord::from(s);
-                if e.fingerprint == code {
-                    return Ok(Some(e));
-                }
+            match record::decode::<StoredEmbedding>(&v).map(EmbeddingRecord::from) {
+                Ok(e) if e.fingerprint == code => return Ok(Some(e)),
+                _ => {}
             }
         }
         Ok(None)
@@ -217,23 +252,14 @@ impl Store {
         fp: &str,
         pick: fn(&EmbeddingRecord) -> Vec<f32>,
     ) -> Result<Vec<(ImageId, Vec<f32>)>> {
-        let code = record::fingerprint_code(fp);
         let mut dim = None;
         let mut out = Vec::new();
-        for kv in self.embeddings.iter() {
-            let (k, v) = kv.map_err(|e| self.err(e))?;
-            let Ok(s) = record::decode::<StoredEmbedding>(&v) else {
-                continue;
-            };
-            let e = EmbeddingRecord::from(s);
-            if e.fingerprint != code {
-                continue;
-            }
-            let v = pick(&e);
+        self.for_current(fp, |id, e| {
+            let v = pick(e);
             if *dim.get_or_insert(v.len()) == v.len() {
-                out.push((key_to_id(&k), v));
+                out.push((id, v));
             }
-        }
+        })?;
         Ok(out)
     }
 
