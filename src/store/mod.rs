@@ -13,6 +13,7 @@ mod meta;
 #[path = "../../migrations/mod.rs"]
 pub mod migrations;
 pub mod record;
+mod vectors;
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -161,106 +162,6 @@ impl Store {
                 self.err(sled::Error::Unsupported("transaction aborted".into()))
             }
         }
-    }
-
-    /// Every embedding record; corrupt ones are listed apart, never fatal.
-    pub fn scan_embeddings(
-        &self,
-    ) -> Result<(Vec<(ImageId, EmbeddingRecord)>, Vec<(ImageId, String)>)> {
-        let mut ok = Vec::new();
-        let mut corrupt = Vec::new();
-        for kv in self.embeddings.iter() {
-            let (k, v) = kv.map_err(|e| self.err(e))?;
-            let id = key_to_id(&k);
-            match record::decode::<StoredEmbedding>(&v) {
-                Ok(s) => ok.push((id, s.into())),
-                Err(e) => corrupt.push((id, e.to_string())),
-            }
-        }
-        Ok((ok, corrupt))
-    }
-
-    /// The embeddings made by the model whose fingerprint string is `fp`,
-    /// in id order: the one loader behind every job that needs "the current
-    /// embeddings". Corrupt records are left out (`info` reports them, the
-    /// next `index` repairs them), and so is any vector whose length differs
-    /// from the first (one model makes one length).
-    pub fn current_embeddings(&self, fp: &str) -> Result<Vec<(ImageId, Vec<f32>)>> {
-        self.current_vectors(fp, EmbeddingRecord::to_f32)
-    }
-
-    /// How many readable embedding records the model `fp` made.
-    pub fn count_embeddings(&self, fp: &str) -> Result<usize> {
-        let mut n = 0;
-        self.for_current(fp, |_, _| n += 1)?;
-        Ok(n)
-    }
-
-    /// The embeddings at `positions` (ascending, in id order) among those
-    /// the model `fp` made, streamed: only those are held.
-    pub fn embeddings_at(&self, fp: &str, positions: &[usize]) -> Result<Vec<Vec<f32>>> {
-        let (mut at, mut next) = (0usize, positions.iter().peekable());
-        let mut out = Vec::with_capacity(positions.len());
-        self.for_current(fp, |_, e| {
-            while next.peek() == Some(&&at) {
-                out.push(e.to_f32());
-                next.next();
-            }
-            at += 1;
-        })?;
-        Ok(out)
-    }
-
-    /// `f` on every readable embedding record of model `fp`, in id order.
-    fn for_current(&self, fp: &str, mut f: impl FnMut(ImageId, &EmbeddingRecord)) -> Result<()> {
-        let code = record::fingerprint_code(fp);
-        for kv in self.embeddings.iter() {
-            let (k, v) = kv.map_err(|e| self.err(e))?;
-            if let Ok(s) = record::decode::<StoredEmbedding>(&v) {
-                let e = EmbeddingRecord::from(s);
-                if e.fingerprint == code {
-                    f(key_to_id(&k), &e);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The first readable embedding record the model `fp` made.
-    pub fn first_embedding(&self, fp: &str) -> Result<Option<EmbeddingRecord>> {
-        let code = record::fingerprint_code(fp);
-        for kv in self.embeddings.iter() {
-            let (_, v) = kv.map_err(|e| self.err(e))?;
-            match record::decode::<StoredEmbedding>(&v).map(EmbeddingRecord::from) {
-                Ok(e) if e.fingerprint == code => return Ok(Some(e)),
-                _ => {}
-            }
-        }
-        Ok(None)
-    }
-
-    /// As [`Store::current_embeddings`], for the vectors `dupes` judges by
-    /// ([`EmbeddingRecord::dupe_f32`]).
-    pub fn current_dupe_vectors(&self, fp: &str) -> Result<Vec<(ImageId, Vec<f32>)>> {
-        self.current_vectors(fp, EmbeddingRecord::dupe_f32)
-    }
-
-    /// One vector per current record, streamed from the tree (only the
-    /// picked vectors are held).
-    fn current_vectors(
-        &self,
-        fp: &str,
-        pick: fn(&EmbeddingRecord) -> Vec<f32>,
-    ) -> Result<Vec<(ImageId, Vec<f32>)>> {
-        let mut dim = None;
-        let mut out = Vec::new();
-        self.for_current(fp, |id, e| {
-            let v = pick(e);
-            if *dim.get_or_insert(v.len()) == v.len() {
-                out.push((id, v));
-            }
-        })?;
-        Ok(out)
     }
 
     /// Image `id`'s embedding if the model with fingerprint `fp` made it
