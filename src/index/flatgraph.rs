@@ -20,6 +20,8 @@ use std::path::Path;
 
 use memmap2::Mmap;
 
+pub mod checked;
+
 use crate::error::{Error, Result};
 use crate::index::ann::{rerank, AnnSearch, HnswIndex, HnswParams, Neighbour, Projection, Vectors};
 
@@ -105,8 +107,9 @@ pub struct FlatGraph {
     pdim: usize,
     entry: usize,
     levels: usize,
-    /// Byte offsets of each layer's offset table and neighbour array.
-    layers: Vec<(usize, usize)>,
+    /// Byte offsets of each layer's offset table and neighbour array,
+    /// and its number of neighbour entries.
+    layers: Vec<(usize, usize, usize)>,
     vectors: usize,
     ids: Vec<u64>,
     removed: HashSet<usize>,
@@ -138,36 +141,45 @@ impl FlatGraph {
         // modified in place (see `index::rerank`).
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
         let projection = Projection::new(dim, params.projected_dim, params.seed);
-        Ok(
-            layout(&map, dump, ids.len(), params.projected_dim).map(|(entry, layers, vectors)| {
-                FlatGraph {
-                    n: ids.len(),
-                    pdim: params.projected_dim,
-                    entry,
-                    levels: HEADER + 32,
-                    layers,
-                    vectors,
-                    ids,
-                    removed,
-                    projection,
-                    params,
-                    map,
-                }
-            }),
-        )
+        let stat = file.metadata().map_err(|e| Error::io(path, e))?;
+        let trusted = checked::is_current(path, &stat, &map);
+        let found = layout(&map, dump, ids.len(), params.projected_dim, !trusted);
+        if found.is_some() && !trusted {
+            checked::remember(path, &stat, &map);
+        }
+        Ok(found.map(|(entry, layers, vectors)| FlatGraph {
+            n: ids.len(),
+            pdim: params.projected_dim,
+            entry,
+            levels: HEADER + 32,
+            layers,
+            vectors,
+            ids,
+            removed,
+            projection,
+            params,
+            map,
+        }))
     }
 
     fn level(&self, pos: usize) -> usize {
         usize::from(self.map[self.levels + pos])
     }
 
+    /// Neighbour positions of `pos` on `layer`. Offsets and positions are
+    /// bounded here too, so a file trusted without its full scan (see
+    /// [`checked`]) can at worst give a poor answer, never read out of
+    /// bounds.
     fn neighbours(&self, layer: usize, pos: usize) -> impl Iterator<Item = usize> + '_ {
-        let (offs, nbrs) = self.layers[layer];
+        let (offs, nbrs, total) = self.layers[layer];
         let (a, b) = (
             u32_at(&self.map, offs + 4 * pos),
             u32_at(&self.map, offs + 4 * pos + 4),
         );
-        (a..b).map(move |i| u32_at(&self.map, nbrs + 4 * i))
+        let range = if a <= b && b <= total { a..b } else { 0..0 };
+        range
+            .map(move |i| u32_at(&self.map, nbrs + 4 * i))
+            .filter(move |&p| p < self.n)
     }
 
     fn dist(&self, pq: &[f32], pos: usize) -> f32 {
@@ -234,14 +246,16 @@ impl FlatGraph {
     }
 }
 
-/// Check the file's header, checksums and every offset and neighbour
-/// position; return the entry, per-layer byte offsets and vector offset.
+/// Check the file's header and sizes, and with `full` its payload checksum
+/// and every offset and neighbour position; return the entry, per-layer
+/// byte offsets and lengths, and the vector offset.
 fn layout(
     map: &[u8],
     dump: &[u8; 32],
     n: usize,
     pdim: usize,
-) -> Option<(usize, Vec<(usize, usize)>, usize)> {
+    full: bool,
+) -> Option<(usize, Vec<(usize, usize, usize)>, usize)> {
     let head = map.get(..HEADER + 32)?;
     let (layers, entry) = (u32_at(head, 16), u32_at(head, 20));
     let sane = &head[..8] == MAGIC
@@ -249,7 +263,7 @@ fn layout(
         && u32_at(head, 12) == pdim
         && &head[24..56] == dump
         && entry < n.max(1)
-        && blake3::hash(&map[HEADER + 32..]).as_bytes() == &head[56..88];
+        && (!full || blake3::hash(&map[HEADER + 32..]).as_bytes() == &head[56..88]);
     if !sane {
         return None;
     }
@@ -259,13 +273,15 @@ fn layout(
         let offs = at;
         let table = map.get(offs..offs.checked_add(4 * (n + 1))?)?;
         let total = u32_at(table, 4 * n);
-        let monotone = (0..n).all(|i| u32_at(table, 4 * i) <= u32_at(table, 4 * i + 4));
         let nbrs = offs + 4 * (n + 1);
         let list = map.get(nbrs..nbrs.checked_add(4 * total)?)?;
-        if !monotone || u32_at(table, 0) != 0 || (0..total).any(|i| u32_at(list, 4 * i) >= n) {
-            return None;
+        if full {
+            let monotone = (0..n).all(|i| u32_at(table, 4 * i) <= u32_at(table, 4 * i + 4));
+            if !monotone || u32_at(table, 0) != 0 || (0..total).any(|i| u32_at(list, 4 * i) >= n) {
+                return None;
+            }
         }
-        out.push((offs, nbrs));
+        out.push((offs, nbrs, total));
         at = nbrs + 4 * total;
     }
     (map.len() == at.checked_add(4 * pdim * n)?).then_some((entry, out, at))

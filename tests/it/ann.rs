@@ -512,3 +512,44 @@ fn a_store_change_refits_the_whitening_and_rebuilds_the_graph() {
     let q = w2.apply(&more.vector(3).unwrap());
     assert_eq!(ann.as_search().search(&q, 1, &live)[0].0, 10_003);
 }
+
+/// A flat graph file that passed a full check once is remembered (its
+/// identity in `graph.flat.ok`) and then opened without the full hash; it
+/// answers the same, and any write to it brings the full check back, which
+/// refuses a damaged file.
+#[test]
+fn flat_graph_check_is_remembered_until_the_file_changes() {
+    use imgdex::index::flatgraph::{self, checked};
+    let sb = Sandbox::new();
+    let v = clustered(3000, 29);
+    let fp = "test-model/v1";
+    let store = store_with(&sb, &v, fp);
+    let params = small_params();
+    stored::refresh(&store, fp, params, &[]).unwrap();
+    let dir = stored::saved_dir(&store).unwrap().unwrap();
+    let (file, ok) = (dir.join(flatgraph::FILE_NAME), dir.join("graph.flat.ok"));
+    let qs = queries(&v, 20, 5);
+    let answers = || {
+        let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
+        assert!(matches!(ann, Ann::Flat(_)), "the flat file is used");
+        qs.iter()
+            .map(|q| ann.as_search().search(q, 10, vectors.as_ref()))
+            .collect::<Vec<_>>()
+    };
+    let full = answers();
+    assert!(!ok.exists(), "a file written just now is not remembered");
+    std::thread::sleep(checked::SETTLE + std::time::Duration::from_millis(1100));
+    assert_eq!(answers(), full);
+    assert!(ok.exists(), "a settled file that checked out is remembered");
+    assert_eq!(answers(), full, "the remembered file answers the same");
+
+    let mut bad = std::fs::read(&file).unwrap();
+    let at = bad.len() / 3;
+    bad[at] ^= 0x10;
+    std::fs::write(&file, &bad).unwrap();
+    let (ann, _) = stored::open_for_query(&store, fp, params).unwrap();
+    assert!(
+        matches!(ann, Ann::Hnsw(_)),
+        "a file changed after it was remembered is checked in full, and refused"
+    );
+}
