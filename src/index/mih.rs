@@ -7,12 +7,14 @@
 //! `r_t + 1` sum to `r + 1`: if two hashes differed by more than `r_t` on
 //! every block they would differ by at least `r + 1` bits in all, so a
 //! pair within `r` agrees to within `r_t` bits on some block `t`. Each
-//! block gets a table of all images bucketed by its 16 bits; an image's
-//! candidates on block `t` are the buckets within `r_t` bits of its own.
-//! Every candidate is then checked against the whole rule (both hashes,
-//! exactly), and kept only from the first block on which it qualifies, so
-//! each pair comes out once. For the default radius 12 the blocks get radii
-//! 3, 2, 2, 2: 1,108 buckets probed per image instead of a scan of all.
+//! block gets a table of all images bucketed by its 16 bits, and every
+//! pair of buckets within `r_t` bits of each other is joined (a pass over
+//! the buckets in order per mask, so memory is read nearly in sequence
+//! rather than probed per image). Every candidate is then checked against
+//! the whole rule (both hashes, exactly), and kept only from the first
+//! block on which it qualifies, so each pair comes out once. For the default radius 12 the blocks get radii
+//! 3, 2, 2, 2: each bucket meets 1,108 others (counting itself once per
+//! block), instead of every image meeting every other.
 //!
 //! [`hamming::pairs_exhaustive`]: super::hamming::pairs_exhaustive
 //!
@@ -59,19 +61,22 @@ impl Plan {
         })
     }
 
-    /// Buckets probed per image: the 16-bit masks within each block's radius.
+    /// Buckets each bucket is joined with, over all blocks: the 16-bit
+    /// masks within each block's radius.
     pub fn probes(&self) -> u64 {
         self.radii.iter().map(|&r| ball_size(r)).sum()
     }
 
-    /// Whether probing is expected to beat a scan of `n` hashes: a probe
-    /// (a random access) is counted as four scanned entries, and a query
-    /// also reads the bucket entries its probes hit.
+    /// Whether the bucket joins are expected to cost less than half a scan
+    /// of all pairs of `n` hashes: each block joins 2^16 · probes / 2
+    /// bucket pairs, at the price of eight comparisons each plus the
+    /// comparisons of their entries (`(n / 2^16)^2` on average).
     pub fn worth_it(&self, n: usize) -> bool {
         let n = n as f64;
-        let probes = self.probes() as f64;
-        let per_query = 4.0 * probes + probes * n / BUCKETS as f64;
-        per_query < n / 2.0
+        let per_bucket = n / BUCKETS as f64;
+        let bucket_pairs = BUCKETS as f64 * self.probes() as f64 / 2.0;
+        let join = bucket_pairs * (8.0 + per_bucket * per_bucket);
+        join < n * n / 4.0
     }
 }
 
@@ -152,10 +157,8 @@ pub fn pairs(hashes: &[Hashes], max_phash: u32, max_dhash: u32, plan: &Plan) -> 
         .into_par_iter()
         .map(|t| Table::build(&key, &other, t))
         .collect();
-    let masks: Vec<Vec<u16>> = plan.radii.iter().map(|&r| masks(r)).collect();
-    let q = Query {
+    let q = Join {
         tables: &tables,
-        masks: &masks,
         radii: &plan.radii,
         rule: if plan.key_is_dhash {
             (max_dhash, max_phash)
@@ -163,49 +166,60 @@ pub fn pairs(hashes: &[Hashes], max_phash: u32, max_dhash: u32, plan: &Plan) -> 
             (max_phash, max_dhash)
         },
     };
-    let mut out: Vec<(u32, u32)> = (0..key.len())
+    // One task per (block, mask): a pass over all buckets in order, whose
+    // partners `b ^ mask` lie close by in memory too.
+    let tasks: Vec<(usize, usize)> = (0..plan.radii.len())
+        .flat_map(|t| {
+            masks(plan.radii[t])
+                .into_iter()
+                .map(move |m| (t, usize::from(m)))
+        })
+        .collect();
+    let mut out: Vec<(u32, u32)> = tasks
         .into_par_iter()
-        .with_min_len(1024)
-        .flat_map_iter(|i| {
-            let mut row = Vec::new();
-            q.row(i as u32, key[i], other[i], &mut row);
-            row
+        .flat_map_iter(|(t, m)| {
+            let mut found = Vec::new();
+            q.join(t, m, &mut found);
+            found
         })
         .collect();
     out.par_sort_unstable();
     out
 }
 
-/// What one image's probes need.
-struct Query<'a> {
+/// The tables and the rule, for the bucket joins.
+struct Join<'a> {
     tables: &'a [Table],
-    masks: &'a [Vec<u16>],
     radii: &'a [u32],
     /// Radius of the key hash, then of the other hash.
     rule: (u32, u32),
 }
 
-impl Query<'_> {
-    /// Pairs `(i, j)`, `j > i`, within the rule, each found on the first
-    /// block where it agrees within that block's radius.
-    fn row(&self, i: u32, k: u64, o: u64, out: &mut Vec<(u32, u32)>) {
-        for (t, table) in self.tables.iter().enumerate() {
-            let own = block(k, t);
-            for &m in &self.masks[t] {
-                let b = own ^ usize::from(m);
-                let (lo, hi) = (table.start[b] as usize, table.start[b + 1] as usize);
-                // Index order within a bucket: walk down to i.
-                for s in (lo..hi).rev() {
-                    let j = table.idx[s];
-                    if j <= i {
-                        break;
-                    }
-                    let kd = k ^ table.key[s];
+impl Join<'_> {
+    /// The pairs within the rule with one image in bucket `b` and the other
+    /// in bucket `b ^ m` of block `t`'s table, for every `b` (each unordered
+    /// bucket pair once; `m == 0` pairs a bucket with itself), kept only
+    /// when `t` is the first block on which they agree within its radius.
+    fn join(&self, t: usize, m: usize, out: &mut Vec<(u32, u32)>) {
+        let table = &self.tables[t];
+        for b in 0..BUCKETS {
+            let c = b ^ m;
+            if c < b {
+                continue;
+            }
+            let (lo, hi) = (table.start[b] as usize, table.start[b + 1] as usize);
+            let (clo, chi) = (table.start[c] as usize, table.start[c + 1] as usize);
+            for x in lo..hi {
+                let (k, o, i) = (table.key[x], table.other[x], table.idx[x]);
+                let from = if m == 0 { x + 1 } else { clo };
+                for y in from..chi {
+                    let kd = k ^ table.key[y];
                     if kd.count_ones() <= self.rule.0
-                        && (o ^ table.other[s]).count_ones() <= self.rule.1
+                        && (o ^ table.other[y]).count_ones() <= self.rule.1
                         && self.first_block(kd) == t
                     {
-                        out.push((i, j));
+                        let j = table.idx[y];
+                        out.push((i.min(j), i.max(j)));
                     }
                 }
             }
