@@ -186,17 +186,35 @@ impl Store {
     /// next `index` repairs them), and so is any vector whose length differs
     /// from the first (one model makes one length).
     pub fn current_embeddings(&self, fp: &str) -> Result<Vec<(ImageId, Vec<f32>)>> {
+        let mut out = Vec::new();
+        self.for_each_current_embedding(fp, |id, v| out.push((id, v)))?;
+        Ok(out)
+    }
+
+    /// [`Store::current_embeddings`] one at a time, in the same order and
+    /// with the same records left out, without collecting them (a caller
+    /// that keeps them in its own layout then holds one copy, not three).
+    pub fn for_each_current_embedding(
+        &self,
+        fp: &str,
+        mut f: impl FnMut(ImageId, Vec<f32>),
+    ) -> Result<()> {
         let code = record::fingerprint_code(fp);
-        let (all, _corrupt) = self.scan_embeddings()?;
         let mut dim = None;
-        Ok(all
-            .into_iter()
-            .filter(|(_, e)| e.fingerprint == code)
-            .filter_map(|(id, e)| {
-                let v = e.to_f32();
-                (*dim.get_or_insert(v.len()) == v.len()).then_some((id, v))
-            })
-            .collect())
+        for kv in self.embeddings.iter() {
+            let (k, v) = kv.map_err(|e| self.err(e))?;
+            let Ok(e) = record::decode::<StoredEmbedding>(&v).map(EmbeddingRecord::from) else {
+                continue;
+            };
+            if e.fingerprint != code {
+                continue;
+            }
+            let v = e.to_f32();
+            if *dim.get_or_insert(v.len()) == v.len() {
+                f(key_to_id(&k), v);
+            }
+        }
+        Ok(())
     }
 
     /// Image `id`'s embedding if the model with fingerprint `fp` made it
