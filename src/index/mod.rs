@@ -1,13 +1,14 @@
-//! Nearest-neighbour structures over stored features. For 64-bit hashes a
-//! brute-force popcount scan is exact and fast enough for collections of
-//! ~100k images; union-find merges pairwise matches into groups. Embeddings
-//! are searched through an HNSW graph saved beside the store, with two
+//! Nearest-neighbour structures over stored features. Near pairs of 64-bit
+//! hashes come from multi-index hashing, checked against an exact popcount
+//! scan (the fallback for wide radii and small collections); union-find
+//! merges pairwise matches into groups. Embeddings are searched through an HNSW graph saved beside the store, with two
 //! memory-mapped companions: a flat copy of the graph searched in place by
 //! one-shot queries, and f16 re-rank vectors for the server.
 
 pub mod ann;
 pub mod flatgraph;
 pub mod hamming;
+pub mod mih;
 pub mod rerank;
 pub mod searcher;
 pub mod space;

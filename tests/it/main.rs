@@ -18,6 +18,7 @@ mod embedding;
 mod fastpath;
 mod features;
 mod formats;
+mod hamming;
 mod heif;
 mod incremental;
 mod migration;
