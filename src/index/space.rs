@@ -68,24 +68,45 @@ impl Space {
     }
 }
 
-/// All embeddings of the space's model, brought into the space.
+/// All embeddings of the space's model, brought into the space. Streamed
+/// in blocks of [`BLOCK`] rows: only the space's vectors are held (at 1M
+/// GeM embeddings, 0.5 GB whitened instead of 4.6 GB raw as well).
 pub fn vectors(store: &Store, space: &Space) -> Result<MemoryVectors> {
-    let all = store.current_embeddings(&space.fp)?;
-    let raw_dim = all.first().map_or(0, |(_, v)| v.len());
-    let mut out = MemoryVectors::new(space.dim(raw_dim));
+    let mut out: Option<MemoryVectors> = None;
+    let mut block: Vec<(u64, Vec<f32>)> = Vec::with_capacity(BLOCK);
+    store.for_each_embedding(&space.fp, |id, v| {
+        block.push((id, v));
+        if block.len() == BLOCK {
+            push_block(space, &mut out, &mut block);
+        }
+    })?;
+    push_block(space, &mut out, &mut block);
+    Ok(out.unwrap_or_else(|| MemoryVectors::new(0)))
+}
+
+/// Rows brought into the space per block.
+pub const BLOCK: usize = 4096;
+
+/// `block`'s rows into `out` (created at the first row's dimension), in
+/// the space: whitened when the transform fits their length, else raw.
+fn push_block(space: &Space, out: &mut Option<MemoryVectors>, block: &mut Vec<(u64, Vec<f32>)>) {
+    let Some(raw_dim) = block.first().map(|(_, v)| v.len()) else {
+        return;
+    };
     match &space.whitening {
         Some(w) if w.dim as usize == raw_dim => {
-            let rows: Vec<&[f32]> = all.iter().map(|(_, v)| v.as_slice()).collect();
-            for ((id, _), v) in all.iter().zip(w.apply_many(&rows)) {
+            let rows: Vec<&[f32]> = block.iter().map(|(_, v)| v.as_slice()).collect();
+            let out = out.get_or_insert_with(|| MemoryVectors::new(w.out_dim as usize));
+            for ((id, _), v) in block.iter().zip(w.apply_many(&rows)) {
                 out.push(*id, &v);
             }
         }
         _ => {
-            out = MemoryVectors::new(raw_dim);
-            for (id, v) in &all {
+            let out = out.get_or_insert_with(|| MemoryVectors::new(raw_dim));
+            for (id, v) in block.iter() {
                 out.push(*id, v);
             }
         }
     }
-    Ok(out)
+    block.clear();
 }

@@ -90,6 +90,18 @@ impl Store {
         self.current_vectors(fp, EmbeddingRecord::dupe_f32)
     }
 
+    /// [`Store::current_embeddings`] one at a time, in the same order and
+    /// with the same records left out, without collecting them.
+    pub fn for_each_embedding(&self, fp: &str, mut f: impl FnMut(ImageId, Vec<f32>)) -> Result<()> {
+        let mut dim = None;
+        self.for_current(fp, |id, e| {
+            let v = e.to_f32();
+            if *dim.get_or_insert(v.len()) == v.len() {
+                f(id, v);
+            }
+        })
+    }
+
     /// One vector per current record, streamed from the tree (only the
     /// picked vectors are held).
     fn current_vectors(
