@@ -52,11 +52,17 @@ fn reference_preprocess(img: &RgbImage, spec: &ModelSpec) -> Vec<f32> {
         side,
     )
     .to_image();
+    reference_square(crop, spec)
+}
+
+/// A square resized to the input (unless it is that size),
+/// normalised pixel by pixel, NCHW.
+fn reference_square(square: RgbImage, spec: &ModelSpec) -> Vec<f32> {
     let s = spec.input_size;
-    let sq = if side == s {
-        crop
+    let sq = if square.width() == s {
+        square
     } else {
-        imgdex::decode::resize_rgb(&crop, s, s, imgdex::decode::Filter::Bicubic)
+        imgdex::decode::resize_rgb(&square, s, s, imgdex::decode::Filter::Bicubic)
     };
     let plane = (s * s) as usize;
     let mut out = vec![0f32; 3 * plane];
@@ -81,21 +87,7 @@ fn reference_pad(img: &RgbImage, spec: &ModelSpec) -> Vec<f32> {
     for (x, y, p) in img.enumerate_pixels() {
         canvas.put_pixel(x0 + x, y0 + y, *p);
     }
-    let s = spec.input_size;
-    let sq = if side == s {
-        canvas
-    } else {
-        imgdex::decode::resize_rgb(&canvas, s, s, imgdex::decode::Filter::Bicubic)
-    };
-    let plane = (s * s) as usize;
-    let mut out = vec![0f32; 3 * plane];
-    let scale = spec.scale.unwrap();
-    for (i, p) in sq.pixels().enumerate() {
-        for c in 0..3 {
-            out[c * plane + i] = (f32::from(p[c]) - spec.mean[c]) * scale;
-        }
-    }
-    out
+    reference_square(canvas, spec)
 }
 
 fn spec(fit: Fit) -> ModelSpec {
