@@ -153,7 +153,7 @@ def test_sidecar_fields():
     s = meta()
     expect = {"name": "efficientnet-lite0", "input": "input", "input_size": 224,
               "resize_short": 256, "interpolation": "bicubic", "scale": 1 / 128,
-              "fit": "pad", "pad_margin": 0.1,
+              "fit": "auto", "pad_margin": 0.1, "dupe_output": "embedding", "dupe_dim": 1280,
               "mean": [127, 127, 127], "layout": "NCHW", "channel_order": "RGB",
               "embedding_output": "gem", "logits_output": "logits",
               "embedding_dim": 1152, "classes": 1000,
