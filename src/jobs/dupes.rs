@@ -265,18 +265,18 @@ fn judged_vectors(store: &Store, fp: &str) -> Result<Option<MemoryVectors>> {
     if space.whitening.is_none() && !separate {
         return Ok(None);
     }
-    let rows = store.current_dupe_vectors(fp)?;
-    let mut out = MemoryVectors::new(rows.first().map_or(0, |r| r.1.len()));
-    for (id, v) in &rows {
-        out.push(*id, v);
-    }
-    Ok(Some(out))
+    let mut out: Option<MemoryVectors> = None;
+    store.for_each_vector(fp, crate::store::EmbeddingRecord::dupe_f32, |id, v| {
+        out.get_or_insert_with(|| MemoryVectors::new(v.len()))
+            .push(id, &v)
+    })?;
+    Ok(out)
 }
 
-/// Cosine distance of `a` and `b`'s raw embeddings, or `d` (the search
-/// space's) when that space is the raw one.
-fn raw_distance(raw: Option<&MemoryVectors>, a: u64, b: u64, d: f32) -> f32 {
-    match raw.map(|r| (r.slice(a), r.slice(b))) {
+/// Cosine distance of `a` and `b`'s judged vectors, or `d` (the search
+/// space's) when there are none apart from it.
+fn judged_distance(judged: Option<&MemoryVectors>, a: u64, b: u64, d: f32) -> f32 {
+    match judged.map(|r| (r.slice(a), r.slice(b))) {
         Some((Some(x), Some(y))) => crate::vecmath::cosine_distance(x, y),
         Some(_) => f32::INFINITY,
         None => d,
@@ -286,8 +286,9 @@ fn raw_distance(raw: Option<&MemoryVectors>, a: u64, b: u64, d: f32) -> f32 {
 /// k-NN over the embeddings: every pair within the weak cosine radius
 /// becomes a candidate with its exact cosine distance. The neighbours come
 /// from the store's search space (whitened when it has a transform, see
-/// `index::whiten`); the distance the rules judge is always that of the
-/// raw embeddings, so the thresholds do not depend on a store-fitted map.
+/// `index::whiten`); the distance the rules judge is that of the judged
+/// vectors (the head's, see [`judged_vectors`]), so the thresholds do not
+/// depend on a store-fitted map.
 fn embedding_pairs(
     store: &Store,
     fp: &str,
@@ -296,7 +297,7 @@ fn embedding_pairs(
     evidence: &mut Evidence,
 ) -> Result<&'static str> {
     let (mut ann, live) = stored::open(store, fp, ann_params(cfg))?;
-    let raw = judged_vectors(store, fp)?;
+    let judged = judged_vectors(store, fp)?;
     let radius = cfg.embedding.weak_cosine.max(cfg.embedding.max_cosine);
     let k = cfg.embedding.k;
     let kind = match (&ann, cfg.neighbours) {
@@ -322,7 +323,7 @@ fn embedding_pairs(
             id,
             hits.into_iter()
                 .filter(|(o, _)| *o != id)
-                .map(|(o, d)| (o, raw_distance(raw.as_ref(), id, o, d)))
+                .map(|(o, d)| (o, judged_distance(judged.as_ref(), id, o, d)))
                 .filter(|(_, d)| *d <= radius)
                 .collect::<Vec<_>>(),
         )

@@ -31,7 +31,9 @@ impl Store {
     /// next `index` repairs them), and so is any vector whose length differs
     /// from the first (one model makes one length).
     pub fn current_embeddings(&self, fp: &str) -> Result<Vec<(ImageId, Vec<f32>)>> {
-        self.current_vectors(fp, EmbeddingRecord::to_f32)
+        let mut out = Vec::new();
+        self.for_each_embedding(fp, |id, v| out.push((id, v)))?;
+        Ok(out)
     }
 
     /// How many readable embedding records the model `fp` made.
@@ -84,39 +86,27 @@ impl Store {
         Ok(None)
     }
 
-    /// As [`Store::current_embeddings`], for the vectors `dupes` judges by
-    /// ([`EmbeddingRecord::dupe_f32`]).
-    pub fn current_dupe_vectors(&self, fp: &str) -> Result<Vec<(ImageId, Vec<f32>)>> {
-        self.current_vectors(fp, EmbeddingRecord::dupe_f32)
-    }
-
     /// [`Store::current_embeddings`] one at a time, in the same order and
     /// with the same records left out, without collecting them.
-    pub fn for_each_embedding(&self, fp: &str, mut f: impl FnMut(ImageId, Vec<f32>)) -> Result<()> {
+    pub fn for_each_embedding(&self, fp: &str, f: impl FnMut(ImageId, Vec<f32>)) -> Result<()> {
+        self.for_each_vector(fp, EmbeddingRecord::to_f32, f)
+    }
+
+    /// `pick` of every current record of model `fp`, one at a time, in id
+    /// order; a vector whose length differs from the first is left out (one
+    /// model makes one length).
+    pub fn for_each_vector(
+        &self,
+        fp: &str,
+        pick: fn(&EmbeddingRecord) -> Vec<f32>,
+        mut f: impl FnMut(ImageId, Vec<f32>),
+    ) -> Result<()> {
         let mut dim = None;
         self.for_current(fp, |id, e| {
-            let v = e.to_f32();
+            let v = pick(e);
             if *dim.get_or_insert(v.len()) == v.len() {
                 f(id, v);
             }
         })
-    }
-
-    /// One vector per current record, streamed from the tree (only the
-    /// picked vectors are held).
-    fn current_vectors(
-        &self,
-        fp: &str,
-        pick: fn(&EmbeddingRecord) -> Vec<f32>,
-    ) -> Result<Vec<(ImageId, Vec<f32>)>> {
-        let mut dim = None;
-        let mut out = Vec::new();
-        self.for_current(fp, |id, e| {
-            let v = pick(e);
-            if *dim.get_or_insert(v.len()) == v.len() {
-                out.push((id, v));
-            }
-        })?;
-        Ok(out)
     }
 }

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::{ann_root, full_fingerprint, read_meta};
+use super::{generation_dir, matching_meta, read_meta};
 use crate::error::{Error, Result};
 use crate::index::ann::{HnswIndex, HnswParams, MemoryVectors};
 use crate::index::flatgraph::{self, FlatGraph};
@@ -20,15 +20,10 @@ pub(super) fn open_flat(
     params: &HnswParams,
     dim: usize,
 ) -> Result<Option<FlatGraph>> {
-    let Some(meta) = read_meta(store)? else {
+    let Some(meta) = matching_meta(store, space, params, dim)? else {
         return Ok(None);
     };
-    if meta.fingerprint != full_fingerprint(space, params, dim) {
-        return Ok(None);
-    }
-    let path = ann_root(store)
-        .join(format!("g{}", meta.generation))
-        .join(flatgraph::FILE_NAME);
+    let path = generation_dir(store, meta.generation).join(flatgraph::FILE_NAME);
     let removed = meta.removed.iter().map(|p| *p as usize).collect();
     FlatGraph::open(&path, &meta.checksum, meta.ids, removed, *params, dim)
 }
@@ -59,12 +54,7 @@ pub(super) fn rewrite_rerank(store: &Store, live: &MemoryVectors) -> Result<Opti
 
 /// Directory and graph checksum of the saved generation.
 fn current_generation(store: &Store) -> Result<Option<(PathBuf, [u8; 32])>> {
-    Ok(read_meta(store)?.map(|m| {
-        (
-            ann_root(store).join(format!("g{}", m.generation)),
-            m.checksum,
-        )
-    }))
+    Ok(read_meta(store)?.map(|m| (generation_dir(store, m.generation), m.checksum)))
 }
 
 /// Write the current generation's flat graph file from `h` when it has

@@ -252,6 +252,23 @@ fn rebuild(
     Ok(h)
 }
 
+/// The saved graph's meta when it was built for this space, parameters
+/// and dimension.
+fn matching_meta(
+    store: &Store,
+    space: &Space,
+    params: &HnswParams,
+    dim: usize,
+) -> Result<Option<AnnMeta>> {
+    let want = full_fingerprint(space, params, dim);
+    Ok(read_meta(store)?.filter(|m| m.fingerprint == want))
+}
+
+/// Directory of saved generation `generation`.
+fn generation_dir(store: &Store, generation: u64) -> PathBuf {
+    ann_root(store).join(format!("g{generation}"))
+}
+
 fn read_meta(store: &Store) -> Result<Option<AnnMeta>> {
     let Some(bytes) = store.meta_get(META_KEY)? else {
         return Ok(None);
@@ -273,13 +290,10 @@ fn load_valid(
     dim: usize,
     mmap: bool,
 ) -> Result<Option<HnswIndex>> {
-    let Some(meta) = read_meta(store)? else {
+    let Some(meta) = matching_meta(store, space, params, dim)? else {
         return Ok(None);
     };
-    if meta.fingerprint != full_fingerprint(space, params, dim) {
-        return Ok(None);
-    }
-    let dir = ann_root(store).join(format!("g{}", meta.generation));
+    let dir = generation_dir(store, meta.generation);
     if checksum(&dir, &meta.basename).ok() != Some(meta.checksum) {
         return Ok(None);
     }
@@ -379,5 +393,5 @@ pub fn saved_generation(store: &Store) -> Result<Option<u64>> {
 
 /// Directory holding the saved graph files of the current generation.
 pub fn saved_dir(store: &Store) -> Result<Option<PathBuf>> {
-    Ok(read_meta(store)?.map(|m| ann_root(store).join(format!("g{}", m.generation))))
+    Ok(read_meta(store)?.map(|m| generation_dir(store, m.generation)))
 }
