@@ -23,11 +23,20 @@ pub fn trim_border(img: &RgbImage) -> Option<RgbImage> {
         img.get_pixel(w - 1, h - 1),
     ];
     let colour = *corners[0];
-    if corners.iter().any(|c| !near(c, &colour)) {
+    if corners.iter().any(|c| !near(&c.0, &colour.0)) {
         return None;
     }
-    let row_uniform = |y: u32| uniform((0..w).map(|x| img.get_pixel(x, y)), &colour);
-    let col_uniform = |x: u32| uniform((0..h).map(|y| img.get_pixel(x, y)), &colour);
+    // Rows and columns straight from the raw buffer (3 bytes a pixel).
+    let raw = img.as_raw();
+    let row = (w * 3) as usize;
+    let row_uniform = |y: u32| {
+        let start = y as usize * row;
+        uniform(raw[start..start + row].chunks_exact(3), &colour)
+    };
+    let col_uniform = |x: u32| {
+        let column = raw[x as usize * 3..].chunks_exact(3).step_by(w as usize);
+        uniform(column, &colour)
+    };
     let (max_x, max_y) = (w / 3, h / 3);
     let top = (0..max_y).take_while(|&y| row_uniform(y)).count() as u32;
     let bottom = (0..max_y).take_while(|&i| row_uniform(h - 1 - i)).count() as u32;
@@ -42,16 +51,16 @@ pub fn trim_border(img: &RgbImage) -> Option<RgbImage> {
     Some(image::imageops::crop_imm(img, left, top, cw, ch).to_image())
 }
 
-fn near(a: &image::Rgb<u8>, b: &image::Rgb<u8>) -> bool {
+fn near(a: &[u8], b: &[u8]) -> bool {
     (0..3).all(|c| (i16::from(a[c]) - i16::from(b[c])).abs() <= BORDER_TOLERANCE)
 }
 
-/// True when at least 98% of `pixels` are near `colour`.
-fn uniform<'a>(pixels: impl Iterator<Item = &'a image::Rgb<u8>>, colour: &image::Rgb<u8>) -> bool {
+/// True when at least 98% of `pixels` (RGB byte triples) are near `colour`.
+fn uniform<'a>(pixels: impl Iterator<Item = &'a [u8]>, colour: &image::Rgb<u8>) -> bool {
     let (mut n, mut off) = (0u32, 0u32);
     for p in pixels {
         n += 1;
-        off += u32::from(!near(p, colour));
+        off += u32::from(!near(p, &colour.0));
     }
     off * 50 <= n
 }

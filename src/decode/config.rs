@@ -18,6 +18,10 @@ pub struct DecodeConfig {
     /// Decode JPEGs at a reduced DCT scale (1/2, 1/4, 1/8) when the working
     /// image is much smaller than the original.
     pub scaled_jpeg: bool,
+    /// Shortest short side a DCT-scaled JPEG may come out with (the CNN's
+    /// 224 input): a scale that lands between this and `work_short_side`
+    /// is taken as it is, instead of decoding at twice the size to resize.
+    pub scaled_jpeg_min_side: u32,
     /// Decode HEIC/AVIF when this build has the `heif` feature; `false`
     /// behaves exactly like a build without it (the files are skipped with
     /// a notice saying how to enable them).
@@ -33,6 +37,7 @@ impl Default for DecodeConfig {
             work_short_side: 256,
             work_long_side_max: 2048,
             scaled_jpeg: true,
+            scaled_jpeg_min_side: 224,
             heif: true,
         }
     }

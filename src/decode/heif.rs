@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use image::RgbImage;
+use image::DynamicImage;
 
 use crate::decode::DecodeConfig;
 use crate::error::{Error, Result};
@@ -74,16 +74,16 @@ pub fn sniff(bytes: &[u8]) -> Option<HeifKind> {
     None
 }
 
-/// Decode the primary picture of a HEIF file to RGB8 (alpha composited over
-/// white), with the container's rotation and mirroring applied. Returns the
-/// image at full size (the caller scales it to the working size) and
+/// Decode the primary picture of a HEIF file to RGB8 or RGBA8, with the
+/// container's rotation and mirroring applied. Returns the image at full
+/// size (the caller flattens it and scales it to the working size) and
 /// whether it is a cut-out (see [`crate::decode::is_cutout`]).
 pub fn decode(
     path: &Path,
     bytes: &[u8],
     kind: HeifKind,
     cfg: &DecodeConfig,
-) -> Result<(RgbImage, bool)> {
+) -> Result<(DynamicImage, bool)> {
     if !(BUILT_IN && cfg.heif) {
         return Err(Error::Unsupported {
             path: path.into(),
@@ -102,7 +102,7 @@ mod imp {
     use libheif_rs::{ColorSpace, HeifContext, LibHeif, RgbChroma};
 
     use crate::decode::DecodeConfig;
-    use crate::decode::{check_pixels, flatten_alpha, is_cutout};
+    use crate::decode::{check_pixels, is_cutout};
     use crate::error::{Error, Result};
 
     /// libheif's global state: initialised once, never torn down (its
@@ -119,7 +119,7 @@ mod imp {
         }
     }
 
-    pub fn decode(path: &Path, bytes: &[u8], cfg: &DecodeConfig) -> Result<(RgbImage, bool)> {
+    pub fn decode(path: &Path, bytes: &[u8], cfg: &DecodeConfig) -> Result<(DynamicImage, bool)> {
         let ctx = HeifContext::read_from_bytes(bytes).map_err(|e| err(path, e))?;
         let handle = ctx.primary_image_handle().map_err(|e| err(path, e))?;
         // The header's size is checked before any pixel memory is committed.
@@ -154,7 +154,7 @@ mod imp {
         };
         let img = img.ok_or_else(|| err(path, "decoded plane has the wrong length"))?;
         let cutout = is_cutout(&img);
-        Ok((flatten_alpha(img), cutout))
+        Ok((img, cutout))
     }
 
     /// Copy `height` rows of `width * channels` bytes out of a strided plane.
@@ -185,12 +185,12 @@ mod imp {
 mod imp {
     use std::path::Path;
 
-    use image::RgbImage;
+    use image::DynamicImage;
 
     use crate::decode::DecodeConfig;
     use crate::error::Result;
 
-    pub fn decode(_: &Path, _: &[u8], _: &DecodeConfig) -> Result<(RgbImage, bool)> {
+    pub fn decode(_: &Path, _: &[u8], _: &DecodeConfig) -> Result<(DynamicImage, bool)> {
         unreachable!("heif::decode checks BUILT_IN first")
     }
 }

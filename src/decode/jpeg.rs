@@ -40,7 +40,7 @@ pub(super) fn jpeg_scaled(
         .and_then(Orientation::from_exif_chunk)
         .unwrap_or(Orientation::NoTransforms);
     let short = w.min(h);
-    let target = cfg.work_short_side;
+    let target = cfg.work_short_side.min(cfg.scaled_jpeg_min_side).max(1);
     if short < 2 * target {
         // No DCT scaling possible: the general decoder (zune-jpeg) is faster
         // than jpeg-decoder at full scale.

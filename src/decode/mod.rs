@@ -18,11 +18,13 @@ mod border;
 mod config;
 pub mod heif;
 mod jpeg;
+mod pixels;
 mod resize;
 
 pub use border::trim_border;
 pub use config::DecodeConfig;
 use jpeg::jpeg_scaled;
+pub use pixels::{blend_over_white, flatten_alpha, working_rgb};
 pub use resize::{resize_rgb, to_working_size, working_dims, Filter};
 
 /// The result of decoding one file.
@@ -182,9 +184,8 @@ fn decode_generic(
     img.apply_orientation(orientation);
     let (width, height) = (img.width(), img.height());
     let cutout = is_cutout(&img);
-    let rgb = flatten_alpha(img);
     Ok(Decoded {
-        image: to_working_size(rgb, cfg),
+        image: working_rgb(img, cfg),
         width,
         height,
         format: format_name(format),
@@ -201,10 +202,10 @@ fn decode_heif(
     kind: heif::HeifKind,
     cfg: &DecodeConfig,
 ) -> Result<Decoded> {
-    let (rgb, cutout) = heif::decode(path, bytes, kind, cfg)?;
-    let (width, height) = rgb.dimensions();
+    let (img, cutout) = heif::decode(path, bytes, kind, cfg)?;
+    let (width, height) = (img.width(), img.height());
     Ok(Decoded {
-        image: to_working_size(rgb, cfg),
+        image: working_rgb(img, cfg),
         width,
         height,
         format: kind.name().into(),
@@ -223,33 +224,6 @@ pub fn is_cutout(img: &DynamicImage) -> bool {
     [(0, 0), (w, 0), (0, h), (w, h)]
         .iter()
         .any(|&(x, y)| image::GenericImageView::get_pixel(img, x, y)[3] == 0)
-}
-
-/// Composite any alpha channel over white, so that colours hidden under
-/// fully transparent pixels never reach the features.
-pub fn flatten_alpha(img: DynamicImage) -> RgbImage {
-    if !img.color().has_alpha() {
-        return img.into_rgb8();
-    }
-    let rgba = img.into_rgba8();
-    let (w, h) = rgba.dimensions();
-    // Opaque and fully transparent pixels (most of them, in practice) skip
-    // the blend; the formula gives the same bytes for them.
-    let mut out = Vec::with_capacity(rgba.as_raw().len() / 4 * 3);
-    for p in rgba.as_raw().chunks_exact(4) {
-        match p[3] {
-            255 => out.extend_from_slice(&p[..3]),
-            0 => out.extend_from_slice(&[255; 3]),
-            a => out.extend(p[..3].iter().map(|&c| blend_over_white(c, a))),
-        }
-    }
-    RgbImage::from_raw(w, h, out).expect("three bytes per pixel")
-}
-
-/// `c` at opacity `a` over white, rounded to nearest.
-pub fn blend_over_white(c: u8, a: u8) -> u8 {
-    let (c, a) = (u32::from(c), u32::from(a));
-    ((c * a + 255 * (255 - a) + 127) / 255) as u8
 }
 
 fn format_name(f: ImageFormat) -> String {

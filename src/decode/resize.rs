@@ -7,8 +7,9 @@ use image::RgbImage;
 
 use super::DecodeConfig;
 
-/// Scale so the short side is `work_short_side` (up or down), keeping the
-/// long side under `work_long_side_max`.
+/// Scale down so the short side is `work_short_side`, keeping the long side
+/// under `work_long_side_max`. Smaller images keep their size: upsampling
+/// adds no information, only pixels for every later stage to visit.
 pub fn to_working_size(img: RgbImage, cfg: &DecodeConfig) -> RgbImage {
     let (w, h) = img.dimensions();
     let (nw, nh) = working_dims(w, h, cfg);
@@ -25,6 +26,8 @@ pub enum Filter {
     Bilinear,
     /// Bicubic (Catmull-Rom): CNN input, as the models were evaluated.
     Bicubic,
+    /// Box (area average): the small image the hashes start from.
+    Box,
 }
 
 /// Resize with `fast_image_resize` (SIMD convolution, antialiased when
@@ -34,6 +37,7 @@ pub fn resize_rgb(img: &RgbImage, w: u32, h: u32, filter: Filter) -> RgbImage {
     let alg = match filter {
         Filter::Bilinear => ResizeAlg::Convolution(F::Bilinear),
         Filter::Bicubic => ResizeAlg::Convolution(F::CatmullRom),
+        Filter::Box => ResizeAlg::Convolution(F::Box),
     };
     let mut dst = RgbImage::new(w, h);
     let opts = ResizeOptions::new().resize_alg(alg);
@@ -43,6 +47,7 @@ pub fn resize_rgb(img: &RgbImage, w: u32, h: u32, filter: Filter) -> RgbImage {
             let f = match filter {
                 Filter::Bilinear => FilterType::Triangle,
                 Filter::Bicubic => FilterType::CatmullRom,
+                Filter::Box => FilterType::Triangle,
             };
             image::imageops::resize(img, w, h, f)
         }
@@ -53,7 +58,7 @@ pub fn resize_rgb(img: &RgbImage, w: u32, h: u32, filter: Filter) -> RgbImage {
 pub fn working_dims(w: u32, h: u32, cfg: &DecodeConfig) -> (u32, u32) {
     let short = f64::from(w.min(h));
     let long = f64::from(w.max(h));
-    let mut s = f64::from(cfg.work_short_side) / short;
+    let mut s = (f64::from(cfg.work_short_side) / short).min(1.0);
     if long * s > f64::from(cfg.work_long_side_max) {
         s = f64::from(cfg.work_long_side_max) / long;
     }

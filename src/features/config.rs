@@ -36,7 +36,7 @@ impl FeatureConfig {
 
     /// Identifies the histogram layout; part of every histogram record.
     pub fn histogram_fingerprint(&self) -> String {
-        format!("rgb-{}-l1norm-v1", self.histogram_bins)
+        format!("rgb-{}-l1norm-v2", self.histogram_bins)
     }
 
     /// The settings a store was indexed with, read back from its histogram

@@ -16,20 +16,23 @@ pub struct Histogram {
 pub fn compute(img: &RgbImage, bins: u16) -> Histogram {
     let nb = usize::from(bins);
     // Bin of each byte value, looked up instead of divided per pixel.
-    let bin: Vec<usize> = (0..256).map(|v| v * nb / 256).collect();
-    let mut counts = vec![0u32; 3 * nb];
-    let (r, rest) = counts.split_at_mut(nb);
-    let (g, b) = rest.split_at_mut(nb);
-    for p in img.as_raw().chunks_exact(3) {
-        r[bin[usize::from(p[0])]] += 1;
-        g[bin[usize::from(p[1])]] += 1;
-        b[bin[usize::from(p[2])]] += 1;
+    let bin: Vec<u8> = (0..256).map(|v| (v * nb / 256) as u8).collect();
+    // Four interleaved copies of the counts: runs of equal colours (flat
+    // areas, common in graphics) would otherwise make every increment wait
+    // for the one before it on the same counter.
+    let mut lanes = vec![[0u32; 3 * 256]; 4];
+    for (i, p) in img.as_raw().chunks_exact(3).enumerate() {
+        let lane = &mut lanes[i & 3];
+        lane[usize::from(bin[usize::from(p[0])])] += 1;
+        lane[256 + usize::from(bin[usize::from(p[1])])] += 1;
+        lane[512 + usize::from(bin[usize::from(p[2])])] += 1;
     }
     let total = (img.width() as f32 * img.height() as f32).max(1.0);
-    Histogram {
-        bins,
-        values: counts.iter().map(|&n| n as f32 / total).collect(),
-    }
+    let values = (0..3)
+        .flat_map(|c| (0..nb).map(move |b| c * 256 + b))
+        .map(|k| lanes.iter().map(|l| l[k]).sum::<u32>() as f32 / total)
+        .collect();
+    Histogram { bins, values }
 }
 
 /// Hellinger distance between two histograms of the same layout, averaged

@@ -228,8 +228,9 @@ fn auto_fit_pads_cut_outs_and_crops_scenes() {
             .unwrap();
         out
     };
-    let scene = varied(300, 200);
-    let opaque = image::RgbaImage::from_fn(300, 200, |x, y| {
+    // Short side 256: no upsampling before the network (tested below).
+    let scene = varied(384, 256);
+    let opaque = image::RgbaImage::from_fn(384, 256, |x, y| {
         let p = scene.get_pixel(x, y);
         image::Rgba([p[0], p[1], p[2], 255])
     });
@@ -250,4 +251,78 @@ fn auto_fit_pads_cut_outs_and_crops_scenes() {
     }
     let jpeg_like = imgdex::features::embedding::preprocess(&scene, &auto);
     assert_eq!(jpeg_like, reference_preprocess(&scene, &spec(Fit::Crop)));
+}
+
+/// Decoding never upsamples: an image smaller than the working size keeps
+/// its pixels, a larger one comes down to a 256 short side. Before the
+/// network, a small image's content is brought up to the resize side with
+/// the bilinear filter.
+#[test]
+fn small_images_keep_their_size_until_the_network_upsamples_them() {
+    let cfg = imgdex::decode::DecodeConfig::default();
+    let png = |img: &image::RgbImage| {
+        let mut out = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    };
+    for ((w, h), want) in [((100, 80), (100, 80)), ((1000, 800), (320, 256))] {
+        let bytes = png(&varied(w, h));
+        let d = imgdex::decode::decode(std::path::Path::new("x.png"), &bytes, &cfg).unwrap();
+        assert_eq!(d.image.dimensions(), want, "{w}x{h}");
+        assert_eq!((d.width, d.height), (w, h));
+    }
+    let small = varied(100, 80);
+    let d = imgdex::decode::decode(std::path::Path::new("s.png"), &png(&small), &cfg).unwrap();
+    let crop = spec(Fit::Crop);
+    let up = imgdex::decode::resize_rgb(d.content(), 320, 256, imgdex::decode::Filter::Bilinear);
+    let got = imgdex::features::embedding::preprocess_decoded(&d, &crop);
+    assert_eq!(got, imgdex::features::embedding::preprocess(&up, &crop));
+    assert_ne!(got, imgdex::features::embedding::preprocess(&small, &crop));
+}
+
+/// A large image with alpha is resized before it is flattened over white
+/// (premultiplied, so hidden colours do not bleed): the working image is
+/// the one flattening first would give, up to rounding.
+#[test]
+fn alpha_is_flattened_after_the_resize_with_the_same_picture() {
+    let scene = varied(600, 400);
+    let rgba = image::RgbaImage::from_fn(600, 400, |x, y| {
+        let p = scene.get_pixel(x, y);
+        // Transparent band with a loud hidden colour, soft edges, opaque rest.
+        let a = match x {
+            0..200 => 0,
+            200..300 => ((x - 200) * 255 / 100) as u8,
+            _ => 255,
+        };
+        let c = if a == 0 {
+            [255, 0, 255]
+        } else {
+            [p[0], p[1], p[2]]
+        };
+        image::Rgba([c[0], c[1], c[2], a])
+    });
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageRgba8(rgba.clone())
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    let cfg = imgdex::decode::DecodeConfig::default();
+    let d = imgdex::decode::decode(std::path::Path::new("a.png"), &bytes, &cfg).unwrap();
+    let flat = imgdex::decode::flatten_alpha(image::DynamicImage::ImageRgba8(rgba));
+    let want = imgdex::decode::resize_rgb(&flat, 384, 256, imgdex::decode::Filter::Bilinear);
+    assert_eq!(d.image.dimensions(), want.dimensions());
+    let worst = d
+        .image
+        .as_raw()
+        .iter()
+        .zip(want.as_raw())
+        .map(|(a, b)| a.abs_diff(*b))
+        .max()
+        .unwrap();
+    assert!(worst <= 3, "largest channel difference {worst}");
+    // The hidden magenta never shows: the transparent band is white.
+    assert_eq!(d.image.get_pixel(20, 100).0, [255, 255, 255]);
 }

@@ -121,7 +121,7 @@ pub(super) fn fingerprint(spec: &ModelSpec, model: &[u8]) -> String {
         None => String::new(),
     };
     format!(
-        "{}/blake3:{}/trim-in{}-{fit}-mean{:?}-mul{:?}/{}{dupe}/v1",
+        "{}/blake3:{}/nozoom-trim-in{}-{fit}-mean{:?}-mul{:?}/{}{dupe}/v2",
         spec.name,
         &digest[..16],
         spec.input_size,
@@ -156,7 +156,33 @@ pub fn preprocess_decoded(d: &crate::decode::Decoded, spec: &ModelSpec) -> Vec<f
         Fit::Auto if d.cutout => Fit::Pad,
         f => f,
     };
-    preprocess_as(d.content(), spec, fit)
+    match upsampled_content(d, spec) {
+        Some(up) => preprocess_as(&up, spec, fit),
+        None => preprocess_as(d.content(), spec, fit),
+    }
+}
+
+/// The content view of an image whose working image is smaller than the
+/// network's `resize_short`, first brought up by the factor that takes the
+/// working image's short side to it, with the bilinear filter. Decoding no
+/// longer upsamples (the hashes and histogram gain nothing from it), but
+/// the network does better on tiny sprites upsampled this way than by the
+/// bicubic resize alone (same-Pokémon precision@5 of `query` on
+/// pokemon-dev, front views: 0.972 against 0.956).
+fn upsampled_content(d: &crate::decode::Decoded, spec: &ModelSpec) -> Option<RgbImage> {
+    let short = d.image.width().min(d.image.height()).max(1);
+    if short >= spec.resize_short {
+        return None;
+    }
+    let s = f64::from(spec.resize_short) / f64::from(short);
+    let c = d.content();
+    let up = |n: u32| ((f64::from(n) * s).round() as u32).max(1);
+    Some(resize_rgb(
+        c,
+        up(c.width()),
+        up(c.height()),
+        Filter::Bilinear,
+    ))
 }
 
 fn preprocess_as(img: &RgbImage, spec: &ModelSpec, fit: Fit) -> Vec<f32> {

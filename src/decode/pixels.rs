@@ -1,0 +1,105 @@
+//! From a decoder's pixels to the RGB working image. Decoding is the big
+//! cost of indexing, so this step visits the full-size pixels as few times
+//! as possible: the common layouts (RGB, RGBA, grey, grey + alpha) convert
+//! in one tight pass, and an image with alpha is brought down to the working
+//! size *before* it is flattened over white, so the blend touches working
+//! pixels only. Resizing with premultiplied alpha and then compositing gives
+//! the same picture as compositing first (both are linear in the pixels),
+//! up to rounding.
+
+use image::{DynamicImage, RgbImage, RgbaImage};
+
+use super::{resize_rgb, to_working_size, working_dims, DecodeConfig, Filter};
+
+/// The working image of a decoded picture: oriented pixels in, RGB8 at the
+/// working size out, alpha composited over white.
+pub fn working_rgb(img: DynamicImage, cfg: &DecodeConfig) -> RgbImage {
+    if !img.color().has_alpha() {
+        return to_working_size(to_rgb8(img), cfg);
+    }
+    let rgba = to_rgba8(img);
+    let (w, h) = rgba.dimensions();
+    let (nw, nh) = working_dims(w, h, cfg);
+    if (nw, nh) == (w, h) {
+        return flatten_rgba(&rgba);
+    }
+    flatten_rgba(&resize_rgba(&rgba, nw, nh))
+}
+
+/// Composite any alpha channel over white, so that colours hidden under
+/// fully transparent pixels never reach the features.
+pub fn flatten_alpha(img: DynamicImage) -> RgbImage {
+    if !img.color().has_alpha() {
+        return to_rgb8(img);
+    }
+    flatten_rgba(&to_rgba8(img))
+}
+
+fn flatten_rgba(rgba: &RgbaImage) -> RgbImage {
+    let (w, h) = rgba.dimensions();
+    // Opaque and fully transparent pixels (most of them, in practice) skip
+    // the blend; the formula gives the same bytes for them.
+    let mut out = Vec::with_capacity(rgba.as_raw().len() / 4 * 3);
+    for p in rgba.as_raw().chunks_exact(4) {
+        match p[3] {
+            255 => out.extend_from_slice(&p[..3]),
+            0 => out.extend_from_slice(&[255; 3]),
+            a => out.extend(p[..3].iter().map(|&c| blend_over_white(c, a))),
+        }
+    }
+    RgbImage::from_raw(w, h, out).expect("three bytes per pixel")
+}
+
+/// `c` at opacity `a` over white, rounded to nearest.
+pub fn blend_over_white(c: u8, a: u8) -> u8 {
+    let (c, a) = (u32::from(c), u32::from(a));
+    ((c * a + 255 * (255 - a) + 127) / 255) as u8
+}
+
+/// RGBA resized with premultiplied alpha (`fast_image_resize` multiplies
+/// and divides by alpha around the convolution), so transparent pixels'
+/// hidden colours do not bleed into their neighbours.
+fn resize_rgba(img: &RgbaImage, w: u32, h: u32) -> RgbaImage {
+    use fast_image_resize::{FilterType as F, ResizeAlg, ResizeOptions, Resizer};
+    let mut dst = RgbaImage::new(w, h);
+    let opts = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(F::Bilinear));
+    match Resizer::new().resize(img, &mut dst, &opts) {
+        Ok(()) => dst,
+        // Cannot happen for RGBA8 buffers of matching size; stay correct anyway.
+        Err(_) => {
+            let flat = resize_rgb(&flatten_rgba(img), w, h, Filter::Bilinear);
+            DynamicImage::ImageRgb8(flat).into_rgba8()
+        }
+    }
+}
+
+/// RGB8 pixels; grey expands by copying (what `image`'s generic, colour-
+/// space-aware conversion computes for 8-bit grey, at a fraction of its cost).
+fn to_rgb8(img: DynamicImage) -> RgbImage {
+    match img {
+        DynamicImage::ImageRgb8(rgb) => rgb,
+        DynamicImage::ImageLuma8(g) => {
+            let (w, h) = g.dimensions();
+            let raw = g.as_raw().iter().flat_map(|&v| [v; 3]).collect();
+            RgbImage::from_raw(w, h, raw).expect("three bytes per pixel")
+        }
+        other => other.into_rgb8(),
+    }
+}
+
+/// RGBA8 pixels, with the same fast path for 8-bit grey + alpha.
+fn to_rgba8(img: DynamicImage) -> RgbaImage {
+    match img {
+        DynamicImage::ImageRgba8(rgba) => rgba,
+        DynamicImage::ImageLumaA8(g) => {
+            let (w, h) = g.dimensions();
+            let raw = g
+                .as_raw()
+                .chunks_exact(2)
+                .flat_map(|p| [p[0], p[0], p[0], p[1]])
+                .collect();
+            RgbaImage::from_raw(w, h, raw).expect("four bytes per pixel")
+        }
+        other => other.into_rgba8(),
+    }
+}
