@@ -632,14 +632,20 @@ impl SegmentAccountant {
             }
         }
 
+        // imgdex patch: a free segment that already holds nothing but
+        // `Corrupted` bytes (zeroed by an earlier open) is left alone, so an
+        // unchanged store is not rewritten on every open. The bytes on disk
+        // afterwards are the same as upstream's unconditional write.
+        let zeroed = vec![MessageKind::Corrupted.into(); self.config.segment_size];
+        let mut current = vec![0_u8; self.config.segment_size];
         for segment_base in to_free {
             self.free_segment(segment_base)?;
             io_fail!(self.config, "zero garbage segment SA");
-            pwrite_all(
-                &self.config.file,
-                &*vec![MessageKind::Corrupted.into(); self.config.segment_size],
-                segment_base,
-            )?;
+            let read = pread_exact_or_eof(&self.config.file, &mut current, segment_base)?;
+            if read == current.len() && current == zeroed {
+                continue;
+            }
+            pwrite_all(&self.config.file, &zeroed, segment_base)?;
         }
 
         // we want to complete all truncations because
