@@ -5,7 +5,7 @@
 //! the store's directory and read back one row at a time by positioned
 //! reads: the kernel's page cache holds them, not the process. A row reads
 //! back as exactly the f32 values the store's record decodes to (f16 to
-//! f32 is exact, and so is the way back), so distances are unchanged.
+//! f32 is exact), so distances are unchanged.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -14,6 +14,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use half::f16;
+use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
 
 use crate::error::{Error, Result};
 use crate::index::ann::Neighbour;
@@ -64,12 +65,14 @@ impl Judged {
         let mut bytes = vec![0u8; 2 * self.dim];
         let at = (row * 2 * self.dim) as u64;
         self.file.read_exact_at(&mut bytes, at).ok()?;
-        Some(
-            bytes
-                .chunks_exact(2)
-                .map(|b| f16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32())
-                .collect(),
-        )
+        let bits: Vec<u16> = bytes
+            .chunks_exact(2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            .collect();
+        let mut out = vec![0f32; self.dim];
+        bits.reinterpret_cast::<f16>()
+            .convert_to_f32_slice(&mut out);
+        Some(out)
     }
 }
 
@@ -83,16 +86,13 @@ fn spill(
 ) -> Result<(usize, HashMap<u64, usize>)> {
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let (mut dim, mut rows, mut failed) = (0, HashMap::new(), None);
-    let mut bits = Vec::new();
-    store.for_each_vector(fp, EmbeddingRecord::dupe_f32, |id, v| {
+    let mut bytes = Vec::new();
+    store.for_each_vector(fp, EmbeddingRecord::dupe_bits, |id, v| {
         dim = v.len();
-        bits.clear();
-        bits.extend(
-            v.iter()
-                .flat_map(|&x| f16::from_f32(x).to_bits().to_le_bytes()),
-        );
+        bytes.clear();
+        bytes.extend(v.iter().flat_map(|b| b.to_le_bytes()));
         if failed.is_none() {
-            match w.write_all(&bits) {
+            match w.write_all(&bytes) {
                 Ok(()) => drop(rows.insert(id, rows.len())),
                 Err(e) => failed = Some(e),
             }
