@@ -273,7 +273,8 @@ fn ann_params(cfg: &DupesConfig) -> HnswParams {
     }
 }
 
-/// Each image's neighbours with their distances in the search space, by id.
+/// Each image's neighbours with a distance each (the search space's, then
+/// the judged one), by id.
 type Hits = Vec<(u64, Vec<(u64, f32)>)>;
 
 /// k-NN over the embeddings: every pair within the weak cosine radius

@@ -46,6 +46,9 @@ impl Judged {
             .dir()
             .join(format!("dupes-{}.tmp", std::process::id()));
         let io = |e| Error::io(&path, e);
+        // One imgdex process per store (the lock): a file of this name
+        // can only be left by a crash right after creating it.
+        let _ = std::fs::remove_file(&path);
         let file = File::options()
             .read(true)
             .write(true)
