@@ -23,25 +23,14 @@ use memmap2::Mmap;
 pub mod checked;
 
 use crate::error::{Error, Result};
-use crate::index::ann::{rerank, AnnSearch, HnswIndex, HnswParams, Neighbour, Projection, Vectors};
+use crate::index::ann::{
+    rerank, AnnSearch, GraphPoint, HnswIndex, HnswParams, Neighbour, Projection, Vectors,
+};
 
 pub const FILE_NAME: &str = "graph.flat";
 const MAGIC: &[u8; 8] = b"IMGDXGF1";
 /// Magic, n, pdim, layers, entry (24 bytes), then the dump's checksum.
 const HEADER: usize = 24 + 32;
-
-type GraphPoint = std::sync::Arc<hnsw_rs::hnsw::Point<'static, f32>>;
-
-/// The graph's points by position (`None` for a position it lacks).
-fn by_position(h: &HnswIndex) -> Vec<Option<GraphPoint>> {
-    let mut points = vec![None; h.ids.len()];
-    for p in h.hnsw.get_point_indexation() {
-        if let Some(slot) = points.get_mut(p.get_origin_id()) {
-            *slot = Some(p);
-        }
-    }
-    points
-}
 
 /// Neighbour positions of `p` on `layer` (empty above its level).
 fn neighbours_of(p: &Option<GraphPoint>, layer: usize) -> Vec<u32> {
@@ -58,7 +47,7 @@ fn neighbours_of(p: &Option<GraphPoint>, layer: usize) -> Vec<u32> {
 /// Write the flat file of `h`, bound to its dump's checksum `dump`,
 /// streaming one section at a time.
 pub fn write(path: &Path, h: &HnswIndex, dump: &[u8; 32]) -> Result<()> {
-    let points = by_position(h);
+    let points = h.points_by_position();
     let levels: Vec<u8> = points
         .iter()
         .map(|p| p.as_ref().map_or(0, |p| p.get_point_id().0))

@@ -3,9 +3,11 @@
 //! scan (the fallback for wide radii and small collections); union-find
 //! merges pairwise matches into groups. Embeddings are searched through an HNSW graph saved beside the store, with two
 //! memory-mapped companions: a flat copy of the graph searched in place by
-//! one-shot queries, and f16 re-rank vectors for the server.
+//! one-shot queries, and f16 re-rank vectors for the server; and the
+//! union of each point's neighbour lists, which `dupes` reads.
 
 pub mod ann;
+pub mod edges;
 pub mod flatgraph;
 pub mod hamming;
 pub mod mih;

@@ -10,13 +10,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::Result;
 use crate::features::hash::hamming;
 use crate::features::histogram;
+use crate::index::ann::HnswParams;
 use crate::index::ann::DUPES_SEARCH;
-use crate::index::ann::{HnswParams, MemoryVectors};
 use crate::index::hamming::{self, HashRule};
 use crate::index::stored;
 use crate::index::unionfind::UnionFind;
@@ -25,6 +26,7 @@ use crate::store::{ImageId, ImageRecord, Store};
 
 mod config;
 mod detail;
+mod judged;
 mod preset;
 pub use config::{
     DupesBy, DupesConfig, EmbeddingRule, Neighbours, DEFAULT_EMBEDDING_RULE, DEFAULT_RULE,
@@ -82,7 +84,7 @@ pub struct DupesReport {
 type Evidence = BTreeMap<(u32, u32), Option<f32>>;
 
 pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
-    let records = store.scan_images()?.records;
+    let records = image_records(store, cfg)?;
     let index_of: HashMap<ImageId, u32> = records
         .iter()
         .enumerate()
@@ -114,6 +116,23 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
     report.method = method;
     report.pairs = cfg.with_pairs.then_some(pairs);
     Ok(report)
+}
+
+/// Every readable image record, in id order; without its colour histogram
+/// unless the histogram gate needs it (0.4 KB of a record's 0.6: 0.4 GB
+/// held at 1M images).
+fn image_records(store: &Store, cfg: &DupesConfig) -> Result<Vec<(ImageId, ImageRecord)>> {
+    store
+        .iter_images()
+        .map(|r| {
+            r.map(|(id, mut rec)| {
+                if cfg.max_histogram.is_none() {
+                    rec.histogram = None;
+                }
+                (id, rec)
+            })
+        })
+        .collect()
 }
 
 /// Gather candidate pairs into `evidence` (exact duplicates go straight
@@ -254,41 +273,16 @@ fn ann_params(cfg: &DupesConfig) -> HnswParams {
     }
 }
 
-/// The vectors the rules judge (see [`crate::store::EmbeddingRecord::dupe`]),
-/// when they are not the search space's own (a whitened space, or a model
-/// with a separate dupe output); `None`: judge the space's distances.
-fn judged_vectors(store: &Store, fp: &str) -> Result<Option<MemoryVectors>> {
-    let space = stored::Space::load(store, fp)?;
-    let separate = store
-        .first_embedding(fp)?
-        .is_some_and(|e| !e.dupe.is_empty());
-    if space.whitening.is_none() && !separate {
-        return Ok(None);
-    }
-    let mut out: Option<MemoryVectors> = None;
-    store.for_each_vector(fp, crate::store::EmbeddingRecord::dupe_f32, |id, v| {
-        out.get_or_insert_with(|| MemoryVectors::new(v.len()))
-            .push(id, &v)
-    })?;
-    Ok(out)
-}
-
-/// Cosine distance of `a` and `b`'s judged vectors, or `d` (the search
-/// space's) when there are none apart from it.
-fn judged_distance(judged: Option<&MemoryVectors>, a: u64, b: u64, d: f32) -> f32 {
-    match judged.map(|r| (r.slice(a), r.slice(b))) {
-        Some((Some(x), Some(y))) => crate::vecmath::cosine_distance(x, y),
-        Some(_) => f32::INFINITY,
-        None => d,
-    }
-}
+/// Each image's neighbours with a distance each (the search space's, then
+/// the judged one), by id.
+type Hits = Vec<(u64, Vec<(u64, f32)>)>;
 
 /// k-NN over the embeddings: every pair within the weak cosine radius
 /// becomes a candidate with its exact cosine distance. The neighbours come
 /// from the store's search space (whitened when it has a transform, see
 /// `index::whiten`); the distance the rules judge is that of the judged
-/// vectors (the head's, see [`judged_vectors`]), so the thresholds do not
-/// depend on a store-fitted map.
+/// vectors (the head's, see [`judged`]), so the thresholds do not depend
+/// on a store-fitted map.
 fn embedding_pairs(
     store: &Store,
     fp: &str,
@@ -296,38 +290,13 @@ fn embedding_pairs(
     index_of: &HashMap<ImageId, u32>,
     evidence: &mut Evidence,
 ) -> Result<&'static str> {
-    let (mut ann, live) = stored::open(store, fp, ann_params(cfg))?;
-    let judged = judged_vectors(store, fp)?;
+    let (kind, hits) = neighbours(store, fp, cfg)?;
+    let judged = judged::Judged::load(store, fp)?;
     let radius = cfg.embedding.weak_cosine.max(cfg.embedding.max_cosine);
-    let k = cfg.embedding.k;
-    let kind = match (&ann, cfg.neighbours) {
-        (stored::Ann::Exact(_), _) => "exact",
-        (stored::Ann::Hnsw(_), Neighbours::Search) => "hnsw-search",
-        _ => "hnsw-graph",
-    };
-    let hits: Vec<(u64, Vec<(u64, f32)>)> = match &mut ann {
-        stored::Ann::Hnsw(h) if cfg.neighbours != Neighbours::Search => h.edge_knn(k, &live),
-        _ => {
-            if let stored::Ann::Hnsw(h) = &mut ann {
-                h.set_search_params(DUPES_SEARCH.0, DUPES_SEARCH.1);
-            }
-            let (ids, queries): (Vec<u64>, Vec<&[f32]>) = live.iter().unzip();
-            // One extra: the image itself comes back first.
-            ids.into_iter()
-                .zip(ann.as_search().search_many(&queries, k + 1, &live))
-                .collect()
-        }
-    };
-    let found = hits.into_iter().map(|(id, hits)| {
-        (
-            id,
-            hits.into_iter()
-                .filter(|(o, _)| *o != id)
-                .map(|(o, d)| (o, judged_distance(judged.as_ref(), id, o, d)))
-                .filter(|(_, d)| *d <= radius)
-                .collect::<Vec<_>>(),
-        )
-    });
+    let found: Hits = hits
+        .into_par_iter()
+        .map(|(id, hits)| (id, judged::judge(judged.as_ref(), id, hits, radius)))
+        .collect();
     for (id, hits) in found {
         let Some(&a) = index_of.get(&id) else {
             continue;
@@ -340,4 +309,41 @@ fn embedding_pairs(
         }
     }
     Ok(kind)
+}
+
+/// Each embedded image's `k` nearest neighbours (itself possibly among
+/// them), and how they were found. Off the graph's lists, the saved edge
+/// file is read when it is current, so the `hnsw_rs` graph is not loaded;
+/// else the graph is (rebuilt if needed, and its edge file written).
+fn neighbours(store: &Store, fp: &str, cfg: &DupesConfig) -> Result<(&'static str, Hits)> {
+    let params = ann_params(cfg);
+    let k = cfg.embedding.k;
+    if matches!(cfg.neighbours, Neighbours::Auto | Neighbours::Graph) {
+        if let Some((edges, live)) = stored::open_for_dupes(store, fp, &params)? {
+            return Ok(("hnsw-graph", edges.edge_knn(k, &live)));
+        }
+    }
+    let (mut ann, live) = stored::open(store, fp, params)?;
+    let kind = match (&ann, cfg.neighbours) {
+        (stored::Ann::Exact(_), _) => "exact",
+        (stored::Ann::Hnsw(_), Neighbours::Search) => "hnsw-search",
+        _ => "hnsw-graph",
+    };
+    let hits = match &mut ann {
+        stored::Ann::Hnsw(h) if cfg.neighbours != Neighbours::Search => {
+            stored::ensure_files(store, h)?;
+            h.edge_knn(k, &live)
+        }
+        _ => {
+            if let stored::Ann::Hnsw(h) = &mut ann {
+                h.set_search_params(DUPES_SEARCH.0, DUPES_SEARCH.1);
+            }
+            let (ids, queries): (Vec<u64>, Vec<&[f32]>) = live.iter().unzip();
+            // One extra: the image itself comes back first.
+            ids.into_iter()
+                .zip(ann.as_search().search_many(&queries, k + 1, &live))
+                .collect()
+        }
+    };
+    Ok((kind, hits))
 }

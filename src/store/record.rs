@@ -113,6 +113,15 @@ impl EmbeddingRecord {
         from_f16(&self.data)
     }
 
+    /// The f16 bits of [`EmbeddingRecord::dupe_f32`], as stored.
+    pub fn dupe_bits(&self) -> Vec<u16> {
+        if self.dupe.is_empty() {
+            self.data.clone()
+        } else {
+            self.dupe.clone()
+        }
+    }
+
     /// The vector `dupes` judges by: the dupe vector, else the embedding.
     pub fn dupe_f32(&self) -> Vec<f32> {
         if self.dupe.is_empty() {

@@ -95,11 +95,11 @@ impl Store {
     /// `pick` of every current record of model `fp`, one at a time, in id
     /// order; a vector whose length differs from the first is left out (one
     /// model makes one length).
-    pub fn for_each_vector(
+    pub fn for_each_vector<T>(
         &self,
         fp: &str,
-        pick: fn(&EmbeddingRecord) -> Vec<f32>,
-        mut f: impl FnMut(ImageId, Vec<f32>),
+        pick: fn(&EmbeddingRecord) -> Vec<T>,
+        mut f: impl FnMut(ImageId, Vec<T>),
     ) -> Result<()> {
         let mut dim = None;
         self.for_current(fp, |id, e| {

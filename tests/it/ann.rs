@@ -21,7 +21,7 @@ const DIM: usize = 1280;
 /// Stated tolerance: HNSW must find at least 95% of the exact top-10.
 const MIN_RECALL: f64 = 0.95;
 
-fn clustered(n: usize, seed: u64) -> MemoryVectors {
+pub(crate) fn clustered(n: usize, seed: u64) -> MemoryVectors {
     imgdex::index::ann::clustered_vectors(n, DIM, seed)
 }
 
@@ -83,7 +83,7 @@ fn removed_ids_are_never_returned() {
 
 /// A store holding `vectors` as embeddings of model `fp` (no image files
 /// needed: the ANN layer only reads embeddings and ids).
-fn store_with(sb: &Sandbox, vectors: &MemoryVectors, fp: &str) -> Store {
+pub(crate) fn store_with(sb: &Sandbox, vectors: &MemoryVectors, fp: &str) -> Store {
     let store = Store::open(&sb.db(), &StoreOptions::default()).unwrap();
     store.set_fingerprint("embedding", fp).unwrap();
     for (id, v) in vectors.iter() {
@@ -93,7 +93,7 @@ fn store_with(sb: &Sandbox, vectors: &MemoryVectors, fp: &str) -> Store {
     store
 }
 
-fn put(store: &Store, id: u64, v: &[f32], fp: &str) {
+pub(crate) fn put(store: &Store, id: u64, v: &[f32], fp: &str) {
     let rec = ImageRecord {
         path: paths::to_bytes(std::path::Path::new(&format!("/synthetic/{id}.png"))),
         size: 0,

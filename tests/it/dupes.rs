@@ -51,6 +51,42 @@ fn families(sb: &Sandbox) -> (PathBuf, Vec<Vec<String>>) {
     (dir, fams)
 }
 
+/// `dupes --ann graph` reads the saved edge file (the forced graph runs
+/// above saved it); without it, or with it damaged, `dupes` loads the
+/// `hnsw_rs` graph, finds the same pairs with the same cosines, and writes
+/// the file again. The judged vectors' temporary file is gone afterwards.
+fn edge_file_gives_the_loaded_graphs_pairs(sb: &Sandbox) {
+    let run = || {
+        let out = sb.imgdex(["dupes", "--json", "--pairs", "--ann", "graph"]);
+        out.assert_code(0);
+        out.stdout
+    };
+    let gens: Vec<PathBuf> = std::fs::read_dir(sb.db().join("ann"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(gens.len(), 1, "{gens:?}");
+    let file = gens[0].join("graph.edges");
+    let good = std::fs::read(&file).expect("saved with the graph");
+    let from_file = run();
+    assert!(from_file.contains("\"cosine\": 0."), "{from_file}");
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(run(), from_file, "loaded graph, file missing");
+    assert_eq!(std::fs::read(&file).unwrap(), good, "written again");
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x01;
+    std::fs::write(&file, &bad).unwrap();
+    assert_eq!(run(), from_file, "loaded graph, file damaged");
+    assert_eq!(std::fs::read(&file).unwrap(), good, "repaired");
+    let left: Vec<_> = std::fs::read_dir(sb.db())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("dupes-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 #[test]
 fn embeddings_group_flips_crops_and_borders() {
     let sb = Sandbox::new();
@@ -79,6 +115,7 @@ fn embeddings_group_flips_crops_and_borders() {
     for ann in ["graph", "search"] {
         assert_eq!(sb.dupes(&["--ann", ann]), fams, "--ann {ann}");
     }
+    edge_file_gives_the_loaded_graphs_pairs(&sb);
     for d in j["details"].as_array().unwrap() {
         // The bordered copy is the largest picture: the suggested keeper.
         assert!(

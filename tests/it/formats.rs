@@ -434,7 +434,7 @@ fn write_format_fixtures() {
     let store = frozen_graph_store(&sb);
     stored::refresh(&store, ANN_FP, ann_params(), &[]).unwrap();
     drop(stored::open_resident(&store, ANN_FP, ann_params()).unwrap());
-    for f in ["graph.flat", "vectors.f16"] {
+    for f in ["graph.flat", "vectors.f16", "graph.edges"] {
         let bytes = std::fs::read(sb.db().join("ann/g1").join(f)).unwrap();
         w(&format!("ann_g1/{f}"), &bytes);
     }
@@ -451,6 +451,7 @@ fn frozen_graph_store(sb: &Sandbox) -> Store {
         "imgdex.hnsw.data",
         "graph.flat",
         "vectors.f16",
+        "graph.edges",
     ] {
         let from = dir().join("ann_g1").join(f);
         if from.exists() {
@@ -489,6 +490,35 @@ fn the_frozen_flat_graph_and_rerank_files_are_used_not_rewritten() {
             "{f} was rewritten"
         );
     }
+}
+
+/// The frozen edge file (v1, magic `IMGDXGE1`) of the frozen graph is
+/// read by `dupes`' open, gives the loaded graph's neighbour lists, and is
+/// not rewritten by `index` (its refresh) or `dupes`' fallback.
+#[test]
+fn the_frozen_edge_file_is_used_not_rewritten() {
+    let sb = Sandbox::new();
+    let store = frozen_graph_store(&sb);
+    let file = sb.db().join("ann/g1/graph.edges");
+    let before = std::fs::read(&file).expect("fixture present");
+    assert_eq!(&before[..8], b"IMGDXGE1");
+    let (edges, live) = stored::open_for_dupes(&store, ANN_FP, &ann_params())
+        .unwrap()
+        .expect("the frozen edge file loads");
+    let mut from_file = edges.edge_knn(usize::MAX, &live);
+    let (ann, live) = stored::open(&store, ANN_FP, ann_params()).unwrap();
+    let stored::Ann::Hnsw(h) = ann else {
+        panic!("the frozen graph loads");
+    };
+    let mut loaded = h.edge_knn(usize::MAX, &live);
+    from_file.sort_by_key(|l| l.0);
+    loaded.sort_by_key(|l| l.0);
+    assert_eq!(from_file.len(), 40);
+    assert_eq!(from_file, loaded);
+    stored::ensure_files(&store, &h).unwrap();
+    drop(h);
+    stored::refresh(&store, ANN_FP, ann_params(), &[]).unwrap();
+    assert_eq!(std::fs::read(&file).unwrap(), before, "rewritten");
 }
 
 fn walk_size(p: &Path) -> u64 {

@@ -14,6 +14,7 @@ mod cluster;
 mod crash;
 mod defects;
 mod dupes;
+mod edges;
 mod embedding;
 mod fastpath;
 mod features;

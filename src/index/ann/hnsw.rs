@@ -10,7 +10,7 @@ use hnsw_rs::hnsw::Hnsw;
 use hnsw_rs::hnswio::HnswIo;
 use rayon::prelude::*;
 
-use super::{top_k, AnnSearch, AnnWrite, MemoryVectors, Neighbour, Projection, Vectors};
+use super::{nearest_of, AnnSearch, AnnWrite, MemoryVectors, Neighbour, Projection, Vectors};
 
 /// HNSW build and search parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -62,6 +62,9 @@ impl HnswParams {
 /// finds them; measured with `cargo bench --bench ann` (recall@10 column of
 /// the `dupes` rows).
 pub const DUPES_SEARCH: (usize, usize) = (32, 0);
+
+/// A point of the `hnsw_rs` graph.
+pub(crate) type GraphPoint = std::sync::Arc<hnsw_rs::hnsw::Point<'static, f32>>;
 
 /// HNSW over projected vectors; graph position `i` is image id `ids[i]`.
 /// A re-embedded image gets a new position; its old one is hidden.
@@ -233,6 +236,7 @@ impl HnswIndex {
     /// a single search. The graph's lists hold each point's nearest
     /// neighbours, thinned by HNSW's diversity heuristic; a dropped close
     /// pair is still joined through the neighbour that caused the drop.
+    /// (`index::edges` gives the same answer from the saved edge file.)
     pub fn edge_knn(&self, k: usize, vectors: &MemoryVectors) -> Vec<(u64, Vec<Neighbour>)> {
         let points: Vec<_> = self.hnsw.get_point_indexation().into_iter().collect();
         points
@@ -241,22 +245,32 @@ impl HnswIndex {
             .filter_map(|p| {
                 let id = self.ids[p.get_origin_id()];
                 let v = vectors.slice(id)?;
-                let mut near: Vec<Neighbour> = p
-                    .get_neighborhood_id()
-                    .iter()
-                    .flatten()
-                    .filter(|nb| !self.removed.contains(&nb.d_id))
-                    .filter_map(|nb| {
-                        let other = self.ids[nb.d_id];
-                        vectors.distance(other, v).map(|d| (other, d))
-                    })
-                    .collect();
-                near.sort_by_key(|n| n.0);
-                near.dedup_by_key(|n| n.0);
-                top_k(&mut near, k);
-                Some((id, near))
+                let others = Self::all_neighbours(p)
+                    .filter(|pos| !self.removed.contains(pos))
+                    .map(|pos| self.ids[pos]);
+                Some((id, nearest_of(v, others, vectors, k)))
             })
             .collect()
+    }
+
+    /// Positions on every list `hnsw_rs` keeps for `p`, layer by layer
+    /// (it keeps lists on layers above the point's own level too).
+    pub(crate) fn all_neighbours(p: &GraphPoint) -> impl Iterator<Item = usize> + '_ {
+        p.get_neighborhood_id()
+            .into_iter()
+            .flatten()
+            .map(|nb| nb.d_id)
+    }
+
+    /// The graph's points by position (`None` for a position it lacks).
+    pub(crate) fn points_by_position(&self) -> Vec<Option<GraphPoint>> {
+        let mut points = vec![None; self.ids.len()];
+        for p in self.hnsw.get_point_indexation() {
+            if let Some(slot) = points.get_mut(p.get_origin_id()) {
+                *slot = Some(p);
+            }
+        }
+        points
     }
 
     /// Graph shortlist of `pq`, re-ranked exactly against `q`.

@@ -19,7 +19,7 @@ mod hnsw;
 mod projection;
 
 pub use fixtures::{clustered_vectors, pair_recall, plant_near_copies, recall_at_k};
-pub(crate) use hnsw::GraphLoader;
+pub(crate) use hnsw::{GraphLoader, GraphPoint};
 pub use hnsw::{HnswIndex, HnswParams, DUPES_SEARCH};
 pub use projection::{Projection, SplitMix};
 
@@ -184,6 +184,27 @@ pub(crate) fn rerank(
         .collect();
     top_k(&mut scored, k);
     scored
+}
+
+/// The `k` nearest of `others` (ids, repeats allowed) to `v`, by exact
+/// distance from `vectors`: one point's re-ranked graph neighbours in the
+/// all-pairs pass of `dupes`. Ids without a vector are left out.
+pub(crate) fn nearest_of(
+    v: &[f32],
+    others: impl Iterator<Item = u64>,
+    vectors: &MemoryVectors,
+    k: usize,
+) -> Vec<Neighbour> {
+    let mut near: Vec<Neighbour> = others
+        .filter_map(|o| vectors.distance(o, v).map(|d| (o, d)))
+        .collect();
+    near.sort_by_key(|n| n.0);
+    near.dedup_by_key(|n| n.0);
+    top_k(&mut near, k);
+    // Held for every image until `dupes` has judged them: k entries, not
+    // the ~33 of a whole neighbour union (0.5 GB at 1M images).
+    near.shrink_to_fit();
+    near
 }
 
 pub(crate) fn top_k(all: &mut Vec<Neighbour>, k: usize) {

@@ -1,13 +1,16 @@
 //! The memory-mapped companions of the saved graph, kept in its
 //! generation directory: the flat graph a one-shot `query` searches in
 //! place, and the re-rank vectors the server reads instead of store
-//! records. Both are derived from, and bound to, the current generation.
+//! records; and the edge file `dupes` re-ranks graph neighbours from
+//! without loading the dump. All are derived from, and bound to, the
+//! current generation.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use super::{generation_dir, matching_meta, read_meta};
+use super::{generation_dir, matching_meta, read_meta, store_dim, DIRTY_KEY};
 use crate::error::{Error, Result};
 use crate::index::ann::{HnswIndex, HnswParams, MemoryVectors};
+use crate::index::edges::{self, GraphEdges};
 use crate::index::flatgraph::{self, FlatGraph};
 use crate::index::rerank::{self, RerankFile};
 use crate::index::space::Space;
@@ -57,18 +60,73 @@ fn current_generation(store: &Store) -> Result<Option<(PathBuf, [u8; 32])>> {
     Ok(read_meta(store)?.map(|m| (generation_dir(store, m.generation), m.checksum)))
 }
 
-/// Write the current generation's flat graph file from `h` when it has
-/// none (a graph saved by an older imgdex), so the next one-shot query can
-/// search in place.
-pub(super) fn ensure_flat(store: &Store, h: &HnswIndex) -> Result<()> {
-    let Some((dir, sum)) = current_generation(store)? else {
+/// Write the companions of a graph being saved into its directory `dir`,
+/// bound to its dump's checksum `sum`: re-rank vectors of `live`, flat
+/// graph and edge file.
+pub(super) fn write_companions(
+    dir: &Path,
+    h: &HnswIndex,
+    live: &MemoryVectors,
+    sum: &[u8; 32],
+) -> Result<()> {
+    rerank::write(&dir.join(rerank::FILE_NAME), live, sum)?;
+    flatgraph::write(&dir.join(flatgraph::FILE_NAME), h, sum)?;
+    edges::write(&dir.join(edges::FILE_NAME), h, sum)
+}
+
+/// For `dupes`: the saved graph's edge file and the live vectors of the
+/// space, when the graph is known to be current (no `index` run has
+/// touched embeddings since it was saved, and its live ids are exactly
+/// the store's), was built for these parameters, holds at least
+/// `params.exact_below` vectors, and the file checks out. `None`
+/// otherwise: [`super::open`] then loads (or rebuilds) the graph.
+pub fn open_for_dupes(
+    store: &Store,
+    fp: &str,
+    params: &HnswParams,
+) -> Result<Option<(GraphEdges, MemoryVectors)>> {
+    let space = Space::load(store, fp)?;
+    if store.meta_get(DIRTY_KEY)?.is_some() {
+        return Ok(None);
+    }
+    let Some(dim) = store_dim(store, &space)? else {
+        return Ok(None);
+    };
+    let Some(meta) = matching_meta(store, &space, params, dim)? else {
+        return Ok(None);
+    };
+    let path = generation_dir(store, meta.generation).join(edges::FILE_NAME);
+    let removed = meta.removed.iter().map(|p| *p as usize).collect();
+    let Some(g) = GraphEdges::open(&path, &meta.checksum, meta.ids, removed)? else {
+        return Ok(None);
+    };
+    let live = crate::index::space::vectors(store, &space)?;
+    let usable = live.len() >= params.exact_below && live.dim == dim && g.same_ids(&live);
+    Ok(usable.then_some((g, live)))
+}
+
+/// Write the current generation's flat graph and edge files from `h`
+/// when they are missing (a graph saved by an older imgdex), so the next
+/// one-shot query can search in place and `dupes` need not load `h`. The
+/// edge file is also written again when it does not check out.
+pub fn ensure_files(store: &Store, h: &HnswIndex) -> Result<()> {
+    let Some(meta) = read_meta(store)? else {
         return Ok(());
     };
+    let dir = generation_dir(store, meta.generation);
+    let sum = meta.checksum;
     let path = dir.join(flatgraph::FILE_NAME);
-    if path.exists() {
-        return Ok(());
+    if !path.exists() {
+        let tmp = path.with_extension("tmp");
+        flatgraph::write(&tmp, h, &sum)?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
     }
-    let tmp = path.with_extension("tmp");
-    flatgraph::write(&tmp, h, &sum)?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+    let path = dir.join(edges::FILE_NAME);
+    let removed = meta.removed.iter().map(|p| *p as usize).collect();
+    if GraphEdges::open(&path, &sum, meta.ids, removed)?.is_none() {
+        let tmp = path.with_extension("tmp");
+        edges::write(&tmp, h, &sum)?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    }
+    Ok(())
 }

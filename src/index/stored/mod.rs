@@ -21,15 +21,15 @@ use crate::index::ann::{
     AnnSearch, AnnWrite, ExactIndex, GraphLoader, HnswIndex, HnswParams, MemoryVectors, Projection,
     Vectors,
 };
-use crate::index::flatgraph;
-use crate::index::rerank::{self, RerankFile};
+use crate::index::rerank::RerankFile;
 pub use crate::index::searcher::{Ann, StoreVectors};
 pub use crate::index::space::Space;
 use crate::store::record;
 use crate::store::{ImageId, Store};
 
 mod mapped;
-use mapped::{ensure_flat, open_flat, resident_rerank, rewrite_rerank};
+pub use mapped::{ensure_files, open_for_dupes};
+use mapped::{open_flat, resident_rerank, rewrite_rerank, write_companions};
 
 /// Rebuild the graph when more than this fraction of it is hidden.
 pub const REBUILD_HIDDEN_FRACTION: f64 = 0.2;
@@ -224,7 +224,7 @@ pub fn refresh(
         .filter(|(id, _)| changed.contains(id) || !h.contains(*id))
         .collect();
     if gone.is_empty() && add.is_empty() {
-        ensure_flat(store, &h)?;
+        ensure_files(store, &h)?;
         clear_dirty(store)?;
         return Ok("hnsw");
     }
@@ -330,8 +330,8 @@ fn checksum(dir: &Path, basename: &str) -> std::io::Result<[u8; 32]> {
     Ok(hasher.finalize().into())
 }
 
-/// Dump to a temporary directory, checksum, write the re-rank file of
-/// `live` beside it, rename into place, record.
+/// Dump to a temporary directory, checksum, write the companion files
+/// beside it (see `mapped`), rename into place, record.
 fn save(store: &Store, h: &HnswIndex, space: &Space, live: &MemoryVectors) -> Result<()> {
     let root = ann_root(store);
     let generation = read_meta(store)?.map(|m| m.generation + 1).unwrap_or(1);
@@ -343,8 +343,7 @@ fn save(store: &Store, h: &HnswIndex, space: &Space, live: &MemoryVectors) -> Re
         .file_dump(&tmp, BASENAME)
         .map_err(|e| Error::io(&tmp, std::io::Error::other(e.to_string())))?;
     let sum = checksum(&tmp, &basename).map_err(|e| Error::io(&tmp, e))?;
-    rerank::write(&tmp.join(rerank::FILE_NAME), live, &sum)?;
-    flatgraph::write(&tmp.join(flatgraph::FILE_NAME), h, &sum)?;
+    write_companions(&tmp, h, live, &sum)?;
     let dir = root.join(format!("g{generation}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&tmp, &dir).map_err(|e| Error::io(&dir, e))?;
