@@ -26,6 +26,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::index::ann::{nearest_of, GraphPoint, HnswIndex, MemoryVectors, Neighbour};
+use crate::index::flatgraph::u32_at;
 
 pub const FILE_NAME: &str = "graph.edges";
 const MAGIC: &[u8; 8] = b"IMGDXGE1";
@@ -71,10 +72,6 @@ pub struct GraphEdges {
     bytes: Vec<u8>,
     ids: Vec<u64>,
     removed: HashSet<usize>,
-}
-
-fn u32_at(b: &[u8], o: usize) -> usize {
-    u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) as usize
 }
 
 impl GraphEdges {

@@ -106,7 +106,8 @@ pub struct FlatGraph {
     params: HnswParams,
 }
 
-fn u32_at(b: &[u8], o: usize) -> usize {
+/// The little-endian `u32` at byte `o` of `b` (the mapped files' integers).
+pub(crate) fn u32_at(b: &[u8], o: usize) -> usize {
     u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) as usize
 }
 
