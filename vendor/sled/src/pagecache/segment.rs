@@ -63,6 +63,10 @@ use super::PageState;
 use crate::pagecache::*;
 use crate::*;
 
+/// imgdex patch: bytes read from the start of a free segment to tell
+/// whether an earlier open already zeroed it (one page).
+const ZEROED_PROBE: usize = 4096;
+
 /// A operation that can be applied asynchronously.
 #[derive(Debug, Clone)]
 pub(crate) enum SegmentOp {
@@ -632,17 +636,22 @@ impl SegmentAccountant {
             }
         }
 
-        // imgdex patch: a free segment that already holds nothing but
-        // `Corrupted` bytes (zeroed by an earlier open) is left alone, so an
-        // unchanged store is not rewritten on every open. The bytes on disk
-        // afterwards are the same as upstream's unconditional write.
+        // imgdex patch: a free segment whose first page already holds
+        // nothing but `Corrupted` bytes (zeroed by an earlier open, never
+        // reused since) is left alone, so an unchanged store is not
+        // rewritten, nor read whole, on every open. Reuse always writes a
+        // new segment header at the segment's start, so a first page of
+        // `Corrupted` bytes means the segment was not reused; any stale
+        // message later in it carries an older segment number, which
+        // `read_message` rejects as `Corrupted` anyway.
         let zeroed = vec![MessageKind::Corrupted.into(); self.config.segment_size];
-        let mut current = vec![0_u8; self.config.segment_size];
+        let probe_len = ZEROED_PROBE.min(self.config.segment_size);
+        let mut current = vec![0_u8; probe_len];
         for segment_base in to_free {
             self.free_segment(segment_base)?;
             io_fail!(self.config, "zero garbage segment SA");
             let read = pread_exact_or_eof(&self.config.file, &mut current, segment_base)?;
-            if read == current.len() && current == zeroed {
+            if read == current.len() && current == zeroed[..probe_len] {
                 continue;
             }
             pwrite_all(&self.config.file, &zeroed, segment_base)?;
