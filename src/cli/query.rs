@@ -12,16 +12,24 @@ use imgdex::features::FeatureConfig;
 use imgdex::jobs::{inspect, query};
 
 pub(super) fn query(db: &Path, a: QueryArgs, text: &mut String) -> Result<ExitCode> {
+    let by: query::QueryBy = a.by.into();
+    let embed = a.model.embed_config();
+    // The model loads while the store opens (both take ~0.1 s on a large
+    // store); a hash or histogram query needs no model.
+    let model = embed
+        .as_ref()
+        .filter(|_| matches!(by, query::QueryBy::Auto | query::QueryBy::Embedding))
+        .map(query::PendingModel::start);
     let store = open(db, false)?;
     let cfg = query::QueryConfig {
         image: a.image,
         k: a.k,
-        by: a.by.into(),
-        embed: a.model.embed_config(),
+        by,
+        embed,
         decode: (&a.decode).into(),
         features: stored_feature_config(&store)?,
     };
-    let hits = query::run(&store, &cfg)?;
+    let hits = query::run_with(&store, &cfg, model)?;
     if a.json {
         print_json(text, &hits)?;
     } else {

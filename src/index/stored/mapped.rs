@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{generation_dir, matching_meta, read_meta, store_dim, DIRTY_KEY};
+use super::{current_meta, generation_dir, read_meta, AnnMeta};
 use crate::error::{Error, Result};
 use crate::index::ann::{HnswIndex, HnswParams, MemoryVectors};
 use crate::index::edges::{self, GraphEdges};
@@ -19,13 +19,10 @@ use crate::store::Store;
 /// The current generation's flat graph file, when it checks out.
 pub(super) fn open_flat(
     store: &Store,
-    space: &Space,
     params: &HnswParams,
     dim: usize,
+    meta: AnnMeta,
 ) -> Result<Option<FlatGraph>> {
-    let Some(meta) = matching_meta(store, space, params, dim)? else {
-        return Ok(None);
-    };
     let path = generation_dir(store, meta.generation).join(flatgraph::FILE_NAME);
     let removed = meta.removed.iter().map(|p| *p as usize).collect();
     FlatGraph::open(&path, &meta.checksum, meta.ids, removed, *params, dim)
@@ -86,13 +83,7 @@ pub fn open_for_dupes(
     params: &HnswParams,
 ) -> Result<Option<(GraphEdges, MemoryVectors)>> {
     let space = Space::load(store, fp)?;
-    if store.meta_get(DIRTY_KEY)?.is_some() {
-        return Ok(None);
-    }
-    let Some(dim) = store_dim(store, &space)? else {
-        return Ok(None);
-    };
-    let Some(meta) = matching_meta(store, &space, params, dim)? else {
+    let Some((meta, dim)) = current_meta(store, &space, params)? else {
         return Ok(None);
     };
     let path = generation_dir(store, meta.generation).join(edges::FILE_NAME);

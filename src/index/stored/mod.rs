@@ -102,14 +102,12 @@ pub fn open_for_query<'a>(
     params: HnswParams,
 ) -> Result<(Ann, Box<dyn Vectors + 'a>)> {
     let space = Space::load(store, fp)?;
-    if store.meta_get(DIRTY_KEY)?.is_none() {
-        if let Some(dim) = store_dim(store, &space)? {
-            if let Some(g) = open_flat(store, &space, &params, dim)? {
-                return Ok((Ann::Flat(g), Box::new(StoreVectors::new(store, &space))));
-            }
-            if let Some(h) = load_valid(store, &space, &params, dim, true)? {
-                return Ok((Ann::Hnsw(h), Box::new(StoreVectors::new(store, &space))));
-            }
+    if let Some((meta, dim)) = current_meta(store, &space, &params)? {
+        if let Some(g) = open_flat(store, &params, dim, meta)? {
+            return Ok((Ann::Flat(g), Box::new(StoreVectors::new(store, &space))));
+        }
+        if let Some(h) = load_valid(store, &space, &params, dim, true)? {
+            return Ok((Ann::Hnsw(h), Box::new(StoreVectors::new(store, &space))));
         }
     }
     let (ann, live) = open_in(store, &space, params)?;
@@ -130,15 +128,13 @@ pub fn open_resident(
     params: HnswParams,
 ) -> Result<(Ann, Option<RerankFile>)> {
     let space = Space::load(store, fp)?;
-    if store.meta_get(DIRTY_KEY)?.is_none() {
-        if let Some(dim) = store_dim(store, &space)? {
-            if let Some(g) = open_flat(store, &space, &params, dim)? {
-                return Ok((Ann::Flat(g), resident_rerank(store, &space, dim)?));
-            }
-            if let Some(h) = load_valid(store, &space, &params, dim, true)? {
-                let rerank = resident_rerank(store, &space, dim)?;
-                return Ok((Ann::Hnsw(h), rerank));
-            }
+    if let Some((meta, dim)) = current_meta(store, &space, &params)? {
+        if let Some(g) = open_flat(store, &params, dim, meta)? {
+            return Ok((Ann::Flat(g), resident_rerank(store, &space, dim)?));
+        }
+        if let Some(h) = load_valid(store, &space, &params, dim, true)? {
+            let rerank = resident_rerank(store, &space, dim)?;
+            return Ok((Ann::Hnsw(h), rerank));
         }
     }
     // The embeddings may have changed since the file was written (an
@@ -151,12 +147,31 @@ pub fn open_resident(
     Ok((ann, rerank))
 }
 
-/// Dimension of the saved graph's vectors: the space's for the length of
-/// one of its stored embeddings.
-fn store_dim(store: &Store, space: &Space) -> Result<Option<usize>> {
+/// The saved graph's meta and vector dimension when no `index` run has
+/// touched the embeddings since it was saved and it was built for this
+/// space and these parameters (the meta is read once: at 1M images its
+/// id list is 8 MB).
+fn current_meta(
+    store: &Store,
+    space: &Space,
+    params: &HnswParams,
+) -> Result<Option<(AnnMeta, usize)>> {
+    if store.meta_get(DIRTY_KEY)?.is_some() {
+        return Ok(None);
+    }
     let Some(meta) = read_meta(store)? else {
         return Ok(None);
     };
+    let Some(dim) = store_dim(store, space, &meta)? else {
+        return Ok(None);
+    };
+    let ok = meta.fingerprint == full_fingerprint(space, params, dim);
+    Ok(ok.then_some((meta, dim)))
+}
+
+/// Dimension of the saved graph's vectors: the space's for the length of
+/// one of its stored embeddings.
+fn store_dim(store: &Store, space: &Space, meta: &AnnMeta) -> Result<Option<usize>> {
     // The first live position: a removed one may have no record any more.
     let removed: HashSet<u64> = meta.removed.iter().copied().collect();
     let Some(id) = (0..meta.ids.len() as u64)
