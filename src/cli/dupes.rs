@@ -8,13 +8,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use super::args::DupesArgs;
-use super::{apply, open, print_json};
+use super::{apply, open_with, print_json};
 use imgdex::index::hamming::HashRule;
 use imgdex::jobs::dupes::{self, DupesConfig, DupesReport};
+use imgdex::store::StoreOptions;
 
 pub(super) fn dupes(db: &Path, a: DupesArgs, quiet: bool, text: &mut String) -> Result<ExitCode> {
     let apply_cfg = apply::config(&a.act)?;
-    let store = open(db, false)?;
+    let store = open_with(db, &StoreOptions::for_scans())?;
     let cfg = config(&a);
     cfg.validate()?;
     let result = dupes::run(&store, &cfg)?;

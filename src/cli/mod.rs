@@ -77,7 +77,11 @@ fn open(db: &Path, create: bool) -> Result<Store> {
         create,
         ..StoreOptions::default()
     };
-    Store::open(db, &opts).with_context(|| format!("cannot open store {}", db.display()))
+    open_with(db, &opts)
+}
+
+fn open_with(db: &Path, opts: &StoreOptions) -> Result<Store> {
+    Store::open(db, opts).with_context(|| format!("cannot open store {}", db.display()))
 }
 
 /// Feature settings matching what the store was indexed with, so a query

