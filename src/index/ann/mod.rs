@@ -212,6 +212,9 @@ pub(crate) fn top_k(all: &mut Vec<Neighbour>, k: usize) {
     if all.len() > k {
         all.select_nth_unstable_by(k, by);
         all.truncate(k);
+        // An exact scan collects one entry per stored vector: keeping that
+        // capacity held 16 MB per answer at 1M images.
+        all.shrink_to_fit();
     }
     all.sort_by(by);
 }
