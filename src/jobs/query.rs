@@ -194,6 +194,12 @@ pub fn run_with(store: &Store, cfg: &QueryConfig, model: Option<PendingModel>) -
     let mut probe = Probe::from(f);
     let hash_code = fingerprint_code(&cfg.features.hash_fingerprint());
     if by != QueryBy::Embedding {
+        // Not needed after all (a store without embeddings): the loading
+        // thread is still joined, so none is inside ONNX Runtime while the
+        // process exits and the library's static destructors run.
+        if let Some(m) = model {
+            let _ = m.wait();
+        }
         // Hash and histogram queries scan every record.
         let records = store.scan_images()?.records;
         let corpus = Corpus {
