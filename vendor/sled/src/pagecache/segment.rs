@@ -63,9 +63,55 @@ use super::PageState;
 use crate::pagecache::*;
 use crate::*;
 
-/// imgdex patch: bytes read from the start of a free segment to tell
-/// whether an earlier open already zeroed it (one page).
-const ZEROED_PROBE: usize = 4096;
+/// imgdex patch: zeroed free segments as holes in the log file.
+mod holes {
+    use std::fs::File;
+
+    /// Whether `[base, base + len)` of `file` holds no data extent (reads
+    /// as zeros). `false` whenever the file system cannot tell.
+    #[cfg(target_os = "linux")]
+    pub(super) fn is_hole(file: &File, base: u64, len: u64) -> bool {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: lseek on an open descriptor; the offset is only read.
+        let data = unsafe {
+            libc::lseek(file.as_raw_fd(), base as libc::off_t, libc::SEEK_DATA)
+        };
+        if data < 0 {
+            // ENXIO: no data at or after `base` (the caller checked that
+            // the range lies inside the file).
+            return std::io::Error::last_os_error().raw_os_error()
+                == Some(libc::ENXIO);
+        }
+        data as u64 >= base + len
+    }
+
+    /// Deallocate `[base, base + len)` (it then reads as zeros); `false`
+    /// when the file system cannot.
+    #[cfg(target_os = "linux")]
+    pub(super) fn punch(file: &File, base: u64, len: u64) -> bool {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: fallocate on an open descriptor, inside the file's length.
+        let rc = unsafe {
+            libc::fallocate(
+                file.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                base as libc::off_t,
+                len as libc::off_t,
+            )
+        };
+        rc == 0
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn is_hole(_: &File, _: u64, _: u64) -> bool {
+        false
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn punch(_: &File, _: u64, _: u64) -> bool {
+        false
+    }
+}
 
 /// A operation that can be applied asynchronously.
 #[derive(Debug, Clone)]
@@ -636,25 +682,32 @@ impl SegmentAccountant {
             }
         }
 
-        // imgdex patch: a free segment whose first page already holds
-        // nothing but `Corrupted` bytes (zeroed by an earlier open, never
-        // reused since) is left alone, so an unchanged store is not
-        // rewritten, nor read whole, on every open. Reuse always writes a
-        // new segment header at the segment's start, so a first page of
-        // `Corrupted` bytes means the segment was not reused; any stale
-        // message later in it carries an older segment number, which
-        // `read_message` rejects as `Corrupted` anyway.
+        // imgdex patch: a free segment that already reads as nothing but
+        // `Corrupted` (0) bytes is not written again, so an unchanged store
+        // is not rewritten on every open (see IMGDEX-PATCHES.md). A segment
+        // that is a hole in the file reads as zeros: one `lseek` tells.
+        // Any other segment is read whole and compared, and zeroed by
+        // punching a hole (so the next open takes the cheap path), or by
+        // writing zeros as upstream does where holes are not supported.
+        let segment_len = self.config.segment_size as u64;
+        let file_len = self.config.file.metadata()?.len();
         let zeroed = vec![MessageKind::Corrupted.into(); self.config.segment_size];
-        let probe_len = ZEROED_PROBE.min(self.config.segment_size);
-        let mut current = vec![0_u8; probe_len];
+        let mut current = vec![0_u8; self.config.segment_size];
         for segment_base in to_free {
             self.free_segment(segment_base)?;
             io_fail!(self.config, "zero garbage segment SA");
-            let read = pread_exact_or_eof(&self.config.file, &mut current, segment_base)?;
-            if read == current.len() && current == zeroed[..probe_len] {
+            let inside = segment_base + segment_len <= file_len;
+            if inside && holes::is_hole(&self.config.file, segment_base, segment_len) {
                 continue;
             }
-            pwrite_all(&self.config.file, &zeroed, segment_base)?;
+            let read = pread_exact_or_eof(&self.config.file, &mut current, segment_base)?;
+            let already = read == current.len() && current == zeroed;
+            if inside && holes::punch(&self.config.file, segment_base, segment_len) {
+                continue;
+            }
+            if !already {
+                pwrite_all(&self.config.file, &zeroed, segment_base)?;
+            }
         }
 
         // we want to complete all truncations because
