@@ -151,20 +151,35 @@ pub fn check_model(store: &Store, embedder: &Embedder) -> Result<()> {
 /// starts it before opening the store, so the two biggest fixed costs of a
 /// cold `query` (building the ONNX Runtime session, ~75 ms; opening a
 /// large sled store, ~95 ms at 1M images) overlap instead of adding up.
-pub struct PendingModel(std::thread::JoinHandle<Result<Embedder>>);
+pub struct PendingModel(Option<std::thread::JoinHandle<Result<Embedder>>>);
 
 impl PendingModel {
     /// Start loading the model `cfg` names.
     pub fn start(cfg: &EmbedConfig) -> PendingModel {
         let cfg = cfg.clone();
-        PendingModel(std::thread::spawn(move || Embedder::load(&cfg)))
+        PendingModel(Some(std::thread::spawn(move || Embedder::load(&cfg))))
     }
 
     /// The loaded model, or the error loading it gave.
-    pub fn wait(self) -> Result<Embedder> {
-        self.0
+    pub fn wait(mut self) -> Result<Embedder> {
+        let handle = self
+            .0
+            .take()
+            .ok_or(Error::Internal("model already taken"))?;
+        handle
             .join()
             .map_err(|_| Error::Internal("the model loading thread panicked"))?
+    }
+}
+
+impl Drop for PendingModel {
+    /// A model not waited for (an error came first, or the store had no
+    /// embeddings) is still joined, so no thread is inside ONNX Runtime
+    /// while the process exits and the library's static destructors run.
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            let _ = handle.join();
+        }
     }
 }
 
@@ -194,12 +209,6 @@ pub fn run_with(store: &Store, cfg: &QueryConfig, model: Option<PendingModel>) -
     let mut probe = Probe::from(f);
     let hash_code = fingerprint_code(&cfg.features.hash_fingerprint());
     if by != QueryBy::Embedding {
-        // Not needed after all (a store without embeddings): the loading
-        // thread is still joined, so none is inside ONNX Runtime while the
-        // process exits and the library's static destructors run.
-        if let Some(m) = model {
-            let _ = m.wait();
-        }
         // Hash and histogram queries scan every record.
         let records = store.scan_images()?.records;
         let corpus = Corpus {
