@@ -39,12 +39,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn search_settings(d: &HnswParams) -> Vec<(usize, usize)> {
     let spec =
         std::env::var("ANN_SEARCH").unwrap_or_else(|_| format!("{}:{}", d.ef_search, d.rerank));
-    spec.split(',')
-        .filter_map(|s| {
-            let (e, r) = s.split_once(':')?;
-            Some((e.trim().parse().ok()?, r.trim().parse().ok()?))
-        })
-        .collect()
+    imgdex::index::ann::parse_search_settings(&spec)
 }
 
 /// Latencies (ms, sorted) and results of single-threaded queries.

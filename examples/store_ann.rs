@@ -149,10 +149,5 @@ fn settings() -> Vec<(usize, usize)> {
     let d = HnswParams::default();
     let spec =
         std::env::var("ANN_SEARCH").unwrap_or_else(|_| format!("{}:{}", d.ef_search, d.rerank));
-    spec.split(',')
-        .filter_map(|s| {
-            let (e, r) = s.split_once(':')?;
-            Some((e.trim().parse().ok()?, r.trim().parse().ok()?))
-        })
-        .collect()
+    imgdex::index::ann::parse_search_settings(&spec)
 }

@@ -89,3 +89,15 @@ pub fn pair_recall(pairs: &[(u64, u64)], lists: &[(u64, Vec<Neighbour>)]) -> f64
         .count();
     hit as f64 / pairs.len().max(1) as f64
 }
+
+/// Search settings for benchmarks: `"ef:rerank,ef:rerank"` (the format of
+/// the `ANN_SEARCH` variable of `benches/ann` and `examples/store_ann`);
+/// entries that do not parse are left out.
+pub fn parse_search_settings(spec: &str) -> Vec<(usize, usize)> {
+    spec.split(',')
+        .filter_map(|s| {
+            let (e, r) = s.split_once(':')?;
+            Some((e.trim().parse().ok()?, r.trim().parse().ok()?))
+        })
+        .collect()
+}

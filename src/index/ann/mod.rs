@@ -18,7 +18,9 @@ mod fixtures;
 mod hnsw;
 mod projection;
 
-pub use fixtures::{clustered_vectors, pair_recall, plant_near_copies, recall_at_k};
+pub use fixtures::{
+    clustered_vectors, pair_recall, parse_search_settings, plant_near_copies, recall_at_k,
+};
 pub(crate) use hnsw::{GraphLoader, GraphPoint};
 pub use hnsw::{HnswIndex, HnswParams, DUPES_SEARCH};
 pub use projection::{Projection, SplitMix};

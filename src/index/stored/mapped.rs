@@ -7,7 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{current_meta, generation_dir, read_meta, AnnMeta};
+use super::meta::{current_meta, read_meta};
+use super::{generation_dir, AnnMeta};
 use crate::error::{Error, Result};
 use crate::index::ann::{HnswIndex, HnswParams, MemoryVectors};
 use crate::index::edges::{self, GraphEdges};

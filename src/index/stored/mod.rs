@@ -28,8 +28,10 @@ use crate::store::record;
 use crate::store::{ImageId, Store};
 
 mod mapped;
+mod meta;
 pub use mapped::{ensure_files, open_for_dupes};
 use mapped::{open_flat, resident_rerank, rewrite_rerank, write_companions};
+use meta::{current_meta, full_fingerprint, matching_meta, read_meta};
 
 /// Rebuild the graph when more than this fraction of it is hidden.
 pub const REBUILD_HIDDEN_FRACTION: f64 = 0.2;
@@ -65,10 +67,6 @@ pub fn live_vectors(store: &Store, fp: &str) -> Result<MemoryVectors> {
 
 fn ann_root(store: &Store) -> PathBuf {
     store.dir().join("ann")
-}
-
-fn full_fingerprint(space: &Space, params: &HnswParams, dim: usize) -> String {
-    format!("{}|{}", space.fingerprint(), params.fingerprint(dim))
 }
 
 /// Open the index for searching: exact for small collections, else the
@@ -147,51 +145,6 @@ pub fn open_resident(
     Ok((ann, rerank))
 }
 
-/// The saved graph's meta and vector dimension when no `index` run has
-/// touched the embeddings since it was saved and it was built for this
-/// space and these parameters (the meta is read once: at 1M images its
-/// id list is 8 MB).
-fn current_meta(
-    store: &Store,
-    space: &Space,
-    params: &HnswParams,
-) -> Result<Option<(AnnMeta, usize)>> {
-    if store.meta_get(DIRTY_KEY)?.is_some() {
-        return Ok(None);
-    }
-    let Some(meta) = read_meta(store)? else {
-        return Ok(None);
-    };
-    let Some(dim) = store_dim(store, space, &meta)? else {
-        return Ok(None);
-    };
-    let ok = meta.fingerprint == full_fingerprint(space, params, dim);
-    Ok(ok.then_some((meta, dim)))
-}
-
-/// Dimension of the saved graph's vectors: the space's for the length of
-/// one of its stored embeddings.
-fn store_dim(store: &Store, space: &Space, meta: &AnnMeta) -> Result<Option<usize>> {
-    // The first live position: a removed one may have no record any more.
-    let removed: HashSet<u64> = meta.removed.iter().copied().collect();
-    let Some(id) = (0..meta.ids.len() as u64)
-        .find(|p| !removed.contains(p))
-        .map(|p| &meta.ids[p as usize])
-    else {
-        return Ok(None);
-    };
-    let code = space.code();
-    let e = match store.get_embedding(*id) {
-        Ok(e) => e,
-        // A corrupt record is skipped (and repaired by the next `index`);
-        // a failing store is an error.
-        Err(Error::CorruptRecord { .. }) => None,
-        Err(e) => return Err(e),
-    };
-    Ok(e.filter(|e| e.fingerprint == code)
-        .map(|e| space.dim(e.to_f32().len())))
-}
-
 /// Called by `index` before it changes any embedding.
 pub fn mark_dirty(store: &Store) -> Result<()> {
     if store.meta_get(META_KEY)?.is_some() && store.meta_get(DIRTY_KEY)?.is_none() {
@@ -267,31 +220,9 @@ fn rebuild(
     Ok(h)
 }
 
-/// The saved graph's meta when it was built for this space, parameters
-/// and dimension.
-fn matching_meta(
-    store: &Store,
-    space: &Space,
-    params: &HnswParams,
-    dim: usize,
-) -> Result<Option<AnnMeta>> {
-    let want = full_fingerprint(space, params, dim);
-    Ok(read_meta(store)?.filter(|m| m.fingerprint == want))
-}
-
 /// Directory of saved generation `generation`.
 fn generation_dir(store: &Store, generation: u64) -> PathBuf {
     ann_root(store).join(format!("g{generation}"))
-}
-
-fn read_meta(store: &Store) -> Result<Option<AnnMeta>> {
-    let Some(bytes) = store.meta_get(META_KEY)? else {
-        return Ok(None);
-    };
-    match record::decode::<StoredAnnMeta>(&bytes) {
-        Ok(StoredAnnMeta::V1(m)) => Ok(Some(m)),
-        Err(_) => Ok(None), // corrupt: treated as missing, so rebuilt
-    }
 }
 
 /// The saved graph, if its files exist, match their checksum and were built
