@@ -75,6 +75,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         t.elapsed().as_secs_f64()
     );
     let ids: Vec<u64> = live.iter().map(|(id, _)| id).collect();
+    if ids.is_empty() || n_queries == 0 {
+        return Err("no stored embeddings, or no queries asked for".into());
+    }
     let mut rng = SplitMix(seed);
     let mut queries: Vec<Vec<f32>> = Vec::new();
     for _ in 0..n_queries {

@@ -12,6 +12,8 @@
 //!     cargo run --release --example synthetic_store -- DB N
 //!     imgdex --db DB dupes --json > groups.json    # time this
 //!     imgdex --db DB query some.jpg                # and this
+//!
+//! A finished store holds `DB/synthetic.done`.
 
 use std::time::Instant;
 
@@ -118,5 +120,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         t.elapsed().as_secs_f64(),
         planted.len()
     );
+    // Tells scripts/bench_scale the store is whole (a run stopped part way
+    // leaves none, so the store is not reused).
+    std::fs::write(
+        std::path::Path::new(db).join("synthetic.done"),
+        n.to_string(),
+    )?;
     Ok(())
 }
