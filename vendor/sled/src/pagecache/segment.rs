@@ -686,9 +686,9 @@ impl SegmentAccountant {
         // `Corrupted` (0) bytes is not written again, so an unchanged store
         // is not rewritten on every open (see IMGDEX-PATCHES.md). A segment
         // that is a hole in the file reads as zeros: one `lseek` tells.
-        // Any other segment is read whole and compared, and zeroed by
-        // punching a hole (so the next open takes the cheap path), or by
-        // writing zeros as upstream does where holes are not supported.
+        // Any other segment is zeroed by punching a hole (so the next open
+        // takes the cheap path); where holes are not supported, it is read
+        // whole and zeros are written as upstream does, unless already there.
         let segment_len = self.config.segment_size as u64;
         let file_len = self.config.file.metadata()?.len();
         let zeroed = vec![MessageKind::Corrupted.into(); self.config.segment_size];
@@ -700,12 +700,11 @@ impl SegmentAccountant {
             if inside && holes::is_hole(&self.config.file, segment_base, segment_len) {
                 continue;
             }
-            let read = pread_exact_or_eof(&self.config.file, &mut current, segment_base)?;
-            let already = read == current.len() && current == zeroed;
             if inside && holes::punch(&self.config.file, segment_base, segment_len) {
                 continue;
             }
-            if !already {
+            let read = pread_exact_or_eof(&self.config.file, &mut current, segment_base)?;
+            if read != current.len() || current != zeroed {
                 pwrite_all(&self.config.file, &zeroed, segment_base)?;
             }
         }
