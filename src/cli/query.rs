@@ -18,7 +18,7 @@ pub(super) fn query(db: &Path, a: QueryArgs, text: &mut String) -> Result<ExitCo
     // store); a hash or histogram query needs no model.
     let model = embed
         .as_ref()
-        .filter(|_| matches!(by, query::QueryBy::Auto | query::QueryBy::Embedding))
+        .filter(|_| by.may_embed())
         .map(query::PendingModel::start);
     let store = open(db, false)?;
     let cfg = query::QueryConfig {

@@ -35,6 +35,12 @@ pub enum QueryBy {
 }
 
 impl QueryBy {
+    /// Whether a query of this kind may use the CNN (so a caller can start
+    /// loading it early, see [`PendingModel`]).
+    pub fn may_embed(self) -> bool {
+        matches!(self, QueryBy::Auto | QueryBy::Embedding)
+    }
+
     /// `Auto` resolved: embeddings when they can be used, else hashes.
     pub fn resolve(self, embeddings_usable: bool) -> QueryBy {
         match self {
