@@ -51,7 +51,7 @@ impl HnswParams {
 
     pub fn fingerprint(&self, dim: usize) -> String {
         format!(
-            "hnsw_rs-0.3.5/l2/m{}-efc{}/proj{}x{}-seed{:x}",
+            "hnsw_rs-0.3.5/l2/m{}-efc{}/orthproj{}x{}-seed{:x}",
             self.m, self.ef_construction, dim, self.projected_dim, self.seed
         )
     }

@@ -1,9 +1,11 @@
 //! Approximate nearest neighbours over CNN embeddings. Two implementations
 //! behind one search trait: an exact scan (small collections, and the
 //! reference the approximate one is tested against) and an HNSW graph
-//! (`hnsw_rs`) for large ones. The graph indexes a seeded random projection
-//! of the 1280-d embeddings to `projected_dim` dimensions, which makes
-//! building and searching it several times cheaper; its shortlist is then
+//! (`hnsw_rs`) for large ones. The graph indexes a seeded orthonormal
+//! projection of the vectors to `projected_dim` dimensions (of raw 1280-d
+//! embeddings a random subspace, several times cheaper to build and search;
+//! of the 128-d whitened space a rotation, which keeps every distance); its
+//! shortlist is then
 //! re-ranked exactly with the full vectors, so reported distances are exact
 //! cosine distances. `hnsw_rs` cannot delete: removed ids are hidden by the
 //! search filter until enough accumulate to rebuild.

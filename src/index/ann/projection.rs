@@ -2,7 +2,13 @@
 //! down to `projected_dim`), and the small seeded generator behind it and
 //! the test fixtures.
 
-/// A seeded Gaussian random projection (Johnson–Lindenstrauss).
+/// A seeded random projection with orthonormal columns: a Gaussian matrix
+/// (Johnson–Lindenstrauss) orthonormalised by Gram–Schmidt. To fewer
+/// dimensions it keeps a random subspace; to as many (the 128-d whitened
+/// space into a 128-d graph) it is a rotation, so the graph is built on the
+/// search space's own distances. (A square Gaussian matrix is no isometry:
+/// its smallest singular value is near zero, and on real embeddings the
+/// true 10 nearest often fell outside the graph's re-ranked 80.)
 #[derive(Debug, Clone)]
 pub struct Projection {
     pub from: usize,
@@ -13,8 +19,14 @@ pub struct Projection {
 impl Projection {
     pub fn new(from: usize, to: usize, seed: u64) -> Self {
         let mut rng = SplitMix(seed);
-        let scale = 1.0 / (to as f32).sqrt();
-        let matrix = (0..from * to).map(|_| rng.gaussian() * scale).collect();
+        // Column j of the `from × to` row-major matrix is output direction j.
+        let mut columns: Vec<Vec<f64>> = (0..to)
+            .map(|_| (0..from).map(|_| f64::from(rng.gaussian())).collect())
+            .collect();
+        orthonormalise(&mut columns);
+        let matrix = (0..from * to)
+            .map(|i| columns[i % to][i / to] as f32)
+            .collect();
         Projection { from, to, matrix }
     }
 
@@ -53,6 +65,24 @@ impl Projection {
             );
         }
         out
+    }
+}
+
+/// Modified Gram–Schmidt: each vector made orthogonal to the ones before it
+/// and of unit length (with `to ≤ from` Gaussian vectors none is degenerate;
+/// one that were would stay zero, and its output dimension constant).
+fn orthonormalise(vs: &mut [Vec<f64>]) {
+    for i in 0..vs.len() {
+        let (done, rest) = vs.split_at_mut(i);
+        let v = &mut rest[0];
+        for u in done.iter() {
+            let dot: f64 = u.iter().zip(v.iter()).map(|(a, b)| a * b).sum();
+            v.iter_mut().zip(u).for_each(|(x, a)| *x -= dot * a);
+        }
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm > 1e-12 {
+            v.iter_mut().for_each(|x| *x /= norm);
+        }
     }
 }
 
