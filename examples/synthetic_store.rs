@@ -1,7 +1,11 @@
 //! Writes a store of N synthetic images, for end-to-end timings of `dupes`
 //! and `query` at sizes no development image set reaches (the ANN bench
 //! times the index in memory; this times the binary, store reads included).
-//! Embeddings are seeded clustered vectors of the real model's dimension,
+//! Embeddings are seeded vectors of the real model's dimension from one of
+//! two generators: `manifold` (the default: calibrated to be harder than
+//! real collections at the sizes measured, and, like them, denser as it
+//! grows; see `ann::manifold_vectors`) or `clusters` (a stress case: a new
+//! equidistant cluster per 200 vectors, harder with every size),
 //! tagged with its fingerprint (with a zero-padded copy as the dupe vector
 //! when the model has one), with N/20 planted near copies (cosine distance
 //! 0.01..0.1) whose perceptual hashes differ by a few bits; the other hashes
@@ -9,7 +13,7 @@
 //! records. The whitening is fitted and the HNSW graph built at the end, as
 //! `index` would.
 //!
-//!     cargo run --release --example synthetic_store -- DB N
+//!     cargo run --release --example synthetic_store -- DB N [manifold|clusters]
 //!     imgdex --db DB dupes --json > groups.json    # time this
 //!     imgdex --db DB query some.jpg                # and this
 //!
@@ -19,15 +23,19 @@ use std::time::Instant;
 
 use imgdex::features::embedding::{EmbedConfig, Embedder};
 use imgdex::features::Hashes;
-use imgdex::index::ann::{clustered_vectors, plant_near_copies, HnswParams, SplitMix};
+use imgdex::index::ann::{
+    clustered_vectors, manifold_vectors, plant_near_copies, HnswParams, SplitMix,
+};
 use imgdex::index::stored;
 use imgdex::store::record::{fingerprint_code, Tagged};
 use imgdex::store::{EmbeddingRecord, ImageRecord, Store, StoreOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, db, n] = args.as_slice() else {
-        return Err("usage: synthetic_store DB N".into());
+    let (db, n, generator) = match args.as_slice() {
+        [_, db, n] => (db, n, "manifold"),
+        [_, db, n, g] if g == "manifold" || g == "clusters" => (db, n, g.as_str()),
+        _ => return Err("usage: synthetic_store DB N [manifold|clusters]".into()),
     };
     let n: usize = n.parse()?;
     let embedder = Embedder::load(&EmbedConfig::in_dir(&EmbedConfig::default_dir()))?;
@@ -36,7 +44,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(embedder);
     let hash_fp = imgdex::config::FeatureConfig::default().hash_fingerprint();
     let t = Instant::now();
-    let mut vectors = clustered_vectors(n, dim, 42);
+    let mut vectors = if generator == "manifold" {
+        manifold_vectors(n, dim, 42)
+    } else {
+        clustered_vectors(n, dim, 42)
+    };
     let planted = plant_near_copies(&mut vectors, n / 20, 43);
     let mut rng = SplitMix(44);
     let mut hashes: Vec<Hashes> = (0..vectors.len())
@@ -57,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
     }
     eprintln!(
-        "generated {} vectors in {:.1} s",
+        "generated {} {generator} vectors in {:.1} s",
         vectors.len(),
         t.elapsed().as_secs_f64()
     );

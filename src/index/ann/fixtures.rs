@@ -55,6 +55,58 @@ pub fn clustered_vectors(n: usize, dim: usize, seed: u64) -> MemoryVectors {
     out
 }
 
+/// Benchmark data calibrated on real image embeddings: `n` unit vectors
+/// on a fixed set of low-dimensional patches, so that a larger collection
+/// fills the same space more densely, as a real one does. (In
+/// [`clustered_vectors`] every 200 vectors bring a new cluster with a
+/// random centre, all about equally far apart, so its search only gets
+/// harder with size: at 1M its relative contrast is 1.7, a real 93k-image
+/// collection's 4.3.) 40 groups of 50 clusters; a cluster's centre is
+/// non-negative and near its group's, and its members vary along 8
+/// directions drawn from a shared pool of 64, plus isotropic noise. At equal
+/// size it is harder than the real collections measured (higher local
+/// intrinsic dimension, lower contrast, lower recall): docs/ann-hardness.md.
+pub fn manifold_vectors(n: usize, dim: usize, seed: u64) -> MemoryVectors {
+    const GROUPS: usize = 40;
+    const PER_GROUP: usize = 50;
+    const LATENT: usize = 8;
+    const POOL: usize = 64;
+    const SPREAD: f32 = 0.5;
+    const NOISE: f32 = 0.05;
+    let mut rng = SplitMix(seed);
+    let pool: Vec<Vec<f32>> = (0..POOL)
+        .map(|_| (0..dim).map(|_| rng.gaussian()).collect())
+        .collect();
+    let mut clusters: Vec<(Vec<f32>, Vec<usize>)> = Vec::with_capacity(GROUPS * PER_GROUP);
+    for _ in 0..GROUPS {
+        let group: Vec<f32> = (0..dim).map(|_| rng.gaussian().abs()).collect();
+        for _ in 0..PER_GROUP {
+            let centre = group
+                .iter()
+                .map(|g| (g + SPREAD * rng.gaussian()).max(0.0))
+                .collect();
+            let dirs = (0..LATENT)
+                .map(|_| (rng.next_u64() % POOL as u64) as usize)
+                .collect();
+            clusters.push((centre, dirs));
+        }
+    }
+    let scale = 0.6 / (LATENT as f32).sqrt();
+    let mut out = MemoryVectors::new(dim);
+    for i in 0..n {
+        let (centre, dirs) = &clusters[(rng.next_u64() % clusters.len() as u64) as usize];
+        let mut v = centre.clone();
+        for &d in dirs {
+            let z = scale * rng.gaussian();
+            v.iter_mut().zip(&pool[d]).for_each(|(x, b)| *x += z * b);
+        }
+        v.iter_mut()
+            .for_each(|x| *x = (*x + NOISE * rng.gaussian()).max(0.0));
+        out.push(i as u64 + 1, &crate::vecmath::l2_normalised(&v));
+    }
+    out
+}
+
 /// Test and benchmark data for `dupes`: `count` of the vectors get a near
 /// copy (a new id after the existing ones) at a cosine distance spread over
 /// about 0.01..0.1, the range of edited copies of a photo. Returns the

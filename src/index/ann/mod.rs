@@ -21,7 +21,8 @@ mod hnsw;
 mod projection;
 
 pub use fixtures::{
-    clustered_vectors, pair_recall, parse_search_settings, plant_near_copies, recall_at_k,
+    clustered_vectors, manifold_vectors, pair_recall, parse_search_settings, plant_near_copies,
+    recall_at_k,
 };
 pub(crate) use hnsw::{GraphLoader, GraphPoint};
 pub use hnsw::{HnswIndex, HnswParams, DUPES_SEARCH};
