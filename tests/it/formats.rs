@@ -330,11 +330,11 @@ fn the_frozen_schema_1_store_opens_and_upgrades() {
 #[test]
 fn the_frozen_graph_is_loaded_not_rebuilt() {
     let sb = Sandbox::new();
-    restore(&sb.db(), "store_v3_ann.records");
+    restore(&sb.db(), GRAPH_RECORDS);
     let graph = sb.db().join("ann/g1");
     std::fs::create_dir_all(&graph).unwrap();
     for f in ["imgdex.hnsw.graph", "imgdex.hnsw.data"] {
-        std::fs::copy(dir().join("ann_g1").join(f), graph.join(f)).unwrap();
+        std::fs::copy(dir().join(GRAPH_DIR).join(f), graph.join(f)).unwrap();
     }
     let store = open_when_released(&sb.db());
     let (ann, live) = stored::open(&store, ANN_FP, ann_params()).unwrap();
@@ -349,13 +349,41 @@ fn the_frozen_graph_is_loaded_not_rebuilt() {
     assert_eq!(hits[0].0, 5, "{hits:?}");
 }
 
+/// A graph saved before the projection became orthonormal (fingerprint
+/// `proj…`, today `orthproj…`) was built on other coordinates: searching
+/// it with today's projection would miss neighbours, so opening it must
+/// rebuild it (generation 2), and the rebuilt one answers.
+#[test]
+fn a_graph_from_before_the_orthonormal_projection_is_rebuilt() {
+    let sb = Sandbox::new();
+    restore(&sb.db(), "store_v3_ann.records");
+    let graph = sb.db().join("ann/g1");
+    std::fs::create_dir_all(&graph).unwrap();
+    for f in ["imgdex.hnsw.graph", "imgdex.hnsw.data"] {
+        std::fs::copy(dir().join("ann_g1").join(f), graph.join(f)).unwrap();
+    }
+    let store = open_when_released(&sb.db());
+    let (ann, live) = stored::open(&store, ANN_FP, ann_params()).unwrap();
+    assert_eq!(ann.kind(), "hnsw");
+    assert_eq!(stored::saved_generation(&store).unwrap(), Some(2));
+    assert_eq!(live.len(), 40);
+    let hits = ann.as_search().search(&ann_vector(5), 3, &live);
+    assert_eq!(hits[0].0, 5, "{hits:?}");
+}
+
+/// The frozen store with a saved graph of today's fingerprint, and its
+/// graph files (the first ones, `store_v3_ann.records` and `ann_g1/`, have
+/// the fingerprint of the Gaussian projection).
+const GRAPH_RECORDS: &str = "store_v3_orthproj_ann.records";
+const GRAPH_DIR: &str = "ann_g1_orthproj";
+
 /// Writes every fixture. Run once per new format version:
 /// `cargo test --release --test it formats::write_format_fixtures -- --ignored`
 #[test]
 #[ignore = "writes tests/fixtures/formats; run by hand for a new format version"]
 fn write_format_fixtures() {
     let out = dir();
-    std::fs::create_dir_all(out.join("ann_g1")).unwrap();
+    std::fs::create_dir_all(out.join(GRAPH_DIR)).unwrap();
     // A fixture that exists is never rewritten: only new versions are added.
     let w = |name: &str, bytes: &[u8]| {
         let p = out.join(name);
@@ -417,10 +445,10 @@ fn write_format_fixtures() {
     // No saved graph yet: `refresh` builds and saves one.
     stored::refresh(&store, ANN_FP, ann_params(), &[]).unwrap();
     assert_eq!(stored::saved_generation(&store).unwrap(), Some(1));
-    w("store_v3_ann.records", dump(store.db()).as_bytes());
+    w(GRAPH_RECORDS, dump(store.db()).as_bytes());
     for f in ["imgdex.hnsw.graph", "imgdex.hnsw.data"] {
         w(
-            &format!("ann_g1/{f}"),
+            &format!("{GRAPH_DIR}/{f}"),
             &std::fs::read(sb.db().join("ann/g1").join(f)).unwrap(),
         );
     }
@@ -436,14 +464,14 @@ fn write_format_fixtures() {
     drop(stored::open_resident(&store, ANN_FP, ann_params()).unwrap());
     for f in ["graph.flat", "vectors.f16", "graph.edges"] {
         let bytes = std::fs::read(sb.db().join("ann/g1").join(f)).unwrap();
-        w(&format!("ann_g1/{f}"), &bytes);
+        w(&format!("{GRAPH_DIR}/{f}"), &bytes);
     }
 }
 
 /// The frozen current-format store with its saved graph (generation 1),
 /// plus whichever companion files the fixtures hold.
 fn frozen_graph_store(sb: &Sandbox) -> Store {
-    restore(&sb.db(), "store_v3_ann.records");
+    restore(&sb.db(), GRAPH_RECORDS);
     let graph = sb.db().join("ann/g1");
     std::fs::create_dir_all(&graph).unwrap();
     for f in [
@@ -453,7 +481,7 @@ fn frozen_graph_store(sb: &Sandbox) -> Store {
         "vectors.f16",
         "graph.edges",
     ] {
-        let from = dir().join("ann_g1").join(f);
+        let from = dir().join(GRAPH_DIR).join(f);
         if from.exists() {
             std::fs::copy(from, graph.join(f)).unwrap();
         }
