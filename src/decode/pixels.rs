@@ -60,10 +60,10 @@ pub fn blend_over_white(c: u8, a: u8) -> u8 {
 /// and divides by alpha around the convolution), so transparent pixels'
 /// hidden colours do not bleed into their neighbours.
 fn resize_rgba(img: &RgbaImage, w: u32, h: u32) -> RgbaImage {
-    use fast_image_resize::{FilterType as F, ResizeAlg, ResizeOptions, Resizer};
+    use fast_image_resize::{FilterType as F, ResizeAlg, ResizeOptions};
     let mut dst = RgbaImage::new(w, h);
     let opts = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(F::Bilinear));
-    match Resizer::new().resize(img, &mut dst, &opts) {
+    match super::resize::with_resizer(|r| r.resize(img, &mut dst, &opts)) {
         Ok(()) => dst,
         // Cannot happen for RGBA8 buffers of matching size; stay correct anyway.
         Err(_) => {
