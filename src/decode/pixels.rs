@@ -39,12 +39,16 @@ fn flatten_rgba(rgba: &RgbaImage) -> RgbImage {
     let (w, h) = rgba.dimensions();
     // Opaque and fully transparent pixels (most of them, in practice) skip
     // the blend; the formula gives the same bytes for them.
-    let mut out = Vec::with_capacity(rgba.as_raw().len() / 4 * 3);
-    for p in rgba.as_raw().chunks_exact(4) {
+    // Written in place into a sized buffer: no capacity check per pixel.
+    let mut out = vec![0u8; rgba.as_raw().len() / 4 * 3];
+    for (p, o) in rgba.as_raw().chunks_exact(4).zip(out.chunks_exact_mut(3)) {
         match p[3] {
-            255 => out.extend_from_slice(&p[..3]),
-            0 => out.extend_from_slice(&[255; 3]),
-            a => out.extend(p[..3].iter().map(|&c| blend_over_white(c, a))),
+            255 => o.copy_from_slice(&p[..3]),
+            0 => o.fill(255),
+            a => o
+                .iter_mut()
+                .zip(&p[..3])
+                .for_each(|(o, &c)| *o = blend_over_white(c, a)),
         }
     }
     RgbImage::from_raw(w, h, out).expect("three bytes per pixel")
