@@ -5,9 +5,8 @@
 //! projection of the vectors to `projected_dim` dimensions (of raw 1280-d
 //! embeddings a random subspace, several times cheaper to build and search;
 //! of the 128-d whitened space a rotation, which keeps every distance); its
-//! shortlist is then
-//! re-ranked exactly with the full vectors, so reported distances are exact
-//! cosine distances. `hnsw_rs` cannot delete: removed ids are hidden by the
+//! shortlist is then re-ranked exactly with the full vectors, so reported
+//! distances are exact cosine distances. `hnsw_rs` cannot delete: removed ids are hidden by the
 //! search filter until enough accumulate to rebuild.
 
 use std::collections::HashSet;
