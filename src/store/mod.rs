@@ -143,7 +143,12 @@ impl Store {
     ) -> Result<()> {
         let key = id.to_be_bytes();
         let img = record::encode(&StoredImage::V1(rec.clone()));
-        let emb = emb.map(|e| record::encode(&StoredEmbedding::V2(e.clone())));
+        let Some(emb) = emb else {
+            // One tree: sled's insert is atomic without a transaction.
+            self.images.insert(key, img).map_err(|e| self.err(e))?;
+            return Ok(());
+        };
+        let emb = Some(record::encode(&StoredEmbedding::V2(emb.clone())));
         (&self.images, &self.embeddings)
             .transaction(|(images, embeddings)| {
                 images.insert(&key, img.as_slice())?;
