@@ -16,6 +16,10 @@ pub struct DecodeArgs {
     /// Decode JPEGs at full size instead of a reduced DCT scale.
     #[arg(long)]
     pub no_scaled_jpeg: bool,
+    /// Decode PNGs whole before resizing them (the same pixels, with the
+    /// full-size picture in memory; for comparison).
+    #[arg(long)]
+    pub no_streamed_png: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -37,6 +41,7 @@ impl From<&DecodeArgs> for DecodeConfig {
         DecodeConfig {
             max_pixels: a.max_pixels,
             scaled_jpeg: !a.no_scaled_jpeg,
+            streamed_png: !a.no_streamed_png,
             ..DecodeConfig::default()
         }
     }

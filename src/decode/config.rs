@@ -22,6 +22,9 @@ pub struct DecodeConfig {
     /// 224 input): a scale that lands between this and `work_short_side`
     /// is taken as it is, instead of decoding at twice the size to resize.
     pub scaled_jpeg_min_side: u32,
+    /// Decode PNGs row by row into the working image (same pixels as
+    /// decoding them whole, without holding the full-size picture).
+    pub streamed_png: bool,
     /// Decode HEIC/AVIF when this build has the `heif` feature; `false`
     /// behaves exactly like a build without it (the files are skipped with
     /// a notice saying how to enable them).
@@ -38,6 +41,7 @@ impl Default for DecodeConfig {
             work_long_side_max: 2048,
             scaled_jpeg: true,
             scaled_jpeg_min_side: 224,
+            streamed_png: true,
             heif: true,
         }
     }

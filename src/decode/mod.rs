@@ -18,13 +18,18 @@ mod border;
 mod config;
 pub mod heif;
 mod jpeg;
+pub(crate) mod kernel;
 mod pixels;
+mod png_rows;
 mod resize;
+mod shrink;
 
 pub use border::trim_border;
 pub use config::DecodeConfig;
 use jpeg::jpeg_scaled;
+use pixels::flatten_rgba;
 pub use pixels::{blend_over_white, flatten_alpha, working_rgb};
+use png_rows::png_rows;
 pub use resize::{resize_rgb, to_working_size, working_dims, Filter};
 
 /// The result of decoding one file.
@@ -112,6 +117,11 @@ fn decode_any(path: &Path, bytes: &[u8], cfg: &DecodeConfig) -> Result<Decoded> 
     let format = detect_format(path, bytes)?;
     if format == ImageFormat::Jpeg && cfg.scaled_jpeg {
         if let Some(decoded) = jpeg_scaled(path, bytes, cfg)? {
+            return Ok(decoded);
+        }
+    }
+    if format == ImageFormat::Png && cfg.streamed_png {
+        if let Some(decoded) = png_rows(path, bytes, cfg)? {
             return Ok(decoded);
         }
     }

@@ -15,23 +15,33 @@ pub struct Histogram {
 /// Histogram of `img` with `bins` bins per channel.
 pub fn compute(img: &RgbImage, bins: u16) -> Histogram {
     let nb = usize::from(bins);
-    // Bin of each byte value, looked up instead of divided per pixel.
-    let bin: Vec<u8> = (0..256).map(|v| (v * nb / 256) as u8).collect();
-    // Four interleaved copies of the counts: runs of equal colours (flat
-    // areas, common in graphics) would otherwise make every increment wait
-    // for the one before it on the same counter.
-    let mut lanes = vec![[0u32; 3 * 256]; 4];
-    for (i, p) in img.as_raw().chunks_exact(3).enumerate() {
-        let lane = &mut lanes[i & 3];
-        lane[usize::from(bin[usize::from(p[0])])] += 1;
-        lane[256 + usize::from(bin[usize::from(p[1])])] += 1;
-        lane[512 + usize::from(bin[usize::from(p[2])])] += 1;
+    // Counts of every byte value per channel, folded into bins at the end
+    // (no per-pixel bin lookup). Four interleaved copies of the counts:
+    // runs of equal colours (flat areas, common in graphics) would
+    // otherwise make every increment wait for the one before it on the
+    // same counter.
+    let mut lanes = [[[0u32; 256]; 3]; 4];
+    let mut quads = img.as_raw().chunks_exact(12);
+    for q in &mut quads {
+        for (lane, p) in lanes.iter_mut().zip(q.chunks_exact(3)) {
+            lane[0][usize::from(p[0])] += 1;
+            lane[1][usize::from(p[1])] += 1;
+            lane[2][usize::from(p[2])] += 1;
+        }
+    }
+    for p in quads.remainder().chunks_exact(3) {
+        (0..3).for_each(|c| lanes[0][c][usize::from(p[c])] += 1);
     }
     let total = (img.width() as f32 * img.height() as f32).max(1.0);
-    let values = (0..3)
-        .flat_map(|c| (0..nb).map(move |b| c * 256 + b))
-        .map(|k| lanes.iter().map(|l| l[k]).sum::<u32>() as f32 / total)
-        .collect();
+    let mut counts = vec![0u32; 3 * nb];
+    for lane in &lanes {
+        for (c, channel) in lane.iter().enumerate() {
+            for (v, &n) in channel.iter().enumerate() {
+                counts[c * nb + v * nb / 256] += n;
+            }
+        }
+    }
+    let values = counts.iter().map(|&n| n as f32 / total).collect();
     Histogram { bins, values }
 }
 

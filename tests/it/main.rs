@@ -12,6 +12,7 @@ mod classify;
 mod cli;
 mod cluster;
 mod crash;
+mod decoding;
 mod defects;
 mod dupes;
 mod edges;

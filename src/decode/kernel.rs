@@ -1,0 +1,236 @@
+//! fast_image_resize's convolution, rebuilt where imgdex must run it in
+//! pieces or cache what it computes: its weights (`precompute_coefficients`,
+//! kept operation for operation so the `f64` weights match), their rounding
+//! to `i16` at the precision it picks (`Normalizer16`), and one output
+//! row's sums (`i32`, shifted and clamped). Used to shrink PNG rows as they
+//! are decoded ([`super::shrink`]) and for the hashers' small Lanczos
+//! resizes, whose weights (two `sin` per tap) would otherwise be recomputed
+//! for every image. Either way the bytes are fast_image_resize's own.
+
+use std::f64::consts::PI;
+
+/// The resampling filters rebuilt here, with fast_image_resize's supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    Bilinear,
+    Lanczos3,
+}
+
+impl Kind {
+    fn support(self) -> f64 {
+        match self {
+            Kind::Bilinear => 1.0,
+            Kind::Lanczos3 => 3.0,
+        }
+    }
+
+    fn weight(self, x: f64) -> f64 {
+        match self {
+            Kind::Bilinear => {
+                let x = x.abs();
+                if x < 1.0 {
+                    1.0 - x
+                } else {
+                    0.0
+                }
+            }
+            Kind::Lanczos3 => {
+                if (-3.0..3.0).contains(&x) {
+                    sinc(x) * sinc(x / 3.)
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+fn sinc(x: f64) -> f64 {
+    if x == 0.0 {
+        1.0
+    } else {
+        let x = x * PI;
+        x.sin() / x
+    }
+}
+
+/// The source samples one output sample sums, and their weights.
+pub(crate) struct Window {
+    pub start: usize,
+    pub weights: Vec<i16>,
+}
+
+/// One axis of a resize from `in_size` to `out_size` samples: a window per
+/// output sample, weights as `i16` with `precision` fraction bits.
+pub(crate) struct Kernel {
+    pub windows: Vec<Window>,
+    pub precision: u8,
+}
+
+impl Kernel {
+    /// fast_image_resize's convolution weights for `kind` with an adaptive
+    /// kernel (what `ResizeAlg::Convolution` uses), no crop.
+    pub(crate) fn new(kind: Kind, in_size: u32, out_size: u32) -> Kernel {
+        let coeffs = coefficients(kind, in_size, out_size);
+        let precision = precision(&coeffs);
+        let scale = f64::from(1u32 << precision);
+        let windows = coeffs
+            .into_iter()
+            .map(|(start, w)| Window {
+                start,
+                weights: w.iter().map(|&v| (v * scale).round() as i16).collect(),
+            })
+            .collect();
+        Kernel { windows, precision }
+    }
+
+    /// One output sample from the samples its window covers.
+    pub(crate) fn sample(&self, j: usize, src: impl Iterator<Item = u8>) -> u8 {
+        let w = &self.windows[j];
+        let p = self.precision;
+        let s: i32 = src
+            .zip(&w.weights)
+            .map(|(v, &k)| i32::from(v) * i32::from(k))
+            .sum();
+        (((1i32 << (p - 1)) + s) >> p).clamp(0, 255) as u8
+    }
+}
+
+/// One output row: `out[i] = clamp((initial + Σ rows[r][i] * k[r]) >> p)`
+/// with AVX2 where the CPU has it (this loop is most of the cost of
+/// shrinking a large picture).
+pub(crate) fn convolve(out: &mut [u8], rows: &[&[u8]], k: &[i16], p: u8) {
+    assert!(rows.iter().all(|r| r.len() >= out.len()) && rows.len() == k.len());
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above) and every row
+        // holds at least `out.len()` bytes (asserted above).
+        let done = unsafe { avx2::convolve(out, rows, k, p) };
+        return convolve_plain(&mut out[done..], rows, k, p, done);
+    }
+    convolve_plain(out, rows, k, p, 0);
+}
+
+/// [`convolve`] in plain Rust, for the bytes of `out` from `x0` on.
+fn convolve_plain(out: &mut [u8], rows: &[&[u8]], k: &[i16], p: u8, x0: usize) {
+    let initial = 1i32 << (p - 1);
+    for (i, o) in out.iter_mut().enumerate() {
+        let x = x0 + i;
+        let s: i32 = rows
+            .iter()
+            .zip(k)
+            .map(|(row, &k)| i32::from(row[x]) * i32::from(k))
+            .sum();
+        *o = ((initial + s) >> p).clamp(0, 255) as u8;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// 16 bytes at a time, rows taken in pairs by `vpmaddwd` (u8 samples
+    /// and `i16` weights: exact `i32` sums, as fast_image_resize does);
+    /// returns how many bytes of `out` it wrote (the rest is a tail of
+    /// fewer than 16).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and every row hold `out.len()` bytes.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn convolve(out: &mut [u8], rows: &[&[u8]], k: &[i16], p: u8) -> usize {
+        let initial = _mm256_set1_epi32(1 << (p - 1));
+        let shift = _mm_cvtsi32_si128(i32::from(p));
+        let pairs: Vec<__m256i> = k
+            .chunks(2)
+            .map(|w| {
+                let hi = w.get(1).map_or(0, |&v| i32::from(v) << 16);
+                _mm256_set1_epi32(i32::from(w[0] as u16) | hi)
+            })
+            .collect();
+        let zero = &[0u8; 16][..];
+        let mut x = 0;
+        while x + 16 <= out.len() {
+            let (mut lo, mut hi) = (initial, initial);
+            for (r, kk) in pairs.iter().enumerate() {
+                let a = load16(rows[2 * r], x);
+                let b = rows
+                    .get(2 * r + 1)
+                    .map_or(load16(zero, 0), |row| load16(row, x));
+                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), *kk));
+                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), *kk));
+            }
+            let lo = _mm256_sra_epi32(lo, shift);
+            let hi = _mm256_sra_epi32(hi, shift);
+            let words = _mm256_packs_epi32(lo, hi);
+            let bytes = _mm256_packus_epi16(words, words);
+            let bytes = _mm256_permute4x64_epi64(bytes, 0b1000);
+            _mm_storeu_si128(
+                out.as_mut_ptr().add(x) as *mut __m128i,
+                _mm256_castsi256_si128(bytes),
+            );
+            x += 16;
+        }
+        x
+    }
+
+    /// 16 bytes of `row` from `x`, widened to 16-bit lanes.
+    #[inline(always)]
+    unsafe fn load16(row: &[u8], x: usize) -> __m256i {
+        _mm256_cvtepu8_epi16(_mm_loadu_si128(row.as_ptr().add(x) as *const __m128i))
+    }
+}
+
+/// fast_image_resize's `precompute_coefficients` with an adaptive kernel,
+/// no crop: for each output row, the first source
+/// row and the normalised weights of its window (zero weights trimmed at
+/// both ends). Kept operation for operation, so the `f64` weights match.
+fn coefficients(kind: Kind, in_size: u32, out_size: u32) -> Vec<(usize, Vec<f64>)> {
+    let scale = f64::from(in_size) / f64::from(out_size);
+    let filter_scale = scale.max(1.0);
+    let radius = kind.support() * filter_scale;
+    let recip = 1.0 / filter_scale;
+    (0..out_size)
+        .map(|out| {
+            let in_center = (f64::from(out) + 0.5) * scale;
+            let min = (in_center - radius).floor().max(0.) as u32;
+            let max = (in_center + radius).ceil().min(f64::from(in_size)) as u32;
+            let center = in_center - 0.5;
+            let mut start = min;
+            let mut w = Vec::with_capacity((max - min) as usize);
+            for x in min..max {
+                let v = kind.weight((f64::from(x) - center) * recip);
+                if x == start && v == 0. {
+                    start += 1;
+                } else {
+                    w.push(v);
+                }
+            }
+            while w.last() == Some(&0.) {
+                w.pop();
+            }
+            let total: f64 = w.iter().sum();
+            if total != 0.0 {
+                w.iter_mut().for_each(|v| *v /= total);
+            }
+            (start as usize, w)
+        })
+        .collect()
+}
+
+/// fast_image_resize's `Normalizer16` precision: the most fraction bits
+/// (at most 21) for which the largest weight still fits an `i16`.
+fn precision(coeffs: &[(usize, Vec<f64>)]) -> u8 {
+    let max = coeffs
+        .iter()
+        .flat_map(|(_, w)| w.iter().copied())
+        .fold(0.0f64, f64::max);
+    let mut precision = 0u8;
+    for p in 0..22u8 {
+        precision = p;
+        let next = (max * f64::from(1u32 << (p + 1))).round() as i32;
+        if next >= 1 << 15 {
+            break;
+        }
+    }
+    precision
+}

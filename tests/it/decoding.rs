@@ -1,0 +1,169 @@
+//! The row-by-row PNG path must give the working image that decoding the
+//! whole picture gives, byte for byte, for every PNG layout (stores keep
+//! the features computed either way).
+
+use std::path::Path;
+
+use imgdex::decode::{decode, DecodeConfig, Decoded};
+
+/// Deterministic bytes.
+fn noise(seed: u64) -> impl FnMut() -> u8 {
+    let mut state = seed | 1;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 24) as u8
+    }
+}
+
+/// A picture with flat areas, noise, a transparent frame and soft alpha
+/// edges (alpha ignored by layouts without it).
+fn pixel(x: u32, y: u32, w: u32, h: u32, rnd: &mut impl FnMut() -> u8) -> [u8; 4] {
+    let edge = x.min(y).min(w - 1 - x).min(h - 1 - y);
+    let a = match edge {
+        0..8 => 0,
+        8..40 => (edge * 6) as u8,
+        _ => 255,
+    };
+    let c = if (x / 37 + y / 23) % 3 == 0 {
+        [rnd(), rnd(), rnd()]
+    } else {
+        [(x % 256) as u8, (y % 256) as u8, 90]
+    };
+    [c[0], c[1], c[2], a]
+}
+
+fn encode(w: u32, h: u32, colour: png::ColorType, depth: png::BitDepth) -> Vec<u8> {
+    let mut rnd = noise(u64::from(w * 31 + h));
+    let mut data = Vec::new();
+    let levels = 1u32 << (depth as u8).min(8);
+    for y in 0..h {
+        for x in 0..w {
+            let p = pixel(x, y, w, h, &mut rnd);
+            let grey = ((u32::from(p[0]) + u32::from(p[1]) * 2) / 3) as u8;
+            match colour {
+                png::ColorType::Rgba => data.extend_from_slice(&p),
+                png::ColorType::Rgb => data.extend_from_slice(&p[..3]),
+                png::ColorType::GrayscaleAlpha => data.extend_from_slice(&[grey, p[3]]),
+                png::ColorType::Grayscale => {
+                    data.push((u32::from(grey) * levels / 256) as u8);
+                }
+                png::ColorType::Indexed => data.push(grey / 16),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, w, h);
+    enc.set_color(colour);
+    enc.set_depth(png::BitDepth::Eight);
+    if colour == png::ColorType::Indexed {
+        enc.set_palette(
+            (0..16u8)
+                .flat_map(|i| [i * 16, 255 - i * 16, i * 7])
+                .collect::<Vec<_>>(),
+        );
+        enc.set_trns(
+            (0..16u8)
+                .map(|i| if i == 0 { 0 } else { 255 - i })
+                .collect::<Vec<_>>(),
+        );
+    }
+    if depth != png::BitDepth::Eight {
+        enc.set_depth(depth);
+        data = pack(&data, w, depth as u8);
+    }
+    let mut writer = enc.write_header().unwrap();
+    writer.write_image_data(&data).unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+/// Grey samples of `bits` bits packed into bytes, rows padded.
+fn pack(samples: &[u8], w: u32, bits: u8) -> Vec<u8> {
+    let per = 8 / bits as usize;
+    samples
+        .chunks(w as usize)
+        .flat_map(|row| {
+            row.chunks(per).map(move |c| {
+                c.iter()
+                    .enumerate()
+                    .fold(0u8, |b, (i, &s)| b | (s << (8 - bits as usize * (i + 1))))
+            })
+        })
+        .collect()
+}
+
+fn both_ways(bytes: &[u8]) -> (Decoded, Decoded) {
+    let path = Path::new("t.png");
+    let streamed = decode(path, bytes, &DecodeConfig::default()).unwrap();
+    let whole = DecodeConfig {
+        streamed_png: false,
+        ..DecodeConfig::default()
+    };
+    (streamed, decode(path, bytes, &whole).unwrap())
+}
+
+fn assert_same(a: &Decoded, b: &Decoded, what: &str) {
+    assert_eq!((a.width, a.height), (b.width, b.height), "{what}");
+    assert_eq!(a.image.dimensions(), b.image.dimensions(), "{what}");
+    assert!(
+        a.image.as_raw() == b.image.as_raw(),
+        "{what}: working images differ"
+    );
+    assert_eq!(a.cutout, b.cutout, "{what}");
+    assert_eq!(a.content, b.content, "{what}");
+}
+
+#[test]
+fn png_rows_give_the_whole_picture_s_working_image() {
+    use png::{BitDepth as D, ColorType as C};
+    let cases = [
+        (C::Rgba, D::Eight, 700, 500),
+        (C::Rgba, D::Eight, 257, 9000), // long side capped
+        (C::Rgba, D::Eight, 300, 200),  // already at working size
+        (C::Rgb, D::Eight, 900, 301),
+        (C::Rgb, D::Eight, 255, 255),
+        (C::GrayscaleAlpha, D::Eight, 520, 800),
+        (C::Grayscale, D::Eight, 1000, 999),
+        (C::Grayscale, D::One, 640, 480),
+        (C::Grayscale, D::Four, 100, 90),
+        (C::Indexed, D::Eight, 611, 577), // palette with transparency
+        (C::Rgba, D::Sixteen, 400, 300),  // the whole-picture path's
+    ];
+    for (colour, depth, w, h) in cases {
+        let what = format!("{colour:?} {depth:?} {w}x{h}");
+        let bytes = if depth == D::Sixteen {
+            let img = image::DynamicImage::ImageRgba8(image::RgbaImage::from_fn(w, h, |x, y| {
+                image::Rgba(pixel(x, y, w, h, &mut noise(7)))
+            }));
+            let mut out = Vec::new();
+            image::DynamicImage::ImageRgba16(img.to_rgba16())
+                .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+                .unwrap();
+            out
+        } else {
+            encode(w, h, colour, depth)
+        };
+        let (streamed, whole) = both_ways(&bytes);
+        assert_same(&streamed, &whole, &what);
+        if colour == C::Rgba || colour == C::GrayscaleAlpha {
+            assert!(streamed.cutout, "{what}: transparent corners");
+        }
+    }
+}
+
+#[test]
+fn a_truncated_png_fails_the_same_way_on_both_paths() {
+    let bytes = encode(800, 600, png::ColorType::Rgb, png::BitDepth::Eight);
+    let cut = &bytes[..bytes.len() / 2];
+    let path = Path::new("cut.png");
+    let streamed = decode(path, cut, &DecodeConfig::default()).unwrap_err();
+    let whole = DecodeConfig {
+        streamed_png: false,
+        ..DecodeConfig::default()
+    };
+    let whole = decode(path, cut, &whole).unwrap_err();
+    assert_eq!(streamed.to_string(), whole.to_string());
+    assert!(streamed.to_string().contains("cut.png"), "{streamed}");
+}
