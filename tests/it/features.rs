@@ -326,3 +326,38 @@ fn alpha_is_flattened_after_the_resize_with_the_same_picture() {
     // The hidden magenta never shows: the transparent band is white.
     assert_eq!(d.image.get_pixel(20, 100).0, [255, 255, 255]);
 }
+
+/// The hashers get their input pre-resized with cached weights; the hashes
+/// must be the ones image_hasher computes resizing by itself, for every
+/// input size the hash input can have (1 to 32 on each side).
+#[test]
+fn hashes_equal_image_hasher_s_own_resizes() {
+    use image_hasher::{HashAlg, HasherConfig};
+    let base = || HasherConfig::with_bytes_type::<[u8; 8]>().hash_size(8, 8);
+    let phash = base().hash_alg(HashAlg::Median).preproc_dct().to_hasher();
+    let dhash = base().hash_alg(HashAlg::Gradient).to_hasher();
+    let ahash = base().hash_alg(HashAlg::Mean).to_hasher();
+    let u64_of =
+        |h: image_hasher::ImageHash<[u8; 8]>| u64::from_be_bytes(h.as_bytes().try_into().unwrap());
+    let mut checked = 0;
+    for w in 1..=32u32 {
+        for h in (1..=32u32).filter(|h| (w * 7 + h * 3) % 5 == 0 || w == *h) {
+            // Smooth shapes plus noise, so the hashes have bits both ways.
+            let rgb = varied(w, h);
+            let grey = image::GrayImage::from_fn(w, h, |x, y| {
+                let n = rgb.get_pixel(x, y)[0] / 4;
+                image::Luma([((x * 200 / w + y * 40 / h) as u8).wrapping_add(n)])
+            });
+            let got = hash::hash_grey(&grey);
+            let img = image::DynamicImage::ImageLuma8(grey);
+            let want = (
+                u64_of(phash.hash_image(&img)),
+                u64_of(dhash.hash_image(&img)),
+                u64_of(ahash.hash_image(&img)),
+            );
+            assert_eq!((got.phash, got.dhash, got.ahash), want, "{w}x{h}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 200, "{checked} sizes");
+}
