@@ -50,9 +50,11 @@ pub(super) fn run_pipeline(
         let spec = spec.as_ref();
         s.spawn(move || {
             pool.install(|| {
-                work.into_par_iter().for_each_with(tx, |tx, w| {
-                    let _ = tx.send(analyse(w, cfg, codes, spec));
-                })
+                work.into_par_iter()
+                    .with_max_len(1)
+                    .for_each_with(tx, |tx, w| {
+                        let _ = tx.send(analyse(w, cfg, codes, spec));
+                    })
             })
         });
         let (rx, inference) = if embedders.is_empty() {
