@@ -165,10 +165,14 @@ impl Rows {
                 match layout {
                     Layout::Rgba => premultiplied(&self.mul_div, data, line, width),
                     Layout::GreyAlpha => {
+                        line.clear();
                         layout.widen(data, line);
                         premultiply(&self.mul_div, line, width);
                     }
-                    _ => layout.widen(data, line),
+                    _ => {
+                        line.clear();
+                        layout.widen(data, line);
+                    }
                 }
                 shrink.push_line();
             }

@@ -34,7 +34,7 @@ impl RowShrink {
         RowShrink {
             kernel: Kernel::new(Kind::Bilinear, src_h, dst_h),
             row_len,
-            out: vec![0; dst_h as usize * row_len],
+            out: Vec::with_capacity(dst_h as usize * row_len),
             rows: VecDeque::new(),
             first: 0,
             spare: Vec::new(),
@@ -44,11 +44,11 @@ impl RowShrink {
     }
 
     /// The buffer to write the next source row into (`row_len` bytes, then
-    /// [`Self::push_line`]).
+    /// [`Self::push_line`]); it may hold an earlier row's bytes.
     pub(super) fn line(&mut self) -> &mut Vec<u8> {
         if self.rows.len() == self.y - self.first {
-            let mut row = self.spare.pop().unwrap_or_default();
-            row.clear();
+            // A spare row keeps its old bytes: the caller overwrites them.
+            let row = self.spare.pop().unwrap_or_default();
             self.rows.push_back(row);
         }
         self.rows.back_mut().expect("just pushed")
@@ -77,17 +77,28 @@ impl RowShrink {
         }
     }
 
+    /// Sum output row `j` (rows are summed in order) onto the output.
     fn sum_row(&mut self, j: usize) {
         let w = &self.kernel.windows[j];
         let rows: Vec<&[u8]> = (w.start..w.start + w.weights.len())
             .map(|y| self.rows[y - self.first].as_slice())
             .collect();
-        let out = &mut self.out[j * self.row_len..(j + 1) * self.row_len];
-        convolve(out, &rows, &w.weights, self.kernel.precision);
+        let at = self.out.len();
+        debug_assert_eq!(at, j * self.row_len);
+        self.out.resize(at + self.row_len, 0);
+        convolve(
+            &mut self.out[at..],
+            &rows,
+            &w.weights,
+            self.kernel.precision,
+        );
     }
 
     /// The shrunk rows, once every source row was pushed.
-    pub(super) fn finish(self) -> Vec<u8> {
+    pub(super) fn finish(mut self) -> Vec<u8> {
+        // Every window ends within the source, so all rows were summed;
+        // the padding only keeps the length right if that ever changed.
+        self.out.resize(self.kernel.windows.len() * self.row_len, 0);
         self.out
     }
 }

@@ -14,7 +14,7 @@ use image_hasher::{HashAlg, Hasher, HasherConfig};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
-use crate::decode::kernel::{Kernel, Kind};
+use crate::decode::kernel::{convolve, Kernel, Kind};
 
 /// Identifies algorithms, sizes and bit order; bump when any changes.
 pub const FINGERPRINT: &str =
@@ -111,17 +111,12 @@ fn lanczos(grey: &GrayImage, w: u32, h: u32) -> GrayImage {
     let mut img = grey.clone();
     if h != sh {
         let k = kernel(sh, h);
-        let src = img.as_raw();
-        let raw = (0..h as usize)
-            .flat_map(|j| {
-                let start = k.windows[j].start;
-                let k = &k;
-                (0..sw as usize).map(move |x| {
-                    let column = src[start * sw as usize + x..].iter().step_by(sw as usize);
-                    k.sample(j, column.copied())
-                })
-            })
-            .collect();
+        let rows: Vec<&[u8]> = img.as_raw().chunks_exact(sw as usize).collect();
+        let mut raw = vec![0u8; (sw * h) as usize];
+        for (out, w) in raw.chunks_exact_mut(sw as usize).zip(&k.windows) {
+            let window = &rows[w.start..w.start + w.weights.len()];
+            convolve(out, window, &w.weights, k.precision);
+        }
         img = GrayImage::from_raw(sw, h, raw).expect("sized buffer");
     }
     if w != sw {
