@@ -57,9 +57,12 @@ fn timed<F: Fn(&[f32]) -> Vec<(u64, f32)>>(
     (lat, res)
 }
 
+/// Each id with its neighbours (id, distance).
+type Neighbours = Vec<(u64, Vec<(u64, f32)>)>;
+
 /// Seconds for the all-pairs pass `dupes` runs: every vector's 11 nearest
 /// at the `DUPES_SEARCH` setting, on all threads.
-fn all_knn(hnsw: &HnswIndex, vectors: &MemoryVectors) -> (f64, Vec<(u64, Vec<(u64, f32)>)>) {
+fn all_knn(hnsw: &HnswIndex, vectors: &MemoryVectors) -> (f64, Neighbours) {
     let t = Instant::now();
     let (ids, all): (Vec<u64>, Vec<&[f32]>) = vectors.iter().unzip();
     let found = hnsw.search_many(&all, 11, vectors);

@@ -236,6 +236,10 @@ impl FlatGraph {
     }
 }
 
+/// Per layer: byte offset of its offset table, byte offset of its neighbour
+/// list, and the number of neighbour entries.
+type Layers = Vec<(usize, usize, usize)>;
+
 /// Check the file's header and sizes, and with `full` its payload checksum
 /// and every offset and neighbour position; return the entry, per-layer
 /// byte offsets and lengths, and the vector offset.
@@ -245,7 +249,7 @@ fn layout(
     n: usize,
     pdim: usize,
     full: bool,
-) -> Option<(usize, Vec<(usize, usize, usize)>, usize)> {
+) -> Option<(usize, Layers, usize)> {
     let head = map.get(..HEADER + 32)?;
     let (layers, entry) = (u32_at(head, 16), u32_at(head, 20));
     let sane = &head[..8] == MAGIC

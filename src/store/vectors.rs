@@ -7,11 +7,12 @@ use super::{key_to_id, record, ImageId, Store, StoredEmbedding};
 use crate::error::Result;
 use crate::store::EmbeddingRecord;
 
+/// Readable embedding records, and the ids of corrupt ones with the reason.
+pub type EmbeddingScan = (Vec<(ImageId, EmbeddingRecord)>, Vec<(ImageId, String)>);
+
 impl Store {
     /// Every embedding record; corrupt ones are listed apart, never fatal.
-    pub fn scan_embeddings(
-        &self,
-    ) -> Result<(Vec<(ImageId, EmbeddingRecord)>, Vec<(ImageId, String)>)> {
+    pub fn scan_embeddings(&self) -> Result<EmbeddingScan> {
         let mut ok = Vec::new();
         let mut corrupt = Vec::new();
         for kv in self.embeddings.iter() {

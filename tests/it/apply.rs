@@ -290,7 +290,7 @@ fn undo_after_kill_9_part_way_through_a_move_restores_every_file() {
     child.kill().expect("SIGKILL");
     child.wait().unwrap();
     let moved = walk(&target).len();
-    assert!(moved >= 4 && moved < 40, "killed part way: {moved} moved");
+    assert!((4..40).contains(&moved), "killed part way: {moved} moved");
     let undo = sb.imgdex([OsString::from("undo"), "--json".into(), journal.into()]);
     undo.assert_code(0);
     assert_eq!(snapshot(&dir), before, "every file back with its bytes");

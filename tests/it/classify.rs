@@ -109,14 +109,14 @@ fn pattern(class: &str, seed: u64) -> image::RgbImage {
     );
     image::RgbImage::from_fn(w, h, |x, y| match class {
         "stripes" => {
-            if (y / period) % 2 == 0 {
+            if (y / period).is_multiple_of(2) {
                 a
             } else {
                 b
             }
         }
         "checker" => {
-            if ((x / period) + (y / period)) % 2 == 0 {
+            if ((x / period) + (y / period)).is_multiple_of(2) {
                 a
             } else {
                 b

@@ -26,7 +26,7 @@ fn pixel(x: u32, y: u32, w: u32, h: u32, rnd: &mut impl FnMut() -> u8) -> [u8; 4
         8..40 => (edge * 6) as u8,
         _ => 255,
     };
-    let c = if (x / 37 + y / 23) % 3 == 0 {
+    let c = if (x / 37 + y / 23).is_multiple_of(3) {
         [rnd(), rnd(), rnd()]
     } else {
         [(x % 256) as u8, (y % 256) as u8, 90]

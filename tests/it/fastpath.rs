@@ -37,9 +37,9 @@ fn reference_lloyd(x: ArrayView2<f32>, init: &Array2<f32>, iters: usize) -> Arra
             sum.row_mut(l as usize)
                 .zip_mut_with(&r, |a, &b| *a += f64::from(b));
         }
-        for j in 0..c.nrows() {
-            if count[j] > 0 {
-                let m = sum.row(j).mapv(|v| (v / count[j] as f64) as f32);
+        for (j, &n) in count.iter().enumerate() {
+            if n > 0 {
+                let m = sum.row(j).mapv(|v| (v / n as f64) as f32);
                 c.row_mut(j).assign(&m);
             }
         }

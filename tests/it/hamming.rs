@@ -42,7 +42,7 @@ fn generate(n: usize, seed: u64) -> Vec<Hashes> {
     for c in 0..n / 4 {
         let centre = out[(rng.next_u64() % n as u64) as usize];
         for _ in 0..1 + c % 4 {
-            let even = rng.next_u64() % 2 == 0;
+            let even = rng.next_u64().is_multiple_of(2);
             let (dp, dd) = ((rng.next_u64() % 21) as u32, (rng.next_u64() % 21) as u32);
             let copy = Hashes {
                 phash: flip(centre.phash, dp, even, &mut rng),

@@ -52,6 +52,8 @@ pub(super) fn inference_stage(
     busy.as_secs_f64()
 }
 
+// The analyses arrive boxed in `Outcome`s; unboxing them would move each.
+#[allow(clippy::vec_box)]
 fn embed_batch(embedder: &mut Embedder, code: u32, items: Vec<Box<Analysed>>) -> Vec<Outcome> {
     let n = items.len();
     for a in &items {
@@ -99,6 +101,7 @@ fn failed_batch(items: &[Box<Analysed>], reason: &str) -> Vec<Outcome> {
 
 /// [`embed_batch`], with a panic (in ONNX Runtime's bindings or ours)
 /// turned into a failure of each image of the batch.
+#[allow(clippy::vec_box)]
 fn embed_batch_guarded(
     embedder: &mut Embedder,
     code: u32,

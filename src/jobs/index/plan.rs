@@ -91,7 +91,7 @@ pub(super) fn remove_gone(store: &Store, roots: &[PathBuf], unseen: &Existing) -
         let path = paths::from_bytes(path_bytes);
         let under_root = roots.iter().any(|r| path.starts_with(r));
         let gone = std::fs::metadata(&path).is_err() || !walk::is_candidate(&path);
-        let root_given_as_file = roots.iter().any(|r| *r == path);
+        let root_given_as_file = roots.contains(&path);
         if under_root && gone && !root_given_as_file {
             store.remove_image(*id)?;
             removed += 1;
