@@ -78,8 +78,10 @@ fn decode_pixels(dec: &mut jpeg_decoder::Decoder<Cursor<&[u8]>>) -> Option<RgbIm
     let (sw, sh) = (u32::from(info.width), u32::from(info.height));
     match info.pixel_format {
         jpeg_decoder::PixelFormat::RGB24 => RgbImage::from_raw(sw, sh, pixels),
+        // Grey copied into R, G and B: the general path's fast expansion,
+        // not image's colour-space-aware conversion (floats per pixel).
         jpeg_decoder::PixelFormat::L8 => image::GrayImage::from_raw(sw, sh, pixels)
-            .map(|g| DynamicImage::ImageLuma8(g).to_rgb8()),
+            .map(|g| super::pixels::to_rgb8(DynamicImage::ImageLuma8(g))),
         _ => None,
     }
 }

@@ -94,7 +94,7 @@ fn resize_rgba(img: &RgbaImage, w: u32, h: u32) -> RgbaImage {
 
 /// RGB8 pixels; grey expands by copying (what `image`'s generic, colour-
 /// space-aware conversion computes for 8-bit grey, at a fraction of its cost).
-fn to_rgb8(img: DynamicImage) -> RgbImage {
+pub(super) fn to_rgb8(img: DynamicImage) -> RgbImage {
     match img {
         DynamicImage::ImageRgb8(rgb) => rgb,
         DynamicImage::ImageLuma8(g) => {

@@ -167,3 +167,29 @@ fn a_truncated_png_fails_the_same_way_on_both_paths() {
     assert_eq!(streamed.to_string(), whole.to_string());
     assert!(streamed.to_string().contains("cut.png"), "{streamed}");
 }
+
+/// Grey pixels are widened to RGB by copying the value into each channel
+/// (the PNG rows, the general path and grey JPEGs at reduced DCT scale);
+/// that must stay what `image` itself computes for 8-bit grey.
+#[test]
+fn grey_widens_to_rgb_as_image_does() {
+    let grey = image::GrayImage::from_fn(256, 1, |x, _| image::Luma([x as u8]));
+    let rgb = image::DynamicImage::ImageLuma8(grey).to_rgb8();
+    for (v, p) in rgb.pixels().enumerate() {
+        assert_eq!(p.0, [v as u8; 3], "grey {v}");
+    }
+    // A grey JPEG large enough for the reduced-scale path stays grey.
+    let big = image::GrayImage::from_fn(900, 600, |x, y| {
+        image::Luma([((x * 7 + y * 3) % 256) as u8])
+    });
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageLuma8(big)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    let d = decode(Path::new("g.jpg"), &bytes, &DecodeConfig::default()).unwrap();
+    assert!(d.image.width() < 900, "decoded at reduced scale");
+    assert!(d.image.pixels().all(|p| p[0] == p[1] && p[1] == p[2]));
+}
