@@ -92,8 +92,14 @@ impl Kernel {
             .zip(&w.weights)
             .map(|(v, &k)| i32::from(v) * i32::from(k))
             .sum();
-        (((1i32 << (p - 1)) + s) >> p).clamp(0, 255) as u8
+        to_byte(s, p)
     }
+}
+
+/// A weighted sum with `p` fraction bits back to a byte: rounded half up
+/// (fast_image_resize adds half before shifting), clamped.
+fn to_byte(sum: i32, p: u8) -> u8 {
+    (((1i32 << (p - 1)) + sum) >> p).clamp(0, 255) as u8
 }
 
 /// One output row: `out[i] = clamp((initial + Σ rows[r][i] * k[r]) >> p)`
@@ -113,7 +119,6 @@ pub(crate) fn convolve(out: &mut [u8], rows: &[&[u8]], k: &[i16], p: u8) {
 
 /// [`convolve`] in plain Rust, for the bytes of `out` from `x0` on.
 fn convolve_plain(out: &mut [u8], rows: &[&[u8]], k: &[i16], p: u8, x0: usize) {
-    let initial = 1i32 << (p - 1);
     for (i, o) in out.iter_mut().enumerate() {
         let x = x0 + i;
         let s: i32 = rows
@@ -121,7 +126,7 @@ fn convolve_plain(out: &mut [u8], rows: &[&[u8]], k: &[i16], p: u8, x0: usize) {
             .zip(k)
             .map(|(row, &k)| i32::from(row[x]) * i32::from(k))
             .sum();
-        *o = ((initial + s) >> p).clamp(0, 255) as u8;
+        *o = to_byte(s, p);
     }
 }
 

@@ -99,7 +99,8 @@ pub(super) fn to_rgb8(img: DynamicImage) -> RgbImage {
         DynamicImage::ImageRgb8(rgb) => rgb,
         DynamicImage::ImageLuma8(g) => {
             let (w, h) = g.dimensions();
-            let raw = g.as_raw().iter().flat_map(|&v| [v; 3]).collect();
+            let mut raw = Vec::with_capacity(g.as_raw().len() * 3);
+            widen_grey(g.as_raw(), &mut raw);
             RgbImage::from_raw(w, h, raw).expect("three bytes per pixel")
         }
         other => other.into_rgb8(),
@@ -112,13 +113,24 @@ fn to_rgba8(img: DynamicImage) -> RgbaImage {
         DynamicImage::ImageRgba8(rgba) => rgba,
         DynamicImage::ImageLumaA8(g) => {
             let (w, h) = g.dimensions();
-            let raw = g
-                .as_raw()
-                .chunks_exact(2)
-                .flat_map(|p| [p[0], p[0], p[0], p[1]])
-                .collect();
+            let mut raw = Vec::with_capacity(g.as_raw().len() * 2);
+            widen_grey_alpha(g.as_raw(), &mut raw);
             RgbaImage::from_raw(w, h, raw).expect("four bytes per pixel")
         }
         other => other.into_rgba8(),
     }
+}
+
+/// Grey samples appended to `out` as RGB, the value copied into each channel.
+pub(super) fn widen_grey(grey: &[u8], out: &mut Vec<u8>) {
+    out.extend(grey.iter().flat_map(|&v| [v; 3]));
+}
+
+/// Grey + alpha pairs appended to `out` as RGBA.
+pub(super) fn widen_grey_alpha(grey_alpha: &[u8], out: &mut Vec<u8>) {
+    out.extend(
+        grey_alpha
+            .chunks_exact(2)
+            .flat_map(|p| [p[0], p[0], p[0], p[1]]),
+    );
 }

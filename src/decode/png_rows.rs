@@ -14,6 +14,7 @@ use image::metadata::Orientation;
 use image::{RgbImage, RgbaImage};
 use png::{BitDepth, ColorType, Transformations};
 
+use super::pixels::{widen_grey, widen_grey_alpha};
 use super::shrink::RowShrink;
 use super::{check_pixels, flatten_rgba, resize_rgb, working_dims, DecodeConfig, Decoded, Filter};
 use crate::error::Result;
@@ -109,10 +110,8 @@ impl Layout {
     fn widen(self, data: &[u8], out: &mut Vec<u8>) {
         match self {
             Layout::Rgb | Layout::Rgba => out.extend_from_slice(data),
-            Layout::Grey => out.extend(data.iter().flat_map(|&v| [v; 3])),
-            Layout::GreyAlpha => {
-                out.extend(data.chunks_exact(2).flat_map(|p| [p[0], p[0], p[0], p[1]]))
-            }
+            Layout::Grey => widen_grey(data, out),
+            Layout::GreyAlpha => widen_grey_alpha(data, out),
         }
     }
 }
