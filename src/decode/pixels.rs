@@ -45,19 +45,53 @@ pub(super) fn flatten_rgba(rgba: &RgbaImage) -> RgbImage {
     // (most of them, in practice) skip the blend, which gives the same
     // bytes for them.
     for (s, d) in (&mut src).zip(&mut dst) {
-        let alphas = s.iter().skip(3).step_by(4);
-        if alphas.clone().all(|&a| a == 255) {
-            s.chunks_exact(4)
-                .zip(d.chunks_exact_mut(3))
-                .for_each(|(p, o)| o.copy_from_slice(&p[..3]));
-        } else if alphas.clone().all(|&a| a == 0) {
-            d.fill(255);
-        } else {
-            blend_pixels(s, d);
+        let s: &[u8; 32] = s.try_into().expect("32-byte chunk");
+        let d: &mut [u8; 24] = d.try_into().expect("24-byte chunk");
+        match group_alpha(s) {
+            GroupAlpha::Opaque => copy_rgb(s, d),
+            GroupAlpha::Clear => d.fill(255),
+            GroupAlpha::Mixed => blend_pixels(s, d),
         }
     }
     blend_pixels(src.remainder(), dst.into_remainder());
     RgbImage::from_raw(w, h, out).expect("three bytes per pixel")
+}
+
+enum GroupAlpha {
+    Opaque,
+    Clear,
+    Mixed,
+}
+
+/// Whether eight RGBA pixels are all opaque, all fully transparent, or
+/// neither: their alpha bytes masked out of four 64-bit words.
+fn group_alpha(s: &[u8; 32]) -> GroupAlpha {
+    const ALPHA: u64 = 0xFF00_0000_FF00_0000;
+    let words = s
+        .chunks_exact(8)
+        .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")) & ALPHA);
+    let (mut all, mut any) = (ALPHA, 0);
+    for w in words {
+        all &= w;
+        any |= w;
+    }
+    if all == ALPHA {
+        GroupAlpha::Opaque
+    } else if any == 0 {
+        GroupAlpha::Clear
+    } else {
+        GroupAlpha::Mixed
+    }
+}
+
+/// The colour bytes of eight RGBA pixels: seven overlapping four-byte
+/// copies (each pixel's alpha overwritten by the next pixel) and a last
+/// three-byte one.
+fn copy_rgb(s: &[u8; 32], d: &mut [u8; 24]) {
+    for i in 0..7 {
+        d[3 * i..3 * i + 4].copy_from_slice(&s[4 * i..4 * i + 4]);
+    }
+    d[21..24].copy_from_slice(&s[28..31]);
 }
 
 /// Each RGBA pixel of `src` over white, into the RGB pixels of `dst`.
@@ -123,14 +157,21 @@ fn to_rgba8(img: DynamicImage) -> RgbaImage {
 
 /// Grey samples appended to `out` as RGB, the value copied into each channel.
 pub(super) fn widen_grey(grey: &[u8], out: &mut Vec<u8>) {
-    out.extend(grey.iter().flat_map(|&v| [v; 3]));
+    let at = out.len();
+    out.resize(at + grey.len() * 3, 0);
+    for (o, &v) in out[at..].chunks_exact_mut(3).zip(grey) {
+        o.fill(v);
+    }
 }
 
 /// Grey + alpha pairs appended to `out` as RGBA.
 pub(super) fn widen_grey_alpha(grey_alpha: &[u8], out: &mut Vec<u8>) {
-    out.extend(
-        grey_alpha
-            .chunks_exact(2)
-            .flat_map(|p| [p[0], p[0], p[0], p[1]]),
-    );
+    let at = out.len();
+    out.resize(at + grey_alpha.len() * 2, 0);
+    for (o, p) in out[at..]
+        .chunks_exact_mut(4)
+        .zip(grey_alpha.chunks_exact(2))
+    {
+        o.copy_from_slice(&[p[0], p[0], p[0], p[1]]);
+    }
 }
