@@ -15,23 +15,7 @@ pub struct Histogram {
 /// Histogram of `img` with `bins` bins per channel.
 pub fn compute(img: &RgbImage, bins: u16) -> Histogram {
     let nb = usize::from(bins);
-    // Counts of every byte value per channel, folded into bins at the end
-    // (no per-pixel bin lookup). Four interleaved copies of the counts:
-    // runs of equal colours (flat areas, common in graphics) would
-    // otherwise make every increment wait for the one before it on the
-    // same counter.
-    let mut lanes = [[[0u32; 256]; 3]; 4];
-    let mut quads = img.as_raw().chunks_exact(12);
-    for q in &mut quads {
-        for (lane, p) in lanes.iter_mut().zip(q.chunks_exact(3)) {
-            lane[0][usize::from(p[0])] += 1;
-            lane[1][usize::from(p[1])] += 1;
-            lane[2][usize::from(p[2])] += 1;
-        }
-    }
-    for p in quads.remainder().chunks_exact(3) {
-        (0..3).for_each(|c| lanes[0][c][usize::from(p[c])] += 1);
-    }
+    let lanes = byte_counts(img.as_raw());
     let total = (img.width() as f32 * img.height() as f32).max(1.0);
     let mut counts = vec![0u32; 3 * nb];
     for lane in &lanes {
@@ -43,6 +27,42 @@ pub fn compute(img: &RgbImage, bins: u16) -> Histogram {
     }
     let values = counts.iter().map(|&n| n as f32 / total).collect();
     Histogram { bins, values }
+}
+
+/// Counts of every byte value per channel (RGB triples in `raw`), in
+/// four interleaved copies, folded into bins by the caller (no per-pixel
+/// bin lookup). Flat areas, common in graphics, would otherwise make every
+/// increment wait for the one before it on the same counter; runs of four
+/// equal pixels are also counted as runs, one add per run.
+fn byte_counts(raw: &[u8]) -> [[[u32; 256]; 3]; 4] {
+    let mut lanes = [[[0u32; 256]; 3]; 4];
+    // The current run: its pixel, the quad of it as two words, its length.
+    let (mut pixel, mut words, mut run) = ([0u8; 3], (0u64, 0u32), 0u32);
+    let mut quads = raw.chunks_exact(12);
+    for q in &mut quads {
+        let w = (
+            u64::from_le_bytes(q[..8].try_into().expect("8 bytes")),
+            u32::from_le_bytes(q[8..].try_into().expect("4 bytes")),
+        );
+        if w == words {
+            run += 4;
+            continue;
+        }
+        for (lane, p) in lanes.iter_mut().zip(q.chunks_exact(3)) {
+            lane[0][usize::from(p[0])] += 1;
+            lane[1][usize::from(p[1])] += 1;
+            lane[2][usize::from(p[2])] += 1;
+        }
+        if q[..9] == q[3..] {
+            (0..3).for_each(|c| lanes[0][c][usize::from(pixel[c])] += run);
+            (pixel, words, run) = ([q[0], q[1], q[2]], w, 0);
+        }
+    }
+    (0..3).for_each(|c| lanes[0][c][usize::from(pixel[c])] += run);
+    for p in quads.remainder().chunks_exact(3) {
+        (0..3).for_each(|c| lanes[0][c][usize::from(p[c])] += 1);
+    }
+    lanes
 }
 
 /// Hellinger distance between two histograms of the same layout, averaged

@@ -1,7 +1,7 @@
 //! The hand-written fast paths in `features` must stay bit-for-bit equal to
 //! the definitions their fingerprints name (stores keep the old values).
 
-use image::RgbImage;
+use image::{Rgb, RgbImage};
 use imgdex::features::embedding::{Fit, ModelSpec};
 use imgdex::features::{hash, histogram};
 
@@ -24,18 +24,39 @@ fn grayscale_matches_the_image_crate() {
 
 #[test]
 fn histogram_matches_the_per_pixel_definition() {
-    let img = varied(120, 80);
-    for bins in [2u16, 7, 32, 100, 256] {
-        let nb = usize::from(bins);
-        let mut counts = vec![0u32; 3 * nb];
-        for p in img.pixels() {
-            for c in 0..3 {
-                counts[c * nb + usize::from(p[c]) * nb / 256] += 1;
+    // Photo-like noise, and graphics: flat areas (black first, so a run
+    // starts before any pixel was counted one by one), runs of every
+    // length around the four-pixel steps, an odd width.
+    let flat = RgbImage::from_fn(123, 37, |x, y| match (x * 7 + y * 3) / 41 {
+        0 => Rgb([0, 0, 0]),
+        1 => Rgb([255, 255, 255]),
+        2 if x % 5 == 0 => Rgb([9, 200, 31]),
+        n => Rgb([(n * 40) as u8, 17, (y % 3) as u8]),
+    });
+    for img in [
+        varied(120, 80),
+        flat,
+        RgbImage::new(5, 3),
+        RgbImage::new(1, 1),
+    ] {
+        for bins in [2u16, 7, 32, 100, 256] {
+            let nb = usize::from(bins);
+            let mut counts = vec![0u32; 3 * nb];
+            for p in img.pixels() {
+                for c in 0..3 {
+                    counts[c * nb + usize::from(p[c]) * nb / 256] += 1;
+                }
             }
+            let n = (img.width() * img.height()) as f32;
+            let expected: Vec<f32> = counts.iter().map(|&c| c as f32 / n).collect();
+            let got = histogram::compute(&img, bins);
+            assert_eq!(
+                got.values,
+                expected,
+                "bins = {bins}, {:?}",
+                img.dimensions()
+            );
         }
-        let expected: Vec<f32> = counts.iter().map(|&n| n as f32 / (120.0 * 80.0)).collect();
-        let got = histogram::compute(&img, bins);
-        assert_eq!(got.values, expected, "bins = {bins}");
     }
 }
 
