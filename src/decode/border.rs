@@ -38,13 +38,18 @@ pub fn trim_border(img: &RgbImage) -> Option<RgbImage> {
         uniform(column, h, &colour)
     };
     let (max_x, max_y) = (w / 3, h / 3);
+    // Only a frame on every side, at least 2% of the size, counts: rows
+    // (contiguous) are measured first, and columns (strided) only when
+    // the rows left a frame possible.
+    let min = |n: u32| (n / 50).max(2);
     let top = (0..max_y).take_while(|&y| row_uniform(y)).count() as u32;
     let bottom = (0..max_y).take_while(|&i| row_uniform(h - 1 - i)).count() as u32;
+    if top < min(h) || bottom < min(h) {
+        return None;
+    }
     let left = (0..max_x).take_while(|&x| col_uniform(x)).count() as u32;
     let right = (0..max_x).take_while(|&i| col_uniform(w - 1 - i)).count() as u32;
-    // Only a frame on every side, at least 2% of the size, counts.
-    let min = |n: u32| (n / 50).max(2);
-    if top < min(h) || bottom < min(h) || left < min(w) || right < min(w) {
+    if left < min(w) || right < min(w) {
         return None;
     }
     let (cw, ch) = (w - left - right, h - top - bottom);

@@ -159,7 +159,12 @@ fn to_rgba8(img: DynamicImage) -> RgbaImage {
 pub(super) fn widen_grey(grey: &[u8], out: &mut Vec<u8>) {
     let at = out.len();
     out.resize(at + grey.len() * 3, 0);
-    for (o, &v) in out[at..].chunks_exact_mut(3).zip(grey) {
+    widen_grey_into(grey, &mut out[at..]);
+}
+
+/// [`widen_grey`] into a slice of three bytes per sample.
+pub(super) fn widen_grey_into(grey: &[u8], out: &mut [u8]) {
+    for (o, &v) in out.chunks_exact_mut(3).zip(grey) {
         o.fill(v);
     }
 }
@@ -168,10 +173,12 @@ pub(super) fn widen_grey(grey: &[u8], out: &mut Vec<u8>) {
 pub(super) fn widen_grey_alpha(grey_alpha: &[u8], out: &mut Vec<u8>) {
     let at = out.len();
     out.resize(at + grey_alpha.len() * 2, 0);
-    for (o, p) in out[at..]
-        .chunks_exact_mut(4)
-        .zip(grey_alpha.chunks_exact(2))
-    {
+    widen_grey_alpha_into(grey_alpha, &mut out[at..]);
+}
+
+/// [`widen_grey_alpha`] into a slice of four bytes per pair.
+pub(super) fn widen_grey_alpha_into(grey_alpha: &[u8], out: &mut [u8]) {
+    for (o, p) in out.chunks_exact_mut(4).zip(grey_alpha.chunks_exact(2)) {
         o.copy_from_slice(&[p[0], p[0], p[0], p[1]]);
     }
 }

@@ -14,7 +14,7 @@ use image::metadata::Orientation;
 use image::{RgbImage, RgbaImage};
 use png::{BitDepth, ColorType, Transformations};
 
-use super::pixels::{widen_grey, widen_grey_alpha};
+use super::pixels::{widen_grey, widen_grey_alpha, widen_grey_alpha_into, widen_grey_into};
 use super::shrink::RowShrink;
 use super::{check_pixels, flatten_rgba, resize_rgb, working_dims, DecodeConfig, Decoded, Filter};
 use crate::error::Result;
@@ -161,17 +161,17 @@ impl Rows {
             None => layout.widen(data, &mut self.kept),
             Some(shrink) => {
                 let line = shrink.line();
+                // A recycled row already has this length: no zeroing, as
+                // every byte is written below.
+                line.resize(width as usize * layout.channels(), 0);
                 match layout {
                     Layout::Rgba => premultiplied(&self.mul_div, data, line, width),
                     Layout::GreyAlpha => {
-                        line.clear();
-                        layout.widen(data, line);
+                        widen_grey_alpha_into(data, line);
                         premultiply(&self.mul_div, line, width);
                     }
-                    _ => {
-                        line.clear();
-                        layout.widen(data, line);
-                    }
+                    Layout::Grey => widen_grey_into(data, line),
+                    Layout::Rgb => line.copy_from_slice(data),
                 }
                 shrink.push_line();
             }
