@@ -145,13 +145,21 @@ mod avx2 {
     pub(super) unsafe fn convolve(out: &mut [u8], rows: &[&[u8]], k: &[i16], p: u8) -> usize {
         let initial = _mm256_set1_epi32(1 << (p - 1));
         let shift = _mm_cvtsi32_si128(i32::from(p));
-        let pairs: Vec<__m256i> = k
-            .chunks(2)
-            .map(|w| {
-                let hi = w.get(1).map_or(0, |&v| i32::from(v) << 16);
-                _mm256_set1_epi32(i32::from(w[0] as u16) | hi)
-            })
-            .collect();
+        let pairs = k.chunks(2).map(|w| {
+            let hi = w.get(1).map_or(0, |&v| i32::from(v) << 16);
+            _mm256_set1_epi32(i32::from(w[0] as u16) | hi)
+        });
+        // On the stack for windows of up to 32 rows (no allocation per
+        // output row).
+        let mut few = [_mm256_setzero_si256(); 16];
+        let many: Vec<__m256i>;
+        let pairs = if k.len() <= 2 * few.len() {
+            few.iter_mut().zip(pairs).for_each(|(slot, p)| *slot = p);
+            &few[..k.len().div_ceil(2)]
+        } else {
+            many = pairs.collect();
+            &many[..]
+        };
         let zero = &[0u8; 16][..];
         let mut x = 0;
         while x + 16 <= out.len() {

@@ -80,18 +80,23 @@ impl RowShrink {
     /// Sum output row `j` (rows are summed in order) onto the output.
     fn sum_row(&mut self, j: usize) {
         let w = &self.kernel.windows[j];
-        let rows: Vec<&[u8]> = (w.start..w.start + w.weights.len())
-            .map(|y| self.rows[y - self.first].as_slice())
-            .collect();
+        let rows =
+            (w.start..w.start + w.weights.len()).map(|y| self.rows[y - self.first].as_slice());
+        // The window's rows on the stack (no allocation per output row)
+        // unless it is unusually tall.
+        let mut few: [&[u8]; 16] = [&[]; 16];
+        let many: Vec<&[u8]>;
+        let rows = if w.weights.len() <= few.len() {
+            few.iter_mut().zip(rows).for_each(|(slot, row)| *slot = row);
+            &few[..w.weights.len()]
+        } else {
+            many = rows.collect();
+            &many[..]
+        };
         let at = self.out.len();
         debug_assert_eq!(at, j * self.row_len);
         self.out.resize(at + self.row_len, 0);
-        convolve(
-            &mut self.out[at..],
-            &rows,
-            &w.weights,
-            self.kernel.precision,
-        );
+        convolve(&mut self.out[at..], rows, &w.weights, self.kernel.precision);
     }
 
     /// The shrunk rows, once every source row was pushed.

@@ -130,6 +130,9 @@ fn png_rows_give_the_whole_picture_s_working_image() {
         (C::Grayscale, D::Four, 100, 90),
         (C::Indexed, D::Eight, 611, 577), // palette with transparency
         (C::Rgba, D::Sixteen, 400, 300),  // the whole-picture path's
+        // Windows of about 20 and 40 rows: past the on-stack row lists.
+        (C::Rgb, D::Eight, 150, 20000),
+        (C::Grayscale, D::Eight, 200, 40000),
     ];
     for (colour, depth, w, h) in cases {
         let what = format!("{colour:?} {depth:?} {w}x{h}");
