@@ -220,9 +220,8 @@ fn rgba(w: u32, h: u32, raw: Vec<u8>) -> RgbaImage {
 }
 
 /// fast_image_resize's alpha premultiplication of one RGBA row `data`,
-/// written to `line`.
-fn premultiplied(mul_div: &MulDiv, data: &[u8], line: &mut Vec<u8>, width: u32) {
-    line.resize(data.len(), 0);
+/// written to `line` (of the same length).
+fn premultiplied(mul_div: &MulDiv, data: &[u8], line: &mut [u8], width: u32) {
     let src = ImageRef::new(width, 1, data, PixelType::U8x4);
     let dst = Image::from_slice_u8(width, 1, line, PixelType::U8x4);
     if let (Ok(src), Ok(mut dst)) = (src, dst) {

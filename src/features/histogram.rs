@@ -36,8 +36,8 @@ pub fn compute(img: &RgbImage, bins: u16) -> Histogram {
 /// equal pixels are also counted as runs, one add per run.
 fn byte_counts(raw: &[u8]) -> [[[u32; 256]; 3]; 4] {
     let mut lanes = [[[0u32; 256]; 3]; 4];
-    // The current run: its pixel, the quad of it as two words, its length.
-    let (mut pixel, mut words, mut run) = ([0u8; 3], (0u64, 0u32), 0u32);
+    // The current run: four of its pixel as two words, and its length.
+    let (mut words, mut run) = ((0u64, 0u32), 0u32);
     let mut quads = raw.chunks_exact(12);
     for q in &mut quads {
         let w = (
@@ -54,15 +54,21 @@ fn byte_counts(raw: &[u8]) -> [[[u32; 256]; 3]; 4] {
             lane[2][usize::from(p[2])] += 1;
         }
         if q[..9] == q[3..] {
-            (0..3).for_each(|c| lanes[0][c][usize::from(pixel[c])] += run);
-            (pixel, words, run) = ([q[0], q[1], q[2]], w, 0);
+            add_run(&mut lanes[0], words, run);
+            (words, run) = (w, 0);
         }
     }
-    (0..3).for_each(|c| lanes[0][c][usize::from(pixel[c])] += run);
+    add_run(&mut lanes[0], words, run);
     for p in quads.remainder().chunks_exact(3) {
         (0..3).for_each(|c| lanes[0][c][usize::from(p[c])] += 1);
     }
     lanes
+}
+
+/// `run` more pixels of the run whose pixel begins `words`.
+fn add_run(lane: &mut [[u32; 256]; 3], words: (u64, u32), run: u32) {
+    let pixel = words.0.to_le_bytes();
+    (0..3).for_each(|c| lane[c][usize::from(pixel[c])] += run);
 }
 
 /// Hellinger distance between two histograms of the same layout, averaged

@@ -148,13 +148,11 @@ impl Store {
             self.images.insert(key, img).map_err(|e| self.err(e))?;
             return Ok(());
         };
-        let emb = Some(record::encode(&StoredEmbedding::V2(emb.clone())));
+        let emb = record::encode(&StoredEmbedding::V2(emb.clone()));
         (&self.images, &self.embeddings)
             .transaction(|(images, embeddings)| {
                 images.insert(&key, img.as_slice())?;
-                if let Some(e) = &emb {
-                    embeddings.insert(&key, e.as_slice())?;
-                }
+                embeddings.insert(&key, emb.as_slice())?;
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
             .map_err(|e| self.tx_err(e))
