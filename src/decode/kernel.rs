@@ -9,9 +9,11 @@
 
 use std::f64::consts::PI;
 
-/// The resampling filters rebuilt here, with fast_image_resize's supports.
+/// The resampling filters rebuilt here, with fast_image_resize's supports
+/// and weight functions (`box_filter` counts a sample at +0.5, not at -0.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Kind {
+    Box,
     Bilinear,
     Lanczos3,
 }
@@ -19,6 +21,7 @@ pub(crate) enum Kind {
 impl Kind {
     fn support(self) -> f64 {
         match self {
+            Kind::Box => 0.5,
             Kind::Bilinear => 1.0,
             Kind::Lanczos3 => 3.0,
         }
@@ -26,6 +29,13 @@ impl Kind {
 
     fn weight(self, x: f64) -> f64 {
         match self {
+            Kind::Box => {
+                if x > -0.5 && x <= 0.5 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
             Kind::Bilinear => {
                 let x = x.abs();
                 if x < 1.0 {

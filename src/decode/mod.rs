@@ -30,7 +30,9 @@ use jpeg::jpeg_scaled;
 use pixels::flatten_rgba;
 pub use pixels::{blend_over_white, flatten_alpha, working_rgb};
 use png_rows::png_rows;
-pub use resize::{resize_rgb, to_working_size, working_dims, Filter};
+pub use resize::{
+    resize_rgb, to_working_size, working_dims, working_filter, Filter, WORKING_IMAGE,
+};
 
 /// The result of decoding one file.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@
 
 use image::{DynamicImage, RgbImage, RgbaImage};
 
-use super::{resize_rgb, to_working_size, working_dims, DecodeConfig, Filter};
+use super::{resize_rgb, to_working_size, working_dims, working_filter, DecodeConfig};
 
 /// The working image of a decoded picture: oriented pixels in, RGB8 at the
 /// working size out, alpha composited over white.
@@ -113,14 +113,14 @@ pub fn blend_over_white(c: u8, a: u8) -> u8 {
 /// and divides by alpha around the convolution), so transparent pixels'
 /// hidden colours do not bleed into their neighbours.
 fn resize_rgba(img: &RgbaImage, w: u32, h: u32) -> RgbaImage {
-    use fast_image_resize::{FilterType as F, ResizeAlg, ResizeOptions};
+    let filter = working_filter(img.dimensions(), (w, h));
     let mut dst = RgbaImage::new(w, h);
-    let opts = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(F::Bilinear));
+    let opts = fast_image_resize::ResizeOptions::new().resize_alg(filter.alg());
     match super::resize::with_resizer(|r| r.resize(img, &mut dst, &opts)) {
         Ok(()) => dst,
         // Cannot happen for RGBA8 buffers of matching size; stay correct anyway.
         Err(_) => {
-            let flat = resize_rgb(&flatten_rgba(img), w, h, Filter::Bilinear);
+            let flat = resize_rgb(&flatten_rgba(img), w, h, filter);
             DynamicImage::ImageRgb8(flat).into_rgba8()
         }
     }

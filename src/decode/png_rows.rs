@@ -15,6 +15,7 @@ use image::{RgbImage, RgbaImage};
 use png::{BitDepth, ColorType, Transformations};
 
 use super::pixels::{widen_grey, widen_grey_alpha, widen_grey_alpha_into, widen_grey_into};
+use super::resize::{working_filter, working_kind};
 use super::shrink::RowShrink;
 use super::{check_pixels, flatten_rgba, resize_rgb, working_dims, DecodeConfig, Decoded, Filter};
 use crate::error::Result;
@@ -134,7 +135,8 @@ impl Rows {
     fn new(w: u32, h: u32, layout: Layout, cfg: &DecodeConfig) -> Rows {
         let dst = working_dims(w, h, cfg);
         let row_len = w as usize * layout.channels();
-        let shrink = (dst != (w, h)).then(|| RowShrink::new(h, dst.1, row_len));
+        let kind = working_kind((w, h), dst);
+        let shrink = (dst != (w, h)).then(|| RowShrink::new(kind, h, dst.1, row_len));
         let kept = if shrink.is_some() {
             Vec::new()
         } else {
@@ -199,16 +201,17 @@ impl Rows {
         let cutout = self.corners.contains(&0);
         let (dw, dh) = self.dst;
         let (sw, sh) = self.src;
+        let filter = working_filter(self.src, self.dst);
         let image = match (self.shrink, self.layout.alpha()) {
             (None, true) => flatten_rgba(&rgba(sw, sh, self.kept)),
             (None, false) => RgbImage::from_raw(sw, sh, self.kept).expect("sized buffer"),
             (Some(s), true) => {
                 let tall = rgba(sw, dh, s.finish());
-                flatten_rgba(&across_rgba(&tall, dw, &self.mul_div))
+                flatten_rgba(&across_rgba(&tall, dw, filter, &self.mul_div))
             }
             (Some(s), false) => {
                 let tall = RgbImage::from_raw(sw, dh, s.finish()).expect("sized buffer");
-                resize_rgb(&tall, dw, dh, Filter::Bilinear)
+                resize_rgb(&tall, dw, dh, filter)
             }
         };
         (image, cutout)
@@ -240,11 +243,10 @@ fn premultiply(mul_div: &MulDiv, line: &mut [u8], width: u32) {
 
 /// The horizontal pass on premultiplied rows, then the division by alpha:
 /// the rest of what fast_image_resize does to an RGBA picture.
-fn across_rgba(tall: &RgbaImage, w: u32, mul_div: &MulDiv) -> RgbaImage {
-    use fast_image_resize::{FilterType as F, ResizeAlg, ResizeOptions};
+fn across_rgba(tall: &RgbaImage, w: u32, filter: Filter, mul_div: &MulDiv) -> RgbaImage {
     let mut dst = RgbaImage::new(w, tall.height());
-    let opts = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(F::Bilinear))
+    let opts = fast_image_resize::ResizeOptions::new()
+        .resize_alg(filter.alg())
         .use_alpha(false);
     // Neither can fail for RGBA8 buffers of matching height.
     let _ = super::resize::with_resizer(|r| r.resize(tall, &mut dst, &opts));

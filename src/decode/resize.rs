@@ -2,10 +2,43 @@
 //! (SIMD `fast_image_resize`, `image` as the fallback) that decoding and
 //! the CNN preprocessing share.
 
+use fast_image_resize::{FilterType as F, ResizeAlg};
 use image::imageops::FilterType;
 use image::RgbImage;
 
+use super::kernel::Kind;
 use super::DecodeConfig;
+
+/// The filter that brings a `from` picture down to its working size `to`: a
+/// box (the source pixels whose centres fall inside an output pixel,
+/// averaged) when both sides shrink at least twofold, so each output pixel
+/// averages two or more source pixels a side; bilinear below that, where a
+/// box would pick single pixels here and pairs there (a mirrored copy then
+/// comes out measurably different). The box touches each source pixel once
+/// where bilinear windows are twice as tall and wide: a third less CPU on
+/// large clip art, with duplicates and neighbours found as well as before
+/// (`scripts/eval_presets.py`, `scripts/eval_similar.py`).
+pub fn working_filter(from: (u32, u32), to: (u32, u32)) -> Filter {
+    if from.0 >= 2 * to.0 && from.1 >= 2 * to.1 {
+        Filter::Box
+    } else {
+        Filter::Bilinear
+    }
+}
+
+/// [`working_filter`] as rebuilt in [`super::kernel`], for the vertical
+/// pass over PNG rows as they are decoded.
+pub(super) fn working_kind(from: (u32, u32), to: (u32, u32)) -> Kind {
+    match working_filter(from, to) {
+        Filter::Box => Kind::Box,
+        _ => Kind::Bilinear,
+    }
+}
+
+/// Names how the working image is made (short side, filters); part of the
+/// fingerprint of every feature computed from it, so changing either
+/// recomputes them.
+pub const WORKING_IMAGE: &str = "work256-box2x-bilinear";
 
 /// Scale down so the short side is `work_short_side`, keeping the long side
 /// under `work_long_side_max`. Smaller images keep their size: upsampling
@@ -16,17 +49,20 @@ pub fn to_working_size(img: RgbImage, cfg: &DecodeConfig) -> RgbImage {
     if (nw, nh) == (w, h) {
         return img;
     }
-    resize_rgb(&img, nw, nh, Filter::Bilinear)
+    resize_rgb(&img, nw, nh, working_filter((w, h), (nw, nh)))
 }
 
 /// Resampling filters used by imgdex.
 #[derive(Debug, Clone, Copy)]
 pub enum Filter {
-    /// Area-aware bilinear (triangle) filter: the working image.
+    /// Area-aware bilinear (triangle) filter: the working image of a picture
+    /// less than twice its size, small images brought up to the CNN's size,
+    /// thumbnails.
     Bilinear,
     /// Bicubic (Catmull-Rom): CNN input, as the models were evaluated.
     Bicubic,
-    /// Box (area average): the small image the hashes start from.
+    /// Box (area average): the working image of a picture at least twice
+    /// its size, and the small image the hashes start from.
     Box,
 }
 
@@ -58,14 +94,8 @@ pub(crate) fn with_resizer<T>(f: impl FnOnce(&mut fast_image_resize::Resizer) ->
 /// Resize with `fast_image_resize` (SIMD convolution, antialiased when
 /// downscaling); falls back to `image`'s resize if it refuses.
 pub fn resize_rgb(img: &RgbImage, w: u32, h: u32, filter: Filter) -> RgbImage {
-    use fast_image_resize::{FilterType as F, ResizeAlg, ResizeOptions};
-    let alg = match filter {
-        Filter::Bilinear => ResizeAlg::Convolution(F::Bilinear),
-        Filter::Bicubic => ResizeAlg::Convolution(F::CatmullRom),
-        Filter::Box => ResizeAlg::Convolution(F::Box),
-    };
     let mut dst = RgbImage::new(w, h);
-    let opts = ResizeOptions::new().resize_alg(alg);
+    let opts = fast_image_resize::ResizeOptions::new().resize_alg(filter.alg());
     match with_resizer(|r| r.resize(img, &mut dst, &opts)) {
         Ok(()) => dst,
         Err(_) => {
@@ -76,6 +106,17 @@ pub fn resize_rgb(img: &RgbImage, w: u32, h: u32, filter: Filter) -> RgbImage {
             };
             image::imageops::resize(img, w, h, f)
         }
+    }
+}
+
+impl Filter {
+    /// fast_image_resize's convolution with this filter.
+    pub(super) fn alg(self) -> ResizeAlg {
+        ResizeAlg::Convolution(match self {
+            Filter::Bilinear => F::Bilinear,
+            Filter::Bicubic => F::CatmullRom,
+            Filter::Box => F::Box,
+        })
     }
 }
 

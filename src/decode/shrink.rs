@@ -1,6 +1,7 @@
 //! Shrinking a picture while its rows are still arriving: the vertical pass
-//! of `fast_image_resize`'s bilinear convolution, fed one decoded row at a
-//! time, so a large PNG never exists in memory at full size. The pass is
+//! of `fast_image_resize`'s convolution with the working filter, fed
+//! one decoded row at a time, so a large PNG never exists in memory at full
+//! size. The pass is
 //! fast_image_resize's own arithmetic ([`super::kernel`]), and
 //! fast_image_resize itself does the horizontal pass afterwards: for 8-bit
 //! pixels it too runs the vertical pass first, so the working image comes
@@ -10,10 +11,10 @@ use std::collections::VecDeque;
 
 use super::kernel::{convolve, Kernel, Kind};
 
-/// Bilinear vertical shrink of rows of `row_len` bytes (pixels × channels)
-/// from `src_h` rows to `dst_h`. Source rows are kept only while an output
-/// row still needs them (a few, as each window spans about twice the
-/// scale), and each output row is summed once, in registers.
+/// Vertical shrink of rows of `row_len` bytes (pixels × channels) from
+/// `src_h` rows to `dst_h`, with the `kind` filter. Source rows are kept only while an output row
+/// still needs them (a few, as each window spans about the scale), and
+/// each output row is summed once, in registers.
 pub(super) struct RowShrink {
     kernel: Kernel,
     row_len: usize,
@@ -30,9 +31,9 @@ pub(super) struct RowShrink {
 }
 
 impl RowShrink {
-    pub(super) fn new(src_h: u32, dst_h: u32, row_len: usize) -> RowShrink {
+    pub(super) fn new(kind: Kind, src_h: u32, dst_h: u32, row_len: usize) -> RowShrink {
         RowShrink {
-            kernel: Kernel::new(Kind::Bilinear, src_h, dst_h),
+            kernel: Kernel::new(kind, src_h, dst_h),
             row_len,
             out: Vec::with_capacity(dst_h as usize * row_len),
             rows: VecDeque::new(),

@@ -3,6 +3,7 @@
 //! features it covers are recomputed on the next `index`. The histogram
 //! fingerprint is also parsed back, so a store says how it was indexed.
 
+use crate::decode::WORKING_IMAGE;
 use crate::error::{Error, Result};
 
 /// Which features to compute and with which parameters.
@@ -31,17 +32,19 @@ impl FeatureConfig {
 
     /// Identifies the hash algorithms and sizes; part of every hash record.
     pub fn hash_fingerprint(&self) -> String {
-        super::hash::FINGERPRINT.to_string()
+        super::hash::fingerprint()
     }
 
-    /// Identifies the histogram layout; part of every histogram record.
+    /// Identifies the histogram layout and the working image it is counted
+    /// on; part of every histogram record.
     pub fn histogram_fingerprint(&self) -> String {
-        format!("rgb-{}-l1norm-v2", self.histogram_bins)
+        format!("rgb-{}-l1norm-v2/{WORKING_IMAGE}", self.histogram_bins)
     }
 
     /// The settings a store was indexed with, read back from its histogram
-    /// fingerprint (`rgb-<bins>-l1norm-v<n>`, as [`Self::histogram_fingerprint`]
-    /// writes it), so a query image is analysed the same way. `None` for a
+    /// fingerprint (`rgb-<bins>-l1norm-v<n>[/<working image>]`, as
+    /// [`Self::histogram_fingerprint`] writes it and older versions wrote
+    /// it), so a query image is analysed the same way. `None` for a
     /// fingerprint of another layout.
     pub fn from_histogram_fingerprint(fp: &str) -> Option<FeatureConfig> {
         let rest = fp.strip_prefix("rgb-")?;
@@ -68,6 +71,11 @@ mod tests {
             };
             let back = FeatureConfig::from_histogram_fingerprint(&cfg.histogram_fingerprint());
             assert_eq!(back, Some(cfg));
+        }
+        // As stores indexed before the working image was named wrote them.
+        for (fp, bins) in [("rgb-16-l1norm-v2", 16), ("rgb-32-l1norm-v1", 32)] {
+            let back = FeatureConfig::from_histogram_fingerprint(fp);
+            assert_eq!(back.map(|c| c.histogram_bins), Some(bins), "{fp}");
         }
         for fp in [
             "",

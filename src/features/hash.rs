@@ -15,10 +15,16 @@ use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
 use crate::decode::kernel::{convolve, Kernel, Kind};
+use crate::decode::WORKING_IMAGE;
 
-/// Identifies algorithms, sizes and bit order; bump when any changes.
-pub const FINGERPRINT: &str =
-    "image_hasher-3.1+fir/nozoom/trim/box32/phash-dct-median-8x8+dhash-8x8+ahash-8x8/v2";
+/// Identifies the working image, algorithms, sizes and bit order; bump the
+/// version when any of the latter changes.
+pub fn fingerprint() -> String {
+    format!(
+        "image_hasher-3.1+fir/{WORKING_IMAGE}/nozoom/trim/box32/{}/v2",
+        "phash-dct-median-8x8+dhash-8x8+ahash-8x8"
+    )
+}
 
 /// Largest side of the box-averaged image the hashers are given (4× the
 /// 8-bit hash grid, 2× the pHash's 16×16 DCT input).

@@ -105,7 +105,7 @@ fn index_info_query_dupes_on_generated_families() {
     assert_eq!(info.corrupt, 0);
     assert_eq!(
         info.fingerprints.get("histogram").map(String::as_str),
-        Some("rgb-32-l1norm-v2")
+        Some("rgb-32-l1norm-v2/work256-box2x-bilinear")
     );
     assert!(
         info.fingerprints.contains_key("hash"),
@@ -302,7 +302,7 @@ fn changing_histogram_bins_reindexes_everything() {
     let before = sb.info();
     assert_eq!(
         before.fingerprints.get("histogram").map(String::as_str),
-        Some("rgb-32-l1norm-v2")
+        Some("rgb-32-l1norm-v2/work256-box2x-bilinear")
     );
 
     let (out, s) = sb.index_basic([imgs.as_os_str(), "--bins".as_ref(), "16".as_ref()]);
@@ -318,7 +318,7 @@ fn changing_histogram_bins_reindexes_everything() {
     assert_eq!(info.features.histogram, n);
     assert_eq!(
         info.fingerprints.get("histogram").map(String::as_str),
-        Some("rgb-16-l1norm-v2")
+        Some("rgb-16-l1norm-v2/work256-box2x-bilinear")
     );
     assert_eq!(
         info.fingerprints.get("hash"),

@@ -167,7 +167,7 @@ fn sigkill_during_index_leaves_a_consistent_store_and_a_rerun_completes() {
     assert_eq!((info.images, info.corrupt), (TOTAL, 0));
     assert_eq!(
         info.fingerprints.get("histogram").map(String::as_str),
-        Some("rgb-16-l1norm-v2")
+        Some("rgb-16-l1norm-v2/work256-box2x-bilinear")
     );
     let (_, s) = sb.index_basic([imgs.as_os_str(), "--bins".as_ref(), "16".as_ref()]);
     assert_eq!((s.indexed, s.unchanged), (0, TOTAL));

@@ -196,3 +196,37 @@ fn grey_widens_to_rgb_as_image_does() {
     assert!(d.image.width() < 900, "decoded at reduced scale");
     assert!(d.image.pixels().all(|p| p[0] == p[1] && p[1] == p[2]));
 }
+
+/// A picture at least twice its working size in both directions is box
+/// averaged: stripes two pixels wide come out as sharp one-pixel stripes.
+/// Just under twice, the bilinear filter blends neighbouring stripes. Both
+/// decoding paths agree either way.
+#[test]
+fn box_from_twice_the_working_size_bilinear_below() {
+    let stripes = |w: u32, h: u32| {
+        let img =
+            image::GrayImage::from_fn(w, h, |x, _| image::Luma([[0, 255][(x / 2 % 2) as usize]]));
+        let mut out = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    };
+    let levels = |d: &Decoded| {
+        let mut v: Vec<u8> = d.image.as_raw().to_vec();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let (streamed, whole) = both_ways(&stripes(1024, 512));
+    assert_same(&streamed, &whole, "1024x512");
+    assert_eq!(streamed.image.dimensions(), (512, 256));
+    assert_eq!(levels(&streamed), [0, 255], "box: sharp stripes");
+    assert_eq!(streamed.image.get_pixel(0, 0).0, [0, 0, 0]);
+    assert_eq!(streamed.image.get_pixel(1, 0).0, [255, 255, 255]);
+
+    let (streamed, whole) = both_ways(&stripes(1020, 510));
+    assert_same(&streamed, &whole, "1020x510");
+    assert_eq!(streamed.image.dimensions(), (512, 256));
+    // A box would average one or two pixels: 0, 128 or 255 only.
+    assert!(levels(&streamed).len() > 3, "bilinear: blended stripes");
+}

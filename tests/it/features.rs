@@ -333,7 +333,8 @@ fn alpha_is_flattened_after_the_resize_with_the_same_picture() {
     let cfg = imgdex::decode::DecodeConfig::default();
     let d = imgdex::decode::decode(std::path::Path::new("a.png"), &bytes, &cfg).unwrap();
     let flat = imgdex::decode::flatten_alpha(image::DynamicImage::ImageRgba8(rgba));
-    let want = imgdex::decode::resize_rgb(&flat, 384, 256, imgdex::decode::Filter::Bilinear);
+    let filter = imgdex::decode::working_filter((600, 400), (384, 256));
+    let want = imgdex::decode::resize_rgb(&flat, 384, 256, filter);
     assert_eq!(d.image.dimensions(), want.dimensions());
     let worst = d
         .image

@@ -105,7 +105,8 @@ pub(super) fn read_spec(path: &Path) -> Result<ModelSpec> {
     Ok(spec)
 }
 
-/// Model digest plus preprocessing: any change recomputes embeddings.
+/// Model digest plus preprocessing (the working image included): any change
+/// recomputes embeddings.
 pub(super) fn fingerprint(spec: &ModelSpec, model: &[u8]) -> String {
     let digest = blake3::hash(model).to_hex();
     let fit = match spec.fit {
@@ -121,9 +122,10 @@ pub(super) fn fingerprint(spec: &ModelSpec, model: &[u8]) -> String {
         None => String::new(),
     };
     format!(
-        "{}/blake3:{}/nozoom-trim-in{}-{fit}-mean{:?}-mul{:?}/{}{dupe}/v2",
+        "{}/blake3:{}/{}-nozoom-trim-in{}-{fit}-mean{:?}-mul{:?}/{}{dupe}/v2",
         spec.name,
         &digest[..16],
+        crate::decode::WORKING_IMAGE,
         spec.input_size,
         spec.mean,
         multipliers(spec),
