@@ -29,9 +29,12 @@ pub fn trim_border(img: &RgbImage) -> Option<RgbImage> {
     // Rows and columns straight from the raw buffer (3 bytes a pixel).
     let raw = img.as_raw();
     let row = (w * 3) as usize;
+    // A row exactly the corner's colour (a plain background, most often)
+    // is found by one slice comparison before the tolerant count.
+    let solid: Vec<u8> = colour.0.iter().copied().cycle().take(row).collect();
     let row_uniform = |y: u32| {
-        let start = y as usize * row;
-        uniform(raw[start..start + row].chunks_exact(3), w, &colour)
+        let pixels = &raw[y as usize * row..][..row];
+        pixels == solid.as_slice() || uniform(pixels.chunks_exact(3), w, &colour)
     };
     let col_uniform = |x: u32| {
         let column = raw[x as usize * 3..].chunks_exact(3).step_by(w as usize);

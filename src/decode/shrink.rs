@@ -35,7 +35,9 @@ impl RowShrink {
         RowShrink {
             kernel: Kernel::new(kind, src_h, dst_h),
             row_len,
-            out: Vec::with_capacity(dst_h as usize * row_len),
+            // Zeroed once (calloc: fresh pages come zeroed for free)
+            // rather than a row at a time as rows are summed.
+            out: vec![0; dst_h as usize * row_len],
             rows: VecDeque::new(),
             first: 0,
             spare: Vec::new(),
@@ -94,17 +96,18 @@ impl RowShrink {
             many = rows.collect();
             &many[..]
         };
-        let at = self.out.len();
-        debug_assert_eq!(at, j * self.row_len);
-        self.out.resize(at + self.row_len, 0);
-        convolve(&mut self.out[at..], rows, &w.weights, self.kernel.precision);
+        let at = j * self.row_len;
+        convolve(
+            &mut self.out[at..at + self.row_len],
+            rows,
+            &w.weights,
+            self.kernel.precision,
+        );
     }
 
-    /// The shrunk rows, once every source row was pushed.
-    pub(super) fn finish(mut self) -> Vec<u8> {
-        // Every window ends within the source, so all rows were summed;
-        // the padding only keeps the length right if that ever changed.
-        self.out.resize(self.kernel.windows.len() * self.row_len, 0);
+    /// The shrunk rows, once every source row was pushed (every window
+    /// ends within the source, so all rows were summed).
+    pub(super) fn finish(self) -> Vec<u8> {
         self.out
     }
 }

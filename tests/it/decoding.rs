@@ -230,3 +230,30 @@ fn box_from_twice_the_working_size_bilinear_below() {
     // A box would average one or two pixels: 0, 128 or 255 only.
     assert!(levels(&streamed).len() > 3, "bilinear: blended stripes");
 }
+
+/// A uniform frame is trimmed whether it is exactly one colour or varies
+/// within the tolerance; a frame missing on one side is no frame.
+#[test]
+fn a_uniform_frame_is_trimmed_exact_or_noisy() {
+    let framed = |spread: u8, open_right: bool| {
+        let mut rnd = noise(5);
+        image::RgbImage::from_fn(200, 100, |x, y| {
+            // An open side keeps its corners: the columns decide.
+            let open = open_right && (20..80).contains(&y);
+            let frame = x < 10 || y < 10 || y >= 90 || (x >= 190 && !open);
+            if frame {
+                let v = 250 - rnd() % (spread + 1);
+                image::Rgb([v, v, 250])
+            } else {
+                image::Rgb([(x * 7) as u8, (y * 5) as u8, 40])
+            }
+        })
+    };
+    for spread in [0, 20] {
+        let content = imgdex::decode::trim_border(&framed(spread, false));
+        let dims = content.as_ref().map(|c| c.dimensions());
+        assert_eq!(dims, Some((180, 80)), "spread {spread}");
+        assert_eq!(content.unwrap().get_pixel(0, 0).0, [70, 50, 40]);
+        assert!(imgdex::decode::trim_border(&framed(spread, true)).is_none());
+    }
+}
