@@ -240,7 +240,7 @@ fn a_uniform_frame_is_trimmed_exact_or_noisy() {
         image::RgbImage::from_fn(200, 100, |x, y| {
             // An open side keeps its corners: the columns decide.
             let open = open_right && (20..80).contains(&y);
-            let frame = x < 10 || y < 10 || y >= 90 || (x >= 190 && !open);
+            let frame = x < 10 || !(10..90).contains(&y) || (x >= 190 && !open);
             if frame {
                 let v = 250 - rnd() % (spread + 1);
                 image::Rgb([v, v, 250])
