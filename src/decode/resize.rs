@@ -15,8 +15,9 @@ use super::DecodeConfig;
 /// averages two or more source pixels a side; bilinear below that, where a
 /// box would pick single pixels here and pairs there (a mirrored copy then
 /// comes out measurably different). The box touches each source pixel once
-/// where bilinear windows are twice as tall and wide: a third less CPU on
-/// large clip art, with duplicates and neighbours found as well as before
+/// where bilinear windows are twice as tall and wide: about 8% less wall
+/// time on clip art of 512–1023 px (5% on a mixed set of 5,000), with
+/// duplicates and neighbours found as well as before
 /// (`scripts/eval_presets.py`, `scripts/eval_similar.py`).
 pub fn working_filter(from: (u32, u32), to: (u32, u32)) -> Filter {
     if from.0 >= 2 * to.0 && from.1 >= 2 * to.1 {

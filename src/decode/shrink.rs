@@ -1,20 +1,21 @@
 //! Shrinking a picture while its rows are still arriving: the vertical pass
-//! of `fast_image_resize`'s convolution with the working filter, fed
-//! one decoded row at a time, so a large PNG never exists in memory at full
-//! size. The pass is
-//! fast_image_resize's own arithmetic ([`super::kernel`]), and
-//! fast_image_resize itself does the horizontal pass afterwards: for 8-bit
-//! pixels it too runs the vertical pass first, so the working image comes
-//! out byte for byte as resizing the whole decoded picture would make it.
+//! of `fast_image_resize`'s convolution with the working filter, fed one
+//! decoded row at a time, so a large PNG never exists in memory at full
+//! size. The pass is fast_image_resize's own arithmetic ([`super::kernel`]),
+//! and fast_image_resize itself does the horizontal pass afterwards: for
+//! 8-bit pixels it too runs the vertical pass first, so the working image
+//! comes out byte for byte as resizing the whole decoded picture would make
+//! it.
 
 use std::collections::VecDeque;
 
 use super::kernel::{convolve, Kernel, Kind};
 
 /// Vertical shrink of rows of `row_len` bytes (pixels × channels) from
-/// `src_h` rows to `dst_h`, with the `kind` filter. Source rows are kept only while an output row
-/// still needs them (a few, as each window spans about the scale), and
-/// each output row is summed once, in registers.
+/// `src_h` rows to `dst_h`, with the `kind` filter. Source rows are kept
+/// only while an output row still needs them (a few: a window spans about
+/// the scale, twice that for bilinear), and each output row is summed once,
+/// in registers.
 pub(super) struct RowShrink {
     kernel: Kernel,
     row_len: usize,
