@@ -36,8 +36,7 @@ impl RowShrink {
         RowShrink {
             kernel: Kernel::new(kind, src_h, dst_h),
             row_len,
-            // Zeroed once (calloc: fresh pages come zeroed for free)
-            // rather than a row at a time as rows are summed.
+            // Zeroed once rather than a row at a time as rows are summed.
             out: vec![0; dst_h as usize * row_len],
             rows: VecDeque::new(),
             first: 0,

@@ -21,8 +21,8 @@ use crate::decode::WORKING_IMAGE;
 /// version when any of the latter changes.
 pub fn fingerprint() -> String {
     format!(
-        "image_hasher-3.1+fir/{WORKING_IMAGE}/nozoom/trim/box32/{}/v2",
-        "phash-dct-median-8x8+dhash-8x8+ahash-8x8"
+        "image_hasher-3.1+fir/{WORKING_IMAGE}/nozoom/trim/box32/\
+         phash-dct-median-8x8+dhash-8x8+ahash-8x8/v2"
     )
 }
 
