@@ -25,6 +25,9 @@ pub struct DecodeConfig {
     /// Decode PNGs row by row into the working image (same pixels as
     /// decoding them whole, without holding the full-size picture).
     pub streamed_png: bool,
+    /// On that path, inflate a small PNG's stream in one call to libdeflate
+    /// (same pixels; `false` keeps the png crate's own inflater for all).
+    pub inflate_png: bool,
     /// Decode HEIC/AVIF when this build has the `heif` feature; `false`
     /// behaves exactly like a build without it (the files are skipped with
     /// a notice saying how to enable them).
@@ -42,6 +45,7 @@ impl Default for DecodeConfig {
             scaled_jpeg: true,
             scaled_jpeg_min_side: 224,
             streamed_png: true,
+            inflate_png: true,
             heif: true,
         }
     }

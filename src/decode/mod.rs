@@ -20,9 +20,11 @@ pub mod heif;
 mod jpeg;
 pub(crate) mod kernel;
 mod pixels;
+mod png_inflate;
 mod png_rows;
 mod resize;
 mod shrink;
+mod unfilter;
 
 pub use border::trim_border;
 pub use config::DecodeConfig;

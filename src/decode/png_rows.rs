@@ -3,7 +3,9 @@
 //! whole picture first. A 70-megapixel clip-art PNG then never occupies
 //! 280 MB, nor costs the page faults and extra passes over it. The output
 //! is the general path's, byte for byte; PNGs this path does not take
-//! (interlaced, 16-bit, animated, rotated by EXIF, damaged) go there.
+//! (interlaced, 16-bit, animated, rotated by EXIF, damaged) go there. The
+//! rows come from [`super::png_inflate`] when the picture is small enough
+//! to inflate at once, else from the png crate's streaming reader.
 
 use std::io::Cursor;
 use std::path::Path;
@@ -15,6 +17,7 @@ use image::{RgbImage, RgbaImage};
 use png::{BitDepth, ColorType, Transformations};
 
 use super::pixels::{widen_grey, widen_grey_alpha, widen_grey_alpha_into, widen_grey_into};
+use super::png_inflate::inflated_rows;
 use super::resize::{working_filter, working_kind};
 use super::shrink::RowShrink;
 use super::{check_pixels, flatten_rgba, resize_rgb, working_dims, DecodeConfig, Decoded, Filter};
@@ -44,11 +47,13 @@ pub(super) fn png_rows(path: &Path, bytes: &[u8], cfg: &DecodeConfig) -> Result<
         return Ok(None);
     };
     let mut rows = Rows::new(w, h, layout, cfg);
-    for _ in 0..h {
-        let Ok(Some(row)) = reader.next_row() else {
-            return Ok(None);
-        };
-        rows.push(row.data());
+    if !(cfg.inflate_png && inflated_rows(bytes, info, |row| rows.push(row))) {
+        for _ in 0..h {
+            let Ok(Some(row)) = reader.next_row() else {
+                return Ok(None);
+            };
+            rows.push(row.data());
+        }
     }
     let (image, cutout) = rows.finish();
     Ok(Some(Decoded {
