@@ -119,9 +119,10 @@ fn image_data(bytes: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
     let mut rest = bytes.get(8..)?;
     let mut parts: Vec<&[u8]> = Vec::new();
     while rest.len() >= 12 {
-        let len = u32::from_be_bytes(rest[..4].try_into().ok()?) as usize;
-        let body = rest.get(4..8 + len)?;
-        let crc = u32::from_be_bytes(rest.get(8 + len..12 + len)?.try_into().ok()?);
+        let len = usize::try_from(u32::from_be_bytes(rest[..4].try_into().ok()?)).ok()?;
+        let end = len.checked_add(12)?;
+        let body = rest.get(4..end - 4)?;
+        let crc = u32::from_be_bytes(rest.get(end - 4..end)?.try_into().ok()?);
         let (kind, data) = body.split_at(4);
         if kind == b"IDAT" {
             if crc32fast::hash(body) != crc {
@@ -131,7 +132,7 @@ fn image_data(bytes: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
         } else if !parts.is_empty() {
             break;
         }
-        rest = &rest[12 + len..];
+        rest = &rest[end..];
     }
     match parts.as_slice() {
         [] => None,

@@ -184,6 +184,75 @@ fn a_truncated_png_fails_the_same_way_on_both_paths() {
     assert!(streamed.to_string().contains("cut.png"), "{streamed}");
 }
 
+/// Damage anywhere in a PNG (flipped bytes, cuts) gives the same outcome
+/// whether its stream is inflated by libdeflate or by the png crate: the
+/// same working image, or the same error. The libdeflate reader must hand
+/// every file it finds wrong back to the png crate rather than decide.
+#[test]
+fn damaged_pngs_decode_or_fail_alike_with_either_inflater() {
+    use png::{BitDepth as D, ColorType as C};
+    let path = Path::new("damaged.png");
+    let png_crate = DecodeConfig {
+        inflate_png: false,
+        ..DecodeConfig::default()
+    };
+    let mut rnd = noise(2024);
+    let (mut decoded, mut failed) = (0, 0);
+    for colour in [C::Rgba, C::Rgb, C::Indexed] {
+        let good = encode(300, 200, colour, D::Eight);
+        for round in 0..150 {
+            let mut bytes = good.clone();
+            if round % 5 == 4 {
+                let cut = 33 + (usize::from(rnd()) << 8 | usize::from(rnd())) % (good.len() - 33);
+                bytes.truncate(cut);
+            } else {
+                for _ in 0..=round % 3 {
+                    let at = 8 + (usize::from(rnd()) << 8 | usize::from(rnd())) % (good.len() - 8);
+                    bytes[at] ^= rnd() | 1;
+                }
+                // Mostly with the CRCs made right again, so the damage
+                // reaches the inflaters instead of stopping at a checksum.
+                if round % 5 != 3 {
+                    fix_crcs(&mut bytes);
+                }
+            }
+            let ours = decode(path, &bytes, &DecodeConfig::default());
+            let theirs = decode(path, &bytes, &png_crate);
+            let what = format!("{colour:?} round {round}");
+            match (ours, theirs) {
+                (Ok(a), Ok(b)) => {
+                    assert_same(&a, &b, &what);
+                    decoded += 1;
+                }
+                (Err(a), Err(b)) => {
+                    assert_eq!(a.to_string(), b.to_string(), "{what}");
+                    failed += 1;
+                }
+                (a, b) => panic!("{what}: {:?} against {:?}", a.err(), b.err()),
+            }
+        }
+    }
+    // Both outcomes occur, or the comparison proves little.
+    assert!(
+        decoded > 20 && failed > 20,
+        "{decoded} decoded, {failed} failed"
+    );
+}
+
+/// Recompute the CRC of every chunk whose length still fits the file.
+fn fix_crcs(bytes: &mut [u8]) {
+    let mut at = 8;
+    while at + 12 <= bytes.len() {
+        let len = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let Some(end) = (at + 12).checked_add(len).filter(|&e| e <= bytes.len()) else {
+            return;
+        };
+        let crc = crc32fast::hash(&bytes[at + 4..end - 4]);
+        bytes[end - 4..end].copy_from_slice(&crc.to_be_bytes());
+        at = end;
+    }
+}
+
 /// Grey pixels are widened to RGB by copying the value into each channel
 /// (the PNG rows, the general path and grey JPEGs at reduced DCT scale);
 /// that must stay what `image` itself computes for 8-bit grey.
