@@ -1,7 +1,7 @@
 //! The rows of a small PNG, sooner: its compressed stream is inflated in
-//! one call to libdeflate, which on clip art is about a quarter faster
-//! than the png crate's streaming inflater, and the rows are unfiltered in
-//! place. Only 8-bit, non-interlaced pictures whose filtered data fits in
+//! one call to libdeflate, which on clip art takes about a quarter less
+//! time than the png crate's streaming inflater, and the rows are
+//! unfiltered in place. Only 8-bit, non-interlaced pictures whose filtered data fits in
 //! [`WHOLE_LIMIT`] come here; larger ones keep the png crate's row-by-row
 //! reading, which never holds the whole picture. Anything this reader does
 //! not expect (a bad checksum, a stream of the wrong length, an unknown
