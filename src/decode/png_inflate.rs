@@ -1,12 +1,18 @@
 //! The rows of a small PNG, sooner: its compressed stream is inflated in
 //! one call to libdeflate, which on clip art takes about a quarter less
 //! time than the png crate's streaming inflater, and the rows are
-//! unfiltered in place. Only 8-bit, non-interlaced pictures whose filtered data fits in
-//! [`WHOLE_LIMIT`] come here; larger ones keep the png crate's row-by-row
-//! reading, which never holds the whole picture. Anything this reader does
-//! not expect (a bad checksum, a stream of the wrong length, an unknown
-//! filter) hands the file back to the png crate, so damaged files fail
-//! exactly as they always did. The rows are the png crate's, byte for byte.
+//! unfiltered in place. Only 8-bit, non-interlaced pictures whose filtered
+//! data fits in [`WHOLE_LIMIT`] come here; larger ones keep the png crate's
+//! row-by-row reading, which never holds the whole picture.
+//!
+//! Anything this reader does not expect (a bad checksum, a stream of the
+//! wrong length, an unknown filter, a missing or ragged palette) hands the
+//! file back to the png crate, so damaged files fail as they always did.
+//! One exception: a stream with valid CRCs that uses codes deflate forbids
+//! (distance codes 30–31, length symbols 286–287, over-long code-length
+//! headers, some incomplete Huffman codes) is decoded by libdeflate where
+//! the png crate refuses it; only a crafted file or a broken encoder writes
+//! one. The rows are the png crate's, byte for byte.
 
 use png::{BitDepth, ColorType, Info};
 
@@ -30,13 +36,15 @@ thread_local! {
 /// samples; palette indices expanded to RGB, or RGBA when it has a tRNS
 /// chunk, as the png crate's `EXPAND` does). `false`, before any call, when
 /// the picture is not one this reader takes or its data is not as expected.
-pub(super) fn inflated_rows(bytes: &[u8], info: &Info, row: impl FnMut(&[u8])) -> bool {
+/// At most `limit` bytes (the decoding allocation bound) are inflated.
+pub(super) fn inflated_rows(bytes: &[u8], info: &Info, limit: u64, row: impl FnMut(&[u8])) -> bool {
     let Some(channels) = raw_channels(info) else {
         return false;
     };
     let (w, h) = (info.width as usize, info.height as usize);
     let stride = w * channels;
-    let Some(size) = (stride + 1).checked_mul(h).filter(|&n| n <= WHOLE_LIMIT) else {
+    let limit = usize::try_from(limit).map_or(WHOLE_LIMIT, |l| l.min(WHOLE_LIMIT));
+    let Some(size) = (stride + 1).checked_mul(h).filter(|&n| n <= limit) else {
         return false;
     };
     let mut buffer = BUFFER.take();
@@ -86,6 +94,12 @@ fn raw_channels(info: &Info) -> Option<usize> {
     if info.trns.is_some() && info.color_type != ColorType::Indexed {
         return None;
     }
+    // A missing or ragged palette is the png crate's to refuse (it fails or
+    // panics on one; decoding it as black would hide the damage).
+    let palette = info.palette.as_deref().map_or(0, <[u8]>::len);
+    if info.color_type == ColorType::Indexed && (palette == 0 || !palette.is_multiple_of(3)) {
+        return None;
+    }
     match info.color_type {
         ColorType::Grayscale | ColorType::Indexed => Some(1),
         ColorType::GrayscaleAlpha => Some(2),
@@ -98,7 +112,7 @@ fn raw_channels(info: &Info) -> Option<usize> {
 /// inflates to exactly `size` bytes, written to the start of `out` (grown
 /// to fit).
 fn inflate(bytes: &[u8], size: usize, out: &mut Vec<u8>) -> bool {
-    let Some(stream) = image_data(bytes) else {
+    let Some(stream) = image_data(bytes, max_stream(size)) else {
         return false;
     };
     let Some(deflate) = zlib_body(&stream) else {
@@ -113,11 +127,20 @@ fn inflate(bytes: &[u8], size: usize, out: &mut Vec<u8>) -> bool {
     matches!(d.deflate_decompress(deflate, &mut out[..size]), Ok(n) if n == size)
 }
 
+/// The longest zlib stream that can hold `size` bytes: stored blocks (5
+/// bytes per 65,535) plus header and checksum, with room to spare. Image
+/// data beyond it is junk the png crate never reads; such a file is left to
+/// the png crate's path rather than copied.
+fn max_stream(size: usize) -> usize {
+    size + size / 8192 + 1024
+}
+
 /// The concatenated data of the first run of IDAT chunks, each checked
-/// against its CRC (as the png crate does).
-fn image_data(bytes: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+/// against its CRC (as the png crate does), if no longer than `max`.
+fn image_data(bytes: &[u8], max: usize) -> Option<std::borrow::Cow<'_, [u8]>> {
     let mut rest = bytes.get(8..)?;
     let mut parts: Vec<&[u8]> = Vec::new();
+    let mut total = 0usize;
     while rest.len() >= 12 {
         let len = usize::try_from(u32::from_be_bytes(rest[..4].try_into().ok()?)).ok()?;
         let end = len.checked_add(12)?;
@@ -126,6 +149,10 @@ fn image_data(bytes: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
         let (kind, data) = body.split_at(4);
         if kind == b"IDAT" {
             if crc32fast::hash(body) != crc {
+                return None;
+            }
+            total += data.len();
+            if total > max {
                 return None;
             }
             parts.push(data);
@@ -245,7 +272,7 @@ mod tests {
             theirs.push(row.data().to_vec());
         }
         let mut ours = Vec::new();
-        let taken = inflated_rows(bytes, reader.info(), |r| ours.push(r.to_vec()));
+        let taken = inflated_rows(bytes, reader.info(), u64::MAX, |r| ours.push(r.to_vec()));
         (theirs, taken.then_some(ours))
     }
 
@@ -297,7 +324,7 @@ mod tests {
             let dec = png::Decoder::new(std::io::Cursor::new(bytes.as_slice()));
             let reader = dec.read_info().unwrap();
             assert!(
-                !inflated_rows(bytes, reader.info(), |_| panic!("{what}: a row")),
+                !inflated_rows(bytes, reader.info(), u64::MAX, |_| panic!("{what}: a row")),
                 "{what}"
             );
         }
@@ -306,5 +333,65 @@ mod tests {
         assert!(both(&encode(64, tall, ColorType::Rgb, Filter::Up, false))
             .1
             .is_none());
+    }
+
+    /// A PNG of `chunks` between the signature and IEND, CRCs computed.
+    fn craft(chunks: &[(&[u8; 4], Vec<u8>)]) -> Vec<u8> {
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        for (kind, data) in chunks.iter().chain(&[(b"IEND", Vec::new())]) {
+            out.extend((data.len() as u32).to_be_bytes());
+            let start = out.len();
+            out.extend(kind.as_slice());
+            out.extend(data);
+            let crc = crc32fast::hash(&out[start..]);
+            out.extend(crc.to_be_bytes());
+        }
+        out
+    }
+
+    /// IHDR and zlib data of a `w`×`h` 8-bit picture of `colour` (a PNG
+    /// colour type) whose rows are all `row` (filter byte included).
+    fn header_and_data(w: u32, h: u32, colour: u8, row: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let mut ihdr = w.to_be_bytes().to_vec();
+        ihdr.extend(h.to_be_bytes());
+        ihdr.extend([8, colour, 0, 0, 0]);
+        let raw = row.repeat(h as usize);
+        let mut c = libdeflater::Compressor::new(libdeflater::CompressionLvl::default());
+        let mut z = vec![0; c.zlib_compress_bound(raw.len())];
+        let n = c.zlib_compress(&raw, &mut z).unwrap();
+        z.truncate(n);
+        (ihdr, z)
+    }
+
+    fn taken(bytes: &[u8]) -> bool {
+        let reader = png::Decoder::new(std::io::Cursor::new(bytes))
+            .read_info()
+            .unwrap();
+        inflated_rows(bytes, reader.info(), u64::MAX, |_| {})
+    }
+
+    #[test]
+    fn palettes_and_streams_the_png_crate_refuses_are_left_to_it() {
+        let row: Vec<u8> = std::iter::once(0).chain(0..16).collect();
+        let (ihdr, z) = header_and_data(16, 4, 3, &row);
+        let plte = |n: usize| (b"PLTE", (0..n as u8).collect::<Vec<u8>>());
+        let good = craft(&[(b"IHDR", ihdr.clone()), plte(48), (b"IDAT", z.clone())]);
+        assert!(taken(&good), "a 16-entry palette");
+        // No palette: the png crate fails; read as black it would pass.
+        assert!(!taken(&craft(&[
+            (b"IHDR", ihdr.clone()),
+            (b"IDAT", z.clone())
+        ])));
+        // A palette of 4 bytes: the png crate panics on it.
+        assert!(!taken(&craft(&[
+            (b"IHDR", ihdr.clone()),
+            plte(4),
+            (b"IDAT", z.clone())
+        ])));
+        // Junk after the stream in further IDATs is not copied.
+        let (ihdr, z) = header_and_data(16, 4, 0, &row);
+        let junk = vec![7u8; 4096];
+        let bytes = craft(&[(b"IHDR", ihdr), (b"IDAT", z), (b"IDAT", junk)]);
+        assert!(!taken(&bytes), "junk beyond any stream for 68 bytes");
     }
 }

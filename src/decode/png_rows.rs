@@ -47,7 +47,7 @@ pub(super) fn png_rows(path: &Path, bytes: &[u8], cfg: &DecodeConfig) -> Result<
         return Ok(None);
     };
     let mut rows = Rows::new(w, h, layout, cfg);
-    if !(cfg.inflate_png && inflated_rows(bytes, info, |row| rows.push(row))) {
+    if !(cfg.inflate_png && inflated_rows(bytes, info, cfg.max_alloc, |row| rows.push(row))) {
         for _ in 0..h {
             let Ok(Some(row)) = reader.next_row() else {
                 return Ok(None);

@@ -188,6 +188,9 @@ fn a_truncated_png_fails_the_same_way_on_both_paths() {
 /// whether its stream is inflated by libdeflate or by the png crate: the
 /// same working image, or the same error. The libdeflate reader must hand
 /// every file it finds wrong back to the png crate rather than decide.
+/// (Not quite every one: libdeflate decodes a few codes deflate forbids,
+/// which fdeflate refuses; a review found them in 0.4% of single-bit flips
+/// with the CRCs recomputed. None occurs among these seeded mutants.)
 #[test]
 fn damaged_pngs_decode_or_fail_alike_with_either_inflater() {
     use png::{BitDepth as D, ColorType as C};
