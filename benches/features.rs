@@ -1,5 +1,6 @@
 //! Per-image cost of the indexing stages on generated images (no external
-//! data): decode (scaled and full JPEG, PNG), perceptual hashes, colour
+//! data): decode (scaled and full JPEG, PNG with libdeflate or the png
+//! crate's inflater), perceptual hashes, colour
 //! histogram, decode + features, and — when `scripts/setup` has installed the
 //! model — CNN preprocessing and batched inference.
 //!
@@ -8,7 +9,8 @@
 //!
 //! Inputs are deterministic (seeded): a photo-like 1600×1200 JPEG at quality
 //! 90 and a 1024×768 PNG, both made of smooth gradients, soft shapes and
-//! per-pixel noise, so entropy decoding and resampling do realistic work.
+//! per-pixel noise, so entropy decoding and resampling do realistic work;
+//! and a 1200×900 clip-art-like RGBA PNG (flat discs on transparency).
 
 use std::hint::black_box;
 use std::io::Cursor;
@@ -159,6 +161,43 @@ fn encode_jpeg(img: &RgbImage, quality: u8) -> Vec<u8> {
     out
 }
 
+/// A clip-art-like picture: flat-coloured discs with anti-aliased edges on
+/// a transparent background, RGBA (what most of openclipart-png is).
+fn clipart_like(w: u32, h: u32, seed: u64) -> image::RgbaImage {
+    let mut rng = Rng(seed);
+    let discs: Vec<([u8; 3], f32, f32, f32)> = (0..12)
+        .map(|_| {
+            let c = [0, 1, 2].map(|_| (rng.f32() * 255.0) as u8);
+            let r = rng.range(0.05, 0.25) * w as f32;
+            (c, rng.f32() * w as f32, rng.f32() * h as f32, r)
+        })
+        .collect();
+    image::RgbaImage::from_fn(w, h, |x, y| {
+        let mut px = image::Rgba([0, 0, 0, 0]);
+        for (c, cx, cy, r) in &discs {
+            let d = ((x as f32 - cx).powi(2) + (y as f32 - cy).powi(2)).sqrt();
+            let cover = (r - d + 0.5).clamp(0.0, 1.0);
+            if cover > 0.0 {
+                px = image::Rgba([c[0], c[1], c[2], ((cover * 255.0) as u8).max(px[3])]);
+            }
+        }
+        px
+    })
+}
+
+fn encode_png_rgba(img: &image::RgbaImage) -> Vec<u8> {
+    let mut out = Vec::new();
+    PngEncoder::new(Cursor::new(&mut out))
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            ExtendedColorType::Rgba8,
+        )
+        .expect("encode PNG");
+    out
+}
+
 fn encode_png(img: &RgbImage) -> Vec<u8> {
     let mut out = Vec::new();
     PngEncoder::new(Cursor::new(&mut out))
@@ -175,6 +214,7 @@ fn encode_png(img: &RgbImage) -> Vec<u8> {
 struct Inputs {
     jpeg: Vec<u8>,
     png: Vec<u8>,
+    clipart: Vec<u8>,
     /// Working image of the JPEG (default, scaled decode).
     work: RgbImage,
     decoded: decode::Decoded,
@@ -183,19 +223,22 @@ struct Inputs {
 fn inputs() -> Inputs {
     let jpeg = encode_jpeg(&photo_like(1600, 1200, 0x1D6_DE7), 90);
     let png = encode_png(&photo_like(1024, 768, 0xB0B));
+    let clipart = encode_png_rgba(&clipart_like(1200, 900, 0xC11B));
     let decoded = decode::decode(Path::new("bench.jpg"), &jpeg, &DecodeConfig::default())
         .expect("decode generated JPEG");
     let work = decoded.image.clone();
     eprintln!(
-        "inputs: JPEG 1600x1200 q90 {} KiB, PNG 1024x768 {} KiB, working image {}x{}",
+        "inputs: JPEG 1600x1200 q90 {} KiB, PNG 1024x768 {} KiB, clip-art PNG 1200x900 {} KiB, working image {}x{}",
         jpeg.len() / 1024,
         png.len() / 1024,
+        clipart.len() / 1024,
         work.width(),
         work.height()
     );
     Inputs {
         jpeg,
         png,
+        clipart,
         work,
         decoded,
     }
@@ -234,6 +277,21 @@ fn bench_all(c: &mut Criterion) {
         });
         g.bench_function("png", |b| {
             b.iter(|| decode::decode(png_path, black_box(&inp.png), &scaled).unwrap())
+        });
+        // The same rows through the png crate's streaming inflater instead
+        // of libdeflate (`DecodeConfig::inflate_png`).
+        let png_crate = DecodeConfig {
+            inflate_png: false,
+            ..DecodeConfig::default()
+        };
+        g.bench_function("png_crate_inflater", |b| {
+            b.iter(|| decode::decode(png_path, black_box(&inp.png), &png_crate).unwrap())
+        });
+        g.bench_function("png_clipart", |b| {
+            b.iter(|| decode::decode(png_path, black_box(&inp.clipart), &scaled).unwrap())
+        });
+        g.bench_function("png_clipart_png_crate_inflater", |b| {
+            b.iter(|| decode::decode(png_path, black_box(&inp.clipart), &png_crate).unwrap())
         });
         g.finish();
     }

@@ -1,8 +1,10 @@
-//! PNG's five row filters undone, for the rows [`super::png_inflate`]
-//! inflates itself. The png crate does this too but keeps it private; the
-//! loops here are its x86 form (one pixel's channels side by side, the
-//! Paeth state kept as `i16`), which the compiler vectorises across the
-//! channels of a pixel.
+//! PNG's five row filters undone, and palette indices expanded, for the
+//! rows [`super::png_inflate`] inflates itself. The png crate does both
+//! but keeps them private; the loops here are its x86 form (one pixel's
+//! channels side by side, the Paeth state kept as `i16`), which the
+//! compiler vectorises across the channels of a pixel.
+
+use png::Info;
 
 /// Undo one row's filter (PNG filter types 0–4) in place; `prev` is the
 /// unfiltered row above (zeros for the first).
@@ -70,6 +72,53 @@ fn paeth_predictor(a: i16, b: i16, c: i16) -> u8 {
     let t0 = if hi <= thresh { lo } else { c };
     let t1 = if thresh <= lo { hi } else { t0 };
     t1 as u8
+}
+
+/// A palette with its transparency, as RGBA entries (missing ones opaque
+/// black), and the width its rows expand to.
+pub(super) struct Palette {
+    entries: [[u8; 4]; 256],
+    channels: usize,
+}
+
+impl Palette {
+    /// The png crate's rules: a tRNS longer than the palette is ignored,
+    /// and its presence alone makes the output RGBA.
+    pub(super) fn of(info: &Info) -> Palette {
+        let plte = info.palette.as_deref().unwrap_or(&[]);
+        let trns = info.trns.as_deref().unwrap_or(&[]);
+        let trns = if trns.len() <= plte.len() / 3 {
+            trns
+        } else {
+            &[]
+        };
+        let mut entries = [[0, 0, 0, 255]; 256];
+        for (e, rgb) in entries.iter_mut().zip(plte.chunks_exact(3)) {
+            e[..3].copy_from_slice(rgb);
+        }
+        for (e, &alpha) in entries.iter_mut().zip(trns) {
+            e[3] = alpha;
+        }
+        let channels = if info.trns.is_some() { 4 } else { 3 };
+        Palette { entries, channels }
+    }
+
+    pub(super) fn expand<'a>(&self, indices: &[u8], out: &'a mut Vec<u8>) -> &'a [u8] {
+        out.resize(indices.len() * self.channels, 0);
+        match self.channels {
+            3 => self.expand_n::<3>(indices, out),
+            _ => self.expand_n::<4>(indices, out),
+        }
+        out
+    }
+
+    /// With `N` known, each pixel is one fixed-size copy, not a `memcpy` call.
+    fn expand_n<const N: usize>(&self, indices: &[u8], out: &mut [u8]) {
+        for (px, &i) in out.chunks_exact_mut(N).zip(indices) {
+            let entry = &self.entries[usize::from(i)];
+            px.copy_from_slice(&entry[..N]);
+        }
+    }
 }
 
 #[cfg(test)]
