@@ -185,28 +185,13 @@ fn clipart_like(w: u32, h: u32, seed: u64) -> image::RgbaImage {
     })
 }
 
-fn encode_png_rgba(img: &image::RgbaImage) -> Vec<u8> {
+/// Any 8-bit image (`RgbImage`, `RgbaImage`) as a PNG.
+fn encode_png<P: image::PixelWithColorType<Subpixel = u8>>(
+    img: &image::ImageBuffer<P, Vec<u8>>,
+) -> Vec<u8> {
     let mut out = Vec::new();
     PngEncoder::new(Cursor::new(&mut out))
-        .write_image(
-            img.as_raw(),
-            img.width(),
-            img.height(),
-            ExtendedColorType::Rgba8,
-        )
-        .expect("encode PNG");
-    out
-}
-
-fn encode_png(img: &RgbImage) -> Vec<u8> {
-    let mut out = Vec::new();
-    PngEncoder::new(Cursor::new(&mut out))
-        .write_image(
-            img.as_raw(),
-            img.width(),
-            img.height(),
-            ExtendedColorType::Rgb8,
-        )
+        .write_image(img.as_raw(), img.width(), img.height(), P::COLOR_TYPE)
         .expect("encode PNG");
     out
 }
@@ -223,7 +208,7 @@ struct Inputs {
 fn inputs() -> Inputs {
     let jpeg = encode_jpeg(&photo_like(1600, 1200, 0x1D6_DE7), 90);
     let png = encode_png(&photo_like(1024, 768, 0xB0B));
-    let clipart = encode_png_rgba(&clipart_like(1200, 900, 0xC11B));
+    let clipart = encode_png(&clipart_like(1200, 900, 0xC11B));
     let decoded = decode::decode(Path::new("bench.jpg"), &jpeg, &DecodeConfig::default())
         .expect("decode generated JPEG");
     let work = decoded.image.clone();
@@ -275,24 +260,23 @@ fn bench_all(c: &mut Criterion) {
         g.bench_function("jpeg_full", |b| {
             b.iter(|| decode::decode(jpg_path, black_box(&inp.jpeg), &full).unwrap())
         });
-        g.bench_function("png", |b| {
-            b.iter(|| decode::decode(png_path, black_box(&inp.png), &scaled).unwrap())
-        });
-        // The same rows through the png crate's streaming inflater instead
+        // Each PNG also through the png crate's streaming inflater instead
         // of libdeflate (`DecodeConfig::inflate_png`).
         let png_crate = DecodeConfig {
             inflate_png: false,
             ..DecodeConfig::default()
         };
-        g.bench_function("png_crate_inflater", |b| {
-            b.iter(|| decode::decode(png_path, black_box(&inp.png), &png_crate).unwrap())
-        });
-        g.bench_function("png_clipart", |b| {
-            b.iter(|| decode::decode(png_path, black_box(&inp.clipart), &scaled).unwrap())
-        });
-        g.bench_function("png_clipart_png_crate_inflater", |b| {
-            b.iter(|| decode::decode(png_path, black_box(&inp.clipart), &png_crate).unwrap())
-        });
+        let pngs = [
+            ("png", &inp.png, &scaled),
+            ("png_crate_inflater", &inp.png, &png_crate),
+            ("png_clipart", &inp.clipart, &scaled),
+            ("png_clipart_png_crate_inflater", &inp.clipart, &png_crate),
+        ];
+        for (name, bytes, cfg) in pngs {
+            g.bench_function(name, |b| {
+                b.iter(|| decode::decode(png_path, black_box(bytes), cfg).unwrap())
+            });
+        }
         g.finish();
     }
     {

@@ -50,7 +50,7 @@ pub(super) fn inflated_rows(bytes: &[u8], info: &Info, limit: u64, row: impl FnM
     };
     let mut buffer = BUFFER.take();
     let taken =
-        inflate(bytes, size, &mut buffer) && rows(&mut buffer[..size], w, channels, info, row);
+        inflate(bytes, size, &mut buffer) && rows(&mut buffer[..size], stride, channels, info, row);
     if buffer.capacity() <= KEPT {
         BUFFER.set(buffer);
     }
@@ -61,12 +61,11 @@ pub(super) fn inflated_rows(bytes: &[u8], info: &Info, limit: u64, row: impl FnM
 /// `false` before any call if a row names no filter PNG has.
 fn rows(
     data: &mut [u8],
-    w: usize,
+    stride: usize,
     channels: usize,
     info: &Info,
     mut row: impl FnMut(&[u8]),
 ) -> bool {
-    let stride = w * channels;
     if data.chunks_exact(stride + 1).any(|r| r[0] > 4) {
         return false;
     }
@@ -184,7 +183,7 @@ mod tests {
     use super::{inflated_rows, WHOLE_LIMIT};
     use png::{BitDepth, ColorType, Filter, Transformations};
 
-    /// A `w`×`h` PNG of noisy gradients, every row filtered with `filter`.
+    /// A `w`×`h` PNG of random 8×8 blocks, every row filtered with `filter`.
     fn encode(w: u32, h: u32, colour: ColorType, filter: Filter, trns: bool) -> Vec<u8> {
         // Random values in 8×8-pixel blocks: varied bytes for the filters'
         // arithmetic, repeated enough to compress over 2:1 like clip art.
