@@ -6,6 +6,9 @@
 //!
 //!     cargo run --release --example serve_latency -- URL path N [PREFIX COUNT]
 //!     cargo run --release --example serve_latency -- URL upload N FILE
+//!
+//! Uploads act (they run the CNN), so they send the server's API token,
+//! taken from `$IMGDEX_TOKEN`.
 
 use std::time::Instant;
 
@@ -17,6 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => return Err(usage.into()),
     };
     let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    let token = std::env::var("IMGDEX_TOKEN").unwrap_or_default();
     let upload = match mode.as_str() {
         "upload" => Some(std::fs::read(args.get(4).ok_or(usage)?)?),
         _ => None,
@@ -38,6 +42,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let body = match &upload {
             Some(bytes) => agent
                 .post(format!("{url}/api/query?k=10"))
+                .header("x-imgdex-token", &token)
+                .header("content-type", "application/octet-stream")
                 .send(&bytes[..])?
                 .body_mut()
                 .read_to_string()?,

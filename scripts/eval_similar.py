@@ -40,7 +40,7 @@ def serve(imgdex, db):
     if not line.startswith("listening on "):
         p.kill()
         sys.exit(f"eval_similar: serve did not start: {line!r}")
-    return p, line[len("listening on "):].rstrip("/")
+    return p, line[len("listening on "):].split()[0].rstrip("/")
 
 
 def get(url):

@@ -18,6 +18,9 @@ pub enum Error {
         source: sled::Error,
     },
 
+    #[error("store {} is damaged ({detail}); `imgdex repair` moves the damaged files aside and rebuilds the store from the image files, keeping the apply journals", path.display())]
+    StoreDamaged { path: PathBuf, detail: String },
+
     #[error("store {path} has schema version {found}, but this imgdex supports up to {supported}; upgrade imgdex")]
     SchemaTooNew {
         path: PathBuf,
@@ -154,6 +157,9 @@ pub enum Error {
 
     #[error("{}: {reason} since it was indexed; not served (re-index first)", path.display())]
     FileChanged { path: PathBuf, reason: String },
+
+    #[error("{}: {reason}; left untouched", path.display())]
+    NotTouched { path: PathBuf, reason: String },
 
     #[error("the store is busy ({task} is running); try again when it has finished")]
     Busy { task: &'static str },

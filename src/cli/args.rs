@@ -38,6 +38,9 @@ pub enum Command {
     Dupes(DupesArgs),
     /// Reverse the actions recorded in a `dupes --apply` journal.
     Undo(UndoArgs),
+    /// Rebuild a damaged store: move its files aside, keep what can still
+    /// be read, re-index its folders (apply journals are kept).
+    Repair(RepairArgs),
     /// Hashes and histogram of one image.
     Inspect(InspectArgs),
     /// Serve the store over HTTP: a JSON API and a web UI to search and review duplicates.
@@ -52,8 +55,25 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct IndexArgs {
+    /// Image files and folders to index (folders recursively).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub opts: IndexOpts,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RepairArgs {
+    /// Folders to index into the fresh store (default: the folders the
+    /// damaged store had indexed).
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub opts: IndexOpts,
+}
+
+/// How to index: shared by `index` and `repair`.
+#[derive(Debug, clap::Args)]
+pub struct IndexOpts {
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', default_value_t = 0)]
     pub jobs: usize,
@@ -183,6 +203,17 @@ pub struct ServeArgs {
     /// Largest accepted upload (query image), in MiB.
     #[arg(long, default_value_t = 64)]
     pub max_upload_mb: usize,
+    /// Also answer requests whose Host header is NAME (repeatable); by
+    /// default only the bound address and localhost are answered.
+    #[arg(long, value_name = "NAME")]
+    pub allow_host: Vec<String>,
+    /// Allow an --addr other than loopback (the server can then be reached
+    /// from other machines).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Write the API token to FILE (mode 0600) for scripts, besides printing it.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     #[command(flatten)]
     pub decode: DecodeArgs,
     #[command(flatten)]

@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
-use super::args::{IndexArgs, InfoArgs};
+use super::args::{IndexArgs, IndexOpts, InfoArgs, RepairArgs};
 use super::{open, print_json};
 use imgdex::features::FeatureConfig;
 use imgdex::jobs::{self, index};
@@ -18,13 +18,64 @@ pub(super) fn index(
     quiet: bool,
     text: &mut String,
 ) -> Result<ExitCode> {
+    let cfg = index_config(a.paths, &a.opts, progress)?;
+    cfg.validate()?;
+    let store = open(db, true)?;
+    let summary = index::run(&store, &cfg)?;
+    print_index(text, &summary, a.opts.json, quiet)?;
+    Ok(exit_code(&summary))
+}
+
+/// `repair`: a fresh store from the damaged one's readable records and
+/// its folders (or the ones given).
+pub(super) fn repair(
+    db: &Path,
+    a: RepairArgs,
+    progress: bool,
+    quiet: bool,
+    text: &mut String,
+) -> Result<ExitCode> {
+    let cfg = index_config(a.paths, &a.opts, progress)?;
+    let report = jobs::repair::run(db, &cfg)
+        .with_context(|| format!("cannot repair store {}", db.display()))?;
+    if a.opts.json {
+        print_json(text, &report)?;
+    } else {
+        out!(text, "moved the damaged files to {}", report.moved_aside);
+        if let Some(why) = &report.unreadable {
+            out!(text, "could not read further: {why}");
+        }
+        out!(
+            text,
+            "carried over {} records; re-indexed {}",
+            report.carried_over,
+            report.roots.join(", ")
+        );
+        print_index(text, &report.index, false, quiet)?;
+    }
+    Ok(exit_code(&report.index))
+}
+
+fn exit_code(summary: &index::IndexSummary) -> ExitCode {
+    if summary.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn index_config(
+    paths: Vec<std::path::PathBuf>,
+    a: &IndexOpts,
+    progress: bool,
+) -> Result<index::IndexConfig> {
     // The ONNX Runtime layout is checked even with --no-embed, as before.
     let mut embed = a.model.embed_settings();
     embed.batch = a.batch;
     embed.threads = a.ort_threads;
     embed.sessions = a.ort_sessions;
     embed.validate()?;
-    let mut cfg = index::IndexConfig::new(a.paths);
+    let mut cfg = index::IndexConfig::new(paths);
     cfg.jobs = a.jobs;
     cfg.embed = (!a.model.no_embed).then_some(embed);
     cfg.features = FeatureConfig {
@@ -32,15 +83,7 @@ pub(super) fn index(
     };
     cfg.decode = (&a.decode).into();
     cfg.progress = progress;
-    cfg.validate()?;
-    let store = open(db, true)?;
-    let summary = index::run(&store, &cfg)?;
-    print_index(text, &summary, a.json, quiet)?;
-    Ok(if summary.failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(cfg)
 }
 
 pub(super) fn info(db: &Path, a: InfoArgs, text: &mut String) -> Result<ExitCode> {
@@ -68,6 +111,13 @@ pub(super) fn info(db: &Path, a: InfoArgs, text: &mut String) -> Result<ExitCode
             text,
             "corrupt:        {} (re-run index to repair)",
             report.corrupt
+        );
+    }
+    if report.stale > 0 {
+        out!(
+            text,
+            "stale:          {} (kept from an earlier run: recomputing them failed)",
+            report.stale
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -106,5 +156,12 @@ fn print_index(text: &mut String, s: &index::IndexSummary, json: bool, quiet: bo
             String::new()
         }
     );
+    if s.kept_stale > 0 {
+        out!(
+            text,
+            "{} failed files keep their previous record, marked stale",
+            s.kept_stale
+        );
+    }
     Ok(())
 }

@@ -65,6 +65,7 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
         Command::Dupes(a) => dupes::dupes(db, a, quiet, text),
         Command::Serve(a) => serve::command(db, a, quiet),
         Command::Undo(a) => apply::run_undo(db, &a.journal, a.json, text),
+        Command::Repair(a) => index::repair(db, a, progress, quiet, text),
         Command::Cluster(a) => learn::cluster(db, a, progress, text),
         Command::Export(a) => learn::export(db, a, quiet, text),
         Command::Classify(a) => learn::classify(db, a, progress, text),

@@ -24,6 +24,7 @@ use crate::jobs::dupes::DupesReport;
 use crate::jobs::FileIssue;
 use crate::paths;
 use crate::store::Store;
+pub use fsops::utc_timestamp;
 use journal::{Entry, Intent, Journal};
 use plan::Step;
 pub use undo::{undo, UndoItem, UndoReport};
@@ -170,6 +171,40 @@ impl GroupChoice {
     }
 }
 
+/// Check groups chosen by a client against the current duplicate groups:
+/// each must be a subset of one reported group, with its keeper among its
+/// members, so that a request can only act on files this store calls
+/// duplicates of each other. The error names the first offending group.
+pub fn check_choices(chosen: &[GroupChoice], current: &DupesReport) -> Result<()> {
+    let group_of: std::collections::HashMap<&str, usize> = current
+        .groups
+        .iter()
+        .enumerate()
+        .flat_map(|(g, members)| members.iter().map(move |m| (m.as_str(), g)))
+        .collect();
+    for (i, c) in chosen.iter().enumerate() {
+        let bad =
+            |reason: String| Err(Error::InvalidArgument(format!("group {}: {reason}", i + 1)));
+        if !c.members.contains(&c.keeper) {
+            return bad(format!("the keeper {} is not one of its members", c.keeper));
+        }
+        let first = c.members.first().map(String::as_str).unwrap_or_default();
+        let Some(&g) = group_of.get(first) else {
+            return bad(format!("{first} is in no current duplicate group"));
+        };
+        if let Some(m) = c
+            .members
+            .iter()
+            .find(|m| group_of.get(m.as_str()) != Some(&g))
+        {
+            return bad(format!(
+                "{m} and {first} are not in one current duplicate group; reload the groups"
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ActionItem {
     pub op: &'static str,
@@ -233,7 +268,9 @@ fn execute(
         skipped: Vec::new(),
     };
     for (seq, step) in (1u64..).zip(steps) {
-        if let Err(reason) = step.recheck(cfg.action.checks_digest()) {
+        // A delete re-reads the bytes right before its unlink (`perform`).
+        let digest_now = cfg.action.checks_digest() && cfg.action != Action::Delete;
+        if let Err(reason) = step.recheck(digest_now) {
             skipped.push(FileIssue::new(&step.path, reason));
             continue;
         }
@@ -282,6 +319,12 @@ fn perform(step: &Step, intent: &Intent) -> Result<()> {
             fsops::hardlink_over(&step.path, &step.keeper_path, &backup, &tmp)
         }
         (Action::Delete, _) => {
+            // After the intent is durable and immediately before the
+            // unlink: an edit made since planning is never deleted.
+            step.recheck(true).map_err(|reason| Error::NotTouched {
+                path: step.path.clone(),
+                reason,
+            })?;
             std::fs::remove_file(&step.path).map_err(|e| Error::io(&step.path, e))?;
             fsops::sync_parent(&step.path)
         }
@@ -318,7 +361,7 @@ pub fn backup_dir(journal: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn test_delay() -> Option<Duration> {
+pub(crate) fn test_delay() -> Option<Duration> {
     let ms: u64 = std::env::var(TEST_DELAY_ENV).ok()?.parse().ok()?;
     Some(Duration::from_millis(ms.min(10_000)))
 }

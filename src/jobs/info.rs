@@ -23,6 +23,9 @@ pub struct InfoReport {
     pub features: FeatureCounts,
     /// Records that failed their checksum (re-indexing repairs them).
     pub corrupt: usize,
+    /// Records kept with features from an earlier run because recomputing
+    /// them failed (the `index` summary said why).
+    pub stale: usize,
     pub store_bytes: u64,
 }
 
@@ -47,6 +50,7 @@ pub fn run(store: &Store) -> Result<InfoReport> {
         fingerprints: store.fingerprints()?.into_iter().collect(),
         features,
         corrupt: scan.corrupt.len(),
+        stale: store.stale_count()?,
         store_bytes: store.db().size_on_disk().unwrap_or(0),
     })
 }

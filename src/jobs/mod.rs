@@ -12,6 +12,7 @@ pub mod info;
 pub mod inspect;
 pub(crate) mod progress;
 pub mod query;
+pub mod repair;
 pub mod resident;
 
 use serde::Serialize;

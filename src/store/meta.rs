@@ -2,9 +2,9 @@
 //! with, the roots `index` has been run on, and raw bookkeeping values for
 //! other derived data (the ANN index's state).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use super::{record, Store, META, ROOTS_KEY};
+use super::{record, Store, META, ROOTS_FILE, ROOTS_KEY};
 use crate::error::{Error, Result};
 
 impl Store {
@@ -75,10 +75,29 @@ impl Store {
                 all.push(r.clone());
             }
         }
+        let bytes: Vec<Vec<u8>> = all.iter().map(|p| crate::paths::to_bytes(p)).collect();
+        let encoded = record::encode(&bytes);
         if all.len() != before {
-            let bytes: Vec<Vec<u8>> = all.iter().map(|p| crate::paths::to_bytes(p)).collect();
-            self.meta_put(ROOTS_KEY, &record::encode(&bytes))?;
+            self.meta_put(ROOTS_KEY, &encoded)?;
+        }
+        let side = self.dir.join(ROOTS_FILE);
+        if all.len() != before || !side.exists() {
+            write_atomic(&side, &encoded)?;
         }
         Ok(())
     }
+}
+
+/// The roots kept in a store's side file (`None` when absent or damaged).
+pub fn read_roots_file(path: &Path) -> Option<Vec<PathBuf>> {
+    let bytes = std::fs::read(path).ok()?;
+    let roots: Vec<Vec<u8>> = record::decode(&bytes).ok()?;
+    Some(roots.iter().map(|r| crate::paths::from_bytes(r)).collect())
+}
+
+/// Replace `path` with `bytes` by writing a temporary file and renaming it.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }

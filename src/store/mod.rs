@@ -13,15 +13,18 @@ mod meta;
 #[path = "../../migrations/mod.rs"]
 pub mod migrations;
 pub mod record;
+mod stale;
 mod vectors;
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+pub use meta::read_roots_file;
 pub use record::{EmbeddingRecord, ImageRecord, StoredEmbedding, StoredImage, Tagged};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
+pub use stale::{StaleMark, STALE};
 
 /// Image ids are sled-generated, monotonically increasing integers.
 pub type ImageId = u64;
@@ -34,6 +37,9 @@ pub const EMBEDDINGS: &str = "embeddings";
 const SCHEMA_KEY: &[u8] = b"schema_version";
 /// `meta` key of the recorded index roots.
 const ROOTS_KEY: &str = "roots";
+/// A copy of the recorded roots outside sled, so that a store whose
+/// database cannot be read any more still says what to re-index.
+pub const ROOTS_FILE: &str = "roots.bin";
 
 /// How to open a store.
 #[derive(Debug, Clone)]
@@ -158,7 +164,8 @@ impl Store {
             .map_err(|e| self.tx_err(e))
     }
 
-    /// Remove an image record and its embedding atomically.
+    /// Remove an image record and its embedding atomically (then its
+    /// stale mark, which means nothing without the record).
     pub fn remove_image(&self, id: ImageId) -> Result<()> {
         let key = id.to_be_bytes();
         (&self.images, &self.embeddings)
@@ -167,7 +174,8 @@ impl Store {
                 embeddings.remove(&key)?;
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
-            .map_err(|e| self.tx_err(e))
+            .map_err(|e| self.tx_err(e))?;
+        self.clear_stale(id)
     }
 
     fn tx_err(&self, e: TransactionError<()>) -> Error {
@@ -273,6 +281,21 @@ pub(crate) fn key_to_id(k: &[u8]) -> ImageId {
 }
 
 pub(crate) fn store_err(dir: &Path, source: sled::Error) -> Error {
+    let damaged = match &source {
+        sled::Error::Corruption { .. } => true,
+        sled::Error::Io(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData
+        ),
+        _ => false,
+    };
+    if damaged {
+        let text = source.to_string();
+        return Error::StoreDamaged {
+            path: dir.to_path_buf(),
+            detail: text.trim_end_matches(" backtrace ()").to_string(),
+        };
+    }
     Error::Store {
         path: dir.to_path_buf(),
         source,
@@ -293,6 +316,11 @@ pub fn write_schema_version(db: &sled::Db, version: u32) -> sled::Result<()> {
     let meta = db.open_tree(META)?;
     meta.insert(SCHEMA_KEY, &version.to_be_bytes())?;
     Ok(())
+}
+
+/// Hold the store's lock without opening its database (for `repair`).
+pub fn lock_dir(dir: &Path, create: bool) -> Result<File> {
+    acquire_lock(dir, create)
 }
 
 fn acquire_lock(dir: &Path, create: bool) -> Result<File> {

@@ -75,7 +75,7 @@ def start_server(binary, db):
     if not line.startswith("listening on "):
         proc.kill()
         raise SystemExit(f"server did not start: {line!r} {proc.stderr.read()}")
-    return proc, line.split("listening on ", 1)[1].strip()
+    return proc, line.split("listening on ", 1)[1].split()[0]
 
 
 def browser():

@@ -20,8 +20,8 @@ use imgdex::learn::results::{
 use imgdex::migrations::{CURRENT_VERSION, STEPS};
 use imgdex::store::record::{decode, encode, EmbeddingRecordV1};
 use imgdex::store::{
-    write_schema_version, EmbeddingRecord, ImageRecord, Store, StoreOptions, StoredEmbedding,
-    StoredImage, Tagged,
+    write_schema_version, EmbeddingRecord, ImageRecord, StaleMark, Store, StoreOptions,
+    StoredEmbedding, StoredImage, Tagged,
 };
 
 use crate::util::Sandbox;
@@ -165,6 +165,12 @@ fn whitening() -> Whitening {
 
 /// The model fingerprint and graph settings of the ANN store fixture.
 const ANN_FP: &str = "fixture-model/v1";
+fn stale() -> StaleMark {
+    StaleMark::V1 {
+        reason: "decoder panicked on this file".into(),
+    }
+}
+
 fn ann_params() -> HnswParams {
     HnswParams {
         exact_below: 10,
@@ -277,6 +283,7 @@ fn every_stored_envelope_version_decodes_from_its_frozen_bytes() {
     );
     pinned::<StoredAnnMeta, _>("ann_meta_v1.bin", StoredAnnMeta::V1(ann_meta()), |m| m);
     pinned::<StoredWhitening, _>("whitening_v1.bin", StoredWhitening::V1(whitening()), |m| m);
+    pinned::<StaleMark, _>("stale_v1.bin", stale(), |m| m);
     // Today's code writes the same bytes for the same values.
     let same = [
         ("image_v1.bin", encode(&StoredImage::V1(image()))),
@@ -305,6 +312,7 @@ fn every_stored_envelope_version_decodes_from_its_frozen_bytes() {
             "whitening_v1.bin",
             encode(&StoredWhitening::V1(whitening())),
         ),
+        ("stale_v1.bin", encode(&stale())),
     ];
     for (name, bytes) in same {
         assert_eq!(bytes, fixture(name), "{name}: the encoding changed");
@@ -417,6 +425,7 @@ fn write_format_fixtures() {
         "whitening_v1.bin",
         &encode(&StoredWhitening::V1(whitening())),
     );
+    w("stale_v1.bin", &encode(&stale()));
 
     // Schema 1, as its code path wrote it: step 001, version 1, records.
     let sb = Sandbox::new();

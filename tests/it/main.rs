@@ -5,6 +5,7 @@
 //! real `imgdex` binary against a store in that directory and checks its
 //! `--json` reports and exit codes; `store` also calls the library directly.
 
+mod access;
 mod ann;
 mod apply;
 mod bad_input;
@@ -25,6 +26,8 @@ mod heif;
 mod incremental;
 mod migration;
 mod parquet;
+mod safety;
 mod serve;
+mod server;
 mod store;
 mod util;

@@ -4,175 +4,17 @@
 //! path-traversal attempts, the store lock, re-indexing from inside the
 //! server, and 200 concurrent queries from 8 client threads.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use image::DynamicImage;
 use serde_json::Value;
 
+use crate::server::{pct, Server};
 use crate::util::{self, Sandbox};
-
-/// A running `imgdex serve`; killed when dropped, whatever the test did.
-struct Server {
-    child: Child,
-    base: String,
-    agent: ureq::Agent,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A response: status, content type and body.
-struct Resp {
-    status: u16,
-    content_type: String,
-    encoding: String,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "status {}: body is not JSON ({e}): {}",
-                self.status,
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-
-    /// The `{"error": ...}` message of an error response with `status`.
-    fn error(&self, status: u16) -> String {
-        assert_eq!(
-            self.status,
-            status,
-            "unexpected status; body {}",
-            String::from_utf8_lossy(&self.body)
-        );
-        assert!(
-            self.content_type.starts_with("application/json"),
-            "{}",
-            self.content_type
-        );
-        self.json()["error"]
-            .as_str()
-            .expect("error message")
-            .to_string()
-    }
-}
-
-impl Server {
-    fn start(db: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(util::BIN)
-            .env_remove("IMGDEX_DB")
-            .arg("--db")
-            .arg(db)
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn imgdex serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let _ = tx.send(lines.next().and_then(|l| l.ok()));
-            for _ in lines {}
-        });
-        let err = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            s
-        });
-        let first = rx.recv_timeout(util::RUN_TIMEOUT).ok().flatten();
-        let Some(addr) = first
-            .as_deref()
-            .and_then(|l| l.strip_prefix("listening on "))
-        else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "server did not start: {first:?}\n{}",
-                err.join().unwrap_or_default()
-            );
-        };
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(120)))
-            .build()
-            .into();
-        Server {
-            base: addr.to_string(),
-            child,
-            agent,
-        }
-    }
-
-    fn finish(&self, r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Resp {
-        let mut r = r.expect("HTTP request");
-        let header = |r: &ureq::http::Response<ureq::Body>, h: &str| {
-            r.headers()
-                .get(h)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string()
-        };
-        Resp {
-            status: r.status().as_u16(),
-            content_type: header(&r, "content-type"),
-            encoding: header(&r, "content-encoding"),
-            body: r
-                .body_mut()
-                .with_config()
-                .limit(64 << 20)
-                .read_to_vec()
-                .expect("read body"),
-        }
-    }
-
-    fn get(&self, path: &str) -> Resp {
-        self.finish(self.agent.get(format!("{}{path}", self.base)).call())
-    }
-
-    fn post_json(&self, path: &str, body: &Value) -> Resp {
-        let req = self.agent.post(format!("{}{path}", self.base));
-        let bytes = serde_json::to_vec(body).expect("json");
-        self.finish(
-            req.header("content-type", "application/json")
-                .send(&bytes[..]),
-        )
-    }
-
-    fn post(&self, path: &str, body: &[u8]) -> Resp {
-        self.finish(self.agent.post(format!("{}{path}", self.base)).send(body))
-    }
-}
-
-/// Percent-encode every byte that is not unreserved.
-pub fn pct(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 /// Six unrelated scenes, a half-size JPEG copy of scene 0 and a brighter
 /// copy of scene 1, under `<root>/photos`; indexed with embeddings.
-fn fixture(sb: &Sandbox) -> PathBuf {
+pub fn fixture(sb: &Sandbox) -> PathBuf {
     let photos = sb.dir("photos");
     for seed in 0..6u64 {
         util::write_png(
@@ -357,6 +199,8 @@ fn serve_refuses_bad_requests_and_foreign_files() {
     let big = srv
         .agent
         .post(format!("{}/api/query", srv.base))
+        .header("x-imgdex-token", &srv.token)
+        .header("content-type", "application/octet-stream")
         .send(&vec![0u8; 2 << 20][..]);
     if let Ok(r) = big {
         assert_eq!(r.status().as_u16(), 413);
@@ -576,6 +420,7 @@ fn serve_applies_dupes_decisions_like_the_cli() {
     let s0 = util::disp(&photos.join("s0.png"));
     let body = serde_json::json!({
         "action": action,
+        "by": "hash",
         "groups": [{"keeper": small, "members": [s0.clone(), small.clone()]}],
     });
     let done = srv.post_json("/api/dupes/apply", &body).json();

@@ -305,6 +305,8 @@ pub struct IndexSummary {
     pub failed: Vec<Issue>,
     pub skipped_files: Vec<Issue>,
     pub repaired: usize,
+    #[serde(default)]
+    pub kept_stale: usize,
 }
 
 impl IndexSummary {
@@ -335,6 +337,8 @@ pub struct Info {
     pub fingerprints: std::collections::BTreeMap<String, String>,
     pub features: FeatureCounts,
     pub corrupt: usize,
+    #[serde(default)]
+    pub stale: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

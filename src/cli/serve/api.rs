@@ -160,15 +160,20 @@ pub async fn thumb(State(s): State<AppState>, Path(id): Path<String>) -> ApiResu
         .into_response())
 }
 
+/// The original file, verified, then streamed (never held whole).
 pub async fn image(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    use tokio::io::AsyncReadExt;
     let id = parse_id(&id)?;
     let o = blocking(s, move |r| r.image(id)).await?;
+    let file = tokio::fs::File::from_std(o.file).take(o.len);
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
     Ok((
         [
-            (header::CONTENT_TYPE, o.content_type),
-            (header::CACHE_CONTROL, "private, max-age=60"),
+            (header::CONTENT_TYPE, o.content_type.to_string()),
+            (header::CONTENT_LENGTH, o.len.to_string()),
+            (header::CACHE_CONTROL, "private, max-age=60".to_string()),
         ],
-        o.bytes,
+        body,
     )
         .into_response())
 }
@@ -267,9 +272,13 @@ pub async fn apply(
             .collect()
     });
     let report = blocking(s, move |r| {
+        let current = r.dupes(&dupes_cfg)?;
         let groups = match chosen {
-            Some(g) => g,
-            None => GroupChoice::from_report(&*r.dupes(&dupes_cfg)?),
+            Some(g) => {
+                jobs_apply::check_choices(&g, &current)?;
+                g
+            }
+            None => GroupChoice::from_report(&current),
         };
         if cfg.dry_run {
             return jobs_apply::apply(r.store(), &groups, &cfg);

@@ -5,6 +5,7 @@
 //! Handlers only parse parameters, run the library call on a blocking
 //! thread and turn its result or error into a response.
 
+mod access;
 mod api;
 mod error;
 
@@ -38,6 +39,7 @@ pub(super) fn command(
         "--max-upload-mb must be between 1 and 4096, got {}",
         a.max_upload_mb
     );
+    check_addr(a.addr, a.allow_remote)?;
     let store = open(db, false)?;
     let resident = ResidentConfig {
         decode: (&a.decode).into(),
@@ -53,6 +55,8 @@ pub(super) fn command(
         open_browser: a.open,
         resident,
         max_upload: a.max_upload_mb << 20,
+        allow_hosts: a.allow_host,
+        token_file: a.token_file,
     };
     run(store, opts, quiet)?;
     Ok(std::process::ExitCode::SUCCESS)
@@ -65,6 +69,41 @@ pub struct ServeOptions {
     pub resident: ResidentConfig,
     /// Largest accepted request body (uploaded query image), in bytes.
     pub max_upload: usize,
+    /// Host names answered besides the bound address and localhost.
+    pub allow_hosts: Vec<String>,
+    /// Where to write the API token (mode 0600) for scripts.
+    pub token_file: Option<std::path::PathBuf>,
+}
+
+/// Only loopback, unless the user explicitly opens the server to the network.
+fn check_addr(addr: SocketAddr, allow_remote: bool) -> Result<()> {
+    if addr.ip().is_loopback() {
+        return Ok(());
+    }
+    anyhow::ensure!(
+        allow_remote,
+        "--addr {addr} is reachable from other machines; the server reads and changes your \
+         files, so pass --allow-remote as well if that is what you want"
+    );
+    eprintln!(
+        "warning: serving on {addr}, reachable from other machines: anyone who can reach it \
+         can view your indexed images (acting on files needs the token)"
+    );
+    Ok(())
+}
+
+/// Write the token to `path`, readable by the owner only.
+fn write_token_file(path: &std::path::Path, token: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write the token file {}", path.display()))?;
+    writeln!(f, "{token}").with_context(|| format!("cannot write {}", path.display()))
 }
 
 pub type State = Arc<Resident>;
@@ -90,10 +129,20 @@ async fn serve(state: State, opts: ServeOptions) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", opts.addr))?;
     let local = listener.local_addr()?;
     let url = format!("http://{local}");
+    let token = access::new_token().context("cannot read /dev/urandom for the API token")?;
+    if let Some(path) = &opts.token_file {
+        write_token_file(path, &token)?;
+    }
+    let access = Arc::new(access::Access::new(local, &opts.allow_hosts, token));
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {url}")?;
+        writeln!(
+            out,
+            "listening on {url} (API token for requests that act: header {}: {})",
+            access::TOKEN_HEADER,
+            access.token()
+        )?;
         out.flush()?;
     }
     if opts.open_browser {
@@ -103,7 +152,7 @@ async fn serve(state: State, opts: ServeOptions) -> Result<()> {
             .stderr(std::process::Stdio::null())
             .spawn();
     }
-    let app = router(state, opts.max_upload);
+    let app = router(state, opts.max_upload, access);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
@@ -128,7 +177,8 @@ async fn shutdown() {
     }
 }
 
-pub fn router(state: State, max_upload: usize) -> Router {
+pub fn router(state: State, max_upload: usize, access: Arc<access::Access>) -> Router {
+    let page = include_str!("assets/index.html").replace("__IMGDEX_TOKEN__", access.token());
     let fast = Router::new()
         .route("/api/info", get(api::info))
         .route("/api/query", get(api::query_path).post(api::query_upload))
@@ -149,7 +199,7 @@ pub fn router(state: State, max_upload: usize) -> Router {
             Duration::from_secs(3600),
         ));
     Router::new()
-        .route("/", get(index_html))
+        .route("/", get(move || std::future::ready(Html(page.clone()))))
         .route("/app.js", get(app_js))
         .route("/style.css", get(style_css))
         .merge(fast)
@@ -158,12 +208,9 @@ pub fn router(state: State, max_upload: usize) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_upload))
         .layer(RequestBodyLimitLayer::new(max_upload))
+        .layer(axum::middleware::from_fn_with_state(access, access::guard))
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(CompressionLayer::new())
-}
-
-async fn index_html() -> impl IntoResponse {
-    Html(include_str!("assets/index.html"))
 }
 
 async fn app_js() -> impl IntoResponse {

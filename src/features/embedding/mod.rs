@@ -137,6 +137,20 @@ impl Embedder {
         preprocess_decoded(d, &self.spec)
     }
 
+    /// Run the model once on a blank image and check its outputs against
+    /// the sidecar, so a model that cannot work fails before anything is
+    /// written rather than as a failure of every file.
+    pub fn self_test(&mut self) -> Result<()> {
+        let input = vec![0.0; self.input_len()];
+        self.embed(input, 1).map(|_| ()).map_err(|e| Error::Model {
+            path: PathBuf::from(&self.spec.name),
+            reason: format!(
+                "the model does not work as its sidecar describes \
+                     (a test run on a blank image failed: {e}); nothing was changed"
+            ),
+        })
+    }
+
     /// Run the model on `n` preprocessed images concatenated in `input`.
     pub fn embed(&mut self, input: Vec<f32>, n: usize) -> Result<Vec<Embedding>> {
         let s = self.spec.input_size as usize;

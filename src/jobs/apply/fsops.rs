@@ -35,6 +35,14 @@ pub fn file_id(path: &Path) -> Option<(u64, u64)> {
     fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
+/// BLAKE3 of a file's bytes, read in a streaming fashion.
+pub fn digest(path: &Path) -> Result<[u8; 32]> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = blake3::Hasher::new();
+    h.update_reader(file).map_err(|e| Error::io(path, e))?;
+    Ok(*h.finalize().as_bytes())
+}
+
 pub fn exists(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok()
 }

@@ -17,7 +17,10 @@ use crate::error::{Error, Result};
 use crate::store::record::{self, EmbeddingRecord, ImageRecord, StoredEmbedding, StoredImage};
 use crate::store::ImageId;
 
-pub const VERSION: u32 = 1;
+/// 2: intents record the (device, inode) of the file and of its keeper,
+/// which `undo` of a hard link needs to tell them apart (an imgdex that
+/// reads only version 1 must not undo such a journal).
+pub const VERSION: u32 = 2;
 
 /// One line of the journal.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -67,6 +70,12 @@ pub struct Intent {
     pub backup: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tmp: Option<String>,
+    /// (device, inode) of the file and of its keeper when the intent was
+    /// written (absent in version-1 journals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<(u64, u64)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keeper_file: Option<(u64, u64)>,
     pub id: ImageId,
     pub size: u64,
     pub mtime_ns: i64,

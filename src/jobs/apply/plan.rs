@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::journal::Intent;
 use super::{fsops, path_str, Action, ActionItem, ApplyConfig, GroupChoice, KeepPolicy};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::jobs::FileIssue;
 use crate::paths;
 use crate::store::{ImageId, ImageRecord, Store};
@@ -40,6 +40,9 @@ pub(super) fn plan(
     groups: &[GroupChoice],
     cfg: &ApplyConfig,
 ) -> Result<(Vec<Step>, Vec<FileIssue>)> {
+    if let Action::Move { dir } = &cfg.action {
+        check_move_dir(dir, &store.roots()?)?;
+    }
     let by_path: ByPath = store
         .scan_images()?
         .records
@@ -173,6 +176,49 @@ impl Planner<'_> {
     }
 }
 
+/// A move destination must be a folder (or not exist yet) outside every
+/// indexed root: moved files inside a root would be indexed again.
+fn check_move_dir(dir: &Path, roots: &[PathBuf]) -> Result<()> {
+    let abs = std::path::absolute(dir).map_err(|e| Error::io(dir, e))?;
+    if fs::metadata(&abs).is_ok_and(|m| !m.is_dir()) {
+        return Err(Error::InvalidArgument(format!(
+            "move destination {} exists and is not a folder",
+            abs.display()
+        )));
+    }
+    let real = resolve_existing_prefix(&abs);
+    match roots
+        .iter()
+        .find(|r| real.starts_with(r) || abs.starts_with(r))
+    {
+        Some(root) => Err(Error::InvalidArgument(format!(
+            "move destination {} is inside the indexed folder {}, where the moved files \
+             would be indexed again; choose a folder outside it",
+            abs.display(),
+            root.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// `path` with its longest existing prefix canonicalised (symlinks resolved).
+fn resolve_existing_prefix(path: &Path) -> PathBuf {
+    let mut rest = Vec::new();
+    let mut cur = path;
+    loop {
+        if let Ok(c) = fs::canonicalize(cur) {
+            return rest.iter().rev().fold(c, |p, n| p.join(n));
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                cur = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
 fn same_fs_not_linked(path: &Path, keeper: &Path) -> std::result::Result<(), String> {
     let (a, b) = (fs::metadata(path), fs::metadata(keeper));
     let (a, b) = (a.map_err(|e| e.to_string())?, b.map_err(|e| e.to_string())?);
@@ -247,13 +293,8 @@ pub(super) fn check_file(
             "changed since it was indexed (modification time differs); re-run index".into(),
         );
     }
-    if digest {
-        let mut h = blake3::Hasher::new();
-        h.update_reader(fs::File::open(path).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
-        if *h.finalize().as_bytes() != rec.digest {
-            return Err("content differs from the indexed bytes (BLAKE3); re-run index".into());
-        }
+    if digest && fsops::digest(path).map_err(|e| e.to_string())? != rec.digest {
+        return Err("content differs from the indexed bytes (BLAKE3); re-run index".into());
     }
     Ok(())
 }
@@ -300,6 +341,8 @@ impl Step {
                         .with_file_name(format!(".{name}.imgdex-link-{seq}")),
                 )
             }),
+            file: fsops::file_id(&self.path),
+            keeper_file: fsops::file_id(&self.keeper_path),
             id: self.id,
             size: self.rec.size,
             mtime_ns: self.rec.mtime_ns,

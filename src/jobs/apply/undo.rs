@@ -104,11 +104,16 @@ fn undo_intent(
         Ok(status) => {
             if restore_record(store, it, by_path)? {
                 report.records_restored += 1;
+                // Durable before the `undone` line, which a re-run trusts.
+                store.flush()?;
             }
             out.write(&Entry::Undone {
                 seq: it.seq,
                 status: status.to_string(),
             })?;
+            if let Some(d) = super::test_delay() {
+                std::thread::sleep(d);
+            }
             report.restored += usize::from(status == "restored");
             report.actions.push(item(status));
         }
@@ -208,20 +213,36 @@ fn undo_hardlink(
             Err(format!("missing, and no backup at {}", b.display()))
         };
     }
-    let still_original = file_id(p).is_some() && file_id(p) == file_id(&b)
-        || (file_id(p) != file_id(keeper) && matches_intent(p, it));
-    if still_original {
-        fs::remove_file(&b).map_err(|e| format!("{}: {e}", b.display()))?;
-        return Ok("unchanged");
-    }
-    if !exists(p) || file_id(p) == file_id(keeper) {
+    let here = file_id(p);
+    // The keeper's inode as journalled: the path may hold another file by
+    // now (the keeper was moved, or saved by an atomic replace).
+    let keeper_inode = it.keeper_file.or_else(|| file_id(keeper));
+    if here.is_none() || here == keeper_inode {
         fsops::replace_from(&b, p).map_err(|e| e.to_string())?;
         return Ok("restored");
+    }
+    let own_inode = here == file_id(&b) || (it.file.is_some() && here == it.file);
+    if own_inode || (it.file.is_none() && matches_intent(p, it)) {
+        // Never linked over; the backup goes only if it holds nothing
+        // that `p` does not (a second name of p's inode, or equal bytes).
+        if here != file_id(&b) && !same_bytes(p, &b) {
+            return Err(format!(
+                "not linked over, but its bytes differ from the backup; both are kept \
+                 (the original's bytes at {})",
+                b.display()
+            ));
+        }
+        fs::remove_file(&b).map_err(|e| format!("{}: {e}", b.display()))?;
+        return Ok("unchanged");
     }
     Err(format!(
         "changed after it was hard-linked; its original bytes are kept at {}",
         b.display()
     ))
+}
+
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    matches!((fsops::digest(a), fsops::digest(b)), (Ok(x), Ok(y)) if x == y)
 }
 
 fn matches_intent(p: &Path, it: &Intent) -> bool {
@@ -246,7 +267,13 @@ fn restore_record(
         return Ok(false);
     }
     let emb = it.decode_embedding().map_err(bad)?;
-    store.put_image(it.id, &rec, emb.as_ref())?;
-    by_path.insert(rec.path, it.id);
+    // The journalled id may belong to another image by now (a store
+    // rebuilt by `repair`); then the record gets a fresh id.
+    let id = match store.get_image(it.id) {
+        Ok(Some(other)) if other.path != rec.path => store.next_id()?,
+        _ => it.id,
+    };
+    store.put_image(id, &rec, emb.as_ref())?;
+    by_path.insert(rec.path, id);
     Ok(true)
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::{Analysed, Outcome};
+use super::{Analysed, OldRecord, Outcome};
 use crate::features::embedding::Embedder;
 use crate::jobs::FileIssue;
 use crate::paths;
@@ -94,7 +94,8 @@ fn failed_batch(items: &[Box<Analysed>], reason: &str) -> Vec<Outcome> {
         .iter()
         .map(|a| {
             let path = paths::from_bytes(&a.record.path);
-            Outcome::Failed(a.id, path.clone(), FileIssue::new(&path, reason))
+            let issue = FileIssue::new(&path, reason);
+            Outcome::Failed(a.id, path, issue, OldRecord::Keep)
         })
         .collect()
 }
@@ -117,7 +118,7 @@ fn embed_batch_guarded(
                 .map(|(id, raw)| {
                     let path = paths::from_bytes(&raw);
                     let issue = FileIssue::new(&path, "inference panicked on this file's batch");
-                    Outcome::Failed(id, path, issue)
+                    Outcome::Failed(id, path, issue, OldRecord::Keep)
                 })
                 .collect()
         })

@@ -41,6 +41,8 @@ pub struct IndexSummary {
     pub skipped_files: Vec<FileIssue>,
     /// Corrupt records found and dropped (their files are re-indexed).
     pub repaired: usize,
+    /// Failed files whose previous record was kept, marked stale.
+    pub kept_stale: usize,
     /// Images that got a new CNN embedding in this run.
     pub embedded: usize,
     /// Nearest-neighbour index now serving embedding queries ("exact" or "hnsw").
@@ -84,8 +86,19 @@ enum Outcome {
     /// Content unchanged, only the stat data moved: refresh the record.
     Touched(ImageId, ImageRecord),
     Analysed(Box<Analysed>),
-    /// The file (raw path), its old record if any, and why.
-    Failed(Option<ImageId>, PathBuf, FileIssue),
+    /// The file (raw path), its old record if any, why, and what happens
+    /// to the old record.
+    Failed(Option<ImageId>, PathBuf, FileIssue, OldRecord),
+}
+
+/// What a failed analysis does to the file's existing record. A record is
+/// dropped only when its file is gone or is no longer an image; when only
+/// the computation failed (a panic, the model, an unchanged file that no
+/// longer decodes under today's settings) it is kept, marked stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OldRecord {
+    Keep,
+    Drop,
 }
 
 struct Analysed {
@@ -102,12 +115,16 @@ struct Analysed {
 pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
     let start = Instant::now();
     cfg.validate()?;
-    let embedders = cfg
+    let mut embedders = cfg
         .embed
         .as_ref()
         .map(Embedder::load_sessions)
         .transpose()?
         .unwrap_or_default();
+    // A model that cannot embed at all must stop the run before any write.
+    if let Some(e) = embedders.first_mut() {
+        e.self_test()?;
+    }
     let codes = Codes {
         hash: fingerprint_code(&cfg.features.hash_fingerprint()),
         histogram: fingerprint_code(&cfg.features.histogram_fingerprint()),

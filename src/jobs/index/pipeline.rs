@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use super::inference::inference_stage;
 use super::plan::features_current;
-use super::{Analysed, Codes, IndexConfig, IndexSummary, Outcome, Work};
+use super::{Analysed, Codes, IndexConfig, IndexSummary, OldRecord, Outcome, Work};
 use crate::decode;
 use crate::error::{Error, Result};
 use crate::features::{self, embedding::Embedder, embedding::ModelSpec};
@@ -45,6 +45,7 @@ pub(super) fn run_pipeline(
         .iter()
         .map(|w| (w.old.as_ref().map(|(id, _)| *id), w.candidate.path.clone()))
         .collect();
+    let stale = store.stale_ids()?;
     let (tx, rx) = bounded::<Outcome>(32);
     std::thread::scope(|s| {
         let spec = spec.as_ref();
@@ -71,11 +72,11 @@ pub(super) fn run_pipeline(
                 .collect();
             (erx, handles)
         };
-        let seen = write_stage(store, cfg, rx, progress, summary)?;
+        let seen = write_stage(store, cfg, rx, progress, summary, &stale)?;
         for handle in inference {
             summary.timings.inference_s += handle.join().unwrap_or(0.0);
         }
-        account_for_lost(store, expected, &seen, summary)
+        account_for_lost(store, expected, &seen, summary, &stale)
     })
 }
 
@@ -86,11 +87,13 @@ fn account_for_lost(
     expected: Vec<(Option<ImageId>, PathBuf)>,
     seen: &HashSet<Vec<u8>>,
     summary: &mut IndexSummary,
+    stale: &HashSet<ImageId>,
 ) -> Result<()> {
     for (id, path) in expected {
         if !seen.contains(&paths::to_bytes(&path)) {
             let issue = FileIssue::new(&path, "lost: a pipeline thread panicked");
-            apply(store, Outcome::Failed(id, path, issue), summary)?;
+            let lost = Outcome::Failed(id, path, issue, OldRecord::Keep);
+            apply(store, lost, summary, stale)?;
         }
     }
     Ok(())
@@ -102,6 +105,7 @@ fn write_stage(
     rx: Receiver<Outcome>,
     progress: &ProgressBar,
     summary: &mut IndexSummary,
+    stale: &HashSet<ImageId>,
 ) -> Result<HashSet<Vec<u8>>> {
     let mut since_flush = 0;
     let mut last_flush = Instant::now();
@@ -110,9 +114,9 @@ fn write_stage(
         seen.insert(match &outcome {
             Outcome::Touched(_, r) => r.path.clone(),
             Outcome::Analysed(a) => a.record.path.clone(),
-            Outcome::Failed(_, p, _) => paths::to_bytes(p),
+            Outcome::Failed(_, p, _, _) => paths::to_bytes(p),
         });
-        apply(store, outcome, summary)?;
+        apply(store, outcome, summary, stale)?;
         progress.inc(1);
         since_flush += 1;
         if since_flush >= cfg.flush_every || last_flush.elapsed() > Duration::from_secs(2) {
@@ -124,10 +128,18 @@ fn write_stage(
     Ok(seen)
 }
 
-fn apply(store: &Store, outcome: Outcome, summary: &mut IndexSummary) -> Result<()> {
+fn apply(
+    store: &Store,
+    outcome: Outcome,
+    summary: &mut IndexSummary,
+    stale: &HashSet<ImageId>,
+) -> Result<()> {
     match outcome {
         Outcome::Touched(id, rec) => {
             store.put_image(id, &rec, None)?;
+            if stale.contains(&id) {
+                store.clear_stale(id)?;
+            }
             summary.unchanged += 1;
         }
         Outcome::Analysed(a) => {
@@ -136,6 +148,9 @@ fn apply(store: &Store, outcome: Outcome, summary: &mut IndexSummary) -> Result<
                 None => store.next_id()?,
             };
             store.put_image(id, &a.record, a.embedding.as_ref())?;
+            if stale.contains(&id) {
+                store.clear_stale(id)?;
+            }
             if a.id.is_some() && a.embedding.is_some() {
                 summary.reembedded.push(id);
             }
@@ -144,10 +159,17 @@ fn apply(store: &Store, outcome: Outcome, summary: &mut IndexSummary) -> Result<
             summary.timings.decode_s += a.decode_s;
             summary.timings.features_s += a.features_s;
         }
-        Outcome::Failed(id, _, issue) => {
-            // A file that no longer decodes must not keep a stale record.
-            if let Some(id) = id {
-                store.remove_image(id)?;
+        Outcome::Failed(id, _, mut issue, old) => {
+            match (id, old) {
+                (Some(id), OldRecord::Keep) => {
+                    store.mark_stale(id, &issue.error)?;
+                    issue
+                        .error
+                        .push_str("; its previous record is kept, marked stale");
+                    summary.kept_stale += 1;
+                }
+                (Some(id), OldRecord::Drop) => store.remove_image(id)?,
+                (None, _) => {}
             }
             summary.failed.push(issue);
         }
@@ -158,15 +180,39 @@ fn apply(store: &Store, outcome: Outcome, summary: &mut IndexSummary) -> Result<
 fn analyse(w: Work, cfg: &IndexConfig, codes: Codes, spec: Option<&ModelSpec>) -> Outcome {
     let path = w.candidate.path.clone();
     let old_id = w.old.as_ref().map(|(id, _)| *id);
+    let same_stat = w
+        .old
+        .as_ref()
+        .is_some_and(|(_, r)| r.size == w.candidate.size && r.mtime_ns == w.candidate.mtime_ns);
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| analyse_file(w, cfg, codes, spec)));
     match result {
         Ok(Ok(outcome)) => outcome,
-        Ok(Err(e)) => Outcome::Failed(old_id, path.clone(), FileIssue::from_error(&path, &e)),
-        Err(_) => Outcome::Failed(
-            old_id,
-            path.clone(),
-            FileIssue::new(&path, "decoder panicked on this file"),
-        ),
+        Ok(Err(e)) => {
+            let old = if same_stat || !no_longer_an_image(&e) {
+                OldRecord::Keep
+            } else {
+                OldRecord::Drop
+            };
+            Outcome::Failed(old_id, path.clone(), FileIssue::from_error(&path, &e), old)
+        }
+        Err(_) => {
+            let issue = FileIssue::new(&path, "decoder panicked on this file");
+            Outcome::Failed(old_id, path, issue, OldRecord::Keep)
+        }
+    }
+}
+
+/// Whether `e` says the file's new content is gone or is not an image
+/// (any other failure is of the computation, not of the file).
+fn no_longer_an_image(e: &Error) -> bool {
+    match e {
+        Error::Decode { .. }
+        | Error::Unsupported { .. }
+        | Error::NotAFile { .. }
+        | Error::TooManyPixels { .. }
+        | Error::FileTooLarge { .. } => true,
+        Error::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+        _ => false,
     }
 }
 

@@ -27,7 +27,7 @@ use crate::store::record::fingerprint_code;
 use crate::store::Store;
 
 pub use catalog::{ClusterMembers, ClusterSummary, ClustersView, Snapshot};
-pub use files::{Original, ThumbCache};
+pub use files::{FileIdentity, Original, ThumbCache};
 use pool::EmbedderPool;
 
 /// How the resident state analyses query images and bounds its memory.
@@ -260,20 +260,23 @@ impl Resident {
         Ok(summary)
     }
 
-    /// A JPEG thumbnail of stored image `id` (cached).
+    /// A JPEG thumbnail of stored image `id` (cached while its file keeps
+    /// the identity it had when the thumbnail was made).
     pub fn thumb(&self, id: u64) -> Result<Arc<Vec<u8>>> {
-        if let Some(t) = lock(&self.thumbs).get(id) {
+        let snap = self.snapshot();
+        let now = FileIdentity::current(&snap, id);
+        if let Some(t) = lock(&self.thumbs).get(id, now) {
             return Ok(t);
         }
-        let snap = self.snapshot();
-        let t = Arc::new(files::thumbnail(&snap, id, self.cfg.thumb_side)?);
-        lock(&self.thumbs).put(id, Arc::clone(&t));
+        let (t, made_from) = files::thumbnail(&snap, id, self.cfg.thumb_side)?;
+        let t = Arc::new(t);
+        lock(&self.thumbs).put(id, Arc::clone(&t), made_from);
         Ok(t)
     }
 
-    /// The original bytes of stored image `id`, verified against the store.
+    /// Stored image `id`'s file, verified against the store and rewound.
     pub fn image(&self, id: u64) -> Result<Original> {
-        files::original(&self.snapshot(), id, &self.cfg.decode)
+        files::original(&self.snapshot(), id)
     }
 
     /// The saved clustering, summarised per cluster.

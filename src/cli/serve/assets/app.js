@@ -11,8 +11,11 @@ const el = (tag, attrs = {}, ...kids) => {
   for (const k of kids) e.append(k);
   return e;
 };
-async function api(url, opts) {
-  const r = await fetch(url, opts);
+// Requests that act carry the server's per-process token (it is only in
+// this page, which other sites cannot read).
+const TOKEN = document.querySelector('meta[name="imgdex-token"]').content;
+async function api(url, opts = {}) {
+  const r = await fetch(url, { ...opts, headers: { ...(opts.headers || {}), "x-imgdex-token": TOKEN } });
   const text = await r.text();
   let body;
   try { body = JSON.parse(text); } catch { body = { error: text }; }
@@ -50,7 +53,7 @@ $("#file").addEventListener("change", (e) => { if (e.target.files.length) search
 async function searchFile(file) {
   $("#query-preview").replaceChildren(el("img", { src: URL.createObjectURL(file), alt: "query" }));
   const q = `k=${$("#k").value}&by=${$("#by").value}`;
-  await runSearch(`searching for images like ${file.name}…`, () => api(`/api/query?${q}`, { method: "POST", body: file }));
+  await runSearch(`searching for images like ${file.name}…`, () => api(`/api/query?${q}`, { method: "POST", headers: { "content-type": file.type || "application/octet-stream" }, body: file }));
 }
 async function searchPath(path) {
   $("#query-preview").replaceChildren(el("p", {}, `Images like ${path}`));
@@ -75,13 +78,15 @@ async function runSearch(msg, call) {
 const PAGE = 20;
 let groups = [];   // {keeper, members:[{id,path,width,height,bytes,reason}], done}
 let page = 0;
+let loadedWith = { by: "auto", preset: "default" };  // the server checks applied groups against these
 
 $("#load-dupes").addEventListener("click", loadDupes);
 async function loadDupes() {
   status("#dupes-status", "finding duplicate groups…");
   try {
-    const q = `by=${$("#dupes-by").value}&preset=${$("#dupes-preset").value}`;
-    const r = await api(`/api/dupes?${q}`);
+    const how = { by: $("#dupes-by").value, preset: $("#dupes-preset").value };
+    const r = await api(`/api/dupes?by=${how.by}&preset=${how.preset}`);
+    loadedWith = how;
     groups = r.details.map((g) => ({ keeper: g.keeper, members: g.members, done: false }));
     page = 0;
     const n = groups.reduce((a, g) => a + g.members.length, 0);
@@ -136,7 +141,8 @@ function chosenGroups() {
   return scope.map((g) => ({ keeper: g.keeper, members: g.members.map((m) => m.path) }));
 }
 function applyBody(dryRun) {
-  return JSON.stringify({ action: actionSpec(), keep: "keeper", dry_run: dryRun, yes: $("#yes").checked, groups: chosenGroups() });
+  return JSON.stringify({ action: actionSpec(), keep: "keeper", dry_run: dryRun, yes: $("#yes").checked, groups: chosenGroups(),
+    by: loadedWith.by, preset: loadedWith.preset });
 }
 // The apply report (same as `dupes --apply --json`): actions [{op, path,
 // target?, keeper, status}] and skipped [{path, error}].
