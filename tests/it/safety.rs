@@ -330,10 +330,12 @@ fn a_damaged_store_says_so_and_repair_brings_it_back() {
     // snapshot: pages are then read from their file offsets, and a damaged
     // one is an error; a log replayed without a snapshot is cut at the
     // damage instead, and `index` re-adds what was cut).
+    // 16 bytes in every KiB, so that live data is hit whatever the layout.
     let log = sb.db().join("sled").join("db");
     let mut bytes = std::fs::read(&log).unwrap();
-    for b in &mut bytes[1024..1040] {
-        *b ^= 0xff;
+    for start in (64..bytes.len()).step_by(1024) {
+        let end = (start + 16).min(bytes.len());
+        bytes[start..end].iter_mut().for_each(|b| *b ^= 0xff);
     }
     std::fs::write(&log, &bytes).unwrap();
     for cmd in [&["info"][..], &["dupes"], &["index", "--no-embed", "."]] {
