@@ -9,10 +9,12 @@ pub mod dupes;
 pub mod export;
 pub mod index;
 pub mod info;
+pub mod ingest;
 pub mod inspect;
 pub(crate) mod progress;
 pub mod query;
 pub mod resident;
+pub mod shard;
 
 use serde::Serialize;
 use std::path::Path;

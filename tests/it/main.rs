@@ -26,5 +26,7 @@ mod incremental;
 mod migration;
 mod parquet;
 mod serve;
+mod shard;
+mod shard_format;
 mod store;
 mod util;
