@@ -2,6 +2,7 @@
 //! (and an open store) to a serialisable report. The CLI prints the report;
 //! other callers can use it directly.
 
+pub mod analyse;
 pub mod apply;
 pub mod classify;
 pub mod cluster;
