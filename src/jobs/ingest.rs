@@ -28,8 +28,6 @@ pub struct IngestConfig {
     /// (from, to) path prefixes: a path starting with `from` has it
     /// replaced by `to` (the first matching pair wins).
     pub map_prefix: Vec<(String, String)>,
-    /// Flush the store after this many written rows (and at the end).
-    pub flush_every: usize,
 }
 
 impl IngestConfig {
@@ -37,7 +35,6 @@ impl IngestConfig {
         IngestConfig {
             shards,
             map_prefix: Vec::new(),
-            flush_every: 4096,
         }
     }
 
@@ -120,7 +117,7 @@ pub fn run(store: &Store, cfg: &IngestConfig) -> Result<IngestSummary> {
             })?;
             let rows = read_rows(&batch, &meta, &path)?;
             upsert(store, cfg, rows, &mut known, &mut changed, &mut summary)?;
-            store.flush()?;
+            store.flush()?; // a commit point per record batch
         }
     }
     for (feature, fp) in fps.named() {

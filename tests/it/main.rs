@@ -26,7 +26,8 @@ mod incremental;
 mod migration;
 mod parquet;
 mod serve;
+mod store;
+// shards and ingest (issue 30)
 mod shard;
 mod shard_format;
-mod store;
 mod util;
