@@ -180,6 +180,19 @@ pub enum Error {
         what: &'static str,
         command: &'static str,
     },
+
+    #[error("{}: not an imgdex shard: {reason}", path.display())]
+    Shard { path: PathBuf, reason: String },
+
+    /// Two feature sources (shards, a store) made under different settings.
+    #[error("{feature} fingerprints differ: {left} has `{left_value}`, {right} has `{right_value}`; features made under different settings cannot share a store")]
+    FingerprintMismatch {
+        feature: String,
+        left: String,
+        left_value: String,
+        right: String,
+        right_value: String,
+    },
 }
 
 impl Error {

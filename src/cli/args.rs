@@ -51,6 +51,8 @@ pub enum Command {
     Export(super::learn_args::ExportArgs),
     /// Train a classifier on labelled stored images, or label image files with it.
     Classify(super::learn_args::ClassifyArgs),
+    /// Build or update the store from shards (`export shard`, the Python package, a cluster) without decoding images.
+    Ingest(super::shard::IngestArgs),
 }
 
 #[derive(Debug, clap::Args)]

@@ -148,6 +148,7 @@ pub(super) fn export(db: &Path, a: ExportArgs, quiet: bool, text: &mut String) -
             format: format.into(),
             out,
         },
+        ExportCommand::Shard { out } => return super::shard::export(db, &out, quiet),
     };
     cfg.validate()?;
     let store = open(db, false)?;

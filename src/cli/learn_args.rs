@@ -110,6 +110,12 @@ pub enum ExportCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Every stored record as a shard: Parquet that `imgdex ingest` (here or
+    /// on another machine) rebuilds a store from, without decoding images.
+    Shard {
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

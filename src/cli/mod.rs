@@ -33,6 +33,7 @@ mod learn;
 pub mod learn_args;
 mod query;
 mod serve;
+mod shard;
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let mut text = String::new();
@@ -70,6 +71,7 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
         Command::Export(a) => learn::export(db, a, quiet, text),
         Command::Classify(a) => learn::classify(db, a, progress, text),
         Command::Inspect(a) => query::inspect(a, text),
+        Command::Ingest(a) => shard::ingest(db, a, text),
     }
 }
 

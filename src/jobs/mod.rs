@@ -2,6 +2,7 @@
 //! (and an open store) to a serialisable report. The CLI prints the report;
 //! other callers can use it directly.
 
+pub mod analyse;
 pub mod apply;
 pub mod classify;
 pub mod cluster;
@@ -9,11 +10,13 @@ pub mod dupes;
 pub mod export;
 pub mod index;
 pub mod info;
+pub mod ingest;
 pub mod inspect;
 pub(crate) mod progress;
 pub mod query;
 pub mod repair;
 pub mod resident;
+pub mod shard;
 
 use serde::Serialize;
 use std::path::Path;

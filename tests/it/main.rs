@@ -30,4 +30,7 @@ mod safety;
 mod serve;
 mod server;
 mod store;
+// shards and ingest (issue 30)
+mod shard;
+mod shard_format;
 mod util;
