@@ -8,7 +8,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("store {path} is locked by another imgdex process")]
+    #[error("store {path} is locked by another imgdex process (an `imgdex serve` holds its store for as long as it runs: use its API, or stop it first)")]
     StoreLocked { path: PathBuf },
 
     #[error("store {path}: {source}")]

@@ -173,7 +173,8 @@ pub struct TrainArgs {
     /// Use this split instead: a CSV with path,split (train/val) columns.
     #[arg(long, value_name = "FILE.csv")]
     pub split: Option<PathBuf>,
-    /// Classifier: both (keep the better on validation), or one of them.
+    /// Classifier: auto (train logistic regression and kNN, keep the one
+    /// better on validation), logistic or knn.
     #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
     pub method: MethodArg,
     /// L2 penalty of the logistic regression (1/C in scikit-learn terms).

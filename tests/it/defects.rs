@@ -35,22 +35,11 @@ fn models_dir() -> PathBuf {
 
 /// Run imgdex with the fault `spec` armed.
 fn with_fault(db: &Path, spec: &str, args: &[&OsStr]) -> Out {
-    let mut cmd = util::command(db);
-    cmd.env(imgdex::fault::ENV, spec).args(args);
-    let args = args.iter().map(|a| a.to_os_string()).collect();
-    util::run_with_timeout(cmd, args, util::RUN_TIMEOUT)
+    util::imgdex_env(db, &[(imgdex::fault::ENV, spec)], args)
 }
 
 fn images(dir: &Path, names: &[&str], seed: u64) -> Vec<PathBuf> {
-    names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            let p = dir.join(n);
-            write_png(&p, &scene(seed + i as u64, 200, 160));
-            p
-        })
-        .collect()
+    util::scene_pngs(dir, names, seed)
 }
 
 #[test]

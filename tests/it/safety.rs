@@ -14,15 +14,7 @@ use imgdex::features::embedding::EmbedConfig;
 use crate::util::{self, scene, write_png, Sandbox};
 
 fn images(dir: &Path, names: &[&str], seed: u64) -> Vec<PathBuf> {
-    names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            let p = dir.join(n);
-            write_png(&p, &scene(seed + i as u64, 200, 160));
-            p
-        })
-        .collect()
+    util::scene_pngs(dir, names, seed)
 }
 
 /// Two near-duplicate pairs (`boom` ones among them) and three singles.
@@ -39,13 +31,7 @@ fn pairs(dir: &Path) {
 }
 
 fn run(sb: &Sandbox, env: &[(&str, &str)], args: &[&std::ffi::OsStr]) -> util::Out {
-    let mut cmd = util::command(&sb.db());
-    cmd.args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let a = args.iter().map(|s| s.to_os_string()).collect();
-    util::run_with_timeout(cmd, a, util::RUN_TIMEOUT)
+    util::imgdex_env(&sb.db(), env, args)
 }
 
 #[test]

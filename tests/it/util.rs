@@ -204,6 +204,17 @@ where
     run_with_timeout(cmd, args, RUN_TIMEOUT)
 }
 
+/// Run the binary with `--db DB ARGS...` and extra environment variables.
+pub fn imgdex_env(db: &Path, env: &[(&str, &str)], args: &[&OsStr]) -> Out {
+    let mut cmd = command(db);
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let args = args.iter().map(|a| a.to_os_string()).collect();
+    run_with_timeout(cmd, args, RUN_TIMEOUT)
+}
+
 /// Run a prepared command, collecting its output; kill it and panic if it
 /// outlives `timeout`.
 pub fn run_with_timeout(mut cmd: Command, args: Vec<OsString>, timeout: Duration) -> Out {
@@ -505,6 +516,19 @@ pub fn scene(seed: u64, w: u32, h: u32) -> RgbImage {
 }
 
 /// Resized copy (e.g. 50%).
+/// `names` in `dir`, each a distinct 200×160 [`scene`] PNG (seeds from `seed`).
+pub fn scene_pngs(dir: &Path, names: &[&str], seed: u64) -> Vec<PathBuf> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let p = dir.join(n);
+            write_png(&p, &scene(seed + i as u64, 200, 160));
+            p
+        })
+        .collect()
+}
+
 pub fn resized(img: &RgbImage, w: u32, h: u32) -> RgbImage {
     image::imageops::resize(img, w, h, FilterType::Triangle)
 }
