@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 pub mod m001_initial;
 pub mod m002_embeddings;
 pub mod m003_results;
+pub mod m004_signatures;
 
 /// One schema step: applying it to a store at `version - 1` yields `version`.
 pub struct Step {
@@ -29,6 +30,7 @@ pub const STEPS: &[Step] = &[
     m001_initial::STEP,
     m002_embeddings::STEP,
     m003_results::STEP,
+    m004_signatures::STEP,
 ];
 
 /// The schema version this build writes.

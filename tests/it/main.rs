@@ -25,6 +25,7 @@ mod heif;
 mod incremental;
 mod migration;
 mod parquet;
+mod series;
 mod serve;
 mod store;
 mod util;
