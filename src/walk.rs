@@ -56,7 +56,40 @@ pub fn walk(roots: &[PathBuf], exclude: &[PathBuf]) -> WalkOutput {
     }
     out.candidates.sort_by(|a, b| a.path.cmp(&b.path));
     out.candidates.dedup_by(|a, b| a.path == b.path);
+    drop_aliases(&mut out.candidates);
     out
+}
+
+/// One file reached under two paths through a symlink (a symlinked folder,
+/// a link to an image: the same device and inode) is one image: the path
+/// free of symlinks is kept, the aliases dropped. When no path is free of
+/// them, the first by path is kept. Hard links (two real paths) stay, as
+/// `dupes` lists them once.
+fn drop_aliases(candidates: &mut Vec<Candidate>) {
+    use std::collections::HashMap;
+    use std::os::unix::fs::MetadataExt;
+    let mut by_inode: HashMap<(u64, u64), Vec<usize>> = HashMap::new();
+    for (i, c) in candidates.iter().enumerate() {
+        if let Ok(m) = fs::metadata(&c.path) {
+            by_inode.entry((m.dev(), m.ino())).or_default().push(i);
+        }
+    }
+    let mut drop = vec![false; candidates.len()];
+    for same in by_inode.values().filter(|v| v.len() > 1) {
+        let real: Vec<bool> = same
+            .iter()
+            .map(|&i| fs::canonicalize(&candidates[i].path).is_ok_and(|c| c == candidates[i].path))
+            .collect();
+        let keep_first = !real.iter().any(|&r| r);
+        for (k, &i) in same.iter().enumerate() {
+            drop[i] = if keep_first { k > 0 } else { !real[k] };
+        }
+    }
+    let mut i = 0;
+    candidates.retain(|_| {
+        i += 1;
+        !drop[i - 1]
+    });
 }
 
 /// The absolute, symlink-free form of a root, as records are keyed by it.

@@ -5,6 +5,7 @@
 //! real `imgdex` binary against a store in that directory and checks its
 //! `--json` reports and exit codes; `store` also calls the library directly.
 
+mod aliases;
 mod ann;
 mod apply;
 mod bad_input;
