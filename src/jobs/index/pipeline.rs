@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use super::inference::inference_stage;
 use super::plan::features_current;
-use super::{Analysed, Codes, IndexConfig, IndexSummary, Outcome, Work};
+use super::{Analysed, Codes, FileWarning, IndexConfig, IndexSummary, Outcome, Work};
 use crate::decode;
 use crate::error::{Error, Result};
 use crate::features::{self, embedding::Embedder, embedding::ModelSpec};
@@ -138,6 +138,12 @@ fn apply(store: &Store, outcome: Outcome, summary: &mut IndexSummary) -> Result<
             };
             store.put_image(id, &a.record, a.embedding.as_ref())?;
             store.put_signature(id, &a.signature)?;
+            if let Some(warning) = a.warning {
+                summary.warnings.push(FileWarning {
+                    path: paths::display(&a.record.path),
+                    warning: warning.into(),
+                });
+            }
             if a.id.is_some() && a.embedding.is_some() {
                 summary.reembedded.push(id);
             }
@@ -192,6 +198,7 @@ fn analyse_file(
     }
     let a = features::analyse_hashed(&c.path, &bytes, digest, &cfg.decode, &cfg.features)?;
     let signature = SignatureRecord::current(features::signature::compute(&a.decoded, &bytes));
+    let warning = decode::truncation(&bytes);
     drop(bytes);
     let t1 = Instant::now();
     let (decoded, f) = (a.decoded, a.features);
@@ -217,6 +224,7 @@ fn analyse_file(
         id: w.old.map(|(id, _)| id),
         record,
         signature,
+        warning,
         tensor,
         embedding: None,
         decode_s: (t1 - t0).as_secs_f64() - a.features_s,
