@@ -1,8 +1,9 @@
 //! Finding the files to index. Walks each root (following symlinks, with
 //! walkdir's loop detection), keeps regular files that look like raster
 //! images by extension or, failing that, by their first bytes, and reports
-//! everything it had to leave out with its path and reason. It reads no
-//! image data beyond a 32-byte sniff.
+//! everything it had to leave out with its path and reason. A file reached
+//! under several paths through symlinks is one candidate, under its
+//! symlink-free path. It reads no image data beyond a 32-byte sniff.
 
 use std::fs::{self, File, Metadata};
 use std::io::Read;
@@ -19,6 +20,8 @@ pub struct Candidate {
     pub path: PathBuf,
     pub size: u64,
     pub mtime_ns: i64,
+    /// (device, inode) of the file the path leads to.
+    pub file: (u64, u64),
 }
 
 /// A path the walk could not use, and why.
@@ -38,6 +41,9 @@ pub struct WalkOutput {
     pub failed: Vec<Notice>,
     /// Entries left out on purpose (vector images, FIFOs, symlink loops).
     pub skipped: Vec<Notice>,
+    /// Paths that reach, through a symlink, a file also reached under
+    /// another path (the one in `candidates`): the same image, left out.
+    pub aliases: Vec<PathBuf>,
 }
 
 /// Extensions of raster formats the decoder handles.
@@ -56,7 +62,42 @@ pub fn walk(roots: &[PathBuf], exclude: &[PathBuf]) -> WalkOutput {
     }
     out.candidates.sort_by(|a, b| a.path.cmp(&b.path));
     out.candidates.dedup_by(|a, b| a.path == b.path);
+    out.aliases = drop_aliases(&mut out.candidates);
     out
+}
+
+/// One file reached under several paths through symlinks (a symlinked
+/// folder, a link to an image beside it: one device and inode) is one
+/// image, kept under its symlink-free path; the other paths are removed
+/// and returned. When no path is free of symlinks, the first by path is
+/// kept. Hard links (several real paths) all stay: each is a file name a
+/// user may act on.
+fn drop_aliases(candidates: &mut Vec<Candidate>) -> Vec<PathBuf> {
+    let mut by_file: std::collections::HashMap<(u64, u64), Vec<usize>> = Default::default();
+    for (i, c) in candidates.iter().enumerate() {
+        by_file.entry(c.file).or_default().push(i);
+    }
+    let mut drop = vec![false; candidates.len()];
+    for same in by_file.values().filter(|v| v.len() > 1) {
+        let real: Vec<bool> = same
+            .iter()
+            .map(|&i| fs::canonicalize(&candidates[i].path).is_ok_and(|c| c == candidates[i].path))
+            .collect();
+        let none_real = !real.contains(&true);
+        for (k, &i) in same.iter().enumerate() {
+            drop[i] = if none_real { k > 0 } else { !real[k] };
+        }
+    }
+    let mut aliases = Vec::new();
+    let mut keep = drop.iter().map(|d| !d);
+    candidates.retain(|c| {
+        let kept = keep.next().unwrap_or(true);
+        if !kept {
+            aliases.push(c.path.clone());
+        }
+        kept
+    });
+    aliases
 }
 
 /// The absolute, symlink-free form of a root, as records are keyed by it.
@@ -185,10 +226,12 @@ fn sniff(path: &Path) -> bool {
 }
 
 fn candidate(path: &Path, meta: &Metadata) -> Candidate {
+    use std::os::unix::fs::MetadataExt;
     Candidate {
         path: path.to_path_buf(),
         size: meta.len(),
         mtime_ns: mtime_ns(meta),
+        file: (meta.dev(), meta.ino()),
     }
 }
 

@@ -525,7 +525,10 @@ fn files_inside_the_store_directory_are_not_indexed() {
 fn an_error_says_its_os_message_once() {
     let sb = Sandbox::new();
     let missing = sb.root.join("missing.png");
-    let out = imgdex(&sb.db(), [std::ffi::OsStr::new("inspect"), missing.as_os_str()]);
+    let out = imgdex(
+        &sb.db(),
+        [std::ffi::OsStr::new("inspect"), missing.as_os_str()],
+    );
     out.assert_code(2);
     let os = "No such file or directory (os error 2)";
     assert_eq!(out.stderr.matches(os).count(), 1, "{}", out.stderr);

@@ -6,6 +6,7 @@
 //! `--json` reports and exit codes; `store` also calls the library directly.
 
 mod access;
+mod aliases;
 mod ann;
 mod apply;
 mod bad_input;

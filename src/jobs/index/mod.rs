@@ -152,7 +152,7 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
     stored::mark_dirty(store)?;
     let (work, unchanged) = plan(walked.candidates, &mut existing, &embedding_codes, codes);
     summary.unchanged = unchanged;
-    summary.removed = remove_gone(store, &walked.roots, &existing)?;
+    summary.removed = remove_gone(store, &walked.roots, &existing, &walked.aliases)?;
 
     let progress = progress_bar(work.len() as u64, cfg.progress);
     let fingerprint = embedders.first().map(|e| e.fingerprint().to_string());

@@ -83,14 +83,22 @@ pub(super) fn features_current(r: &ImageRecord, codes: Codes) -> bool {
 }
 
 /// Remove records under the walked roots whose file no longer exists or is
-/// no longer an image candidate (e.g. replaced by text or a directory).
+/// no longer an image candidate (e.g. replaced by text or a directory), and
+/// records of alias paths (the file is indexed under its real path).
 /// Records the walk merely could not reach (unreadable folders) are kept.
-pub(super) fn remove_gone(store: &Store, roots: &[PathBuf], unseen: &Existing) -> Result<usize> {
+pub(super) fn remove_gone(
+    store: &Store,
+    roots: &[PathBuf],
+    unseen: &Existing,
+    aliases: &[PathBuf],
+) -> Result<usize> {
     let mut removed = 0;
     for (path_bytes, (id, _)) in unseen {
         let path = paths::from_bytes(path_bytes);
         let under_root = roots.iter().any(|r| path.starts_with(r));
-        let gone = std::fs::metadata(&path).is_err() || !walk::is_candidate(&path);
+        let gone = std::fs::metadata(&path).is_err()
+            || !walk::is_candidate(&path)
+            || aliases.contains(&path);
         let root_given_as_file = roots.contains(&path);
         if under_root && gone && !root_given_as_file {
             store.remove_image(*id)?;
