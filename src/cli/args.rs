@@ -96,19 +96,23 @@ pub struct IndexOpts {
     pub decode: DecodeArgs,
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Print the report as JSON on stdout (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct InfoArgs {
+    /// Print the report as JSON on stdout (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct QueryArgs {
+    /// The query image file (it need not be indexed).
     pub image: PathBuf,
+    /// How many nearest stored images to list.
     #[arg(short, default_value_t = 10)]
     pub k: usize,
     /// auto: by CNN embedding when the store has embeddings, else by hash.
@@ -118,6 +122,7 @@ pub struct QueryArgs {
     pub decode: DecodeArgs,
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Print the report as JSON on stdout (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -144,6 +149,8 @@ pub struct DupesArgs {
     /// CNN cosine distance within which a pair is a duplicate if its pHash is within --weak-phash bits.
     #[arg(long)]
     pub weak_cosine: Option<f32>,
+    /// pHash distance (bits of 64) within which a pair within --weak-cosine
+    /// is a duplicate [default: 22, or the preset's].
     #[arg(long)]
     pub weak_phash: Option<u32>,
     /// Also require colour histograms within this Hellinger distance (0..1; strict: 0.08).
@@ -162,19 +169,23 @@ pub struct DupesArgs {
     pub report: Option<PathBuf>,
     #[command(flatten)]
     pub act: super::apply::ApplyArgs,
+    /// Print the report as JSON on stdout (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct UndoArgs {
+    /// The journal a `dupes --apply` run wrote (its path is in that run's report).
     pub journal: PathBuf,
+    /// Print the report as JSON on stdout (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
+    /// The image file to analyse (no store needed).
     pub image: PathBuf,
     /// Draw the three channel histograms to this PNG file.
     #[arg(long)]
@@ -183,6 +194,7 @@ pub struct InspectArgs {
     pub decode: DecodeArgs,
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Print the report as JSON on stdout (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }

@@ -57,6 +57,7 @@ pub struct ClusterArgs {
     /// Scale each --table column to zero mean and unit variance first.
     #[arg(long, requires = "table")]
     pub standardize: bool,
+    /// Print the report as JSON on stdout (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -90,6 +91,7 @@ pub struct ExportArgs {
 pub enum ExportCommand {
     /// The saved clustering (from `imgdex cluster`): path,cluster rows.
     Clusters {
+        /// csv: path,cluster rows; json: the same rows as an array of objects.
         #[arg(long, value_enum, default_value_t = ClustersFormat::Csv)]
         format: ClustersFormat,
         /// Write to this file instead of stdout.
@@ -113,6 +115,7 @@ pub enum ExportCommand {
     /// Every stored record as a shard: Parquet that `imgdex ingest` (here or
     /// on another machine) rebuilds a store from, without decoding images.
     Shard {
+        /// The Parquet file to write (every record, complete enough for `ingest`).
         #[arg(long)]
         out: PathBuf,
     },
@@ -151,12 +154,14 @@ pub enum ClassifyCommand {
     Train(TrainArgs),
     /// Label image files or folders with the saved classifier (images need not be indexed).
     Predict {
+        /// Image files and folders to label (folders recursively).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         #[command(flatten)]
         decode: DecodeArgs,
         #[command(flatten)]
         model: ModelArgs,
+        /// Print the labels as JSON on stdout (for scripts) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -189,6 +194,7 @@ pub struct TrainArgs {
     /// Seed of the split and of every other random choice.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Print the report as JSON on stdout (for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }

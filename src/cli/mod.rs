@@ -5,6 +5,7 @@
 //! or a human summary, and chooses the exit code.
 
 pub mod args;
+mod help_check;
 
 use std::io::IsTerminal;
 use std::path::Path;
