@@ -162,7 +162,9 @@ impl Store {
     }
 
     fn info(&self, py: Python<'_>) -> PyResult<String> {
-        let r = py.detach(|| info::run(&open(&self.path, false)?)).map_err(err)?;
+        let r = py
+            .detach(|| info::run(&open(&self.path, false)?))
+            .map_err(err)?;
         json(&r)
     }
 

@@ -92,8 +92,11 @@ impl Analyser {
     pub fn run(&mut self, cfg: &AnalyseConfig) -> Result<Analysis> {
         cfg.features.validate()?;
         let walked = walk::walk(&cfg.inputs, &[]);
-        let mut failed: Vec<FileIssue> =
-            walked.failed.iter().map(|n| FileIssue::new(&n.path, &n.reason)).collect();
+        let mut failed: Vec<FileIssue> = walked
+            .failed
+            .iter()
+            .map(|n| FileIssue::new(&n.path, &n.reason))
+            .collect();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(cfg.jobs)
             .build()
@@ -124,17 +127,28 @@ impl Analyser {
             self.embed(ok, &mut rows, &mut failed);
         }
         let roots = cfg.roots.clone().unwrap_or(walked.roots);
-        let roots = roots.iter().map(|r| paths::display(&paths::to_bytes(r))).collect();
+        let roots = roots
+            .iter()
+            .map(|r| paths::display(&paths::to_bytes(r)))
+            .collect();
         Ok(Analysis {
             rows,
             failed,
-            meta: ShardMeta { fingerprints, roots },
+            meta: ShardMeta {
+                fingerprints,
+                roots,
+            },
         })
     }
 
     /// Embed the analysed records in the model's batches; a batch that
     /// fails makes each of its files a failure.
-    fn embed(&mut self, ok: Vec<(ImageRecord, Option<Vec<f32>>)>, rows: &mut Vec<Row>, failed: &mut Vec<FileIssue>) {
+    fn embed(
+        &mut self,
+        ok: Vec<(ImageRecord, Option<Vec<f32>>)>,
+        rows: &mut Vec<Row>,
+        failed: &mut Vec<FileIssue>,
+    ) {
         let Some(embedder) = self.embedder.as_mut() else {
             rows.extend(ok.into_iter().map(|(r, _)| (r, None)));
             return;
@@ -159,7 +173,9 @@ impl Analyser {
                 other => {
                     let reason = match other {
                         Err(e) => format!("inference failed: {e}"),
-                        Ok(e) => format!("inference returned {} embeddings for {n} images", e.len()),
+                        Ok(e) => {
+                            format!("inference returned {} embeddings for {n} images", e.len())
+                        }
                     };
                     for (r, _) in batch {
                         failed.push(FileIssue::new(&paths::from_bytes(&r.path), &reason));

@@ -20,6 +20,7 @@ use crate::store::record::fingerprint_code;
 use crate::store::{ImageRecord, Store};
 
 mod parquet;
+pub(crate) use parquet::base_fields;
 pub use parquet::ROW_GROUP as PARQUET_ROW_GROUP;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -40,7 +40,9 @@ impl IngestConfig {
 
     pub fn validate(&self) -> Result<()> {
         if self.shards.is_empty() {
-            return Err(Error::InvalidArgument("no shard to ingest was given".into()));
+            return Err(Error::InvalidArgument(
+                "no shard to ingest was given".into(),
+            ));
         }
         if let Some((f, _)) = self.map_prefix.iter().find(|(f, _)| f.is_empty()) {
             return Err(Error::InvalidArgument(format!(

@@ -17,8 +17,15 @@ fn library(sb: &Sandbox, name: &str, families: u64) -> PathBuf {
     for i in 0..families {
         let img = util::scene(100 + i, 160, 120);
         util::write_png(&dir.join(format!("s{i}.png")), &img);
-        util::write_jpeg(&dir.join(format!("s{i}-small.jpg")), &util::resized(&img, 120, 90), 90);
-        util::write_png(&dir.join(format!("s{i}-bright.png")), &util::brightened(&img, 1.1));
+        util::write_jpeg(
+            &dir.join(format!("s{i}-small.jpg")),
+            &util::resized(&img, 120, 90),
+            90,
+        );
+        util::write_png(
+            &dir.join(format!("s{i}-bright.png")),
+            &util::brightened(&img, 1.1),
+        );
     }
     dir
 }
@@ -32,12 +39,19 @@ fn run_json(db: &Path, args: &[&str]) -> Value {
 /// `info --json` without the bytes on disk (sled's file layout differs).
 fn info(db: &Path) -> Value {
     let mut v = run_json(db, &["info", "--json"]);
-    v.as_object_mut().expect("info object").remove("store_bytes");
+    v.as_object_mut()
+        .expect("info object")
+        .remove("store_bytes");
     v
 }
 
 fn export(db: &Path, out: &Path) {
-    let args = [OsStr::new("export"), OsStr::new("shard"), OsStr::new("--out"), out.as_os_str()];
+    let args = [
+        OsStr::new("export"),
+        OsStr::new("shard"),
+        OsStr::new("--out"),
+        out.as_os_str(),
+    ];
     util::imgdex(db, args).assert_code(0);
 }
 
@@ -92,7 +106,9 @@ fn shard_rows(p: &Path) -> Vec<imgdex::jobs::shard::Row> {
     let (path, meta, reader) = f.batches().expect("read shard");
     let mut rows = Vec::new();
     for b in reader {
-        rows.extend(imgdex::jobs::shard::read_rows(&b.expect("batch"), &meta, &path).expect("rows"));
+        rows.extend(
+            imgdex::jobs::shard::read_rows(&b.expect("batch"), &meta, &path).expect("rows"),
+        );
     }
     rows
 }
@@ -122,8 +138,16 @@ fn shards_of_different_settings_are_refused_and_the_store_is_untouched() {
     let target = sb.root.join("target");
     let out = ingest(&target, &[&sa, &sbb], &[]);
     assert_ne!(out.code, Some(0), "{}", out.describe());
-    assert!(out.stderr.contains("histogram fingerprints differ"), "{}", out.stderr);
-    assert!(out.stderr.contains(&util::disp(&sa)) && out.stderr.contains(&util::disp(&sbb)), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("histogram fingerprints differ"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&util::disp(&sa)) && out.stderr.contains(&util::disp(&sbb)),
+        "{}",
+        out.stderr
+    );
 
     // A shard that disagrees with the store: refused, store as it was.
     ingest(&target, &[&sa], &[]).assert_code(0);
@@ -131,11 +155,22 @@ fn shards_of_different_settings_are_refused_and_the_store_is_untouched() {
     let rows_before = run_json(&target, &["dupes", "--json", "--preset", "loose"]);
     let out = ingest(&target, &[&sbb], &[]);
     assert_ne!(out.code, Some(0), "{}", out.describe());
-    assert!(out.stderr.contains("histogram fingerprints differ"), "{}", out.stderr);
-    assert!(out.stderr.contains(&format!("store {}", target.display())), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("histogram fingerprints differ"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!("store {}", target.display())),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains(&util::disp(&sbb)), "{}", out.stderr);
     assert_eq!(info(&target), before);
-    assert_eq!(run_json(&target, &["dupes", "--json", "--preset", "loose"]), rows_before);
+    assert_eq!(
+        run_json(&target, &["dupes", "--json", "--preset", "loose"]),
+        rows_before
+    );
 }
 
 #[test]
@@ -152,7 +187,11 @@ fn ingest_upserts_by_path_and_maps_prefixes() {
     let target = sb.root.join("target");
     let from = format!("{}=/serving/photos", dir.display());
     let s = ingest(&target, &[&shard], &["--map-prefix", &from]).json();
-    assert_eq!((s["added"].as_u64(), s["updated"].as_u64()), (Some(6), Some(0)), "{s}");
+    assert_eq!(
+        (s["added"].as_u64(), s["updated"].as_u64()),
+        (Some(6), Some(0)),
+        "{s}"
+    );
     let mut paths: Vec<String> = shard_rows(&shard)
         .into_iter()
         .map(|(r, _)| String::from_utf8(r.path).expect("utf-8"))
@@ -173,7 +212,11 @@ fn ingest_upserts_by_path_and_maps_prefixes() {
 
     // The same rows again: nothing newer, nothing written.
     let s = ingest(&target, &[&shard], &["--map-prefix", &from]).json();
-    assert_eq!((s["added"].as_u64(), s["unchanged"].as_u64()), (Some(0), Some(6)), "{s}");
+    assert_eq!(
+        (s["added"].as_u64(), s["unchanged"].as_u64()),
+        (Some(0), Some(6)),
+        "{s}"
+    );
 
     // A file changed and re-indexed: its newer row replaces the record.
     let changed = dir.join("s0.png");
@@ -182,7 +225,11 @@ fn ingest_upserts_by_path_and_maps_prefixes() {
     util::imgdex(&sb.db(), &args).assert_code(0);
     export(&sb.db(), &shard);
     let s = ingest(&target, &[&shard], &["--map-prefix", &from]).json();
-    assert_eq!((s["updated"].as_u64(), s["unchanged"].as_u64()), (Some(1), Some(5)), "{s}");
+    assert_eq!(
+        (s["updated"].as_u64(), s["unchanged"].as_u64()),
+        (Some(1), Some(5)),
+        "{s}"
+    );
     export(&target, &exported);
     let row = shard_rows(&exported)
         .into_iter()

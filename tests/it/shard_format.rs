@@ -58,7 +58,11 @@ fn rows() -> Vec<Row> {
             },
         }),
     };
-    let emb = EmbeddingRecord::with_dupe(code(&fp.embedding), &[0.6, -0.8, 0.0, 0.0], Some(&[0.0, 1.0, 0.0]));
+    let emb = EmbeddingRecord::with_dupe(
+        code(&fp.embedding),
+        &[0.6, -0.8, 0.0, 0.0],
+        Some(&[0.0, 1.0, 0.0]),
+    );
     let plain = EmbeddingRecord::with_dupe(code(&fp.embedding), &[0.0, 0.0, 1.0, 0.0], None);
     vec![
         (rec(b"/fixture/a.png", 0, true), Some(emb)),
@@ -79,7 +83,11 @@ fn write(out: &Path) {
 #[ignore = "writes the frozen fixture; run only when adding a format version"]
 fn write_shard_fixture() {
     let p = fixture();
-    assert!(!p.exists(), "{} exists: fixtures are never rewritten", p.display());
+    assert!(
+        !p.exists(),
+        "{} exists: fixtures are never rewritten",
+        p.display()
+    );
     write(&p);
 }
 
@@ -106,8 +114,20 @@ fn the_frozen_v1_shard_reads_back_to_its_rows() {
     assert_eq!(
         names,
         [
-            "path", "digest", "width", "height", "format", "phash", "dhash", "ahash", "histogram",
-            "embedding", "path_bytes", "size", "mtime_ns", "dupe"
+            "path",
+            "digest",
+            "width",
+            "height",
+            "format",
+            "phash",
+            "dhash",
+            "ahash",
+            "histogram",
+            "embedding",
+            "path_bytes",
+            "size",
+            "mtime_ns",
+            "dupe"
         ]
     );
 }
@@ -121,7 +141,12 @@ fn todays_writer_writes_the_frozen_schema() {
     let (m_old, rows_old, schema_old) = read(&fixture());
     assert_eq!(m_now, m_old);
     assert_eq!(rows_now, rows_old);
-    let strip = |s: &arrow_schema::SchemaRef| s.fields().iter().map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable())).collect::<Vec<_>>();
+    let strip = |s: &arrow_schema::SchemaRef| {
+        s.fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable()))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(strip(&schema_now), strip(&schema_old));
 }
 
@@ -132,11 +157,23 @@ fn a_file_that_is_not_a_shard_is_refused_by_name() {
     let rows = rows();
     let shape = Shape::of_rows(&rows);
     let plain = ShardMeta::default();
-    let schema = std::sync::Arc::new(shape.schema(&plain).as_ref().clone().with_metadata(std::collections::HashMap::<String, String>::new()));
+    let schema = std::sync::Arc::new(
+        shape
+            .schema(&plain)
+            .as_ref()
+            .clone()
+            .with_metadata(std::collections::HashMap::<String, String>::new()),
+    );
     let batch = shard::to_batch(&rows, shape, &schema, &plain.fingerprints);
     shard::write_file(&p, &schema, [batch]).expect("write");
     let e = ShardFile::open(&p).err().expect("refused").to_string();
-    assert!(e.contains("plain.parquet") && e.contains("not an imgdex shard"), "{e}");
-    let e = ShardFile::open(&tmp.path().join("missing.parquet")).err().expect("refused").to_string();
+    assert!(
+        e.contains("plain.parquet") && e.contains("not an imgdex shard"),
+        "{e}"
+    );
+    let e = ShardFile::open(&tmp.path().join("missing.parquet"))
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(e.contains("missing.parquet"), "{e}");
 }

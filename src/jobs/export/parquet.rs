@@ -122,16 +122,7 @@ impl Shape {
                 n as i32,
             )
         };
-        let mut fields = vec![
-            Field::new("path", DataType::Utf8, false),
-            Field::new("digest", DataType::Utf8, false),
-            Field::new("width", DataType::UInt32, false),
-            Field::new("height", DataType::UInt32, false),
-            Field::new("format", DataType::Utf8, false),
-            Field::new("phash", DataType::UInt64, true),
-            Field::new("dhash", DataType::UInt64, true),
-            Field::new("ahash", DataType::UInt64, true),
-        ];
+        let mut fields = base_fields();
         if self.bins > 0 {
             fields.push(Field::new("histogram", list(self.bins), true));
         }
@@ -266,4 +257,19 @@ fn list_array(values: Vec<f32>, valid: Vec<bool>, n: usize) -> ArrayRef {
         values,
         Some(valid.into()),
     ))
+}
+
+/// The columns every image row starts with, in the features export and in
+/// shards alike: path, digest, dimensions, format and the three hashes.
+pub(crate) fn base_fields() -> Vec<Field> {
+    vec![
+        Field::new("path", DataType::Utf8, false),
+        Field::new("digest", DataType::Utf8, false),
+        Field::new("width", DataType::UInt32, false),
+        Field::new("height", DataType::UInt32, false),
+        Field::new("format", DataType::Utf8, false),
+        Field::new("phash", DataType::UInt64, true),
+        Field::new("dhash", DataType::UInt64, true),
+        Field::new("ahash", DataType::UInt64, true),
+    ]
 }

@@ -147,16 +147,7 @@ impl Shape {
 
     /// The Arrow schema of a shard of this shape with `meta` attached.
     pub fn schema(&self, meta: &ShardMeta) -> SchemaRef {
-        let mut fields = vec![
-            Field::new("path", DataType::Utf8, false),
-            Field::new("digest", DataType::Utf8, false),
-            Field::new("width", DataType::UInt32, false),
-            Field::new("height", DataType::UInt32, false),
-            Field::new("format", DataType::Utf8, false),
-            Field::new("phash", DataType::UInt64, true),
-            Field::new("dhash", DataType::UInt64, true),
-            Field::new("ahash", DataType::UInt64, true),
-        ];
+        let mut fields = crate::jobs::export::base_fields();
         for (name, n) in [("histogram", self.bins), ("embedding", self.dim)] {
             if n > 0 {
                 fields.push(Field::new(name, list_type(n), true));

@@ -35,14 +35,16 @@ impl ShardFile {
             reason,
         };
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(e.to_string()))?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(e.to_string()))?;
         let md = builder.metadata().file_metadata();
         let get = |k: &str| {
             md.key_value_metadata()
                 .and_then(|kv| kv.iter().find(|e| e.key == k))
                 .and_then(|e| e.value.clone())
         };
-        let version = get(KEY_VERSION).ok_or_else(|| bad(format!("no `{KEY_VERSION}` metadata")))?;
+        let version =
+            get(KEY_VERSION).ok_or_else(|| bad(format!("no `{KEY_VERSION}` metadata")))?;
         if version.trim() != VERSION.to_string() {
             return Err(bad(format!(
                 "shard format version {version}, this imgdex reads version {VERSION}"
@@ -107,14 +109,18 @@ impl Cols {
                 .ok_or_else(|| bad(format!("no column `{name}`")))
         };
         let bytes = |name: &str| -> Result<Vec<Option<Vec<u8>>>> {
-            binary(col(name)?).ok_or_else(|| bad(format!("`{name}` is not a string or binary column")))
+            binary(col(name)?)
+                .ok_or_else(|| bad(format!("`{name}` is not a string or binary column")))
         };
         let prim = |name: &str, want: DataType, optional: bool| -> Result<Option<&ArrayRef>> {
             match batch.column_by_name(name) {
                 None if optional => Ok(None),
                 None => Err(bad(format!("no column `{name}`"))),
                 Some(c) if c.data_type() == &want => Ok(Some(c)),
-                Some(c) => Err(bad(format!("`{name}` is {}, expected {want}", c.data_type()))),
+                Some(c) => Err(bad(format!(
+                    "`{name}` is {}, expected {want}",
+                    c.data_type()
+                ))),
             }
         };
         let u32s = |name: &str| -> Result<Vec<Option<u32>>> {
@@ -128,25 +134,45 @@ impl Cols {
             })
         };
         let mtime = prim("mtime_ns", DataType::Int64, false)?.expect("required");
-        let mut lists = Vec::with_capacity(3);
-        for name in ["histogram", "embedding", "dupe"] {
-            lists.push(match batch.column_by_name(name) {
-                None => vec![None; n],
-                Some(c) => floats(c).ok_or_else(|| bad(format!("`{name}` is not a list of Float32")))?,
-            });
-        }
+        let lists = float_lists(batch, &bad)?;
         Ok(Cols {
-            paths: bytes(if batch.column_by_name("path_bytes").is_some() { "path_bytes" } else { "path" })?,
+            paths: bytes(if batch.column_by_name("path_bytes").is_some() {
+                "path_bytes"
+            } else {
+                "path"
+            })?,
             digest: bytes("digest")?,
             format: bytes("format")?,
             width: u32s("width")?,
             height: u32s("height")?,
             size: u64s("size", false)?,
             mtime: mtime.as_primitive::<Int64Type>().iter().collect(),
-            hashes: [u64s("phash", true)?, u64s("dhash", true)?, u64s("ahash", true)?],
+            hashes: [
+                u64s("phash", true)?,
+                u64s("dhash", true)?,
+                u64s("ahash", true)?,
+            ],
             lists,
         })
     }
+}
+
+/// The histogram, embedding and dupe columns (all `None` when absent).
+fn float_lists(
+    batch: &RecordBatch,
+    bad: &dyn Fn(String) -> Error,
+) -> Result<Vec<Vec<Option<Vec<f32>>>>> {
+    let n = batch.num_rows();
+    let mut lists = Vec::with_capacity(3);
+    for name in ["histogram", "embedding", "dupe"] {
+        lists.push(match batch.column_by_name(name) {
+            None => vec![None; n],
+            Some(c) => {
+                floats(c).ok_or_else(|| bad(format!("`{name}` is not a list of Float32")))?
+            }
+        });
+    }
+    Ok(lists)
 }
 
 /// The rows of one batch as store records, tagged with `meta`'s fingerprints.
@@ -157,7 +183,8 @@ pub fn read_rows(batch: &RecordBatch, meta: &ShardMeta, path: &Path) -> Result<V
         .collect::<Option<Vec<Row>>>()
         .ok_or_else(|| Error::Shard {
             path: path.to_path_buf(),
-            reason: "a row has a null path, digest, size, mtime or dimension, or a bad digest".into(),
+            reason: "a row has a null path, digest, size, mtime or dimension, or a bad digest"
+                .into(),
         })
 }
 
@@ -166,17 +193,23 @@ fn row(c: &Cols, i: usize, [hc, gc, ec]: [Option<u32>; 3]) -> Option<Row> {
     let hashes = match (hc, c.hashes[0][i], c.hashes[1][i], c.hashes[2][i]) {
         (Some(fingerprint), Some(phash), Some(dhash), Some(ahash)) => Some(Tagged {
             fingerprint,
-            value: Hashes { phash, dhash, ahash },
+            value: Hashes {
+                phash,
+                dhash,
+                ahash,
+            },
         }),
         _ => None,
     };
-    let histogram = gc.zip(c.lists[0][i].clone()).map(|(fingerprint, values)| Tagged {
-        fingerprint,
-        value: Histogram {
-            bins: (values.len() / 3) as u16,
-            values,
-        },
-    });
+    let histogram = gc
+        .zip(c.lists[0][i].clone())
+        .map(|(fingerprint, values)| Tagged {
+            fingerprint,
+            value: Histogram {
+                bins: (values.len() / 3) as u16,
+                values,
+            },
+        });
     let embedding = ec
         .zip(c.lists[1][i].as_deref())
         .map(|(code, v)| EmbeddingRecord::with_dupe(code, v, c.lists[2][i].as_deref()));
@@ -197,12 +230,36 @@ fn row(c: &Cols, i: usize, [hc, gc, ec]: [Option<u32>; 3]) -> Option<Row> {
 /// A string or binary column of any offset width as byte strings.
 fn binary(c: &ArrayRef) -> Option<Vec<Option<Vec<u8>>>> {
     let v = match c.data_type() {
-        DataType::Binary => c.as_binary::<i32>().iter().map(|b| b.map(<[u8]>::to_vec)).collect(),
-        DataType::LargeBinary => c.as_binary::<i64>().iter().map(|b| b.map(<[u8]>::to_vec)).collect(),
-        DataType::Utf8 => c.as_string::<i32>().iter().map(|s| s.map(|s| s.as_bytes().to_vec())).collect(),
-        DataType::LargeUtf8 => c.as_string::<i64>().iter().map(|s| s.map(|s| s.as_bytes().to_vec())).collect(),
-        DataType::Utf8View => c.as_string_view().iter().map(|s| s.map(|s| s.as_bytes().to_vec())).collect(),
-        DataType::BinaryView => c.as_binary_view().iter().map(|b| b.map(<[u8]>::to_vec)).collect(),
+        DataType::Binary => c
+            .as_binary::<i32>()
+            .iter()
+            .map(|b| b.map(<[u8]>::to_vec))
+            .collect(),
+        DataType::LargeBinary => c
+            .as_binary::<i64>()
+            .iter()
+            .map(|b| b.map(<[u8]>::to_vec))
+            .collect(),
+        DataType::Utf8 => c
+            .as_string::<i32>()
+            .iter()
+            .map(|s| s.map(|s| s.as_bytes().to_vec()))
+            .collect(),
+        DataType::LargeUtf8 => c
+            .as_string::<i64>()
+            .iter()
+            .map(|s| s.map(|s| s.as_bytes().to_vec()))
+            .collect(),
+        DataType::Utf8View => c
+            .as_string_view()
+            .iter()
+            .map(|s| s.map(|s| s.as_bytes().to_vec()))
+            .collect(),
+        DataType::BinaryView => c
+            .as_binary_view()
+            .iter()
+            .map(|b| b.map(<[u8]>::to_vec))
+            .collect(),
         _ => return None,
     };
     Some(v)

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use ::parquet::arrow::ArrowWriter;
 use ::parquet::basic::Compression;
 use ::parquet::file::properties::WriterProperties;
-use arrow_array::builder::{BinaryBuilder, Int64Builder, StringBuilder, UInt32Builder, UInt64Builder};
+use arrow_array::builder::{
+    BinaryBuilder, Int64Builder, StringBuilder, UInt32Builder, UInt64Builder,
+};
 use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, RecordBatch};
 use arrow_schema::{DataType, Field, SchemaRef};
 
@@ -25,7 +27,12 @@ use crate::store::{EmbeddingRecord, Store};
 pub const ROW_GROUP: usize = 4096;
 
 /// `rows` as one record batch of `schema` (made by `shape.schema`).
-pub fn to_batch(rows: &[Row], shape: Shape, schema: &SchemaRef, fps: &Fingerprints) -> Result<RecordBatch> {
+pub fn to_batch(
+    rows: &[Row],
+    shape: Shape,
+    schema: &SchemaRef,
+    fps: &Fingerprints,
+) -> Result<RecordBatch> {
     let mut b = Columns::new(rows.len());
     let codes = fps.codes();
     for (r, e) in rows {
@@ -77,12 +84,17 @@ pub fn write_store(store: &Store, out: &Path) -> Result<ExportReport> {
 
 /// Every image of `store` as shard record batches of [`ROW_GROUP`] rows,
 /// streamed (an empty store gives one empty batch), and their schema.
-pub fn store_batches(store: &Store) -> Result<(SchemaRef, impl Iterator<Item = Result<RecordBatch>> + '_)> {
+pub fn store_batches(
+    store: &Store,
+) -> Result<(SchemaRef, impl Iterator<Item = Result<RecordBatch>> + '_)> {
     let fps = Fingerprints::of_store(store)?;
     let roots = store.roots()?;
     let meta = ShardMeta {
         fingerprints: fps.clone(),
-        roots: roots.iter().map(|r| paths::display(&paths::to_bytes(r))).collect(),
+        roots: roots
+            .iter()
+            .map(|r| paths::display(&paths::to_bytes(r)))
+            .collect(),
     };
     let shape = probe(store, &fps)?;
     let schema = shape.schema(&meta);
@@ -157,22 +169,45 @@ impl Columns {
         }
     }
 
-    fn push(&mut self, r: &crate::store::ImageRecord, e: Option<&EmbeddingRecord>, codes: [Option<u32>; 3], shape: Shape) {
+    fn push(
+        &mut self,
+        r: &crate::store::ImageRecord,
+        e: Option<&EmbeddingRecord>,
+        codes: [Option<u32>; 3],
+        shape: Shape,
+    ) {
         self.path.append_value(paths::display(&r.path));
-        self.digest.append_value(blake3::Hash::from(r.digest).to_hex().as_str());
+        self.digest
+            .append_value(blake3::Hash::from(r.digest).to_hex().as_str());
         self.width.append_value(r.width);
         self.height.append_value(r.height);
         self.format.append_value(&r.format);
-        let h = r.hashes.as_ref().filter(|t| Some(t.fingerprint) == codes[0]);
+        let h = r
+            .hashes
+            .as_ref()
+            .filter(|t| Some(t.fingerprint) == codes[0]);
         let h = h.map(|t| [t.value.phash, t.value.dhash, t.value.ahash]);
         for (i, b) in self.hashes.iter_mut().enumerate() {
             b.append_option(h.map(|h| h[i]));
         }
-        let hist = r.histogram.as_ref().filter(|t| Some(t.fingerprint) == codes[1]);
-        push_list(&mut self.lists[0], hist.map(|t| t.value.values.clone()), shape.bins);
+        let hist = r
+            .histogram
+            .as_ref()
+            .filter(|t| Some(t.fingerprint) == codes[1]);
+        push_list(
+            &mut self.lists[0],
+            hist.map(|t| t.value.values.clone()),
+            shape.bins,
+        );
         let e = e.filter(|e| Some(e.fingerprint) == codes[2]);
-        push_list(&mut self.lists[1], e.map(EmbeddingRecord::to_f32), shape.dim);
-        let dupe = e.filter(|e| !e.dupe.is_empty()).map(EmbeddingRecord::dupe_f32);
+        push_list(
+            &mut self.lists[1],
+            e.map(EmbeddingRecord::to_f32),
+            shape.dim,
+        );
+        let dupe = e
+            .filter(|e| !e.dupe.is_empty())
+            .map(EmbeddingRecord::dupe_f32);
         push_list(&mut self.lists[2], dupe, shape.dupe);
         self.path_bytes.append_value(&r.path);
         self.size.append_value(r.size);
