@@ -3,12 +3,16 @@
 
 Usage: eval_dupes.py DATASET_DIR DUPES.json [--json]
 
-DATASET_DIR holds truth.csv (copy_path,original_path,transform), and
-optionally related.csv (pairs that must NOT be grouped) and distractors/.
-A pair of files is a true duplicate pair when one is a copy of the other or
-both are copies of the same original. Prints pairwise precision and recall,
-overall and per transform (recall of pairs involving a copy made by that
-transform). Standard library only.
+DATASET_DIR holds truth.csv, either (copy_path,original_path,transform) as
+in neardup/ or (path,capture,role,transform) as in series/ (role capture or
+copy), and optionally related.csv (pairs that must NOT be grouped) and
+distractors/. A pair of files is a true duplicate pair when one is a copy
+of the other or both are copies of the same original (capture). Prints
+pairwise precision and recall, overall and per transform (recall of pairs
+involving a copy made by that transform); the groups holding two originals
+(captures chained); keeper accuracy (groups holding an original whose
+suggested keeper is that original or its lossless `png` copy); and the
+series reported. Standard library only.
 """
 import csv
 import itertools
@@ -18,11 +22,24 @@ import sys
 from collections import defaultdict
 
 
-def load_truth(root):
-    copies = {}  # copy path -> (original, transform)
+def load_copies(root):
+    """copy path -> (original path, transform), from either truth layout."""
+    copies = {}
     with open(os.path.join(root, "truth.csv"), newline="") as f:
-        for row in csv.DictReader(f):
-            copies[row["copy_path"]] = (row["original_path"], row["transform"])
+        rows = list(csv.DictReader(f))
+    if rows and "capture" in rows[0]:
+        original = {r["capture"]: r["path"] for r in rows if r["role"] == "capture"}
+        for r in rows:
+            if r["role"] == "copy":
+                copies[r["path"]] = (original[r["capture"]], r["transform"])
+    else:
+        for r in rows:
+            copies[r["copy_path"]] = (r["original_path"], r["transform"])
+    return copies
+
+
+def load_truth(root):
+    copies = load_copies(root)
     families = defaultdict(list)  # original -> [(member, transform)]
     for c, (o, t) in copies.items():
         families[o].append((c, t))
@@ -50,7 +67,22 @@ def main():
     root_abs = os.path.realpath(root)
     true_pairs, related = load_truth(root)
     with open(dupes_path) as f:
-        groups = json.load(f)["groups"]
+        doc = json.load(f)
+    groups = doc["groups"]
+    copies = load_copies(root)
+    family = {c: o for c, (o, _) in copies.items()}
+    family.update({o: o for o in family.values()})
+    lossless = {c for c, (_, t) in copies.items() if t == "png"}
+    rel_of = lambda p: os.path.relpath(os.path.realpath(p), root_abs)
+    chained = keeper_ok = keeper_groups = 0
+    for d in doc.get("details", []):
+        members = [rel_of(m["path"]) for m in d["members"]]
+        originals = {family[m] for m in members if m in family}
+        chained += len(originals) > 1
+        if len(originals) == 1:
+            keeper_groups += 1
+            k = rel_of(d["keeper"])
+            keeper_ok += k in originals or (k in lossless and family[k] in originals)
     found = set()
     for g in groups:
         rel = [os.path.relpath(os.path.realpath(p), root_abs) for p in g]
@@ -79,6 +111,11 @@ def main():
         "precision": round(precision, 4),
         "recall": round(recall, 4),
         "related_pairs_grouped": len(found & related),
+        "groups": len(groups),
+        "originals_chained": chained,
+        "keeper_accuracy": round(keeper_ok / keeper_groups, 4) if keeper_groups else None,
+        "keeper_groups": keeper_groups,
+        "series": len(doc.get("series", [])),
         "per_transform_recall": {t: round(a / b, 4) for t, (a, b) in sorted(per.items())},
         "per_transform_recall_vs_original": {t: round(a / b, 4) for t, (a, b) in sorted(direct.items())},
     }
@@ -87,6 +124,8 @@ def main():
         return
     print(f"pairs found {len(found)}, true {len(true_pairs)}, TP {len(tp)}")
     print(f"precision {precision:.4f}  recall {recall:.4f}  related grouped {report['related_pairs_grouped']}")
+    print(f"groups {report['groups']}, holding two originals {chained}, keeper accuracy "
+          f"{report['keeper_accuracy']} over {keeper_groups}, series {report['series']}")
     print("  transform    all pairs   original-copy pairs")
     for t, r in report["per_transform_recall"].items():
         d = report["per_transform_recall_vs_original"].get(t, float("nan"))

@@ -45,8 +45,37 @@ pub fn write_html(report: &DupesReport, out: &Path) -> Result<()> {
         }
         html.push_str("</div></section>\n");
     }
+    write_series(&mut html, report);
     html.push_str("</body></html>\n");
     std::fs::write(out, html).map_err(|e| Error::io(out, e))
+}
+
+/// The series: similar shots of one scene, which are not copies and which
+/// `--apply` leaves alone; the suggested best shot is marked.
+fn write_series(html: &mut String, report: &DupesReport) {
+    if report.series.is_empty() {
+        return;
+    }
+    let _ = writeln!(html, "<h1>{} series (similar shots, not copies: never applied)</h1>", report.series.len());
+    for (i, s) in report.series.iter().enumerate() {
+        let _ = writeln!(
+            html,
+            "<section><h2>Series {} &middot; {} shots</h2><p class=meta>{}</p><div class=row>",
+            i + 1,
+            s.shots.len(),
+            esc(&s.reason)
+        );
+        for p in &s.shots {
+            let best = if *p == s.best { " keeper" } else { "" };
+            let _ = writeln!(
+                html,
+                "<figure class='{best}'>{}<figcaption><b>{}</b></figcaption></figure>",
+                thumbnail(Path::new(p)),
+                esc(p)
+            );
+        }
+        html.push_str("</div></section>\n");
+    }
 }
 
 fn thumbnail(p: &Path) -> String {

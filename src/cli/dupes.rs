@@ -89,4 +89,17 @@ fn print_groups(text: &mut String, result: &DupesReport) {
             out!(text, "  {}  [{}]", m.path, m.reason);
         }
     }
+    for (i, s) in result.series.iter().enumerate() {
+        out!(
+            text,
+            "series {} ({} similar shots, not copies; best {}: {})",
+            i + 1,
+            s.shots.len(),
+            s.best,
+            s.reason
+        );
+        for p in &s.shots {
+            out!(text, "  {p}");
+        }
+    }
 }

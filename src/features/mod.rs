@@ -7,6 +7,7 @@ mod config;
 pub mod embedding;
 pub mod hash;
 pub mod histogram;
+pub mod signature;
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;

@@ -3,9 +3,12 @@
 //! perceptual hashes, and a k-nearest-neighbour pass over the CNN
 //! embeddings (HNSW or exact, see `index::stored`), which finds the copies
 //! hashes miss (crops, flips, rotations, borders, captions). A decision rule
-//! fuses the evidence of each pair; union-find merges accepted pairs into
-//! groups; each group gets a suggested keeper and per-image reasons. Nothing
-//! is ever deleted or moved.
+//! fuses the evidence of each pair; each accepted pair is then verified on
+//! the stored signatures (`verify`): copies of one capture make groups
+//! around a keeper, without chaining (`grouping`), and pairs of separate
+//! captures are reported as series (`series`). Each group gets the most
+//! original member as suggested keeper (`keeper`) and per-image reasons.
+//! Nothing is ever deleted or moved.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -20,28 +23,42 @@ use crate::index::ann::HnswParams;
 use crate::index::ann::DUPES_SEARCH;
 use crate::index::hamming::{self, HashRule};
 use crate::index::stored;
-use crate::index::unionfind::UnionFind;
 use crate::paths;
 use crate::store::{ImageId, ImageRecord, Store};
 
 mod config;
 mod detail;
+mod grouping;
+mod keeper;
+mod series;
+pub mod verify;
 mod judged;
 mod preset;
 pub use config::{
     DupesBy, DupesConfig, EmbeddingRule, Neighbours, DEFAULT_EMBEDDING_RULE, DEFAULT_RULE,
 };
 pub use preset::*;
+pub use series::Series;
 
 /// The evidence about one candidate pair.
 #[derive(Debug, Clone, Serialize)]
 pub struct Pair {
+    #[serde(skip)]
+    i: u32,
+    #[serde(skip)]
+    j: u32,
     pub a: String,
     pub b: String,
     pub cosine: Option<f32>,
     pub phash: u32,
     pub dhash: u32,
     pub duplicate: bool,
+    /// The verification score (`verify`), for pairs the rule accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_change: Option<f32>,
+    /// Their colour distance, when both are colourful (`verify`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chroma: Option<f32>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -61,7 +78,7 @@ pub struct Member {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupDetail {
-    /// Suggested image to keep: largest resolution, then largest file, then oldest.
+    /// Suggested image to keep: the most original copy (see `keeper`).
     pub keeper: String,
     #[serde(skip)]
     pub keeper_file: PathBuf,
@@ -74,6 +91,9 @@ pub struct DupesReport {
     pub groups: Vec<Vec<String>>,
     /// Same groups, in the same order, with keeper and reasons.
     pub details: Vec<GroupDetail>,
+    /// Similar shots (separate captures of one scene): reported, never
+    /// acted on by `--apply`.
+    pub series: Vec<Series>,
     /// What produced the candidates ("hash", "hash+exact-knn", "hash+hnsw-knn", ...).
     pub method: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -90,19 +110,23 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
         .enumerate()
         .map(|(i, (id, _))| (*id, i as u32))
         .collect();
-    let mut uf = UnionFind::new(records.len());
+    let mut accepted = Vec::new();
     let mut evidence = Evidence::new();
-    let method = candidates(store, cfg, &records, &index_of, &mut uf, &mut evidence)?;
+    let method = candidates(store, cfg, &records, &index_of, &mut accepted, &mut evidence)?;
     let mut pairs = Vec::new();
     for (&(a, b), &cos) in &evidence {
         let (ra, rb) = (&records[a as usize].1, &records[b as usize].1);
         let (ph, dh) = hash_distances(ra, rb);
         let dup = decide(cfg, cos, ph, dh) && colours_agree(cfg, ra, rb);
         if dup {
-            uf.union(a, b);
+            accepted.push((a, b));
         }
         if cfg.with_pairs {
             pairs.push(Pair {
+                i: a,
+                j: b,
+                local_change: None,
+                chroma: None,
                 a: paths::display(&ra.path),
                 b: paths::display(&rb.path),
                 cosine: cos,
@@ -112,7 +136,27 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
             });
         }
     }
-    let mut report = report(uf, &records, &evidence);
+    let verified = series::verify_pairs(store, &records, &accepted, cfg.colour_variants_apart)?;
+    if cfg.with_pairs {
+        for p in &mut pairs {
+            let v = verified.verdicts.get(&(p.i.min(p.j), p.i.max(p.j)));
+            p.local_change = v.map(|v| v.local);
+            p.chroma = v.and_then(|v| v.chroma);
+        }
+    }
+    let ranker = keeper::Ranker {
+        records: &records,
+        signatures: &verified.signatures,
+    };
+    let groups = grouping::star_groups(
+        records.len(),
+        &verified.copies,
+        |a, b| records[a as usize].1.digest == records[b as usize].1.digest,
+        |m| ranker.rank(m),
+    );
+    let series = series::series_report(&groups, &verified.series, &ranker);
+    let mut report = report(groups, &ranker, &evidence);
+    report.series = series;
     report.method = method;
     report.pairs = cfg.with_pairs.then_some(pairs);
     Ok(report)
@@ -136,13 +180,13 @@ fn image_records(store: &Store, cfg: &DupesConfig) -> Result<Vec<(ImageId, Image
 }
 
 /// Gather candidate pairs into `evidence` (exact duplicates go straight
-/// into `uf`); returns what produced them.
+/// into `accepted`); returns what produced them.
 fn candidates(
     store: &Store,
     cfg: &DupesConfig,
     records: &[(ImageId, ImageRecord)],
     index_of: &HashMap<ImageId, u32>,
-    uf: &mut UnionFind,
+    accepted: &mut Vec<(u32, u32)>,
     evidence: &mut Evidence,
 ) -> Result<String> {
     let mut method = String::new();
@@ -151,7 +195,9 @@ fn candidates(
         let mut first: HashMap<[u8; 32], u32> = HashMap::new();
         for (i, (_, r)) in records.iter().enumerate() {
             let f = *first.entry(r.digest).or_insert(i as u32);
-            uf.union(f, i as u32);
+            if f != i as u32 {
+                accepted.push((f, i as u32));
+            }
         }
         return Ok(method);
     }
@@ -178,33 +224,34 @@ fn candidates(
     Ok(method)
 }
 
-/// The groups `uf` holds (two or more images each), sorted by path, with
-/// their details; `method` and `pairs` are left for the caller.
-fn report(
-    mut uf: UnionFind,
-    records: &[(ImageId, ImageRecord)],
-    evidence: &Evidence,
-) -> DupesReport {
-    let mut groups: Vec<Vec<u32>> = uf.groups();
-    groups
-        .iter_mut()
-        .for_each(|g| g.sort_by_key(|&i| paths::display(&records[i as usize].1.path)));
+/// The `groups` (two or more images each, keeper first), sorted by path,
+/// with their details; `method`, `series` and `pairs` are left for the
+/// caller.
+fn report(groups: Vec<Vec<u32>>, ranker: &keeper::Ranker, evidence: &Evidence) -> DupesReport {
+    let records = ranker.records;
     let mut groups = detail::drop_shared_inodes(groups, records);
+    for g in &mut groups {
+        g[1..].sort_by_key(|&i| paths::display(&records[i as usize].1.path));
+    }
     groups.sort_by_key(|g| paths::display(&records[g[0] as usize].1.path));
     let details = groups
         .iter()
-        .map(|g| detail::group_detail(g, records, evidence))
+        .map(|g| detail::group_detail(g, ranker, evidence))
         .collect();
     DupesReport {
         groups: groups
             .iter()
             .map(|g| {
-                g.iter()
+                let mut paths: Vec<String> = g
+                    .iter()
                     .map(|&i| paths::display(&records[i as usize].1.path))
-                    .collect()
+                    .collect();
+                paths.sort();
+                paths
             })
             .collect(),
         details,
+        series: Vec::new(),
         method: String::new(),
         pairs: None,
     }

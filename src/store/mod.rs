@@ -13,6 +13,7 @@ mod meta;
 #[path = "../../migrations/mod.rs"]
 pub mod migrations;
 pub mod record;
+pub mod signatures;
 mod stale;
 mod vectors;
 

@@ -18,7 +18,9 @@ use imgdex::learn::results::{
     ClassifierResult, ClusterParams, ClusterResult, StoredClassifier, StoredClustering,
 };
 use imgdex::migrations::{CURRENT_VERSION, STEPS};
+use imgdex::features::signature::{Edits, Signature};
 use imgdex::store::record::{decode, encode, EmbeddingRecordV1};
+use imgdex::store::signatures::{SignatureRecord, StoredSignature};
 use imgdex::store::{
     write_schema_version, EmbeddingRecord, ImageRecord, StaleMark, Store, StoreOptions,
     StoredEmbedding, StoredImage, Tagged,
@@ -38,6 +40,22 @@ fn fixture(name: &str) -> Vec<u8> {
 // ---------------------------------------------------------------------------
 // The values the fixtures hold (written once, then only read)
 // ---------------------------------------------------------------------------
+
+fn signature() -> SignatureRecord {
+    SignatureRecord {
+        fingerprint: 0x5151_0004,
+        signature: Signature {
+            luma: (0..1024u32).map(|i| (i * 7 % 251) as u8).collect(),
+            chroma: (0..128u32).map(|i| (100 + i % 56) as u8).collect(),
+            edits: Edits {
+                framed: true,
+                grey: false,
+                wedges: true,
+                jpeg_quant: 592,
+            },
+        },
+    }
+}
 
 fn image() -> ImageRecord {
     ImageRecord {
@@ -284,9 +302,14 @@ fn every_stored_envelope_version_decodes_from_its_frozen_bytes() {
     pinned::<StoredAnnMeta, _>("ann_meta_v1.bin", StoredAnnMeta::V1(ann_meta()), |m| m);
     pinned::<StoredWhitening, _>("whitening_v1.bin", StoredWhitening::V1(whitening()), |m| m);
     pinned::<StaleMark, _>("stale_v1.bin", stale(), |m| m);
+    pinned::<StoredSignature, _>("signature_v1.bin", signature(), |StoredSignature::V1(r)| r);
     // Today's code writes the same bytes for the same values.
     let same = [
         ("image_v1.bin", encode(&StoredImage::V1(image()))),
+        (
+            "signature_v1.bin",
+            encode(&StoredSignature::V1(signature())),
+        ),
         (
             "embedding_v1.bin",
             encode(&StoredEmbedding::V1(embedding())),
@@ -400,6 +423,10 @@ fn write_format_fixtures() {
         }
     };
     w("image_v1.bin", &encode(&StoredImage::V1(image())));
+    w(
+        "signature_v1.bin",
+        &encode(&StoredSignature::V1(signature())),
+    );
     w(
         "embedding_v1.bin",
         &encode(&StoredEmbedding::V1(embedding())),

@@ -28,6 +28,7 @@ mod incremental;
 mod migration;
 mod parquet;
 mod safety;
+mod series;
 mod serve;
 mod server;
 mod store;

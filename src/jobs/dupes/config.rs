@@ -74,6 +74,10 @@ pub struct DupesConfig {
     /// within this Hellinger distance (0..1). The hashes see luminance only,
     /// so this is what keeps a recoloured copy (a shiny sprite) apart.
     pub max_histogram: Option<f32>,
+    /// Verification keeps two colourful images with different colours
+    /// apart (a shiny sprite, a recoloured design): colour variants are not
+    /// copies. Greyscale, brightness and contrast edits still group.
+    pub colour_variants_apart: bool,
 }
 
 impl Default for DupesConfig {
@@ -86,6 +90,7 @@ impl Default for DupesConfig {
             neighbours: Neighbours::Auto,
             with_pairs: false,
             max_histogram: None,
+            colour_variants_apart: true,
         }
     }
 }

@@ -6,11 +6,12 @@
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 
+use super::keeper::Ranker;
 use super::{hash_distances, Evidence, GroupDetail, Member};
 use crate::paths;
 use crate::store::{ImageId, ImageRecord};
 
-/// Drop all but the first (by path) of the members that are the same
+/// Drop all but the first (the keeper, else by path) of the members that are the same
 /// inode; groups left with one member vanish. Files that cannot be
 /// examined stay listed.
 pub(super) fn drop_shared_inodes(
@@ -35,35 +36,17 @@ pub(super) fn drop_shared_inodes(
         .collect()
 }
 
-/// Keeper: largest resolution, then largest file, then oldest, then path.
-pub(super) fn keeper(group: &[u32], records: &[(ImageId, ImageRecord)]) -> u32 {
-    *group
-        .iter()
-        .max_by(|&&a, &&b| {
-            let (ra, rb) = (&records[a as usize].1, &records[b as usize].1);
-            let px = |r: &ImageRecord| u64::from(r.width) * u64::from(r.height);
-            px(ra)
-                .cmp(&px(rb))
-                .then(ra.size.cmp(&rb.size))
-                .then(rb.mtime_ns.cmp(&ra.mtime_ns))
-                .then(rb.path.cmp(&ra.path))
-        })
-        .expect("groups are non-empty")
-}
-
-pub(super) fn group_detail(
-    group: &[u32],
-    records: &[(ImageId, ImageRecord)],
-    evidence: &Evidence,
-) -> GroupDetail {
-    let k = keeper(group, records);
+/// The detail of one group, `group[0]` its keeper.
+pub(super) fn group_detail(group: &[u32], ranker: &Ranker, evidence: &Evidence) -> GroupDetail {
+    let records = ranker.records;
+    let k = group[0];
     let kr = &records[k as usize].1;
     let members = group
         .iter()
         .map(|&i| {
             let r = &records[i as usize].1;
             let reason = if i == k {
-                "suggested keeper (largest resolution, then file size, then oldest)".to_string()
+                ranker.reason(k, group)
             } else {
                 let (ph, dh) = hash_distances(kr, r);
                 let cos = evidence.get(&(i.min(k), i.max(k))).copied().flatten();

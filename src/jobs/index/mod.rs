@@ -104,6 +104,7 @@ enum OldRecord {
 struct Analysed {
     id: Option<ImageId>,
     record: ImageRecord,
+    signature: crate::store::signatures::SignatureRecord,
     /// Preprocessed CNN input, until the inference stage replaces it.
     tensor: Option<Vec<f32>>,
     embedding: Option<EmbeddingRecord>,

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::features::{self, embedding::Embedder, embedding::ModelSpec};
 use crate::jobs::FileIssue;
 use crate::paths;
+use crate::store::signatures::SignatureRecord;
 use crate::store::{ImageId, ImageRecord, Store, Tagged};
 
 /// Analyse `work` on a worker pool, embed on one inference thread per
@@ -148,6 +149,7 @@ fn apply(
                 None => store.next_id()?,
             };
             store.put_image(id, &a.record, a.embedding.as_ref())?;
+            store.put_signature(id, &a.signature)?;
             if stale.contains(&id) {
                 store.clear_stale(id)?;
             }
@@ -235,6 +237,7 @@ fn analyse_file(
         }
     }
     let a = features::analyse_hashed(&c.path, &bytes, digest, &cfg.decode, &cfg.features)?;
+    let signature = SignatureRecord::current(features::signature::compute(&a.decoded, &bytes));
     drop(bytes);
     let t1 = Instant::now();
     let (decoded, f) = (a.decoded, a.features);
@@ -259,6 +262,7 @@ fn analyse_file(
     Ok(Outcome::Analysed(Box::new(Analysed {
         id: w.old.map(|(id, _)| id),
         record,
+        signature,
         tensor,
         embedding: None,
         decode_s: (t1 - t0).as_secs_f64() - a.features_s,

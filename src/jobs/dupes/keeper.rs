@@ -1,0 +1,178 @@
+//! The suggested keeper: the most original copy, not the largest. Members
+//! are ranked by evidence of editing first, each rule relative to the set
+//! being ranked, then by size, age and path:
+//!
+//! 1. an added uniform frame (border trimming found one);
+//! 2. corner wedges, as a rotation by a few degrees leaves them;
+//! 3. greyscale while a member has colour;
+//! 4. a mean brightness more than 10 levels from the members' median (a
+//!    brightened or darkened copy: most copies keep the original's tones);
+//! 5. a contrast (luma spread) outside 0.85–1.18× the members' median;
+//! 6. a JPEG quantised 25% harder than the gentlest JPEG member;
+//! 7. upscaling: 1.5× the pixels of a smaller member of the same format
+//!    with under 0.45× its bytes per pixel (resolution without detail);
+//! 8. fewer pixels (a downscale or a crop);
+//! 9. a later modification time; then the larger file, then the path.
+//!
+//! Rules 1–7 read the stored signatures (`features::signature`); a member
+//! without one has no evidence against it. The content decides before the
+//! clock, so copies that kept the original's modification time (`cp -p`,
+//! sync tools) are ranked the same way. The reason names the rule that put
+//! the keeper ahead of the runner-up.
+
+use std::collections::HashMap;
+
+use crate::features::signature::Signature;
+use crate::store::{ImageId, ImageRecord};
+
+/// The rule names, in rank order (index = rule).
+const RULES: [&str; 9] = [
+    "no added frame",
+    "not rotated",
+    "in colour",
+    "original brightness",
+    "original contrast",
+    "least compressed",
+    "not upscaled",
+    "largest resolution",
+    "oldest modification time",
+];
+
+/// What the ranking reads about each image.
+pub(super) struct Ranker<'a> {
+    pub records: &'a [(ImageId, ImageRecord)],
+    pub signatures: &'a HashMap<u32, Signature>,
+}
+
+/// One member's evidence, comparable: lower is more original.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    flags: [bool; 7],
+    fewer_pixels: std::cmp::Reverse<u64>,
+    mtime: i64,
+    smaller: std::cmp::Reverse<u64>,
+    path: Vec<u8>,
+}
+
+/// Tone statistics of a signature: (mean, spread) of its luma.
+fn tones(s: &Signature) -> (f32, f32) {
+    let n = s.luma.len().max(1) as f32;
+    let mean = s.luma.iter().map(|&v| f32::from(v)).sum::<f32>() / n;
+    let var = s
+        .luma
+        .iter()
+        .map(|&v| (f32::from(v) - mean).powi(2))
+        .sum::<f32>()
+        / n;
+    (mean, var.sqrt())
+}
+
+fn median(mut v: Vec<f32>) -> Option<f32> {
+    v.sort_by(f32::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
+impl Ranker<'_> {
+    fn rec(&self, i: u32) -> &ImageRecord {
+        &self.records[i as usize].1
+    }
+
+    /// `members` ordered best keeper first.
+    pub(super) fn rank(&self, members: &[u32]) -> Vec<u32> {
+        let keys = self.keys(members);
+        let mut order: Vec<usize> = (0..members.len()).collect();
+        order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        order.into_iter().map(|i| members[i]).collect()
+    }
+
+    /// The rule that ranks `keeper` ahead of `other` (their first
+    /// differing key), by name.
+    pub(super) fn reason(&self, keeper: u32, group: &[u32]) -> String {
+        let keys = self.keys(group);
+        let at = |i: u32| group.iter().position(|&m| m == i).expect("member");
+        let k = &keys[at(keeper)];
+        let runner = group
+            .iter()
+            .filter(|&&m| m != keeper)
+            .map(|&m| &keys[at(m)])
+            .min();
+        let Some(r) = runner else {
+            return "suggested keeper".into();
+        };
+        let rule = (0..7)
+            .find(|&i| k.flags[i] != r.flags[i])
+            .or_else(|| (k.fewer_pixels != r.fewer_pixels).then_some(7))
+            .or_else(|| (k.mtime != r.mtime).then_some(8));
+        match rule {
+            Some(i) => format!("suggested keeper: {} (keeper rule {})", RULES[i], i + 1),
+            None => "suggested keeper: no evidence of editing tells them apart \
+                     (larger file, then path)"
+                .into(),
+        }
+    }
+
+    fn keys(&self, members: &[u32]) -> Vec<Key> {
+        let sig = |i: u32| self.signatures.get(&i);
+        let stats: Vec<Option<(f32, f32)>> = members.iter().map(|&i| sig(i).map(tones)).collect();
+        let any_colour = members.iter().any(|&i| sig(i).is_some_and(|s| !s.edits.grey));
+        let med_mean = median(stats.iter().flatten().map(|t| t.0).collect());
+        let med_spread = median(stats.iter().flatten().map(|t| t.1).collect());
+        let min_quant = members
+            .iter()
+            .filter_map(|&i| sig(i).map(|s| s.edits.jpeg_quant).filter(|&q| q > 0))
+            .min();
+        members
+            .iter()
+            .zip(&stats)
+            .map(|(&i, st)| {
+                let r = self.rec(i);
+                let s = sig(i);
+                let e = s.map(|s| s.edits).unwrap_or_default();
+                let harder = match min_quant {
+                    Some(m) if e.jpeg_quant > 0 => e.jpeg_quant as f32 > 1.25 * m as f32,
+                    _ => false,
+                };
+                let flags = [
+                    e.framed,
+                    e.wedges,
+                    s.is_some() && e.grey && any_colour,
+                    matches!((st, med_mean), (Some(t), Some(m)) if (t.0 - m).abs() > 10.0),
+                    matches!((st, med_spread), (Some(t), Some(m))
+                        if m > 0.0 && !(0.85..=1.0 / 0.85).contains(&(t.1 / m))),
+                    harder,
+                    self.upscaled(i, members),
+                ];
+                Key {
+                    flags,
+                    fewer_pixels: std::cmp::Reverse(pixels(r)),
+                    mtime: r.mtime_ns,
+                    smaller: std::cmp::Reverse(r.size),
+                    path: r.path.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// `i` has 1.5× the pixels of another member but under 0.45× its
+    /// bytes per pixel.
+    fn upscaled(&self, i: u32, members: &[u32]) -> bool {
+        let r = self.rec(i);
+        let bpp = |r: &ImageRecord| r.size as f64 / pixels(r).max(1) as f64;
+        members.iter().any(|&o| {
+            let q = self.rec(o);
+            o != i
+                && pixels(r) as f64 >= 1.5 * pixels(q) as f64
+                && bpp(r) < 0.45 * bpp(q)
+                && r.format == q.format
+        })
+    }
+}
+
+fn pixels(r: &ImageRecord) -> u64 {
+    u64::from(r.width) * u64::from(r.height)
+}

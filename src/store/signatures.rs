@@ -1,0 +1,74 @@
+//! The `signatures` tree: each image's copy signature
+//! (`features::signature`), which `dupes` reads for the images of its
+//! accepted pairs only. A tree of its own, so image records keep their
+//! layout; a signature carries the fingerprint it was computed under and
+//! one that does not match today's is treated as missing.
+
+use serde::{Deserialize, Serialize};
+
+use super::{record, ImageId, Store};
+use crate::error::Result;
+use crate::features::signature::Signature;
+
+/// Tree name.
+pub const SIGNATURES: &str = "signatures";
+
+/// A stored signature with the CRC32 of its fingerprint string.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignatureRecord {
+    pub fingerprint: u32,
+    pub signature: Signature,
+}
+
+impl SignatureRecord {
+    /// `signature` tagged with today's fingerprint, as `index` stores it.
+    pub fn current(signature: Signature) -> Self {
+        SignatureRecord {
+            fingerprint: record::fingerprint_code(&crate::features::signature::fingerprint()),
+            signature,
+        }
+    }
+}
+
+/// Versioned envelope for signature records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum StoredSignature {
+    V1(SignatureRecord),
+}
+
+impl Store {
+    fn signatures(&self) -> Result<sled::Tree> {
+        self.db().open_tree(SIGNATURES).map_err(|e| self.err(e))
+    }
+
+    /// Write (or replace) image `id`'s signature.
+    pub fn put_signature(&self, id: ImageId, rec: &SignatureRecord) -> Result<()> {
+        let bytes = record::encode(&StoredSignature::V1(rec.clone()));
+        self.signatures()?
+            .insert(id.to_be_bytes(), bytes)
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Image `id`'s signature when it was made under fingerprint `fp`
+    /// (a missing, stale or corrupt record counts as none).
+    pub fn current_signature(&self, id: ImageId, fp: &str) -> Result<Option<Signature>> {
+        let code = record::fingerprint_code(fp);
+        match self.signatures()?.get(id.to_be_bytes()).map_err(|e| self.err(e))? {
+            None => Ok(None),
+            Some(v) => Ok(record::decode::<StoredSignature>(&v)
+                .ok()
+                .map(|StoredSignature::V1(r)| r)
+                .filter(|r| r.fingerprint == code)
+                .map(|r| r.signature)),
+        }
+    }
+
+    /// Drop image `id`'s signature (its record is gone).
+    pub fn remove_signature(&self, id: ImageId) -> Result<()> {
+        self.signatures()?
+            .remove(id.to_be_bytes())
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+}

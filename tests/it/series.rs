@@ -1,0 +1,128 @@
+//! Copies versus series (issue 31): separate captures of one scene (a
+//! shape moving over a fixed background) with edited copies of each are
+//! grouped capture by capture and the captures reported as a series; a
+//! chain of pictures is not one group; and the suggested keeper is the
+//! original over a larger framed copy and a harder-compressed one.
+
+use std::collections::BTreeSet;
+
+use image::{Rgb, RgbImage};
+
+use crate::util::{self, Sandbox};
+
+/// The background with a disc of radius `r` at (`cx`, `cy`).
+fn with_disc(bg: &RgbImage, cx: i64, cy: i64, r: i64) -> RgbImage {
+    let mut img = bg.clone();
+    for (x, y, p) in img.enumerate_pixels_mut() {
+        let (dx, dy) = (i64::from(x) - cx, i64::from(y) - cy);
+        if dx * dx + dy * dy <= r * r {
+            *p = Rgb([240, 240, 30]);
+        }
+    }
+    img
+}
+
+#[test]
+fn captures_are_a_series_and_their_copies_groups() {
+    let sb = Sandbox::new();
+    let dir = sb.dir("shots");
+    let bg = util::scene(31, 320, 240);
+    let mut families = Vec::new();
+    for k in 0..4i64 {
+        let shot = with_disc(&bg, 100 + 36 * k, 120, 30);
+        let orig = dir.join(format!("shot{k}.png"));
+        util::write_png(&orig, &shot);
+        let jpeg = dir.join(format!("shot{k}_q60.jpg"));
+        util::write_jpeg(&jpeg, &shot, 60);
+        let bright = dir.join(format!("shot{k}_bright.png"));
+        util::write_png(&bright, &util::brightened(&shot, 1.15));
+        let fam: BTreeSet<String> = [orig, jpeg, bright].iter().map(|p| util::disp(p)).collect();
+        families.push(fam);
+    }
+    let (out, _) = sb.index([dir.as_os_str()]);
+    out.assert_code(0);
+    let out = sb.imgdex(["dupes", "--json"]);
+    out.assert_code(0);
+    let j = out.json();
+    let groups: Vec<BTreeSet<String>> = serde_json::from_value(j["groups"].clone()).unwrap();
+    let got: BTreeSet<BTreeSet<String>> = groups.into_iter().collect();
+    let want: BTreeSet<BTreeSet<String>> = families.iter().cloned().collect();
+    assert_eq!(got, want, "each capture grouped with exactly its copies");
+    // The captures are one series (each capture listed once, by its keeper).
+    let series = j["series"].as_array().unwrap();
+    assert_eq!(series.len(), 1, "{series:?}");
+    let shots: Vec<String> = serde_json::from_value(series[0]["shots"].clone()).unwrap();
+    assert_eq!(shots.len(), 4, "{shots:?}");
+    for f in &families {
+        assert_eq!(shots.iter().filter(|s| f.contains(*s)).count(), 1, "{shots:?}");
+    }
+    assert!(shots.contains(&series[0]["best"].as_str().unwrap().to_string()));
+    // The text output lists the series apart.
+    let text = sb.imgdex(["dupes"]);
+    assert!(text.stdout.contains("series 1 (4 similar shots"), "{}", text.stdout);
+}
+
+#[test]
+fn a_chain_of_views_is_not_one_group() {
+    // A pan: each view shifted 12% from the last. Neighbours are alike
+    // enough to be candidates with a wide hash threshold; the ends are not
+    // copies of each other, so no group may hold both.
+    let sb = Sandbox::new();
+    let dir = sb.dir("pan");
+    let wide = util::scene(77, 640, 240);
+    let views: Vec<String> = (0..3u32)
+        .map(|k| {
+            let v = image::imageops::crop_imm(&wide, k * 40, 0, 320, 240).to_image();
+            let p = dir.join(format!("view{k}.png"));
+            util::write_png(&p, &v);
+            util::disp(&p)
+        })
+        .collect();
+    let (out, _) = sb.index_basic([dir.as_os_str()]);
+    out.assert_code(0);
+    for g in sb.dupes(&["--by", "hash", "--threshold", "64"]) {
+        assert!(
+            !(g.contains(&views[0]) && g.contains(&views[2])),
+            "chained group {g:?}"
+        );
+    }
+}
+
+#[test]
+fn the_keeper_is_the_original_not_the_largest_copy() {
+    let sb = Sandbox::new();
+    let dir = sb.dir("keep");
+    let mut orig = util::scene(12, 400, 300);
+    // Fine texture, as a photo has.
+    let mut rng = util::Lcg::new(5);
+    for p in orig.pixels_mut() {
+        let n = rng.range(0, 24) as u8;
+        p.0 = p.0.map(|c| c.saturating_add(n));
+    }
+    let original = dir.join("IMG_0001.jpg");
+    util::write_jpeg(&original, &orig, 92);
+    let mut framed = RgbImage::from_pixel(440, 340, Rgb([255, 255, 255]));
+    image::imageops::overlay(&mut framed, &orig, 20, 20);
+    util::write_jpeg(&dir.join("a_framed.jpg"), &framed, 92);
+    util::write_jpeg(&dir.join("b_reencoded.jpg"), &orig, 35);
+    let (out, _) = sb.index_basic([dir.as_os_str()]);
+    out.assert_code(0);
+    let out = sb.imgdex(["dupes", "--json"]);
+    out.assert_code(0);
+    let j = out.json();
+    let details = j["details"].as_array().unwrap();
+    assert_eq!(details.len(), 1, "{j}");
+    let d = &details[0];
+    assert_eq!(d["members"].as_array().unwrap().len(), 3, "{d}");
+    assert_eq!(d["keeper"].as_str().unwrap(), util::disp(&original), "{d}");
+    let reason = d["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"] == d["keeper"])
+        .unwrap()["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("keeper rule"), "{reason}");
+}
