@@ -142,6 +142,9 @@ fn print_index(text: &mut String, s: &index::IndexSummary, json: bool, quiet: bo
     for f in &s.failed {
         eprintln!("failed  {}: {}", f.path, f.error);
     }
+    for w in &s.warnings {
+        eprintln!("warning {}: {}", w.path, w.warning);
+    }
     out!(
         text,
         "indexed {}, unchanged {}, removed {}, skipped {}, failed {}{}",
@@ -162,6 +165,9 @@ fn print_index(text: &mut String, s: &index::IndexSummary, json: bool, quiet: bo
             "{} failed files keep their previous record, marked stale",
             s.kept_stale
         );
+    }
+    if !s.warnings.is_empty() {
+        out!(text, "{} decoded only in part (see warnings)", s.warnings.len());
     }
     Ok(())
 }

@@ -24,10 +24,12 @@ mod png_inflate;
 mod png_rows;
 mod resize;
 mod shrink;
+mod truncation;
 mod unfilter;
 
 pub use border::trim_border;
 pub use config::DecodeConfig;
+pub use truncation::truncation;
 use jpeg::jpeg_scaled;
 use pixels::flatten_rgba;
 pub use pixels::{blend_over_white, flatten_alpha, working_rgb};

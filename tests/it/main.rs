@@ -14,6 +14,7 @@ mod classify;
 mod cli;
 mod cluster;
 mod crash;
+mod damaged;
 mod decoding;
 mod defects;
 mod dupes;

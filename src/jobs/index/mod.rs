@@ -39,6 +39,8 @@ pub struct IndexSummary {
     pub failed: Vec<FileIssue>,
     /// Files left out on purpose (vector formats, FIFOs, symlink loops).
     pub skipped_files: Vec<FileIssue>,
+    /// Files indexed but decoded only in part (a truncated JPEG or PNG).
+    pub warnings: Vec<FileWarning>,
     /// Corrupt records found and dropped (their files are re-indexed).
     pub repaired: usize,
     /// Failed files whose previous record was kept, marked stale.
@@ -52,6 +54,13 @@ pub struct IndexSummary {
     /// Existing images whose embedding was recomputed (the ANN re-inserts them).
     #[serde(skip)]
     pub reembedded: Vec<ImageId>,
+}
+
+/// A file indexed with a problem worth listing.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileWarning {
+    pub path: String,
+    pub warning: String,
 }
 
 /// Where the time went (CPU seconds summed over worker threads, except wall).
@@ -105,6 +114,8 @@ struct Analysed {
     id: Option<ImageId>,
     record: ImageRecord,
     signature: crate::store::signatures::SignatureRecord,
+    /// Why the file decoded only in part, if it did.
+    warning: Option<&'static str>,
     /// Preprocessed CNN input, until the inference stage replaces it.
     tensor: Option<Vec<f32>>,
     embedding: Option<EmbeddingRecord>,

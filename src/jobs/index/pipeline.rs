@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use super::inference::inference_stage;
 use super::plan::features_current;
-use super::{Analysed, Codes, IndexConfig, IndexSummary, OldRecord, Outcome, Work};
+use super::{Analysed, Codes, IndexConfig, IndexSummary, FileWarning, OldRecord, Outcome, Work};
 use crate::decode;
 use crate::error::{Error, Result};
 use crate::features::{self, embedding::Embedder, embedding::ModelSpec};
@@ -153,6 +153,12 @@ fn apply(
             if stale.contains(&id) {
                 store.clear_stale(id)?;
             }
+            if let Some(warning) = a.warning {
+                summary.warnings.push(FileWarning {
+                    path: paths::display(&a.record.path),
+                    warning: warning.into(),
+                });
+            }
             if a.id.is_some() && a.embedding.is_some() {
                 summary.reembedded.push(id);
             }
@@ -238,6 +244,7 @@ fn analyse_file(
     }
     let a = features::analyse_hashed(&c.path, &bytes, digest, &cfg.decode, &cfg.features)?;
     let signature = SignatureRecord::current(features::signature::compute(&a.decoded, &bytes));
+    let warning = decode::truncation(&bytes);
     drop(bytes);
     let t1 = Instant::now();
     let (decoded, f) = (a.decoded, a.features);
@@ -263,6 +270,7 @@ fn analyse_file(
         id: w.old.map(|(id, _)| id),
         record,
         signature,
+        warning,
         tensor,
         embedding: None,
         decode_s: (t1 - t0).as_secs_f64() - a.features_s,
