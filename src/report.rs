@@ -56,7 +56,11 @@ fn write_series(html: &mut String, report: &DupesReport) {
     if report.series.is_empty() {
         return;
     }
-    let _ = writeln!(html, "<h1>{} series (similar shots, not copies: never applied)</h1>", report.series.len());
+    let _ = writeln!(
+        html,
+        "<h1>{} series (similar shots, not copies: never applied)</h1>",
+        report.series.len()
+    );
     for (i, s) in report.series.iter().enumerate() {
         let _ = writeln!(
             html,

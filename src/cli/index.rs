@@ -167,7 +167,11 @@ fn print_index(text: &mut String, s: &index::IndexSummary, json: bool, quiet: bo
         );
     }
     if !s.warnings.is_empty() {
-        out!(text, "{} decoded only in part (see warnings)", s.warnings.len());
+        out!(
+            text,
+            "{} decoded only in part (see warnings)",
+            s.warnings.len()
+        );
     }
     Ok(())
 }

@@ -29,7 +29,6 @@ mod unfilter;
 
 pub use border::trim_border;
 pub use config::DecodeConfig;
-pub use truncation::truncation;
 use jpeg::jpeg_scaled;
 use pixels::flatten_rgba;
 pub use pixels::{blend_over_white, flatten_alpha, working_rgb};
@@ -37,6 +36,7 @@ use png_rows::png_rows;
 pub use resize::{
     resize_rgb, to_working_size, working_dims, working_filter, Filter, WORKING_IMAGE,
 };
+pub use truncation::truncation;
 
 /// The result of decoding one file.
 #[derive(Debug, Clone)]

@@ -10,9 +10,9 @@
 pub fn truncation(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(&[0xFF, 0xD8]) {
         let scan = find(bytes, &[0xFF, 0xDA])?;
-        return find(&bytes[scan..], &[0xFF, 0xD9])
-            .is_none()
-            .then_some("truncated JPEG: the scan has no end-of-image marker; decoded only in part");
+        return find(&bytes[scan..], &[0xFF, 0xD9]).is_none().then_some(
+            "truncated JPEG: the scan has no end-of-image marker; decoded only in part",
+        );
     }
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         return find(bytes, b"IEND")

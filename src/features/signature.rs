@@ -1,12 +1,12 @@
 //! The copy signature: the little per-image data `dupes` needs after its
 //! cheap candidates, computed once at index time from the working image.
-//! A 32×32 luma thumbnail of the content view (frame trimmed) lets the
+//! A 64×64 luma thumbnail of the content view (frame trimmed) lets the
 //! verification stage align a pair and look for localised structural
 //! change (copies of one capture have none, other captures do); a 4×4
 //! chroma grid keeps colour variants apart; and a few flags record evidence
 //! of editing (an added frame, greyscale, corner wedges left by a rotation,
 //! the JPEG quantisation strength), which the keeper rules rank by.
-//! 1,024 + 128 + 8 bytes of payload per image (about 1.2 KB stored).
+//! 4,096 + 128 + 16 bytes of payload per image (about 4.3 KB stored).
 
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
@@ -14,14 +14,14 @@ use serde::{Deserialize, Serialize};
 use crate::decode::{Decoded, WORKING_IMAGE};
 
 /// Side of the luma thumbnail.
-pub const SIDE: usize = 32;
+pub const SIDE: usize = 64;
 /// Side of the chroma grid.
 pub const CHROMA_SIDE: usize = 8;
 
 /// Names the thumbnail layout, the working image and the evidence rules;
 /// bump the version when any of them changes.
 pub fn fingerprint() -> String {
-    format!("signature/{WORKING_IMAGE}/trim/luma-box{SIDE}+cbcr-box{CHROMA_SIDE}+edits/v1")
+    format!("signature/{WORKING_IMAGE}/trim/luma-box{SIDE}+size+cbcr-box{CHROMA_SIDE}+edits/v2")
 }
 
 /// What one image's signature holds.
@@ -29,6 +29,10 @@ pub fn fingerprint() -> String {
 pub struct Signature {
     /// BT.601 luma of the content view, box-averaged to `SIDE`×`SIDE`, rows.
     pub luma: Vec<u8>,
+    /// Size of the content view in pixels (its proportions: the thumbnail
+    /// is square).
+    pub width: u32,
+    pub height: u32,
     /// Mean Cb, Cr (offset 128) on a `CHROMA_SIDE`² grid, interleaved.
     pub chroma: Vec<u8>,
     pub edits: Edits,
@@ -54,6 +58,8 @@ pub fn compute(decoded: &Decoded, file: &[u8]) -> Signature {
     let content = decoded.content();
     Signature {
         luma: box_average(content, SIDE, |p| luma(p)),
+        width: content.width(),
+        height: content.height(),
         chroma: chroma(content),
         edits: Edits {
             framed: decoded.content.is_some(),
@@ -133,7 +139,12 @@ fn wedges(img: &RgbImage) -> bool {
         let p = img.get_pixel(x, y).0;
         (0..3).all(|c| p[c].abs_diff(colour[c]) <= 24)
     };
-    let corners = [(0, 0, 1i64, 1i64), (w - 1, 0, -1, 1), (0, h - 1, 1, -1), (w - 1, h - 1, -1, -1)];
+    let corners = [
+        (0, 0, 1i64, 1i64),
+        (w - 1, 0, -1, 1),
+        (0, h - 1, 1, -1),
+        (w - 1, h - 1, -1, -1),
+    ];
     let all = corners.iter().all(|&(x, y, dx, dy)| {
         (0..reach).all(|i| {
             let i = i64::from(i);
@@ -195,7 +206,9 @@ mod tests {
 
     #[test]
     fn quantisation_grows_as_quality_falls() {
-        let img = RgbImage::from_fn(64, 64, |x, y| image::Rgb([(x * 4) as u8, (y * 4) as u8, 90]));
+        let img = RgbImage::from_fn(64, 64, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 4) as u8, 90])
+        });
         let at = |q: u8| {
             let mut out = Vec::new();
             image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, q)
@@ -214,6 +227,10 @@ mod tests {
         assert_eq!(v.len(), SIDE * SIDE);
         assert!(v.iter().all(|&l| l == 100));
         assert!(is_grey(&img));
-        assert!(!is_grey(&RgbImage::from_pixel(5, 3, image::Rgb([200, 40, 40]))));
+        assert!(!is_grey(&RgbImage::from_pixel(
+            5,
+            3,
+            image::Rgb([200, 40, 40])
+        )));
     }
 }

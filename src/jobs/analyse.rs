@@ -20,6 +20,7 @@ use crate::jobs::shard::{self, Fingerprints, Row, Shape, ShardMeta};
 use crate::jobs::FileIssue;
 use crate::paths;
 use crate::store::record::fingerprint_code;
+use crate::store::signatures::SignatureRecord;
 use crate::store::{EmbeddingRecord, ImageRecord, Tagged};
 use crate::walk::{self, Candidate};
 
@@ -143,14 +144,9 @@ impl Analyser {
 
     /// Embed the analysed records in the model's batches; a batch that
     /// fails makes each of its files a failure.
-    fn embed(
-        &mut self,
-        ok: Vec<(ImageRecord, Option<Vec<f32>>)>,
-        rows: &mut Vec<Row>,
-        failed: &mut Vec<FileIssue>,
-    ) {
+    fn embed(&mut self, ok: Vec<Analysed>, rows: &mut Vec<Row>, failed: &mut Vec<FileIssue>) {
         let Some(embedder) = self.embedder.as_mut() else {
-            rows.extend(ok.into_iter().map(|(r, _)| (r, None)));
+            rows.extend(ok.into_iter().map(|(r, _, s)| (r, None, Some(s))));
             return;
         };
         let code = fingerprint_code(embedder.fingerprint());
@@ -160,14 +156,14 @@ impl Analyser {
             let batch: Vec<_> = ok.by_ref().take(size).collect();
             let n = batch.len();
             let mut input = Vec::with_capacity(n * embedder.input_len());
-            for (_, t) in &batch {
+            for (_, t, _) in &batch {
                 input.extend_from_slice(t.as_deref().unwrap_or_default());
             }
             match embedder.embed(input, n) {
                 Ok(embs) if embs.len() == n => {
-                    for ((r, _), e) in batch.into_iter().zip(embs) {
+                    for ((r, _, s), e) in batch.into_iter().zip(embs) {
                         let rec = EmbeddingRecord::with_dupe(code, &e.vector, e.dupe.as_deref());
-                        rows.push((r, Some(rec)));
+                        rows.push((r, Some(rec), Some(s)));
                     }
                 }
                 other => {
@@ -177,7 +173,7 @@ impl Analyser {
                             format!("inference returned {} embeddings for {n} images", e.len())
                         }
                     };
-                    for (r, _) in batch {
+                    for (r, _, _) in batch {
                         failed.push(FileIssue::new(&paths::from_bytes(&r.path), &reason));
                     }
                 }
@@ -186,13 +182,20 @@ impl Analyser {
     }
 }
 
-/// One file's record and CNN input, as `index` makes them.
+/// One file's record, CNN input and copy signature.
+type Analysed = (ImageRecord, Option<Vec<f32>>, SignatureRecord);
+
+/// One file's record, CNN input and copy signature, as `index` makes them.
 fn analyse_one(
     c: &Candidate,
     cfg: &AnalyseConfig,
     spec: Option<&features::embedding::ModelSpec>,
-) -> Result<(ImageRecord, Option<Vec<f32>>)> {
-    let a = features::analyse(&c.path, &cfg.decode, &cfg.features)?;
+) -> Result<Analysed> {
+    let bytes = crate::decode::read_file(&c.path, &cfg.decode)?;
+    let digest: [u8; 32] = blake3::hash(&bytes).into();
+    let a = features::analyse_hashed(&c.path, &bytes, digest, &cfg.decode, &cfg.features)?;
+    let signature = SignatureRecord::current(features::signature::compute(&a.decoded, &bytes));
+    drop(bytes);
     let tensor = spec.map(|s| features::embedding::preprocess_decoded(&a.decoded, s));
     let record = ImageRecord {
         path: paths::to_bytes(&c.path),
@@ -211,5 +214,5 @@ fn analyse_one(
             value: a.features.histogram,
         }),
     };
-    Ok((record, tensor))
+    Ok((record, tensor, signature))
 }

@@ -26,14 +26,15 @@ use crate::index::stored;
 use crate::paths;
 use crate::store::{ImageId, ImageRecord, Store};
 
+mod align;
 mod config;
 mod detail;
 mod grouping;
+mod judged;
 mod keeper;
+mod preset;
 mod series;
 pub mod verify;
-mod judged;
-mod preset;
 pub use config::{
     DupesBy, DupesConfig, EmbeddingRule, Neighbours, DEFAULT_EMBEDDING_RULE, DEFAULT_RULE,
 };
@@ -53,9 +54,10 @@ pub struct Pair {
     pub phash: u32,
     pub dhash: u32,
     pub duplicate: bool,
-    /// The verification score (`verify`), for pairs the rule accepted.
+    /// The verification score (`verify`: detail correlation, 1 = same
+    /// detail), for pairs the rule accepted and verification could judge.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub local_change: Option<f32>,
+    pub detail: Option<f32>,
     /// Their colour distance, when both are colourful (`verify`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chroma: Option<f32>,
@@ -112,7 +114,14 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
         .collect();
     let mut accepted = Vec::new();
     let mut evidence = Evidence::new();
-    let method = candidates(store, cfg, &records, &index_of, &mut accepted, &mut evidence)?;
+    let method = candidates(
+        store,
+        cfg,
+        &records,
+        &index_of,
+        &mut accepted,
+        &mut evidence,
+    )?;
     let mut pairs = Vec::new();
     for (&(a, b), &cos) in &evidence {
         let (ra, rb) = (&records[a as usize].1, &records[b as usize].1);
@@ -125,7 +134,7 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
             pairs.push(Pair {
                 i: a,
                 j: b,
-                local_change: None,
+                detail: None,
                 chroma: None,
                 a: paths::display(&ra.path),
                 b: paths::display(&rb.path),
@@ -140,7 +149,7 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
     if cfg.with_pairs {
         for p in &mut pairs {
             let v = verified.verdicts.get(&(p.i.min(p.j), p.i.max(p.j)));
-            p.local_change = v.map(|v| v.local);
+            p.detail = v.and_then(|v| v.detail);
             p.chroma = v.and_then(|v| v.chroma);
         }
     }
@@ -151,7 +160,10 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
     let groups = grouping::star_groups(
         records.len(),
         &verified.copies,
-        |a, b| records[a as usize].1.digest == records[b as usize].1.digest,
+        |a, b| {
+            records[a as usize].1.digest == records[b as usize].1.digest
+                || verified.copies_on_sight(a, b, cfg.colour_variants_apart)
+        },
         |m| ranker.rank(m),
     );
     let series = series::series_report(&groups, &verified.series, &ranker);

@@ -193,7 +193,7 @@ fn upsert(
     changed: &mut Vec<ImageId>,
     summary: &mut IngestSummary,
 ) -> Result<()> {
-    for (mut record, embedding) in rows {
+    for (mut record, embedding, signature) in rows {
         summary.rows += 1;
         record.path = cfg.map(&record.path);
         let id = match known.get(&record.path) {
@@ -217,6 +217,10 @@ fn upsert(
         };
         summary.embedded += usize::from(embedding.is_some());
         store.put_image(id, &record, embedding.as_ref())?;
+        match &signature {
+            Some(s) => store.put_signature(id, s)?,
+            None => store.remove_signature(id)?,
+        }
         known.insert(record.path, (id, record.mtime_ns));
     }
     Ok(())

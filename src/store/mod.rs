@@ -166,7 +166,7 @@ impl Store {
     }
 
     /// Remove an image record and its embedding atomically (then its
-    /// stale mark, which means nothing without the record).
+    /// signature and stale mark, which mean nothing without the record).
     pub fn remove_image(&self, id: ImageId) -> Result<()> {
         let key = id.to_be_bytes();
         (&self.images, &self.embeddings)
@@ -176,6 +176,7 @@ impl Store {
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
             .map_err(|e| self.tx_err(e))?;
+        self.remove_signature(id)?;
         self.clear_stale(id)
     }
 

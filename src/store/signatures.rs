@@ -4,6 +4,8 @@
 //! layout; a signature carries the fingerprint it was computed under and
 //! one that does not match today's is treated as missing.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use super::{record, ImageId, Store};
@@ -54,7 +56,11 @@ impl Store {
     /// (a missing, stale or corrupt record counts as none).
     pub fn current_signature(&self, id: ImageId, fp: &str) -> Result<Option<Signature>> {
         let code = record::fingerprint_code(fp);
-        match self.signatures()?.get(id.to_be_bytes()).map_err(|e| self.err(e))? {
+        match self
+            .signatures()?
+            .get(id.to_be_bytes())
+            .map_err(|e| self.err(e))?
+        {
             None => Ok(None),
             Some(v) => Ok(record::decode::<StoredSignature>(&v)
                 .ok()
@@ -62,6 +68,35 @@ impl Store {
                 .filter(|r| r.fingerprint == code)
                 .map(|r| r.signature)),
         }
+    }
+
+    /// The images whose signature was made under fingerprint `fp`, read
+    /// from each record's leading fields only (variant, fingerprint): one
+    /// pass over the tree without decoding thumbnails. A record corrupt
+    /// beyond them is caught when read in full, and counts as missing there.
+    pub fn signature_ids(&self, fp: &str) -> Result<HashSet<ImageId>> {
+        let code = record::fingerprint_code(fp);
+        let mut ids = HashSet::new();
+        for kv in self.signatures()?.iter() {
+            let (k, v) = kv.map_err(|e| self.err(e))?;
+            let current = postcard::take_from_bytes::<(u32, u32)>(&v)
+                .is_ok_and(|((variant, fp), _)| variant == 0 && fp == code);
+            if let (true, Ok(key)) = (current, <[u8; 8]>::try_from(k.as_ref())) {
+                ids.insert(ImageId::from_be_bytes(key));
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Image `id`'s signature record under whatever fingerprint it was
+    /// made (for shards, which carry it as stored); a corrupt one is none.
+    pub fn signature_record(&self, id: ImageId) -> Result<Option<SignatureRecord>> {
+        let v = self
+            .signatures()?
+            .get(id.to_be_bytes())
+            .map_err(|e| self.err(e))?;
+        Ok(v.and_then(|v| record::decode::<StoredSignature>(&v).ok())
+            .map(|StoredSignature::V1(r)| r))
     }
 
     /// Drop image `id`'s signature (its record is gone).

@@ -22,7 +22,10 @@ fn a_truncated_jpeg_is_indexed_with_a_warning() {
     if failed.is_empty() {
         assert_eq!(warnings.len(), 1, "{j}");
         assert_eq!(warnings[0]["path"], util::disp(&cut), "{j}");
-        assert!(warnings[0]["warning"].as_str().unwrap().contains("truncated"));
+        assert!(warnings[0]["warning"]
+            .as_str()
+            .unwrap()
+            .contains("truncated"));
     } else {
         assert_eq!(failed[0]["path"], util::disp(&cut), "{j}");
     }

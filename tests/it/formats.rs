@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+use imgdex::features::signature::{Edits, Signature};
 use imgdex::features::{Hashes, Histogram};
 use imgdex::index::ann::HnswParams;
 use imgdex::index::stored::{self, AnnMeta, StoredAnnMeta};
@@ -18,7 +19,6 @@ use imgdex::learn::results::{
     ClassifierResult, ClusterParams, ClusterResult, StoredClassifier, StoredClustering,
 };
 use imgdex::migrations::{CURRENT_VERSION, STEPS};
-use imgdex::features::signature::{Edits, Signature};
 use imgdex::store::record::{decode, encode, EmbeddingRecordV1};
 use imgdex::store::signatures::{SignatureRecord, StoredSignature};
 use imgdex::store::{
@@ -45,7 +45,9 @@ fn signature() -> SignatureRecord {
     SignatureRecord {
         fingerprint: 0x5151_0004,
         signature: Signature {
-            luma: (0..1024u32).map(|i| (i * 7 % 251) as u8).collect(),
+            luma: (0..4096u32).map(|i| (i * 7 % 251) as u8).collect(),
+            width: 640,
+            height: 480,
             chroma: (0..128u32).map(|i| (100 + i % 56) as u8).collect(),
             edits: Edits {
                 framed: true,

@@ -54,12 +54,20 @@ fn captures_are_a_series_and_their_copies_groups() {
     let shots: Vec<String> = serde_json::from_value(series[0]["shots"].clone()).unwrap();
     assert_eq!(shots.len(), 4, "{shots:?}");
     for f in &families {
-        assert_eq!(shots.iter().filter(|s| f.contains(*s)).count(), 1, "{shots:?}");
+        assert_eq!(
+            shots.iter().filter(|s| f.contains(*s)).count(),
+            1,
+            "{shots:?}"
+        );
     }
     assert!(shots.contains(&series[0]["best"].as_str().unwrap().to_string()));
     // The text output lists the series apart.
     let text = sb.imgdex(["dupes"]);
-    assert!(text.stdout.contains("series 1 (4 similar shots"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("series 1 (4 similar shots"),
+        "{}",
+        text.stdout
+    );
 }
 
 #[test]

@@ -194,14 +194,14 @@ fn ingest_upserts_by_path_and_maps_prefixes() {
     );
     let mut paths: Vec<String> = shard_rows(&shard)
         .into_iter()
-        .map(|(r, _)| String::from_utf8(r.path).expect("utf-8"))
+        .map(|(r, _, _)| String::from_utf8(r.path).expect("utf-8"))
         .collect();
     paths.sort();
     let exported = sb.root.join("t.parquet");
     export(&target, &exported);
     let mut mapped: Vec<String> = shard_rows(&exported)
         .into_iter()
-        .map(|(r, _)| String::from_utf8(r.path).expect("utf-8"))
+        .map(|(r, _, _)| String::from_utf8(r.path).expect("utf-8"))
         .collect();
     mapped.sort();
     let want: Vec<String> = paths
@@ -233,7 +233,7 @@ fn ingest_upserts_by_path_and_maps_prefixes() {
     export(&target, &exported);
     let row = shard_rows(&exported)
         .into_iter()
-        .find(|(r, _)| r.path == b"/serving/photos/s0.png")
+        .find(|(r, _, _)| r.path == b"/serving/photos/s0.png")
         .expect("mapped row");
     assert_eq!((row.0.width, row.0.height), (80, 60));
 

@@ -1,20 +1,47 @@
-//! The shard format, pinned: `tests/fixtures/formats/shard_v1.parquet` was
-//! written once by [`write_shard_fixture`] (ignored test) from the rows
-//! [`rows`] builds; today's reader must read it back to exactly those rows
-//! and metadata, and today's writer must still produce the same schema. A
-//! new layout is a new format version with its own fixture.
+//! The shard format, pinned: `tests/fixtures/formats/shard_v<N>.parquet`
+//! was written once per format version by [`write_shard_fixture`] (ignored
+//! test) from the rows [`rows`] builds; today's reader must read every one
+//! back to exactly those rows and metadata (version 1 has no signatures),
+//! and today's writer must still produce the newest one's schema. A new
+//! layout is a new format version with its own fixture.
 
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatchReader;
 
+use imgdex::features::signature::{Edits, Signature};
 use imgdex::features::{Hashes, Histogram};
 use imgdex::jobs::shard::{self, Fingerprints, Row, Shape, ShardFile, ShardMeta};
 use imgdex::store::record::fingerprint_code;
+use imgdex::store::signatures::SignatureRecord;
 use imgdex::store::{EmbeddingRecord, ImageRecord, Tagged};
 
+fn fixture_v(version: u32) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/fixtures/formats/shard_v{version}.parquet"))
+}
+
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats/shard_v1.parquet")
+    fixture_v(shard::VERSION)
+}
+
+/// The copy signature of the first row (format version 2 on).
+fn signature() -> SignatureRecord {
+    SignatureRecord {
+        fingerprint: 0x5151_0002,
+        signature: Signature {
+            luma: (0..4096u32).map(|i| (i * 13 % 253) as u8).collect(),
+            width: 64,
+            height: 48,
+            chroma: (0..128u32).map(|i| (90 + i % 70) as u8).collect(),
+            edits: Edits {
+                framed: false,
+                grey: false,
+                wedges: false,
+                jpeg_quant: 120,
+            },
+        },
+    }
 }
 
 fn meta() -> ShardMeta {
@@ -65,9 +92,13 @@ fn rows() -> Vec<Row> {
     );
     let plain = EmbeddingRecord::with_dupe(code(&fp.embedding), &[0.0, 0.0, 1.0, 0.0], None);
     vec![
-        (rec(b"/fixture/a.png", 0, true), Some(emb)),
-        (rec(b"/fixture/b.jpg", 1, true), None),
-        (rec(b"/fixture/caf\xe9.png", 2, false), Some(plain)),
+        (
+            rec(b"/fixture/a.png", 0, true),
+            Some(emb),
+            Some(signature()),
+        ),
+        (rec(b"/fixture/b.jpg", 1, true), None, None),
+        (rec(b"/fixture/caf\xe9.png", 2, false), Some(plain), None),
     ]
 }
 
@@ -103,34 +134,42 @@ fn read(p: &Path) -> (ShardMeta, Vec<Row>, arrow_schema::SchemaRef) {
 }
 
 #[test]
-fn the_frozen_v1_shard_reads_back_to_its_rows() {
-    let (m, got, schema) = read(&fixture());
-    assert_eq!(m, meta());
-    let mut want = rows();
-    // A row without a separate dupe vector stays without one.
-    want[2].1.as_mut().expect("embedding").dupe.clear();
-    assert_eq!(got, want);
-    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "path",
-            "digest",
-            "width",
-            "height",
-            "format",
-            "phash",
-            "dhash",
-            "ahash",
-            "histogram",
-            "embedding",
-            "path_bytes",
-            "size",
-            "mtime_ns",
-            "dupe"
-        ]
-    );
+fn every_frozen_shard_reads_back_to_its_rows() {
+    for version in 1..=shard::VERSION {
+        let (m, got, schema) = read(&fixture_v(version));
+        assert_eq!(m, meta());
+        let mut want = rows();
+        // A row without a separate dupe vector stays without one.
+        want[2].1.as_mut().expect("embedding").dupe.clear();
+        if version == 1 {
+            want[0].2 = None; // no signatures before version 2
+        }
+        assert_eq!(got, want, "shard_v{version}");
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let mut columns = V1_COLUMNS.to_vec();
+        if version >= 2 {
+            columns.push("signature");
+        }
+        assert_eq!(names, columns, "shard_v{version}");
+    }
 }
+
+const V1_COLUMNS: [&str; 14] = [
+    "path",
+    "digest",
+    "width",
+    "height",
+    "format",
+    "phash",
+    "dhash",
+    "ahash",
+    "histogram",
+    "embedding",
+    "path_bytes",
+    "size",
+    "mtime_ns",
+    "dupe",
+];
 
 #[test]
 fn todays_writer_writes_the_frozen_schema() {

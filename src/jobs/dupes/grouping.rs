@@ -11,10 +11,17 @@ use std::collections::{HashMap, HashSet};
 
 use crate::index::unionfind::UnionFind;
 
+/// Components up to this size also consult `linked` (each call may run a
+/// verification); larger ones are split along their edges only, so a
+/// pathological component costs edges, not size².
+pub(super) const LINKED_UP_TO: usize = 64;
+
 /// Star groups (two or more images each) over `n` images, from the
 /// accepted pairs `edges` (plus `linked`, for pairs known to match without
-/// an edge, e.g. identical bytes). `rank` orders a component best keeper
-/// first. Each group lists its keeper first.
+/// an edge: identical bytes, a verified copy the candidates did not pair;
+/// consulted in components of up to [`LINKED_UP_TO`] images). `rank`
+/// orders a component best keeper first. Each group lists its keeper
+/// first.
 pub(super) fn star_groups(
     n: usize,
     edges: &[(u32, u32)],
@@ -38,8 +45,10 @@ pub(super) fn star_groups(
     }
     let mut groups = Vec::new();
     for members in components.into_values() {
+        let small = members.len() <= LINKED_UP_TO;
         let members = rank(&members);
-        let is_linked = |a: u32, b: u32| adjacent.contains(&(a.min(b), a.max(b))) || linked(a, b);
+        let is_linked =
+            |a: u32, b: u32| adjacent.contains(&(a.min(b), a.max(b))) || (small && linked(a, b));
         split(members, &is_linked, &mut groups);
     }
     groups.sort();
@@ -50,9 +59,8 @@ pub(super) fn star_groups(
 fn split(mut members: Vec<u32>, linked: &impl Fn(u32, u32) -> bool, out: &mut Vec<Vec<u32>>) {
     while members.len() > 1 {
         let keeper = members[0];
-        let (star, rest): (Vec<u32>, Vec<u32>) = members[1..]
-            .iter()
-            .partition(|&&m| linked(keeper, m));
+        let (star, rest): (Vec<u32>, Vec<u32>) =
+            members[1..].iter().partition(|&&m| linked(keeper, m));
         if !star.is_empty() {
             let mut group = Vec::with_capacity(star.len() + 1);
             group.push(keeper);

@@ -119,7 +119,9 @@ impl Ranker<'_> {
     fn keys(&self, members: &[u32]) -> Vec<Key> {
         let sig = |i: u32| self.signatures.get(&i);
         let stats: Vec<Option<(f32, f32)>> = members.iter().map(|&i| sig(i).map(tones)).collect();
-        let any_colour = members.iter().any(|&i| sig(i).is_some_and(|s| !s.edits.grey));
+        let any_colour = members
+            .iter()
+            .any(|&i| sig(i).is_some_and(|s| !s.edits.grey));
         let med_mean = median(stats.iter().flatten().map(|t| t.0).collect());
         let med_spread = median(stats.iter().flatten().map(|t| t.1).collect());
         let min_quant = members

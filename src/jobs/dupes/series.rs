@@ -38,6 +38,25 @@ pub(super) struct Verified {
     pub signatures: HashMap<u32, signature::Signature>,
 }
 
+impl Verified {
+    /// Whether `a` and `b`, two images of one component that the
+    /// candidate stage did not pair (or paired and rejected), are copies
+    /// by verification alone: a keeper takes every member that is a
+    /// verified copy of *it*, whether or not the candidates linked the two
+    /// directly (the cheap stage misses some pairs that a third image
+    /// bridges). A pair already judged keeps its verdict.
+    pub fn copies_on_sight(&self, a: u32, b: u32, colour_variants_apart: bool) -> bool {
+        if let Some(v) = self.verdicts.get(&(a.min(b), a.max(b))) {
+            return v.copy(colour_variants_apart);
+        }
+        match (self.signatures.get(&a), self.signatures.get(&b)) {
+            (Some(x), Some(y)) => verify::verify(x, y)
+                .is_some_and(|v| v.detail.is_some() && v.copy(colour_variants_apart)),
+            _ => false,
+        }
+    }
+}
+
 /// Verify each of the `accepted` pairs. A pair lacking a signature on
 /// either side (an image indexed before signatures existed) stays a copy,
 /// as the candidate rule judged it.
@@ -118,7 +137,9 @@ pub(super) fn series_report(
             names.sort();
             Series {
                 best: paths::display(&records[best as usize].1.path),
-                reason: ranker.reason(best, &shots).replacen("suggested keeper", "best shot", 1),
+                reason: ranker
+                    .reason(best, &shots)
+                    .replacen("suggested keeper", "best shot", 1),
                 shots: names,
             }
         })

@@ -89,6 +89,8 @@ struct Work {
     candidate: Candidate,
     old: Option<(ImageId, ImageRecord)>,
     old_embedding_current: bool,
+    /// The old record has a current copy signature.
+    old_signed: bool,
 }
 
 enum Outcome {
@@ -160,9 +162,9 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
     summary.skipped = summary.skipped_files.len();
 
     store.add_roots(&walked.roots)?;
-    let (mut existing, embedding_codes) = load_existing(store, &mut summary)?;
+    let (mut existing, derived) = load_existing(store, &mut summary)?;
     stored::mark_dirty(store)?;
-    let (work, unchanged) = plan(walked.candidates, &mut existing, &embedding_codes, codes);
+    let (work, unchanged) = plan(walked.candidates, &mut existing, &derived, codes);
     summary.unchanged = unchanged;
     summary.removed = remove_gone(store, &walked.roots, &existing, &walked.aliases)?;
 

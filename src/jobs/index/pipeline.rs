@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use super::inference::inference_stage;
 use super::plan::features_current;
-use super::{Analysed, Codes, IndexConfig, IndexSummary, FileWarning, OldRecord, Outcome, Work};
+use super::{Analysed, Codes, FileWarning, IndexConfig, IndexSummary, OldRecord, Outcome, Work};
 use crate::decode;
 use crate::error::{Error, Result};
 use crate::features::{self, embedding::Embedder, embedding::ModelSpec};
@@ -235,7 +235,11 @@ fn analyse_file(
     let bytes = decode::read_file(&c.path, &cfg.decode)?;
     let digest: [u8; 32] = blake3::hash(&bytes).into();
     if let Some((id, old)) = &w.old {
-        if old.digest == digest && features_current(old, codes) && w.old_embedding_current {
+        if old.digest == digest
+            && features_current(old, codes)
+            && w.old_embedding_current
+            && w.old_signed
+        {
             let mut rec = old.clone();
             rec.size = bytes.len() as u64;
             rec.mtime_ns = c.mtime_ns;

@@ -2,7 +2,7 @@
 //! which walked files are new, changed or unchanged, and which records
 //! belong to files that are gone.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use super::{Codes, IndexSummary, Work};
@@ -13,12 +13,20 @@ use crate::walk::{self, Candidate};
 
 pub(super) type Existing = HashMap<Vec<u8>, (ImageId, ImageRecord)>;
 
-/// Current records by path, and each image's embedding fingerprint.
+/// What the store holds beside the image records: each image's embedding
+/// fingerprint, and the images whose copy signature is current (an image
+/// without one is analysed again, so `dupes` can verify its pairs).
+pub(super) struct Derived {
+    pub embeddings: HashMap<ImageId, u32>,
+    pub signed: HashSet<ImageId>,
+}
+
+/// Current records by path, and what is derived from them ([`Derived`]).
 /// Corrupt records are dropped here so that their files are re-indexed.
 pub(super) fn load_existing(
     store: &Store,
     summary: &mut IndexSummary,
-) -> Result<(Existing, HashMap<ImageId, u32>)> {
+) -> Result<(Existing, Derived)> {
     let scan = store.scan_images()?;
     for (id, _) in &scan.corrupt {
         store.remove_image(*id)?;
@@ -37,7 +45,14 @@ pub(super) fn load_existing(
         .into_iter()
         .map(|(id, e)| (id, e.fingerprint))
         .collect();
-    Ok((existing, codes))
+    let signed = store.signature_ids(&crate::features::signature::fingerprint())?;
+    Ok((
+        existing,
+        Derived {
+            embeddings: codes,
+            signed,
+        },
+    ))
 }
 
 /// Split candidates into work and unchanged files. Entries matched to a
@@ -46,7 +61,7 @@ pub(super) fn load_existing(
 pub(super) fn plan(
     candidates: Vec<Candidate>,
     existing: &mut Existing,
-    embedding_codes: &HashMap<ImageId, u32>,
+    derived: &Derived,
     codes: Codes,
 ) -> (Vec<Work>, usize) {
     let mut work = Vec::new();
@@ -55,12 +70,16 @@ pub(super) fn plan(
         let old = existing.remove(&paths::to_bytes(&c.path));
         let old_embedding_current = match (&old, codes.embedding) {
             (_, None) => true,
-            (Some((id, _)), Some(code)) => embedding_codes.get(id) == Some(&code),
+            (Some((id, _)), Some(code)) => derived.embeddings.get(id) == Some(&code),
             (None, Some(_)) => false,
         };
+        let old_signed = old
+            .as_ref()
+            .is_some_and(|(id, _)| derived.signed.contains(id));
         match old {
             Some((_, ref r))
                 if r.size == c.size
+                    && old_signed
                     && r.mtime_ns == c.mtime_ns
                     && old_embedding_current
                     && features_current(r, codes) =>
@@ -71,6 +90,7 @@ pub(super) fn plan(
                 candidate: c,
                 old,
                 old_embedding_current,
+                old_signed,
             }),
         }
     }

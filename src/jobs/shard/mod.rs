@@ -7,8 +7,9 @@
 //! metadata the format version and the feature fingerprints its columns were
 //! made under, so mixing features of different models or settings is caught.
 //!
-//! Layout, format version [`VERSION`] (frozen fixture:
-//! `tests/fixtures/formats/shard_v1.parquet`):
+//! Layout, format version [`VERSION`] (frozen fixtures:
+//! `tests/fixtures/formats/shard_v1.parquet`, `shard_v2.parquet`; version 1
+//! had no `signature` column and is still read):
 //!
 //! | column | type | notes |
 //! | --- | --- | --- |
@@ -23,6 +24,7 @@
 //! | `size` | UInt64 | file size in bytes |
 //! | `mtime_ns` | Int64 | modification time, ns since the epoch |
 //! | `dupe` | FixedSizeList<Float32>[d], nullable | the model's separate dupe vector, when it has one |
+//! | `signature` | Binary, nullable | the copy signature record `dupes` verifies pairs with, as stored (versioned, carrying its own fingerprint) |
 //!
 //! `histogram`, `embedding` and `dupe` are left out when no row has one.
 //! Metadata keys: [`KEY_VERSION`], `imgdex.fingerprint.<feature>` for
@@ -36,6 +38,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use crate::error::Result;
 use crate::store::record::fingerprint_code;
+use crate::store::signatures::SignatureRecord;
 use crate::store::{EmbeddingRecord, ImageRecord, Store};
 
 mod read;
@@ -45,7 +48,9 @@ pub use read::{read_rows, ShardFile};
 pub use write::{store_batches, to_batch, write_file, write_store, ROW_GROUP};
 
 /// The shard format version this build writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+/// The oldest shard format version this build reads.
+pub const OLDEST: u32 = 1;
 /// Metadata key of the format version.
 pub const KEY_VERSION: &str = "imgdex.shard.version";
 /// Metadata key prefix of the feature fingerprints.
@@ -53,8 +58,13 @@ pub const KEY_FINGERPRINT: &str = "imgdex.fingerprint.";
 /// Metadata key of the roots (JSON list of strings).
 pub const KEY_ROOTS: &str = "imgdex.roots";
 
-/// One image as a shard row: its record and, if it has one, its embedding.
-pub type Row = (ImageRecord, Option<EmbeddingRecord>);
+/// One image as a shard row: its record and, if it has them, its
+/// embedding and its copy signature.
+pub type Row = (
+    ImageRecord,
+    Option<EmbeddingRecord>,
+    Option<SignatureRecord>,
+);
 
 /// The feature fingerprint strings a shard's columns were made under.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -133,7 +143,7 @@ impl Shape {
     /// Read off the first row that has each list.
     pub fn of_rows(rows: &[Row]) -> Shape {
         let mut s = Shape::default();
-        for (r, e) in rows {
+        for (r, e, _) in rows {
             if s.bins == 0 {
                 s.bins = r.histogram.as_ref().map_or(0, |h| h.value.values.len());
             }
@@ -159,6 +169,7 @@ impl Shape {
         if self.dupe > 0 {
             fields.push(Field::new("dupe", list_type(self.dupe), true));
         }
+        fields.push(Field::new("signature", DataType::Binary, true));
         Arc::new(Schema::new(fields).with_metadata(meta.to_kv()))
     }
 }

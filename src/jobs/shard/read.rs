@@ -13,9 +13,13 @@ use arrow_array::types::{Float32Type, Int64Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
 
-use super::{Fingerprints, Row, ShardMeta, KEY_FINGERPRINT, KEY_ROOTS, KEY_VERSION, VERSION};
+use super::{
+    Fingerprints, Row, ShardMeta, KEY_FINGERPRINT, KEY_ROOTS, KEY_VERSION, OLDEST, VERSION,
+};
 use crate::error::{Error, Result};
 use crate::features::{Hashes, Histogram};
+use crate::store::record;
+use crate::store::signatures::StoredSignature;
 use crate::store::{EmbeddingRecord, ImageRecord, Tagged};
 
 /// An opened shard: its metadata, and its rows still on disk.
@@ -45,9 +49,13 @@ impl ShardFile {
         };
         let version =
             get(KEY_VERSION).ok_or_else(|| bad(format!("no `{KEY_VERSION}` metadata")))?;
-        if version.trim() != VERSION.to_string() {
+        if !version
+            .trim()
+            .parse::<u32>()
+            .is_ok_and(|v| (OLDEST..=VERSION).contains(&v))
+        {
             return Err(bad(format!(
-                "shard format version {version}, this imgdex reads version {VERSION}"
+                "shard format version {version}, this imgdex reads versions {OLDEST} to {VERSION}"
             )));
         }
         let fp = |f: &str| get(&format!("{KEY_FINGERPRINT}{f}"));
@@ -94,6 +102,8 @@ struct Cols {
     hashes: [Vec<Option<u64>>; 3],
     /// histogram, embedding, dupe
     lists: Vec<Vec<Option<Vec<f32>>>>,
+    /// Encoded signature records (all `None` in a version 1 shard).
+    signatures: Vec<Option<Vec<u8>>>,
 }
 
 impl Cols {
@@ -153,6 +163,10 @@ impl Cols {
                 u64s("ahash", true)?,
             ],
             lists,
+            signatures: match batch.column_by_name("signature") {
+                Some(_) => bytes("signature")?,
+                None => vec![None; n],
+            },
         })
     }
 }
@@ -224,7 +238,12 @@ fn row(c: &Cols, i: usize, [hc, gc, ec]: [Option<u32>; 3]) -> Option<Row> {
         hashes,
         histogram,
     };
-    Some((record, embedding))
+    let signature = c.signatures[i].as_deref().and_then(|b| {
+        record::decode::<StoredSignature>(b)
+            .ok()
+            .map(|StoredSignature::V1(r)| r)
+    });
+    Some((record, embedding, signature))
 }
 
 /// A string or binary column of any offset width as byte strings.

@@ -21,6 +21,8 @@ use super::{Fingerprints, Row, Shape, ShardMeta};
 use crate::error::{Error, Result};
 use crate::jobs::export::ExportReport;
 use crate::paths;
+use crate::store::record;
+use crate::store::signatures::StoredSignature;
 use crate::store::{EmbeddingRecord, Store};
 
 /// Images per row group when a store is written.
@@ -35,8 +37,14 @@ pub fn to_batch(
 ) -> Result<RecordBatch> {
     let mut b = Columns::new(rows.len());
     let codes = fps.codes();
-    for (r, e) in rows {
+    for (r, e, s) in rows {
         b.push(r, e.as_ref(), codes, shape);
+        match s {
+            Some(s) => b
+                .signature
+                .append_value(record::encode(&StoredSignature::V1(s.clone()))),
+            None => b.signature.append_null(),
+        }
     }
     b.finish(schema, shape)
 }
@@ -109,7 +117,11 @@ pub fn store_batches(
         let mut chunk = Vec::new();
         while chunk.len() < ROW_GROUP {
             let Some(item) = images.next() else { break };
-            match item.map(|(id, r)| (r, store.get_embedding(id).ok().flatten())) {
+            let row = item.and_then(|(id, r)| {
+                let signature = store.signature_record(id)?;
+                Ok((r, store.get_embedding(id).ok().flatten(), signature))
+            });
+            match row {
                 Ok(row) => chunk.push(row),
                 Err(e) => return Some(Err(e)),
             }
@@ -151,6 +163,7 @@ struct Columns {
     path_bytes: BinaryBuilder,
     size: UInt64Builder,
     mtime: Int64Builder,
+    signature: BinaryBuilder,
 }
 
 impl Columns {
@@ -166,6 +179,7 @@ impl Columns {
             path_bytes: BinaryBuilder::with_capacity(n, 64 * n),
             size: UInt64Builder::with_capacity(n),
             mtime: Int64Builder::with_capacity(n),
+            signature: BinaryBuilder::with_capacity(n, 4400 * n),
         }
     }
 
@@ -238,6 +252,7 @@ impl Columns {
         if shape.dupe > 0 {
             cols.push(list_array(dupe, shape.dupe));
         }
+        cols.push(Arc::new(self.signature.finish()));
         RecordBatch::try_new(schema.clone(), cols).map_err(|e| Error::Shard {
             path: "(record batch)".into(),
             reason: e.to_string(),
