@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray (default 2)")
     ap.add_argument("--address", help="an existing Ray cluster (e.g. auto) instead of a local one")
     ap.add_argument("--actors", type=int, help="analyser actors (default: one per CPU)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="threads per actor for decoding and the CNN (default 1)")
     ap.add_argument("--batch", type=int, default=64, help="paths per analyse call")
     ap.add_argument("--db", help="ingest the shards into this store when done")
     a = ap.parse_args(argv)
@@ -98,21 +100,27 @@ def main(argv: list[str] | None = None) -> int:
         ray.init(address=a.address)
     else:
         ray.init(num_cpus=a.cpus, include_dashboard=False, log_to_driver=False)
-    actors = a.actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    actors = a.actors or max(1, cpus // a.threads)
+    t_init = time.perf_counter()
     ds, roots = dataset(a.source)
     rows = ds.map_batches(
         Analyse,
-        fn_constructor_kwargs={"roots": roots, "threads": 1},
+        fn_constructor_kwargs={"roots": roots, "threads": a.threads},
         batch_size=a.batch,
         batch_format="pyarrow",
         concurrency=actors,
-        num_cpus=1,
+        num_cpus=cpus / actors,  # the CPUs shared out; threads may oversubscribe them
     )
     os.makedirs(a.out_dir, exist_ok=True)
-    rows.write_parquet(a.out_dir)
+    # The actors hold every CPU until the last batch; write tasks asking for
+    # a CPU (Ray's default) would all wait for that and then for worker
+    # processes to start (~6 s here). Writing a shard takes a few ms of CPU.
+    rows.write_parquet(a.out_dir, ray_remote_args={"num_cpus": 0})
     shards = sorted(glob.glob(os.path.join(a.out_dir, "*.parquet")))
     t1 = time.perf_counter()
-    print(f"ray_index: {len(shards)} shards in {a.out_dir} ({t1 - t0:.1f} s)", file=sys.stderr)
+    print(f"ray_index: {len(shards)} shards in {a.out_dir} ({t1 - t0:.1f} s, of which "
+          f"{t_init - t0:.1f} s connecting to Ray)", file=sys.stderr)
     if a.db:
         import imgdex
 

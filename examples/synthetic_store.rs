@@ -13,9 +13,14 @@
 //! records. The whitening is fitted and the HNSW graph built at the end, as
 //! `index` would.
 //!
-//!     cargo run --release --example synthetic_store -- DB N [manifold|clusters]
+//!     cargo run --release --example synthetic_store -- DB N [manifold|clusters] [--records-only]
 //!     imgdex --db DB dupes --json > groups.json    # time this
 //!     imgdex --db DB query some.jpg                # and this
+//!
+//! `--records-only` stops after the records (no whitening, no graph): a
+//! source for `export shard` when `ingest` is what is timed. Records are
+//! flushed every 50,000, so sled's unflushed writes do not pile up in
+//! memory (at 1M they passed 19 GB before the first flush).
 //!
 //! A finished store holds `DB/synthetic.done`.
 
@@ -32,10 +37,12 @@ use imgdex::store::{EmbeddingRecord, ImageRecord, Store, StoreOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
+    let records_only = args.iter().any(|a| a == "--records-only");
+    let args: Vec<&String> = args.iter().filter(|a| *a != "--records-only").collect();
     let (db, n, generator) = match args.as_slice() {
-        [_, db, n] => (db, n, "manifold"),
-        [_, db, n, g] if g == "manifold" || g == "clusters" => (db, n, g.as_str()),
-        _ => return Err("usage: synthetic_store DB N [manifold|clusters]".into()),
+        [_, db, n] => (*db, *n, "manifold"),
+        [_, db, n, g] if *g == "manifold" || *g == "clusters" => (*db, *n, g.as_str()),
+        _ => return Err("usage: synthetic_store DB N [manifold|clusters] [--records-only]".into()),
     };
     let n: usize = n.parse()?;
     let embedder = Embedder::load(&EmbedConfig::in_dir(&EmbedConfig::default_dir()))?;
@@ -103,6 +110,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
         let emb = EmbeddingRecord::with_dupe(code, v, dupe.as_deref());
         store.put_image(id, &rec, Some(&emb))?;
+        if id % 50_000 == 0 {
+            store.flush()?;
+        }
     }
     store.flush()?;
     eprintln!(
@@ -113,6 +123,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The graph build reads the vectors back from the store, as `index`
     // does; the generated copy (5 GB at 1M) is not needed any more.
     drop((vectors, hashes));
+    if records_only {
+        std::fs::write(
+            std::path::Path::new(db).join("synthetic.done"),
+            n.to_string(),
+        )?;
+        return Ok(());
+    }
     let t = Instant::now();
     let fitted = imgdex::index::whiten::update(&store, &fp, n)?;
     store.flush()?;

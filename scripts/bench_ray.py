@@ -2,17 +2,26 @@
 """`imgdex index` against the Ray Data pipeline plus `imgdex ingest`, on the
 same folder and machine: images per second for both, alternated runs.
 
-    python scripts/bench_ray.py [DATA] [--runs 2] [--cpus 2] [--bin target/ci/imgdex]
+    python scripts/bench_ray.py [DATA] [--runs 3] [--cpus 2] [--bin target/ci/imgdex]
+                                [--threads 1] [--batch 64]
 
 DATA defaults to ../shared/data/neardup. Run with the venv that has the
 imgdex wheel and ray (scripts/setup makes .venv); the binary defaults to
 $IMGDEX_BIN, else $CARGO_TARGET_DIR (or target/) /ci/imgdex, the same build
-profile as the wheel scripts/setup installs. Each round: `index` into a fresh
-store, then `examples/ray_index.py` (local Ray with --cpus CPUs, one actor
-per CPU, startup included) into fresh shards and `ingest` of them into a
-fresh store; both stores are checked to give the same `dupes --json`
-groups. Ray's fixed cost (start, plan, stop) is measured apart, as the same
-script on an empty folder. Prints one JSON line per run and a Markdown table of the medians.
+profile as the wheel scripts/setup installs. Each round, in this order:
+`index` into a fresh store; then `examples/ray_index.py` twice, each into
+fresh shards followed by `ingest` of them into a fresh store:
+
+- cold: the script starts a local Ray (`ray.init(num_cpus=CPUS)`) and stops
+  it, as a one-off run on a laptop does;
+- warm: the script joins a Ray cluster started once before the rounds
+  (`ray start --head --num-cpus CPUS`, as the multi-node form runs; its
+  start-up is printed, not counted), then stopped.
+
+Every store is checked to give `index`'s `dupes --json` groups. Ray's fixed
+cost (start or connect, plan, stop) is measured apart, as the same script on
+an empty folder. Prints one JSON line per run and a Markdown table of the
+medians.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import glob
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -52,59 +62,154 @@ def groups(binary: str, db: str) -> list:
     return sorted(sorted(g) for g in json.loads(out)["groups"])
 
 
-def one_round(binary: str, data: str, cpus: int, work: str) -> dict:
-    db_i, db_r, shards = (os.path.join(work, n) for n in ("index.db", "ray.db", "shards"))
-    t_index, out = timed([binary, "--db", db_i, "--quiet", "index", "--json", data])
-    s = json.loads(out)
-    n = s["indexed"]
+def pipeline(data: str, shards: str, ray_args: list[str]) -> float:
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
-    t_ray, _ = timed([sys.executable, os.path.join(ROOT, "examples", "ray_index.py"), data, shards,
-                      "--cpus", str(cpus)], env=env)
+    t, _ = timed([sys.executable, os.path.join(ROOT, "examples", "ray_index.py"), data, shards,
+                  *ray_args], env=env)
+    return t
+
+
+def ray_run(binary: str, data: str, work: str, name: str, ray_args: list[str], want: list) -> dict:
+    """The Ray pipeline into fresh shards, `ingest` of them, and the fixed cost."""
+    db, shards = os.path.join(work, f"{name}.db"), os.path.join(work, f"{name}-shards")
+    t_ray = pipeline(data, shards, ray_args)
     files = sorted(glob.glob(os.path.join(shards, "*.parquet")))
-    # Ray's fixed cost: the same script on an empty folder (start, plan, stop).
-    empty = os.path.join(work, "empty")
-    os.makedirs(empty, exist_ok=True)
-    t_fixed, _ = timed([sys.executable, os.path.join(ROOT, "examples", "ray_index.py"), empty,
-                        os.path.join(work, "empty-out"), "--cpus", str(cpus)], env=env)
-    shutil.rmtree(os.path.join(work, "empty-out"), ignore_errors=True)
-    t_ingest, out = timed([binary, "--db", db_r, "--quiet", "ingest", "--json", *files])
+    t_ingest, out = timed([binary, "--db", db, "--quiet", "ingest", "--json", *files])
     rows = json.loads(out)["rows"]
-    same = groups(binary, db_i) == groups(binary, db_r)
-    for p in (db_i, db_r, shards):
+    same = groups(binary, db) == want
+    empty, empty_out = os.path.join(work, "empty"), os.path.join(work, "empty-out")
+    os.makedirs(empty, exist_ok=True)
+    t_fixed = pipeline(empty, empty_out, ray_args)
+    for p in (db, shards, empty_out):
         shutil.rmtree(p, ignore_errors=True)
-    total = t_ray + t_ingest
-    return {
-        "images": n, "rows": rows, "shards": len(files), "same_groups": same,
-        "index_s": round(t_index, 2), "ray_s": round(t_ray, 2), "ingest_s": round(t_ingest, 2),
-        "ray_fixed_s": round(t_fixed, 2),
-        "index_img_s": round(n / t_index, 1), "ray_ingest_img_s": round(rows / total, 1),
-        "overhead": round(total / t_index - 1, 3),
-        "overhead_past_startup": round((total - t_fixed) / t_index - 1, 3),
-    }
+    return {"rows": rows, "shards": len(files), "same_groups": same, "ray_s": round(t_ray, 2),
+            "ingest_s": round(t_ingest, 2), "fixed_s": round(t_fixed, 2)}
+
+
+def one_round(binary: str, data: str, a, work: str, address: str | None) -> dict:
+    db_i = os.path.join(work, "index.db")
+    t_index, out = timed([binary, "--db", db_i, "--quiet", "index", "--json", data])
+    n = json.loads(out)["indexed"]
+    want = groups(binary, db_i)
+    shutil.rmtree(db_i, ignore_errors=True)
+    common = ["--threads", str(a.threads), "--batch", str(a.batch), "--actors", str(a.actors)]
+    r = {"images": n, "index_s": round(t_index, 2), "index_img_s": round(n / t_index, 1)}
+    modes = {"cold": ["--cpus", str(a.cpus)], "warm": ["--address", address]} if address else \
+        {"cold": ["--cpus", str(a.cpus)]}
+    for mode, extra in modes.items():
+        m = ray_run(binary, data, work, mode, extra + common, want)
+        total = m["ray_s"] + m["ingest_s"]
+        m["img_s"] = round(m["rows"] / total, 1)
+        m["overhead"] = round(total / t_index - 1, 3)
+        m["overhead_past_fixed"] = round((total - m["fixed_s"]) / t_index - 1, 3)
+        r[mode] = m
+    return r
+
+
+def start_cluster(cpus: int, temp: str, port: int) -> tuple[str, float]:
+    """`ray start --head` with its own temp dir and port; returns its address."""
+    t = time.perf_counter()
+    p = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ray"), "start", "--head",
+                        "--num-cpus", str(cpus), "--port", str(port), "--temp-dir", temp,
+                        "--include-dashboard", "false", "--disable-usage-stats"],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"bench_ray: ray start failed:\n{p.stderr[-3000:]}")
+    return f"127.0.0.1:{port}", time.perf_counter() - t
+
+
+def stop_cluster(temp: str) -> None:
+    """Stop the processes of the cluster `start_cluster` made (the ones
+    naming its temp dir, and their children), not every Ray on the machine
+    as `ray stop` would."""
+    procs = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        procs[int(pid)] = (ppid, temp.encode() in cmd)
+    me, ancestors = os.getpid(), set()
+    while me in procs or me == os.getpid():  # never this process or its callers
+        ancestors.add(me)
+        me = procs.get(me, (0, False))[0]
+        if me <= 1:
+            break
+    doomed = {p for p, (_, mine) in procs.items() if mine} - ancestors
+    grown = True
+    while grown:
+        kids = {p for p, (pp, _) in procs.items() if pp in doomed} - doomed - ancestors
+        grown = bool(kids)
+        doomed |= kids
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for p in doomed:
+            try:
+                os.kill(p, sig)
+            except ProcessLookupError:
+                pass
+        time.sleep(3)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("data", nargs="?", default=os.path.join(ROOT, "..", "shared", "data", "neardup"))
-    ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--cpus", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="threads per Ray actor (ray_index.py --threads)")
+    ap.add_argument("--batch", type=int, default=64, help="paths per analyse call (ray_index.py --batch)")
+    ap.add_argument("--actors", type=int, help="analyser actors (default: one per CPU)")
+    ap.add_argument("--no-warm", action="store_true", help="only the cold runs")
+    ap.add_argument("--port", type=int, default=6391, help="GCS port of the warm cluster")
+    ap.add_argument("--worker-niceness", type=int, default=0,
+                    help="nice value of Ray's worker processes (Ray's default is 15; index runs at 0)")
     ap.add_argument("--bin", default=default_bin())
     a = ap.parse_args()
+    a.actors = a.actors or a.cpus
+    # Token authentication for the warm cluster and the scripts joining it
+    # (what `ray start` and a local `ray.init` choose by default in Ray 2.60
+    # once ~/.ray/auth_token exists; explicit so both sides agree).
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    # Ray runs its worker processes (the analyser actors) at nice 15 by
+    # default; on a machine shared with other work they then lose the CPU
+    # that `index`, at nice 0, keeps. Both sides at the same priority:
+    os.environ["RAY_worker_niceness"] = str(a.worker_niceness)
     runs = []
     with tempfile.TemporaryDirectory(prefix="imgdex-bench-ray-") as work:
-        for _ in range(a.runs):
-            r = one_round(a.bin, os.path.abspath(a.data), a.cpus, work)
-            print(json.dumps(r), flush=True)
-            runs.append(r)
-    med = lambda k: statistics.median(r[k] for r in runs)
-    print(f"\n| pipeline | wall s | images/s |\n| --- | --- | --- |")
-    print(f"| `imgdex index` | {med('index_s'):.1f} | {med('index_img_s'):.1f} |")
-    print(f"| Ray ({a.cpus} CPUs) + `ingest` | {med('ray_s'):.1f} + {med('ingest_s'):.1f} "
-          f"| {med('ray_ingest_img_s'):.1f} |")
-    print(f"\nmedian of {len(runs)}: Ray + ingest takes {100 * med('overhead'):+.0f}% more wall time than "
-          f"index; {100 * med('overhead_past_startup'):+.0f}% past Ray's fixed cost "
-          f"({med('ray_fixed_s'):.1f} s: the same script on an empty folder); "
-          f"same dupes groups: {all(r['same_groups'] for r in runs)}")
+        # Ray's socket paths must stay short: its own short temp dir.
+        temp = tempfile.mkdtemp(prefix="ibr-", dir="/tmp")
+        address = None
+        try:
+            if not a.no_warm:
+                address, t_start = start_cluster(a.cpus, temp, a.port)
+                print(f"warm cluster at {address}: `ray start --head` took {t_start:.1f} s (not counted)",
+                      flush=True)
+            for _ in range(a.runs):
+                r = one_round(a.bin, os.path.abspath(a.data), a, work, address)
+                print(json.dumps(r), flush=True)
+                runs.append(r)
+        finally:
+            if address:
+                stop_cluster(temp)
+            shutil.rmtree(temp, ignore_errors=True)
+    med = lambda f: statistics.median(f(r) for r in runs)
+    n = runs[0]["images"]
+    print(f"\n{n} images, {a.cpus} CPUs, Ray actors x threads = {a.actors} x {a.threads}, "
+          f"batch {a.batch}, Ray workers at nice {a.worker_niceness}; median of {len(runs)} alternated "
+          f"rounds; load average {os.getloadavg()[0]:.1f} at the end\n")
+    print("| pipeline | wall s | images/s | vs `index` | Ray's fixed cost s |\n| --- | ---: | ---: | ---: | ---: |")
+    print(f"| `imgdex index` | {med(lambda r: r['index_s']):.1f} | {med(lambda r: r['index_img_s']):.1f} | | |")
+    for mode in ("cold", "warm"):
+        if mode not in runs[0]:
+            continue
+        label = {"cold": "Ray, cold (script starts Ray)", "warm": "Ray, warm cluster"}[mode]
+        print(f"| {label} + `ingest` | {med(lambda r: r[mode]['ray_s']):.1f} + "
+              f"{med(lambda r: r[mode]['ingest_s']):.1f} | {med(lambda r: r[mode]['img_s']):.1f} | "
+              f"{100 * med(lambda r: r[mode]['overhead']):+.0f}% | {med(lambda r: r[mode]['fixed_s']):.1f} |")
+    same = all(r[m]["same_groups"] for r in runs for m in ("cold", "warm") if m in r)
+    print(f"\nsame dupes groups as index in every run: {same}")
     return 0
 
 

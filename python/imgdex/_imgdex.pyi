@@ -20,6 +20,9 @@ def analyse(
     model: Optional[str] = None,
 ) -> Tuple[ArrowBatches, List[Tuple[str, str]]]: ...
 
+def _model_loads() -> int:
+    """How many times this process has loaded a CNN model (for tests)."""
+
 class Store:
     def __init__(self, path: str) -> None: ...
     @property

@@ -4,9 +4,11 @@
 //! `imgdex/__init__.py`) or Arrow record batches handed over through the
 //! Arrow C stream interface (`__arrow_c_stream__`, zero-copy into pyarrow),
 //! and turns a library error into `ImgdexError` carrying the library's
-//! message. The analyser's model is loaded once per process and reused.
+//! message. The models are loaded once per process and reused: the
+//! analyser's by `analyse`, the query model by every `Store.query`.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use arrow_array::ffi_stream::FFI_ArrowArrayStream;
@@ -17,7 +19,7 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
-use imgdex::features::embedding::EmbedConfig;
+use imgdex::features::embedding::{EmbedConfig, Embedder};
 use imgdex::features::FeatureConfig;
 use imgdex::jobs::analyse::{AnalyseConfig, Analyser};
 use imgdex::jobs::{dupes, info, ingest, query, shard};
@@ -68,6 +70,20 @@ impl ArrowBatches {
 type Loaded = (Option<PathBuf>, bool, usize, Analyser);
 static ANALYSER: Mutex<Option<Loaded>> = Mutex::new(None);
 
+/// The process's query model (loaded by the first query that needs it)
+/// and the model file it came from; shared by every `Store`.
+static QUERY_MODEL: Mutex<(Option<PathBuf>, Option<Embedder>)> = Mutex::new((None, None));
+
+/// Models this process has loaded (analyser and query), for tests.
+static MODEL_LOADS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many times this process has loaded a CNN model (the analyser's or
+/// the query model); a test's evidence that calls reuse one.
+#[pyfunction]
+fn _model_loads() -> usize {
+    MODEL_LOADS.load(Ordering::SeqCst)
+}
+
 fn embed_config(model: Option<PathBuf>, threads: usize) -> EmbedConfig {
     let mut cfg = EmbedConfig::in_dir(&EmbedConfig::default_dir());
     if let Some(m) = model {
@@ -100,6 +116,7 @@ fn analyse(
             *slot = None; // free the old model first
             let cfg = embed.then(|| embed_config(model.clone(), threads));
             *slot = Some((model.clone(), embed, threads, Analyser::new(cfg.as_ref())?));
+            MODEL_LOADS.fetch_add(usize::from(embed), Ordering::SeqCst);
         }
         let analyser = &mut slot.as_mut().expect("loaded above").3;
         let mut cfg = AnalyseConfig::new(paths);
@@ -175,18 +192,26 @@ impl Store {
             .detach(|| {
                 let store = open(&self.path, false)?;
                 let stored = store.fingerprint("histogram")?;
+                let ecfg = embed_config(None, 0);
+                let mut model = QUERY_MODEL.lock().unwrap_or_else(|p| p.into_inner());
+                if model.0.as_ref() != Some(&ecfg.model) {
+                    *model = (Some(ecfg.model.clone()), None); // $IMGDEX_MODELS changed
+                }
                 let cfg = query::QueryConfig {
                     image,
                     k,
                     by,
-                    embed: Some(embed_config(None, 0)),
+                    embed: Some(ecfg),
                     decode: Default::default(),
                     features: stored
                         .as_deref()
                         .and_then(FeatureConfig::from_histogram_fingerprint)
                         .unwrap_or_default(),
                 };
-                query::run(&store, &cfg)
+                let had = model.1.is_some();
+                let hits = query::run_cached(&store, &cfg, &mut model.1);
+                MODEL_LOADS.fetch_add(usize::from(!had && model.1.is_some()), Ordering::SeqCst);
+                hits
             })
             .map_err(err)?;
         json(&hits)
@@ -252,6 +277,7 @@ fn _imgdex(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Store>()?;
     m.add_class::<ArrowBatches>()?;
     m.add_function(wrap_pyfunction!(analyse, m)?)?;
+    m.add_function(wrap_pyfunction!(_model_loads, m)?)?;
     m.add("SHARD_VERSION", shard::VERSION)?;
     Ok(())
 }

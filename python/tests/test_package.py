@@ -105,3 +105,23 @@ def test_errors_carry_the_library_message(tmp_path, images, indexed):
         imgdex.Store(indexed).ingest([other])
     drop = lambda i: {k: v for k, v in i.items() if k != "store_bytes"}
     assert drop(imgdex.Store(indexed).info()) == drop(before)
+
+
+def test_store_query_reuses_one_model(images, indexed):
+    """``Store.query`` loads the CNN once per process, on the first query
+    that needs it, and every later query (from any ``Store``) reuses it; a
+    hash query loads none."""
+    from imgdex import _imgdex
+
+    q = images / "s1-small.jpg"
+    start = _imgdex._model_loads()
+    imgdex.Store(indexed).query(q, k=3, by="hash")
+    assert _imgdex._model_loads() == start
+    first = imgdex.Store(indexed).query(q, k=3, by="embedding")
+    loaded = _imgdex._model_loads()
+    assert loaded - start <= 1  # 0 if an earlier test's query loaded it
+    store = imgdex.Store(indexed)
+    for _ in range(3):
+        assert store.query(q, k=3, by="embedding") == first
+        assert imgdex.Store(indexed).query(q, k=3) == first
+    assert _imgdex._model_loads() == loaded

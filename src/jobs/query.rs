@@ -190,12 +190,56 @@ impl Drop for PendingModel {
 }
 
 pub fn run(store: &Store, cfg: &QueryConfig) -> Result<Vec<Hit>> {
-    run_with(store, cfg, None)
+    run_from(store, cfg, Model::Load)
 }
 
 /// [`run`] with the model already loading (see [`PendingModel`]); it must
 /// come from `cfg.embed`. Without one, the model is loaded when needed.
 pub fn run_with(store: &Store, cfg: &QueryConfig, model: Option<PendingModel>) -> Result<Vec<Hit>> {
+    run_from(store, cfg, model.map_or(Model::Load, Model::Pending))
+}
+
+/// [`run`] for a caller that answers many queries in one process (the
+/// Python package's `Store.query`): the model `cfg.embed` names is loaded
+/// into `slot` the first time a query needs it and reused from there.
+pub fn run_cached(
+    store: &Store,
+    cfg: &QueryConfig,
+    slot: &mut Option<Embedder>,
+) -> Result<Vec<Hit>> {
+    run_from(store, cfg, Model::Cached(slot))
+}
+
+/// Where a query's CNN comes from.
+enum Model<'a> {
+    /// Loaded from `cfg.embed` when needed, dropped after.
+    Load,
+    /// Already loading on a thread of its own.
+    Pending(PendingModel),
+    /// Kept by the caller; loaded into the slot when it is empty.
+    Cached(&'a mut Option<Embedder>),
+}
+
+impl<'a> Model<'a> {
+    /// The loaded model: the caller's, or one put in `owned`.
+    fn get<'s>(
+        self,
+        ecfg: &EmbedConfig,
+        owned: &'s mut Option<Embedder>,
+    ) -> Result<&'s mut Embedder>
+    where
+        'a: 's,
+    {
+        Ok(match self {
+            Model::Load => owned.insert(Embedder::load(ecfg)?),
+            Model::Pending(m) => owned.insert(m.wait()?),
+            Model::Cached(Some(e)) => e,
+            Model::Cached(slot) => slot.insert(Embedder::load(ecfg)?),
+        })
+    }
+}
+
+fn run_from(store: &Store, cfg: &QueryConfig, model: Model) -> Result<Vec<Hit>> {
     if cfg.k == 0 {
         return Err(Error::InvalidArgument("-k must be at least 1".into()));
     }
@@ -228,12 +272,10 @@ pub fn run_with(store: &Store, cfg: &QueryConfig, model: Option<PendingModel>) -
     let ecfg = cfg.embed.as_ref().ok_or_else(|| {
         Error::InvalidArgument("--by embedding needs the CNN model; drop --no-embed".into())
     })?;
-    let mut embedder = match model {
-        Some(m) => m.wait()?,
-        None => Embedder::load(ecfg)?,
-    };
-    probe.embedding = Some(embed_decoded(&mut embedder, &decoded)?);
-    check_model(store, &embedder)?;
+    let mut owned = None;
+    let embedder = model.get(ecfg, &mut owned)?;
+    probe.embedding = Some(embed_decoded(embedder, &decoded)?);
+    check_model(store, embedder)?;
     let fp = embedder.fingerprint().to_string();
     let (ann, vectors) = stored::open_for_query(store, &fp, HnswParams::default())?;
     // The graph is in the store's search space: bring the query there too.

@@ -1,5 +1,6 @@
 //! Shards and `ingest`: a store exported as a shard and ingested into an
-//! empty store answers `info`, `query` and `dupes` exactly like the source;
+//! empty store answers `info`, `query`, `dupes`, `cluster` and `classify`
+//! exactly like the source;
 //! shards made under different feature settings are refused with both
 //! sources named and the store left as it was; rows are upserted by path
 //! (a newer mtime wins) and `--map-prefix` rewrites their paths.
@@ -98,6 +99,76 @@ fn an_ingested_shard_answers_like_the_store_it_came_from() {
     let again = sb.root.join("again.parquet");
     export(&db2, &again);
     assert_eq!(shard_rows(&shard), shard_rows(&again));
+}
+
+/// `cluster` (saved labels included) and `classify` (train, then predict
+/// for new and for stored images) give the same answers on an ingested
+/// store as on the indexed one it was exported from.
+#[test]
+fn an_ingested_store_clusters_and_classifies_like_the_indexed_one() {
+    let sb = Sandbox::new();
+    let root = sb.dir("lib");
+    let fresh = sb.dir("fresh");
+    for (c, class) in ["red", "green", "blue"].iter().enumerate() {
+        let dir = sb.dir(&format!("lib/{class}"));
+        for i in 0..6u64 {
+            let img = util::scene(500 + 37 * c as u64 + i, 160, 120);
+            util::write_png(&dir.join(format!("{i}.png")), &img);
+        }
+        let img = util::scene(900 + c as u64, 160, 120);
+        util::write_png(&fresh.join(format!("{class}.png")), &img);
+    }
+    sb.index([&root]).0.assert_code(0);
+    let shard = sb.root.join("lib.parquet");
+    export(&sb.db(), &shard);
+    let db2 = sb.root.join("db2");
+    ingest(&db2, &[&shard], &[]).assert_code(0);
+    let (fresh, stored) = (disp(&fresh), disp(&root.join("green/2.png")));
+    let steps: [&[&str]; 6] = [
+        &["cluster", "--json", "--k", "3", "--seed", "1"],
+        &["cluster", "--json", "--k-range", "2..6", "--seed", "2"],
+        &["export", "clusters", "--format", "json"],
+        &[
+            "classify",
+            "train",
+            "--json",
+            "--val-fraction",
+            "0.3",
+            "--seed",
+            "2",
+        ],
+        &["classify", "predict", "--json", &fresh],
+        &["classify", "predict", "--json", &stored],
+    ];
+    for args in steps {
+        let (a, b) = (util::imgdex(&sb.db(), args), util::imgdex(&db2, args));
+        a.assert_code(0);
+        b.assert_code(0);
+        assert_eq!(
+            without_timings(a.json()),
+            without_timings(b.json()),
+            "{args:?}"
+        );
+    }
+}
+
+fn disp(p: &Path) -> String {
+    p.to_str().expect("utf-8 path").to_owned()
+}
+
+/// A JSON report without its wall-clock fields (`*_s`, `*seconds`, `timings`).
+fn without_timings(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.retain(|k, _| !k.ends_with("_s") && !k.ends_with("seconds") && k != "timings");
+        for x in o.values_mut() {
+            *x = without_timings(x.take());
+        }
+    } else if let Some(a) = v.as_array_mut() {
+        for x in a {
+            *x = without_timings(x.take());
+        }
+    }
+    v
 }
 
 /// The rows of a shard, read back through the library.
