@@ -163,11 +163,16 @@ impl Cols {
                 u64s("ahash", true)?,
             ],
             lists,
-            signatures: match batch.column_by_name("signature") {
-                Some(_) => bytes("signature")?,
-                None => vec![None; n],
-            },
+            signatures: signatures(batch, &bad)?,
         })
+    }
+}
+
+/// The encoded signature records (all `None` in a version 1 shard).
+fn signatures(batch: &RecordBatch, bad: &impl Fn(String) -> Error) -> Result<Vec<Option<Vec<u8>>>> {
+    match batch.column_by_name("signature") {
+        Some(c) => binary(c).ok_or_else(|| bad("`signature` is not a binary column".into())),
+        None => Ok(vec![None; batch.num_rows()]),
     }
 }
 
