@@ -69,7 +69,7 @@ def test_features_is_the_shard(indexed, tmp_path):
     run(indexed, "export", "shard", "--out", shard)
     t = imgdex.Store(indexed).features()
     assert t.equals(pq.read_table(shard))
-    assert t.schema.metadata[b"imgdex.shard.version"] == b"1"
+    assert t.schema.metadata[b"imgdex.shard.version"] == b"2"
     sub = imgdex.Store(indexed).features(columns=["path", "phash"])
     assert sub.column_names == ["path", "phash"]
 

@@ -2,7 +2,8 @@
 //! copies are often mirrored, cropped, rotated by a few degrees or framed
 //! (the frame is already trimmed), so the pair is first brought into
 //! register. The search runs on half-resolution grids (cheap) and finds
-//! the mirror, crop window (of either image, side 75–100%, any offset) or
+//! the mirror, crop window (of either image, side 75–100%, centred, then
+//! shifted and rescaled around the best) or
 //! rotation whose linear tone fit leaves the least residual over the best
 //! three quarters of a 4×4 grid of cells, so that an overlay band (a
 //! caption) does not pull the search towards a crop that hides it.
@@ -155,7 +156,8 @@ pub(super) fn best_alignment(a: &Grid, b: &Grid, aspect: f32) -> Align {
             best.set((r, al));
         }
     };
-    const STEPS: [f32; 3] = [-1.0, 0.0, 1.0];
+    // Crop windows are tried centred here; the refinement below shifts them.
+    const CENTRED: [f32; 1] = [0.0];
     for flip in [false, true] {
         let base = Align { flip, ..IDENTITY };
         consider(base);
@@ -164,7 +166,7 @@ pub(super) fn best_alignment(a: &Grid, b: &Grid, aspect: f32) -> Align {
         }
         for crop_b in [false, true] {
             for scale in [0.95, 0.9, 0.85, 0.8, 0.75] {
-                for (ox, oy) in STEPS.iter().flat_map(|&x| STEPS.map(|y| (x, y))) {
+                for (ox, oy) in CENTRED.iter().flat_map(|&x| CENTRED.map(|y| (x, y))) {
                     consider(Align {
                         scale,
                         crop_b,
@@ -178,8 +180,8 @@ pub(super) fn best_alignment(a: &Grid, b: &Grid, aspect: f32) -> Align {
     }
     let coarse = best.get().1;
     if coarse.scale < 1.0 {
-        for k in -4..=4 {
-            let scale = (coarse.scale + k as f32 * 0.0075).min(0.995);
+        for k in -2..=2 {
+            let scale = (coarse.scale + k as f32 * 0.0125).min(0.995);
             for ox in [-1.0, -0.5, 0.0, 0.5, 1.0] {
                 for oy in [-1.0, -0.5, 0.0, 0.5, 1.0] {
                     consider(Align {
@@ -213,9 +215,9 @@ pub(super) fn refine(a: &Grid, b: &Grid, al: Align, aspect: f32) -> Align {
             best = (r, c);
         }
     };
-    const FINE: [f32; 5] = [-0.3, -0.15, 0.0, 0.15, 0.3];
+    const FINE: [f32; 3] = [-0.2, 0.0, 0.2];
     if al.scale < 1.0 {
-        for ds in [-0.006, -0.003, 0.0, 0.003, 0.006] {
+        for ds in [-0.005, 0.0, 0.005] {
             for dx in FINE {
                 for dy in FINE {
                     consider(Align {

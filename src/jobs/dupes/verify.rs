@@ -17,8 +17,10 @@
 //!    second-worst cell (one odd cell is noise, two are a change), with
 //!    the top or bottom row of cells left out when that helps (a caption
 //!    band) and clipped-white pixels ignored (a brightened sky).
-//! 3. The best of the found alignment and the unaligned pair (mirrored or
-//!    not) is kept: a search fooled by an overlay band cannot lose a copy.
+//! 3. The unaligned pair (mirrored or not) is scored first, and only when
+//!    it does not pass is an alignment searched (most copies need none,
+//!    and the search is most of the cost); the best score is kept, so a
+//!    search fooled by an overlay band cannot lose a copy.
 //!
 //! A pair whose score reaches [`MIN_DETAIL`] is a copy; below, a *series*
 //! pair (similar shots). A pair with too little detail to judge (flat
@@ -91,36 +93,48 @@ fn detail_match(ga: &Grid, gb: &Grid, aspect: f32) -> (Option<f32>, bool) {
         let same = flat_a && flat_b && (mean(&ga.v) - mean(&gb.v)).abs() < 8.0;
         return (Some(if same { 1.0 } else { 0.0 }), false);
     }
+    // Most copies need no alignment (re-encoded, resized, graded,
+    // captioned, framed: the frame is trimmed): try the pair as it is, and
+    // mirrored, before searching crops and rotations.
+    let mut best: (Option<f32>, bool) = (None, false);
+    for al in [
+        IDENTITY,
+        Align {
+            flip: true,
+            ..IDENTITY
+        },
+    ] {
+        consider(ga, gb, al, aspect, &mut best);
+    }
+    if best.0.is_some_and(|s| s >= MIN_DETAIL) {
+        return best;
+    }
     let found = match ga.n >= SIDE {
-        true => align::refine(
-            ga,
-            gb,
-            align::best_alignment(&ga.half(), &gb.half(), aspect),
-            aspect,
-        ),
+        true => {
+            let coarse = align::best_alignment(&ga.half(), &gb.half(), aspect);
+            align::refine(ga, gb, coarse, aspect)
+        }
         false => align::best_alignment(ga, gb, aspect),
     };
-    let plain = Align {
-        flip: found.flip,
-        ..IDENTITY
+    consider(ga, gb, found, aspect, &mut best);
+    best
+}
+
+/// Score the pair under `al`, keeping the best score (and its mirroring).
+fn consider(ga: &Grid, gb: &Grid, al: Align, aspect: f32, best: &mut (Option<f32>, bool)) {
+    let (x, y) = align::apply(ga, gb, al, aspect);
+    // Resampling blurs the resampled side a little: blur the other alike,
+    // so a crop or a rotation is not taken for lost detail.
+    let (x, y) = match (al.scale < 1.0 || al.deg != 0.0, al.crop_b) {
+        (false, _) => (x, y),
+        (true, false) => (x, soften(&y)),
+        (true, true) => (soften(&x), y),
     };
-    let mut best: (Option<f32>, bool) = (None, found.flip);
-    for al in [found, plain, IDENTITY] {
-        let (x, y) = align::apply(ga, gb, al, aspect);
-        // Resampling blurs the resampled side a little: blur the other
-        // alike, so a crop or a rotation is not taken for lost detail.
-        let (x, y) = match (al.scale < 1.0 || al.deg != 0.0, al.crop_b) {
-            (false, _) => (x, y),
-            (true, false) => (x, soften(&y)),
-            (true, true) => (soften(&x), y),
-        };
-        if let Some(s) = detail_score(&x, &y) {
-            if best.0.is_none_or(|b| s > b) {
-                best = (Some(s), al.flip);
-            }
+    if let Some(s) = detail_score(&x, &y) {
+        if best.0.is_none_or(|b| s > b) {
+            *best = (Some(s), al.flip);
         }
     }
-    best
 }
 
 /// The detail correlation of x and y on a 4×4 grid of cells: the
