@@ -16,6 +16,7 @@ pub mod m001_initial;
 pub mod m002_embeddings;
 pub mod m003_results;
 pub mod m004_stale;
+pub mod m006_decisions;
 
 /// One schema step: applying it to a store at `version - 1` yields `version`.
 pub struct Step {
@@ -31,6 +32,7 @@ pub const STEPS: &[Step] = &[
     m002_embeddings::STEP,
     m003_results::STEP,
     m004_stale::STEP,
+    m006_decisions::STEP,
 ];
 
 /// The schema version this build writes.

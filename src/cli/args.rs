@@ -36,6 +36,8 @@ pub enum Command {
     Query(QueryArgs),
     /// Groups of near-duplicate images in the store (and acting on them with --apply).
     Dupes(DupesArgs),
+    /// Record review decisions `dupes` honours: not duplicates, a chosen keeper, reviewed.
+    Decide(super::decide::DecideArgs),
     /// Reverse the actions recorded in a `dupes --apply` journal.
     Undo(UndoArgs),
     /// Rebuild a damaged store: move its files aside, keep what can still
@@ -167,6 +169,10 @@ pub struct DupesArgs {
     /// Write a self-contained HTML page with thumbnails per group for review.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Reference folder (repeatable): its files win the keeper choice and
+    /// are never acted on, with --apply or otherwise.
+    #[arg(long, value_name = "DIR")]
+    pub reference: Vec<PathBuf>,
     #[command(flatten)]
     pub act: super::apply::ApplyArgs,
     /// Print the report as JSON on stdout (for scripts) instead of text.
@@ -228,6 +234,10 @@ pub struct ServeArgs {
     /// Write the API token to FILE (mode 0600) for scripts, besides printing it.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// Reference folder (repeatable): its files win the keeper choice in
+    /// the Duplicates tab and are never acted on.
+    #[arg(long, value_name = "DIR")]
+    pub reference: Vec<PathBuf>,
     #[command(flatten)]
     pub decode: DecodeArgs,
     #[command(flatten)]

@@ -25,12 +25,14 @@ use crate::paths;
 use crate::store::{ImageId, ImageRecord, Store};
 
 mod config;
+mod decisions;
 mod detail;
 mod judged;
 mod preset;
 pub use config::{
     DupesBy, DupesConfig, EmbeddingRule, Neighbours, DEFAULT_EMBEDDING_RULE, DEFAULT_RULE,
 };
+pub use decisions::{canonical_folders, under_reference, DecisionEffect, KeeperBy};
 pub use preset::*;
 
 /// The evidence about one candidate pair.
@@ -57,6 +59,8 @@ pub struct Member {
     pub bytes: u64,
     /// Why this image is in the group (relative to the keeper).
     pub reason: String,
+    /// Under a reference folder: never acted on.
+    pub reference: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -65,6 +69,13 @@ pub struct GroupDetail {
     pub keeper: String,
     #[serde(skip)]
     pub keeper_file: PathBuf,
+    /// Why the keeper is the keeper: the rule, a decision, a reference folder.
+    pub keeper_by: KeeperBy,
+    /// A "reviewed" decision covers every member.
+    pub reviewed: bool,
+    /// Bytes the members that would be acted on take (not the keeper, not
+    /// reference files).
+    pub reclaim_bytes: u64,
     pub members: Vec<Member>,
 }
 
@@ -76,6 +87,10 @@ pub struct DupesReport {
     pub details: Vec<GroupDetail>,
     /// What produced the candidates ("hash", "hash+exact-knn", "hash+hnsw-knn", ...).
     pub method: String,
+    /// What stored decisions and reference folders changed.
+    pub decisions: DecisionEffect,
+    /// Sum of the groups' `reclaim_bytes`.
+    pub reclaim_bytes: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pairs: Option<Vec<Pair>>,
 }
@@ -92,12 +107,21 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
         .collect();
     let mut uf = UnionFind::new(records.len());
     let mut evidence = Evidence::new();
-    let method = candidates(store, cfg, &records, &index_of, &mut uf, &mut evidence)?;
+    let review = decisions::Review::load(store, &cfg.reference, &records)?;
+    let method = candidates(
+        store,
+        cfg,
+        &records,
+        &index_of,
+        &mut uf,
+        &mut evidence,
+        &review,
+    )?;
     let mut pairs = Vec::new();
     for (&(a, b), &cos) in &evidence {
         let (ra, rb) = (&records[a as usize].1, &records[b as usize].1);
         let (ph, dh) = hash_distances(ra, rb);
-        let dup = decide(cfg, cos, ph, dh) && colours_agree(cfg, ra, rb);
+        let dup = decide(cfg, cos, ph, dh) && colours_agree(cfg, ra, rb) && review.allows(a, b);
         if dup {
             uf.union(a, b);
         }
@@ -112,7 +136,7 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
             });
         }
     }
-    let mut report = report(uf, &records, &evidence);
+    let mut report = report(uf, &records, &evidence, &review);
     report.method = method;
     report.pairs = cfg.with_pairs.then_some(pairs);
     Ok(report)
@@ -144,6 +168,7 @@ fn candidates(
     index_of: &HashMap<ImageId, u32>,
     uf: &mut UnionFind,
     evidence: &mut Evidence,
+    review: &decisions::Review,
 ) -> Result<String> {
     let mut method = String::new();
     if cfg.by == DupesBy::Exact {
@@ -151,7 +176,9 @@ fn candidates(
         let mut first: HashMap<[u8; 32], u32> = HashMap::new();
         for (i, (_, r)) in records.iter().enumerate() {
             let f = *first.entry(r.digest).or_insert(i as u32);
-            uf.union(f, i as u32);
+            if f == i as u32 || review.allows(f, i as u32) {
+                uf.union(f, i as u32);
+            }
         }
         return Ok(method);
     }
@@ -184,6 +211,7 @@ fn report(
     mut uf: UnionFind,
     records: &[(ImageId, ImageRecord)],
     evidence: &Evidence,
+    review: &decisions::Review,
 ) -> DupesReport {
     let mut groups: Vec<Vec<u32>> = uf.groups();
     groups
@@ -191,10 +219,11 @@ fn report(
         .for_each(|g| g.sort_by_key(|&i| paths::display(&records[i as usize].1.path)));
     let mut groups = detail::drop_shared_inodes(groups, records);
     groups.sort_by_key(|g| paths::display(&records[g[0] as usize].1.path));
-    let details = groups
+    let details: Vec<GroupDetail> = groups
         .iter()
-        .map(|g| detail::group_detail(g, records, evidence))
+        .map(|g| detail::group_detail(g, records, evidence, review))
         .collect();
+    let effect: Vec<(KeeperBy, bool)> = details.iter().map(|d| (d.keeper_by, d.reviewed)).collect();
     DupesReport {
         groups: groups
             .iter()
@@ -204,6 +233,8 @@ fn report(
                     .collect()
             })
             .collect(),
+        decisions: review.effect(&effect),
+        reclaim_bytes: details.iter().map(|d| d.reclaim_bytes).sum(),
         details,
         method: String::new(),
         pairs: None,

@@ -14,6 +14,7 @@ mod classify;
 mod cli;
 mod cluster;
 mod crash;
+mod decisions;
 mod decoding;
 mod defects;
 mod dupes;
@@ -29,6 +30,7 @@ mod migration;
 mod parquet;
 mod safety;
 mod serve;
+mod serve_decisions;
 mod server;
 mod store;
 // shards and ingest (issue 30)

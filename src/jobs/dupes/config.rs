@@ -74,6 +74,9 @@ pub struct DupesConfig {
     /// within this Hellinger distance (0..1). The hashes see luminance only,
     /// so this is what keeps a recoloured copy (a shiny sprite) apart.
     pub max_histogram: Option<f32>,
+    /// Reference folders (canonical, see [`super::canonical_folders`]):
+    /// files under them win the keeper choice and are never acted on.
+    pub reference: Vec<std::path::PathBuf>,
 }
 
 impl Default for DupesConfig {
@@ -86,6 +89,7 @@ impl Default for DupesConfig {
             neighbours: Neighbours::Auto,
             with_pairs: false,
             max_histogram: None,
+            reference: Vec::new(),
         }
     }
 }

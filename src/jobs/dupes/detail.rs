@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 
+use super::decisions::{KeeperBy, Review};
 use super::{hash_distances, Evidence, GroupDetail, Member};
 use crate::paths;
 use crate::store::{ImageId, ImageRecord};
@@ -55,34 +56,17 @@ pub(super) fn group_detail(
     group: &[u32],
     records: &[(ImageId, ImageRecord)],
     evidence: &Evidence,
+    review: &Review,
 ) -> GroupDetail {
-    let k = keeper(group, records);
+    let (k, keeper_by) = review
+        .keeper(group)
+        .unwrap_or_else(|| (keeper(group, records), KeeperBy::Rule));
     let kr = &records[k as usize].1;
     let members = group
         .iter()
         .map(|&i| {
             let r = &records[i as usize].1;
-            let reason = if i == k {
-                "suggested keeper (largest resolution, then file size, then oldest)".to_string()
-            } else {
-                let (ph, dh) = hash_distances(kr, r);
-                let cos = evidence.get(&(i.min(k), i.max(k))).copied().flatten();
-                let mut s = if r.digest == kr.digest {
-                    "identical bytes".to_string()
-                } else {
-                    format!("pHash {ph}/64 bits, dHash {dh}/64 bits from keeper")
-                };
-                if let Some(c) = cos {
-                    s.push_str(&format!(", CNN cosine distance {c:.3}"));
-                }
-                if r.width != kr.width || r.height != kr.height {
-                    s.push_str(&format!(
-                        ", {}x{} vs {}x{}",
-                        r.width, r.height, kr.width, kr.height
-                    ));
-                }
-                s
-            };
+            let reason = reason(i, k, keeper_by, records, evidence);
             Member {
                 id: records[i as usize].0,
                 path: paths::display(&r.path),
@@ -91,12 +75,57 @@ pub(super) fn group_detail(
                 height: r.height,
                 bytes: r.size,
                 reason,
+                reference: review.is_reference(i),
             }
         })
-        .collect();
+        .collect::<Vec<Member>>();
     GroupDetail {
         keeper: paths::display(&kr.path),
         keeper_file: paths::from_bytes(&kr.path),
+        keeper_by,
+        reviewed: review.is_reviewed(group),
+        reclaim_bytes: members
+            .iter()
+            .filter(|m| m.id != records[k as usize].0 && !m.reference)
+            .map(|m| m.bytes)
+            .sum(),
         members,
+    }
+}
+
+/// Why member `i` is in the group of keeper `k`.
+fn reason(
+    i: u32,
+    k: u32,
+    keeper_by: KeeperBy,
+    records: &[(ImageId, ImageRecord)],
+    evidence: &Evidence,
+) -> String {
+    let (r, kr) = (&records[i as usize].1, &records[k as usize].1);
+    if i == k {
+        match keeper_by {
+            KeeperBy::Rule => "suggested keeper (largest resolution, then file size, then oldest)",
+            KeeperBy::Decision => "chosen keeper (a stored decision)",
+            KeeperBy::Reference => "keeper: under a reference folder",
+        }
+        .to_string()
+    } else {
+        let (ph, dh) = hash_distances(kr, r);
+        let cos = evidence.get(&(i.min(k), i.max(k))).copied().flatten();
+        let mut s = if r.digest == kr.digest {
+            "identical bytes".to_string()
+        } else {
+            format!("pHash {ph}/64 bits, dHash {dh}/64 bits from keeper")
+        };
+        if let Some(c) = cos {
+            s.push_str(&format!(", CNN cosine distance {c:.3}"));
+        }
+        if r.width != kr.width || r.height != kr.height {
+            s.push_str(&format!(
+                ", {}x{} vs {}x{}",
+                r.width, r.height, kr.width, kr.height
+            ));
+        }
+        s
     }
 }
