@@ -110,6 +110,8 @@ pub fn run(store: &Store, req: &DecideRequest) -> Result<DecisionsReport> {
         }
         DecideRequest::Clear(p) => clear(store, &ids(p)?)?,
     };
+    // Durable at once: a server may be stopped by a signal at any time.
+    store.flush()?;
     let mut report = list(store)?;
     report.changed = changed;
     Ok(report)

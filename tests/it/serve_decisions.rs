@@ -46,19 +46,38 @@ fn decisions_posted_to_the_server_hold_there_and_in_the_cli() {
         srv.post_json("/api/decisions", &body).json();
         // Bad requests name what is wrong.
         let one = json!({"kind": "not-duplicate", "paths": [a_orig]});
-        assert!(srv.post_json("/api/decisions", &one).error(400).contains("two or more"));
+        assert!(srv
+            .post_json("/api/decisions", &one)
+            .error(400)
+            .contains("two or more"));
         let gone = util::disp(&photos.join("nope.png"));
         let body = json!({"kind": "keeper", "paths": [gone]});
-        assert!(srv.post_json("/api/decisions", &body).error(404).contains("nope.png"));
+        assert!(srv
+            .post_json("/api/decisions", &body)
+            .error(404)
+            .contains("nope.png"));
         let body = json!({"kind": "shred", "paths": [a_orig]});
         srv.post_json("/api/decisions", &body).error(400);
         // The cached groups were recomputed.
         let d = srv.get("/api/dupes?by=hash").json();
         assert_eq!(groups(&d).len(), 2, "{d:#}");
         assert!(!d["groups"].to_string().contains(&a_orig), "{d:#}");
-        let b = d["details"].as_array().unwrap().iter().find(|g| g["keeper"] == b_half);
-        assert_eq!(b.expect("b's keeper is the chosen one")["keeper_by"], "decision");
-        assert_eq!(srv.get("/api/decisions").json()["decisions"].as_array().unwrap().len(), 2);
+        let b = d["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["keeper"] == b_half);
+        assert_eq!(
+            b.expect("b's keeper is the chosen one")["keeper_by"],
+            "decision"
+        );
+        assert_eq!(
+            srv.get("/api/decisions").json()["decisions"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
     }
     // The server stopped (dropped): the CLI sees the same decisions.
     let out = sb.imgdex(["dupes", "--json", "--by", "hash"]);
@@ -87,7 +106,11 @@ fn serve_reference_folders_stay_out_of_plans_and_applied_files_leave_the_groups(
         .clone();
     assert_eq!(a["keeper_by"], "reference", "{a:#}");
     assert_eq!(a["reclaim_bytes"], 0, "{a:#}");
-    assert!(a["members"].as_array().unwrap().iter().all(|m| m["reference"] == true));
+    assert!(a["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["reference"] == true));
     let target = sb.root.join("moved");
     let action = format!("move:{}", target.display());
     // A client naming a reference member with another keeper: it is dropped.
@@ -102,7 +125,11 @@ fn serve_reference_folders_stay_out_of_plans_and_applied_files_leave_the_groups(
     let plan = srv.post_json("/api/dupes/apply", &body).json();
     let acts = plan["actions"].as_array().unwrap();
     assert_eq!(acts.len(), 2, "{plan:#}");
-    assert!(acts.iter().all(|x| !x["path"].as_str().unwrap().contains("/a/")), "{plan:#}");
+    assert!(
+        acts.iter()
+            .all(|x| !x["path"].as_str().unwrap().contains("/a/")),
+        "{plan:#}"
+    );
     assert_eq!(plan["bytes"], d["reclaim_bytes"], "{plan:#} vs {d:#}");
     // Apply for real: the groups are recomputed from the store at once.
     let body = json!({"action": action, "by": "hash"});
