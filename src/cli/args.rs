@@ -13,7 +13,14 @@ use imgdex::jobs::query::QueryBy;
 #[command(
     name = "imgdex",
     version,
-    about = "Index a folder of images; find near-duplicates and similar images."
+    about = "Index a folder of images; find near-duplicates and similar images.",
+    after_help = "Examples:
+  imgdex index ~/Pictures                      # build or update the store (./imgdex.db)
+  imgdex dupes --report dupes.html             # groups of near-duplicates, a page to review
+  imgdex decide not-duplicate a.jpg b.jpg      # never group these two again
+  imgdex dupes --reference ~/Pictures/Camera --apply trash --dry-run
+  imgdex query photo.jpg -k 5                  # the 5 most similar stored images
+  imgdex serve --open                          # the web UI: search, review, apply, undo"
 )]
 pub struct Args {
     /// Store directory.
@@ -58,6 +65,9 @@ pub enum Command {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  imgdex index ~/Pictures ~/Downloads      # index (or update) two folders
+  imgdex index --no-embed photos/          # hashes and histograms only, no CNN model")]
 pub struct IndexArgs {
     /// Image files and folders to index (folders recursively).
     #[arg(required = true)]
@@ -88,11 +98,11 @@ pub struct IndexOpts {
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
     /// ONNX Runtime intra-op threads per session (default: cores ÷ sessions).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, hide = true)]
     pub ort_threads: usize,
     /// ONNX Runtime sessions embedding batches side by side (default: one
     /// per core, at most 4; or cores ÷ --ort-threads).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, hide = true)]
     pub ort_sessions: usize,
     #[command(flatten)]
     pub decode: DecodeArgs,
@@ -111,6 +121,9 @@ pub struct InfoArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  imgdex query photo.jpg                   # by CNN embedding when the store has them
+  imgdex query photo.jpg --by hash -k 20   # by perceptual hash, 20 results")]
 pub struct QueryArgs {
     /// The query image file (it need not be indexed).
     pub image: PathBuf,
@@ -130,6 +143,12 @@ pub struct QueryArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  imgdex dupes                                         # list the groups and their keepers
+  imgdex dupes --preset strict --report review.html    # fewer, surer groups; a review page
+  imgdex dupes --reference ~/Pictures/Camera --apply move:/tmp/dupes --dry-run
+  imgdex dupes --apply trash                           # then: imgdex undo JOURNAL
+Decisions stored with `imgdex decide` (not duplicates, a chosen keeper) are honoured.")]
 pub struct DupesArgs {
     /// Thresholds preset: exact (identical bytes), strict (re-encodes,
     /// resizes, small edits), default, loose; explicit threshold flags override it.
@@ -206,6 +225,9 @@ pub struct InspectArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  imgdex serve --open                              # http://127.0.0.1:7878 in the browser
+  imgdex serve --reference ~/Pictures/Camera       # Camera/ files are never acted on")]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the first line of
     /// stdout says which).
