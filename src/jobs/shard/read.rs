@@ -146,11 +146,7 @@ impl Cols {
         let mtime = prim("mtime_ns", DataType::Int64, false)?.expect("required");
         let lists = float_lists(batch, &bad)?;
         Ok(Cols {
-            paths: bytes(if batch.column_by_name("path_bytes").is_some() {
-                "path_bytes"
-            } else {
-                "path"
-            })?,
+            paths: bytes(path_column(batch))?,
             digest: bytes("digest")?,
             format: bytes("format")?,
             width: u32s("width")?,
@@ -168,6 +164,16 @@ impl Cols {
                 None => vec![None; n],
             },
         })
+    }
+}
+
+/// The column holding the paths: `path_bytes` (exact bytes) when there is
+/// one, else `path`.
+fn path_column(batch: &RecordBatch) -> &'static str {
+    if batch.column_by_name("path_bytes").is_some() {
+        "path_bytes"
+    } else {
+        "path"
     }
 }
 
