@@ -68,6 +68,15 @@ impl Verdict {
 pub fn verify(a: &Signature, b: &Signature) -> Option<Verdict> {
     let (ga, gb) = (Grid::from_u8(SIDE, &a.luma)?, Grid::from_u8(SIDE, &b.luma)?);
     let aspect = a.width as f32 / a.height.max(1) as f32;
+    // Detail of a few thumbnail pixels exists only where both pictures
+    // have 1.5 pixels or more per thumbnail pixel (below, box averaging
+    // alternates one- and two-pixel boxes: aliasing, not detail); a
+    // smaller one is compared on the half-resolution grids.
+    let resolved = |s: &Signature| 2 * s.width.min(s.height) as usize >= 3 * SIDE;
+    let (ga, gb) = match resolved(a) && resolved(b) {
+        true => (ga, gb),
+        false => (ga.half(), gb.half()),
+    };
     let (detail, flip) = detail_match(&ga, &gb, aspect);
     Some(Verdict {
         detail,
@@ -82,8 +91,15 @@ fn detail_match(ga: &Grid, gb: &Grid, aspect: f32) -> (Option<f32>, bool) {
         let same = flat_a && flat_b && (mean(&ga.v) - mean(&gb.v)).abs() < 8.0;
         return (Some(if same { 1.0 } else { 0.0 }), false);
     }
-    let found = align::best_alignment(&ga.half(), &gb.half(), aspect);
-    let found = align::refine(ga, gb, found, aspect);
+    let found = match ga.n >= SIDE {
+        true => align::refine(
+            ga,
+            gb,
+            align::best_alignment(&ga.half(), &gb.half(), aspect),
+            aspect,
+        ),
+        false => align::best_alignment(ga, gb, aspect),
+    };
     let plain = Align {
         flip: found.flip,
         ..IDENTITY

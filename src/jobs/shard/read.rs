@@ -146,7 +146,11 @@ impl Cols {
         let mtime = prim("mtime_ns", DataType::Int64, false)?.expect("required");
         let lists = float_lists(batch, &bad)?;
         Ok(Cols {
-            paths: bytes(path_column(batch))?,
+            paths: bytes(if batch.column_by_name("path_bytes").is_some() {
+                "path_bytes"
+            } else {
+                "path"
+            })?,
             digest: bytes("digest")?,
             format: bytes("format")?,
             width: u32s("width")?,
@@ -159,21 +163,16 @@ impl Cols {
                 u64s("ahash", true)?,
             ],
             lists,
-            signatures: match batch.column_by_name("signature") {
-                Some(_) => bytes("signature")?,
-                None => vec![None; n],
-            },
+            signatures: signatures(batch, &bad)?,
         })
     }
 }
 
-/// The column holding the paths: `path_bytes` (exact bytes) when there is
-/// one, else `path`.
-fn path_column(batch: &RecordBatch) -> &'static str {
-    if batch.column_by_name("path_bytes").is_some() {
-        "path_bytes"
-    } else {
-        "path"
+/// The encoded signature records (all `None` in a version 1 shard).
+fn signatures(batch: &RecordBatch, bad: &impl Fn(String) -> Error) -> Result<Vec<Option<Vec<u8>>>> {
+    match batch.column_by_name("signature") {
+        Some(c) => binary(c).ok_or_else(|| bad("`signature` is not a binary column".into())),
+        None => Ok(vec![None; batch.num_rows()]),
     }
 }
 
