@@ -214,3 +214,35 @@ pub fn canonical_folders(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
 pub fn under_reference(path: &Path, reference: &[PathBuf]) -> bool {
     reference.iter().any(|d| path.starts_with(d))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chosen_keepers_then_reference_files_lead_a_ranking() {
+        let mut r = Review::default();
+        r.chosen.insert(4, 1);
+        r.chosen.insert(2, 7);
+        r.reference.insert(3);
+        r.reference.insert(0);
+        // 2 is the latest chosen keeper; the reference files keep their rank.
+        assert_eq!(r.order(vec![5, 4, 3, 2, 1, 0]), vec![2, 4, 3, 0, 5, 1]);
+        assert_eq!(r.keeper_by(2), KeeperBy::Decision);
+        assert_eq!(r.keeper_by(3), KeeperBy::Reference);
+        assert_eq!(r.keeper_by(5), KeeperBy::Rule);
+    }
+
+    #[test]
+    fn apart_is_not_counted_and_allows_is() {
+        let mut r = Review::default();
+        r.apart.insert(0, vec![1]);
+        r.apart.insert(1, vec![1, 2]);
+        r.apart.insert(2, vec![2]);
+        assert!(r.apart(0, 1) && r.apart(1, 2) && !r.apart(0, 2) && !r.apart(0, 3));
+        assert_eq!(r.kept_apart.get(), 0);
+        assert!(!r.allows(0, 1));
+        assert!(r.allows(0, 2));
+        assert_eq!(r.effect(&[]).pairs_kept_apart, 1);
+    }
+}
