@@ -17,6 +17,7 @@ pub mod m002_embeddings;
 pub mod m003_results;
 pub mod m004_stale;
 pub mod m005_signatures;
+pub mod m006_decisions;
 
 /// One schema step: applying it to a store at `version - 1` yields `version`.
 pub struct Step {
@@ -33,6 +34,7 @@ pub const STEPS: &[Step] = &[
     m003_results::STEP,
     m004_stale::STEP,
     m005_signatures::STEP,
+    m006_decisions::STEP,
 ];
 
 /// The schema version this build writes.

@@ -152,6 +152,9 @@ pub enum Error {
     #[error("{what} is not in the store")]
     NotInStore { what: String },
 
+    #[error("{}: not an indexed image of this store (a decision names indexed images; index the file first)", path.display())]
+    NotIndexed { path: PathBuf },
+
     #[error("{}: outside the store's indexed roots; not served", path.display())]
     OutsideRoots { path: PathBuf },
 

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("imgdex: error: {}", chain_text(&err));
+            eprintln!("imgdex: error: {}{}", chain_text(&err), flag_hint(&err));
             ExitCode::from(2)
         }
     }
@@ -36,4 +36,20 @@ fn chain_text(err: &anyhow::Error) -> String {
         out.push_str(&text);
     }
     out
+}
+
+/// The flag that changes the limit an error reports (library messages
+/// never name flags; the CLI does).
+fn flag_hint(err: &anyhow::Error) -> &'static str {
+    let too_big = err.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<imgdex::Error>(),
+            Some(imgdex::Error::TooManyPixels { .. })
+        )
+    });
+    if too_big {
+        " (raise the limit with --max-pixels if you trust the file)"
+    } else {
+        ""
+    }
 }

@@ -18,13 +18,16 @@ const THUMB: u32 = 160;
 /// Write the review page for `report` to `out`.
 pub fn write_html(report: &DupesReport, out: &Path) -> Result<()> {
     let mut html = String::from(HEAD);
-    let _ = writeln!(html, "<h1>imgdex: {} duplicate groups</h1><p class=meta>candidates: {}. Nothing has been deleted or moved.</p>", report.details.len(), esc(&report.method));
+    let d = &report.decisions;
+    let _ = writeln!(html, "<h1>imgdex: {} duplicate groups</h1><p class=meta>candidates: {}. {} bytes to reclaim. Stored decisions changed {} groups ({} pairs kept apart as not duplicates, {} chosen keepers, {} reference keepers). Nothing has been deleted or moved.</p>", report.details.len(), esc(&report.method), report.reclaim_bytes, d.groups_changed, d.pairs_kept_apart, d.keepers_chosen, d.reference_keepers);
     for (i, g) in report.details.iter().enumerate() {
         let _ = writeln!(
             html,
-            "<section><h2>Group {} &middot; {} images</h2><div class=row>",
+            "<section><h2>Group {} &middot; {} images &middot; {} KB to reclaim{}</h2><div class=row>",
             i + 1,
-            g.members.len()
+            g.members.len(),
+            g.reclaim_bytes / 1024,
+            if g.reviewed { " &middot; reviewed" } else { "" }
         );
         for m in &g.members {
             let keep = if m.file == g.keeper_file {
@@ -34,13 +37,14 @@ pub fn write_html(report: &DupesReport, out: &Path) -> Result<()> {
             };
             let _ = writeln!(
                 html,
-                "<figure class='{keep}'>{}<figcaption><b>{}</b><br>{}&times;{} &middot; {} KB<br><i>{}</i></figcaption></figure>",
+                "<figure class='{keep}'>{}<figcaption><b>{}</b><br>{}&times;{} &middot; {} KB<br><i>{}{}</i></figcaption></figure>",
                 thumbnail(&m.file),
                 esc(&m.path),
                 m.width,
                 m.height,
                 m.bytes / 1024,
-                esc(&m.reason)
+                esc(&m.reason),
+                if m.reference { " &middot; reference folder: never acted on" } else { "" }
             );
         }
         html.push_str("</div></section>\n");

@@ -52,6 +52,7 @@ pub fn config(a: &ApplyArgs) -> Result<Option<ApplyConfig>> {
         dry_run: a.dry_run,
         yes: a.yes,
         journal: a.journal.clone(),
+        reference: Vec::new(),
     };
     cfg.validate()?;
     Ok(Some(cfg))
@@ -99,6 +100,13 @@ pub fn run_apply(
             },
             r.skipped.len()
         );
+        out!(
+            text,
+            "{} {} ({} bytes)",
+            if r.dry_run { "would free" } else { "freed" },
+            human_bytes(r.bytes),
+            r.bytes
+        );
         if let Some(j) = &r.journal {
             out!(text, "journal: {j} (imgdex undo {j})");
         }
@@ -133,6 +141,21 @@ pub fn run_undo(db: &Path, journal: &Path, json: bool, text: &mut String) -> Res
         );
     }
     Ok(exit(r.skipped.is_empty()))
+}
+
+/// `bytes` in binary units, one decimal (`1.5 MiB`).
+pub fn human_bytes(bytes: u64) -> String {
+    let units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let (mut v, mut u) = (bytes as f64, 0);
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
 }
 
 fn exit(clean: bool) -> ExitCode {

@@ -13,7 +13,14 @@ use imgdex::jobs::query::QueryBy;
 #[command(
     name = "imgdex",
     version,
-    about = "Index a folder of images; find near-duplicates and similar images."
+    about = "Index a folder of images; find near-duplicates and similar images.",
+    after_help = "Examples:
+  imgdex index ~/Pictures                      # build or update the store (./imgdex.db)
+  imgdex dupes --report dupes.html             # groups of near-duplicates, a page to review
+  imgdex decide not-duplicate a.jpg b.jpg      # never group these two again
+  imgdex dupes --reference ~/Pictures/Camera --apply trash --dry-run
+  imgdex query photo.jpg -k 5                  # the 5 most similar stored images
+  imgdex serve --open                          # the web UI: search, review, apply, undo"
 )]
 pub struct Args {
     /// Store directory.
@@ -36,6 +43,8 @@ pub enum Command {
     Query(QueryArgs),
     /// Groups of near-duplicate images in the store (and acting on them with --apply).
     Dupes(DupesArgs),
+    /// Record review decisions `dupes` honours: not duplicates, a chosen keeper, reviewed.
+    Decide(super::decide::DecideArgs),
     /// Reverse the actions recorded in a `dupes --apply` journal.
     Undo(UndoArgs),
     /// Rebuild a damaged store: move its files aside, keep what can still
@@ -56,6 +65,9 @@ pub enum Command {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  imgdex index ~/Pictures ~/Downloads      # index (or update) two folders
+  imgdex index --no-embed photos/          # hashes and histograms only, no CNN model")]
 pub struct IndexArgs {
     /// Image files and folders to index (folders recursively).
     #[arg(required = true)]
@@ -86,11 +98,11 @@ pub struct IndexOpts {
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
     /// ONNX Runtime intra-op threads per session (default: cores ÷ sessions).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, hide = true)]
     pub ort_threads: usize,
     /// ONNX Runtime sessions embedding batches side by side (default: one
     /// per core, at most 4; or cores ÷ --ort-threads).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, hide = true)]
     pub ort_sessions: usize,
     #[command(flatten)]
     pub decode: DecodeArgs,
@@ -109,6 +121,9 @@ pub struct InfoArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  imgdex query photo.jpg                   # by CNN embedding when the store has them
+  imgdex query photo.jpg --by hash -k 20   # by perceptual hash, 20 results")]
 pub struct QueryArgs {
     /// The query image file (it need not be indexed).
     pub image: PathBuf,
@@ -128,6 +143,12 @@ pub struct QueryArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  imgdex dupes                                         # list the groups and their keepers
+  imgdex dupes --preset strict --report review.html    # fewer, surer groups; a review page
+  imgdex dupes --reference ~/Pictures/Camera --apply move:/tmp/dupes --dry-run
+  imgdex dupes --apply trash                           # then: imgdex undo JOURNAL
+Decisions stored with `imgdex decide` (not duplicates, a chosen keeper) are honoured.")]
 pub struct DupesArgs {
     /// Thresholds preset: exact (identical bytes), strict (re-encodes,
     /// resizes, small edits), default, loose; explicit threshold flags override it.
@@ -167,6 +188,10 @@ pub struct DupesArgs {
     /// Write a self-contained HTML page with thumbnails per group for review.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Reference folder (repeatable): its files win the keeper choice and
+    /// are never acted on, with --apply or otherwise.
+    #[arg(long, value_name = "DIR")]
+    pub reference: Vec<PathBuf>,
     #[command(flatten)]
     pub act: super::apply::ApplyArgs,
     /// Print the report as JSON on stdout (for scripts) instead of text.
@@ -200,6 +225,9 @@ pub struct InspectArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  imgdex serve --open                              # http://127.0.0.1:7878 in the browser
+  imgdex serve --reference ~/Pictures/Camera       # Camera/ files are never acted on")]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the first line of
     /// stdout says which).
@@ -228,6 +256,10 @@ pub struct ServeArgs {
     /// Write the API token to FILE (mode 0600) for scripts, besides printing it.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// Reference folder (repeatable): its files win the keeper choice in
+    /// the Duplicates tab and are never acted on.
+    #[arg(long, value_name = "DIR")]
+    pub reference: Vec<PathBuf>,
     #[command(flatten)]
     pub decode: DecodeArgs,
     #[command(flatten)]

@@ -18,7 +18,7 @@ pub struct DecodeArgs {
     pub no_scaled_jpeg: bool,
     /// Decode PNGs whole before resizing them (the same pixels, with the
     /// full-size picture in memory; for comparison).
-    #[arg(long)]
+    #[arg(long, hide = true)]
     pub no_streamed_png: bool,
 }
 
@@ -29,7 +29,7 @@ pub struct ModelArgs {
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// ONNX Runtime shared library (default: $ORT_DYLIB_PATH, else libonnxruntime.so beside the model).
-    #[arg(long)]
+    #[arg(long, hide = true)]
     pub ort_lib: Option<PathBuf>,
     /// Skip CNN embeddings (no model or ONNX Runtime needed).
     #[arg(long)]

@@ -14,10 +14,14 @@ use imgdex::jobs::dupes::{self, DupesConfig, DupesReport};
 use imgdex::store::StoreOptions;
 
 pub(super) fn dupes(db: &Path, a: DupesArgs, quiet: bool, text: &mut String) -> Result<ExitCode> {
-    let apply_cfg = apply::config(&a.act)?;
+    let mut apply_cfg = apply::config(&a.act)?;
     let store = open_with(db, &StoreOptions::for_scans())?;
-    let cfg = config(&a);
+    let mut cfg = config(&a);
     cfg.validate()?;
+    cfg.reference = dupes::canonical_folders(&a.reference).context("--reference")?;
+    if let Some(act) = &mut apply_cfg {
+        act.reference = cfg.reference.clone();
+    }
     let result = dupes::run(&store, &cfg)?;
     if let Some(path) = &a.report {
         imgdex::report::write_html(&result, path)
@@ -33,10 +37,23 @@ pub(super) fn dupes(db: &Path, a: DupesArgs, quiet: bool, text: &mut String) -> 
     }
     if !quiet {
         eprintln!(
-            "{} duplicate groups ({})",
+            "{} duplicate groups ({}), {} to reclaim",
             result.groups.len(),
-            result.method
+            result.method,
+            apply::human_bytes(result.reclaim_bytes)
         );
+        let d = &result.decisions;
+        if d.stored > 0 || d.reference_keepers > 0 {
+            eprintln!(
+                "decisions changed {} groups ({} pairs kept apart as not duplicates, \
+                 {} chosen keepers, {} reference keepers, {} reviewed)",
+                d.groups_changed,
+                d.pairs_kept_apart,
+                d.keepers_chosen,
+                d.reference_keepers,
+                d.reviewed
+            );
+        }
         if let Some(path) = &a.report {
             eprintln!("review page: {}", path.display());
         }
@@ -80,13 +97,16 @@ fn print_groups(text: &mut String, result: &DupesReport) {
     for (i, g) in result.details.iter().enumerate() {
         out!(
             text,
-            "group {} ({} images, keep {})",
+            "group {} ({} images, keep {}{}, {} to reclaim)",
             i + 1,
             g.members.len(),
-            g.keeper
+            g.keeper,
+            if g.reviewed { ", reviewed" } else { "" },
+            apply::human_bytes(g.reclaim_bytes)
         );
         for m in &g.members {
-            out!(text, "  {}  [{}]", m.path, m.reason);
+            let lock = if m.reference { " (reference)" } else { "" };
+            out!(text, "  {}{lock}  [{}]", m.path, m.reason);
         }
     }
     for (i, s) in result.series.iter().enumerate() {

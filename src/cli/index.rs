@@ -93,18 +93,17 @@ pub(super) fn info(db: &Path, a: InfoArgs, text: &mut String) -> Result<ExitCode
         print_json(text, &report)?;
         return Ok(ExitCode::SUCCESS);
     }
+    // What a user asks first (where, how much, what failed), then the
+    // settings the features were made under.
     out!(text, "store:          {}", db.display());
-    out!(text, "images:         {}", report.images);
-    out!(text, "schema version: {}", report.schema_version);
-    for (k, v) in &report.fingerprints {
-        out!(text, "fingerprint:    {k} = {v}");
+    for root in store.roots()? {
+        out!(text, "root:           {}", root.display());
     }
+    out!(text, "images:         {}", report.images);
     out!(
         text,
-        "features:       hash {}, histogram {}, embedding {}",
-        report.features.hash,
-        report.features.histogram,
-        report.features.embedding
+        "store size:     {}",
+        super::apply::human_bytes(report.store_bytes)
     );
     if report.corrupt > 0 {
         out!(
@@ -119,6 +118,17 @@ pub(super) fn info(db: &Path, a: InfoArgs, text: &mut String) -> Result<ExitCode
             "stale:          {} (kept from an earlier run: recomputing them failed)",
             report.stale
         );
+    }
+    out!(
+        text,
+        "features:       hash {}, histogram {}, embedding {}",
+        report.features.hash,
+        report.features.histogram,
+        report.features.embedding
+    );
+    out!(text, "schema version: {}", report.schema_version);
+    for (k, v) in &report.fingerprints {
+        out!(text, "fingerprint:    {k} = {v}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -28,6 +28,7 @@ macro_rules! out {
 
 mod apply;
 mod common_args;
+pub mod decide;
 mod dupes;
 mod index;
 mod learn;
@@ -65,6 +66,7 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
         Command::Info(a) => index::info(db, a, text),
         Command::Query(a) => query::query(db, a, text),
         Command::Dupes(a) => dupes::dupes(db, a, quiet, text),
+        Command::Decide(a) => decide::decide(db, a, text),
         Command::Serve(a) => serve::command(db, a, quiet),
         Command::Undo(a) => apply::run_undo(db, &a.journal, a.json, text),
         Command::Repair(a) => index::repair(db, a, progress, quiet, text),

@@ -33,11 +33,25 @@ pub(super) fn query(db: &Path, a: QueryArgs, text: &mut String) -> Result<ExitCo
     if a.json {
         print_json(text, &hits)?;
     } else {
+        out!(text, "{}", header(by));
         for h in &hits {
             out!(text, "{:>8.3}  {}", h.distance, h.path);
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the distance column means: lower is closer, on the scale of `by`.
+fn header(by: query::QueryBy) -> String {
+    let scale = match by {
+        query::QueryBy::Embedding => "CNN cosine distance, 0 (same) to 2",
+        query::QueryBy::Hash => "pHash Hamming distance, 0 to 64 bits",
+        query::QueryBy::Histogram => "colour histogram Hellinger distance, 0 to 1",
+        query::QueryBy::Auto => {
+            "CNN cosine distance 0 to 2 when the store has embeddings, else pHash bits 0 to 64"
+        }
+    };
+    format!("# distance (lower is closer; {scale})  path")
 }
 
 pub(super) fn inspect(a: InspectArgs, text: &mut String) -> Result<ExitCode> {

@@ -10,6 +10,7 @@
 mod fsops;
 pub mod journal;
 mod plan;
+mod reference;
 mod undo;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ use crate::store::Store;
 pub use fsops::utc_timestamp;
 use journal::{Entry, Intent, Journal};
 use plan::Step;
+pub use reference::without_reference;
 pub use undo::{undo, UndoItem, UndoReport};
 
 /// Test-only hook: milliseconds to sleep after each intent is journalled,
@@ -120,6 +122,8 @@ pub struct ApplyConfig {
     pub yes: bool,
     /// Journal file (default `<db>/journal/<UTC time>-<action>.jsonl`).
     pub journal: Option<PathBuf>,
+    /// Reference folders (canonical): nothing under them is ever acted on.
+    pub reference: Vec<PathBuf>,
 }
 
 impl ApplyConfig {
@@ -130,6 +134,7 @@ impl ApplyConfig {
             dry_run: false,
             yes: false,
             journal: None,
+            reference: Vec::new(),
         }
     }
 
@@ -159,15 +164,18 @@ pub struct GroupChoice {
 }
 
 impl GroupChoice {
-    /// Every group of a report with its suggested keeper.
+    /// Every group of a report with its suggested keeper; members under
+    /// a reference folder are left out (unless one is the keeper).
     pub fn from_report(r: &DupesReport) -> Vec<GroupChoice> {
-        r.details
+        let groups = r
+            .details
             .iter()
             .map(|d| GroupChoice {
                 keeper: d.keeper.clone(),
                 members: d.members.iter().map(|m| m.path.clone()).collect(),
             })
-            .collect()
+            .collect();
+        without_reference(groups, r)
     }
 }
 
@@ -214,6 +222,8 @@ pub struct ActionItem {
     pub keeper: String,
     /// `planned` (dry run), `done` or `failed` (the reason is in `skipped`).
     pub status: &'static str,
+    /// The file's size as indexed (what acting on it frees, hard links included).
+    pub bytes: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -224,6 +234,8 @@ pub struct ApplyReport {
     pub actions: Vec<ActionItem>,
     /// Actions carried out.
     pub done: usize,
+    /// Bytes the planned (dry run) or done actions free.
+    pub bytes: u64,
     /// Files not touched, and why.
     pub skipped: Vec<FileIssue>,
 }
@@ -233,10 +245,11 @@ pub fn apply(store: &Store, groups: &[GroupChoice], cfg: &ApplyConfig) -> Result
     cfg.validate()?;
     let (steps, skipped) = plan::plan(store, groups, cfg)?;
     if cfg.dry_run || steps.is_empty() {
-        let actions = steps.iter().map(|s| s.item("planned")).collect();
+        let actions: Vec<ActionItem> = steps.iter().map(|s| s.item("planned")).collect();
         return Ok(ApplyReport {
             dry_run: cfg.dry_run,
             journal: None,
+            bytes: actions.iter().map(|a| a.bytes).sum(),
             actions,
             done: 0,
             skipped,
@@ -265,6 +278,7 @@ fn execute(
         journal: Some(jpath.display().to_string()),
         actions: Vec::new(),
         done: 0,
+        bytes: 0,
         skipped: Vec::new(),
     };
     for (seq, step) in (1u64..).zip(steps) {
@@ -284,6 +298,7 @@ fn execute(
                 journal.write(&Entry::Done { seq })?;
                 report.actions.push(step.item("done"));
                 report.done += 1;
+                report.bytes += step.rec.size;
             }
             Err(e) => {
                 journal.write(&Entry::Failed {

@@ -1,33 +1,32 @@
 //! The `dupes` job: every group of near-duplicate images in the store.
-//! Candidate pairs come from two sources: an exact Hamming scan over the
-//! perceptual hashes, and a k-nearest-neighbour pass over the CNN
-//! embeddings (HNSW or exact, see `index::stored`), which finds the copies
-//! hashes miss (crops, flips, rotations, borders, captions). A decision rule
-//! fuses the evidence of each pair; each accepted pair is then verified on
+//! Candidate pairs come from two sources (`candidates`): an exact Hamming
+//! scan over the perceptual hashes, and a k-nearest-neighbour pass over the
+//! CNN embeddings, which finds the copies hashes miss (crops, flips,
+//! rotations, borders, captions). A decision rule fuses the evidence of
+//! each pair, and review decisions may keep a pair apart (`decisions`);
+//! each accepted pair is then verified on
 //! the stored signatures (`verify`): copies of one capture make groups
 //! around a keeper, without chaining (`grouping`), and pairs of separate
 //! captures are reported as series (`series`). Each group gets the most
-//! original member as suggested keeper (`keeper`) and per-image reasons.
-//! Nothing is ever deleted or moved.
+//! original member as suggested keeper (`keeper`), unless a chosen keeper
+//! or a reference file takes its place, and per-image reasons. Nothing is
+//! ever deleted or moved.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::Result;
 use crate::features::hash::hamming;
 use crate::features::histogram;
-use crate::index::ann::HnswParams;
-use crate::index::ann::DUPES_SEARCH;
-use crate::index::hamming::{self, HashRule};
-use crate::index::stored;
 use crate::paths;
 use crate::store::{ImageId, ImageRecord, Store};
 
 mod align;
+mod candidates;
 mod config;
+mod decisions;
 mod detail;
 mod grouping;
 mod judged;
@@ -38,6 +37,7 @@ pub mod verify;
 pub use config::{
     DupesBy, DupesConfig, EmbeddingRule, Neighbours, DEFAULT_EMBEDDING_RULE, DEFAULT_RULE,
 };
+pub use decisions::{canonical_folders, under_reference, DecisionEffect, KeeperBy};
 pub use preset::*;
 pub use series::Series;
 
@@ -76,6 +76,8 @@ pub struct Member {
     pub bytes: u64,
     /// Why this image is in the group (relative to the keeper).
     pub reason: String,
+    /// Under a reference folder: never acted on.
+    pub reference: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -85,6 +87,13 @@ pub struct GroupDetail {
     #[serde(skip)]
     pub keeper_file: PathBuf,
     pub members: Vec<Member>,
+    /// Why the keeper is the keeper: the rule, a decision, a reference folder.
+    pub keeper_by: KeeperBy,
+    /// A "reviewed" decision covers every member.
+    pub reviewed: bool,
+    /// Bytes the members that would be acted on take (not the keeper, not
+    /// reference files).
+    pub reclaim_bytes: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,6 +107,10 @@ pub struct DupesReport {
     pub series: Vec<Series>,
     /// What produced the candidates ("hash", "hash+exact-knn", "hash+hnsw-knn", ...).
     pub method: String,
+    /// What stored decisions and reference folders changed.
+    pub decisions: DecisionEffect,
+    /// Sum of the groups' `reclaim_bytes`.
+    pub reclaim_bytes: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pairs: Option<Vec<Pair>>,
 }
@@ -107,26 +120,55 @@ type Evidence = BTreeMap<(u32, u32), Option<f32>>;
 
 pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
     let records = image_records(store, cfg)?;
-    let index_of: HashMap<ImageId, u32> = records
-        .iter()
-        .enumerate()
-        .map(|(i, (id, _))| (*id, i as u32))
-        .collect();
+    let review = decisions::Review::load(store, &cfg.reference, &records)?;
     let mut accepted = Vec::new();
     let mut evidence = Evidence::new();
-    let method = candidates(
-        store,
-        cfg,
-        &records,
-        &index_of,
-        &mut accepted,
-        &mut evidence,
-    )?;
+    let method =
+        candidates::candidates(store, cfg, &records, &mut accepted, &mut evidence, &review)?;
+    let mut pairs = judge(cfg, &records, &evidence, &review, &mut accepted);
+    let verified = series::verify_pairs(store, &records, &accepted, cfg.colour_variants_apart)?;
+    for p in pairs.iter_mut().flatten() {
+        let v = verified.verdicts.get(&(p.i.min(p.j), p.i.max(p.j)));
+        p.detail = v.and_then(|v| v.detail);
+        p.chroma = v.and_then(|v| v.chroma);
+    }
+    let ranker = keeper::Ranker {
+        records: &records,
+        signatures: &verified.signatures,
+    };
+    let groups = grouping::star_groups(
+        records.len(),
+        &verified.copies,
+        |a, b| {
+            !review.apart(a, b)
+                && (records[a as usize].1.digest == records[b as usize].1.digest
+                    || verified.copies_on_sight(a, b, cfg.colour_variants_apart))
+        },
+        |m| review.order(ranker.rank(m)),
+    );
+    let series = series::series_report(&groups, &verified.series, &ranker);
+    let mut report = report(groups, &ranker, &evidence, &review);
+    report.series = series;
+    report.method = method;
+    report.pairs = pairs;
+    Ok(report)
+}
+
+/// Judge each candidate pair of `evidence` by the decision rule (and the
+/// review decisions), pushing the duplicates onto `accepted`; returns the
+/// pairs with their evidence when `cfg.with_pairs` asks for them.
+fn judge(
+    cfg: &DupesConfig,
+    records: &[(ImageId, ImageRecord)],
+    evidence: &Evidence,
+    review: &decisions::Review,
+    accepted: &mut Vec<(u32, u32)>,
+) -> Option<Vec<Pair>> {
     let mut pairs = Vec::new();
-    for (&(a, b), &cos) in &evidence {
+    for (&(a, b), &cos) in evidence {
         let (ra, rb) = (&records[a as usize].1, &records[b as usize].1);
         let (ph, dh) = hash_distances(ra, rb);
-        let dup = decide(cfg, cos, ph, dh) && colours_agree(cfg, ra, rb);
+        let dup = decide(cfg, cos, ph, dh) && colours_agree(cfg, ra, rb) && review.allows(a, b);
         if dup {
             accepted.push((a, b));
         }
@@ -145,33 +187,7 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
             });
         }
     }
-    let verified = series::verify_pairs(store, &records, &accepted, cfg.colour_variants_apart)?;
-    if cfg.with_pairs {
-        for p in &mut pairs {
-            let v = verified.verdicts.get(&(p.i.min(p.j), p.i.max(p.j)));
-            p.detail = v.and_then(|v| v.detail);
-            p.chroma = v.and_then(|v| v.chroma);
-        }
-    }
-    let ranker = keeper::Ranker {
-        records: &records,
-        signatures: &verified.signatures,
-    };
-    let groups = grouping::star_groups(
-        records.len(),
-        &verified.copies,
-        |a, b| {
-            records[a as usize].1.digest == records[b as usize].1.digest
-                || verified.copies_on_sight(a, b, cfg.colour_variants_apart)
-        },
-        |m| ranker.rank(m),
-    );
-    let series = series::series_report(&groups, &verified.series, &ranker);
-    let mut report = report(groups, &ranker, &evidence);
-    report.series = series;
-    report.method = method;
-    report.pairs = cfg.with_pairs.then_some(pairs);
-    Ok(report)
+    cfg.with_pairs.then_some(pairs)
 }
 
 /// Every readable image record, in id order; without its colour histogram
@@ -191,65 +207,26 @@ fn image_records(store: &Store, cfg: &DupesConfig) -> Result<Vec<(ImageId, Image
         .collect()
 }
 
-/// Gather candidate pairs into `evidence` (exact duplicates go straight
-/// into `accepted`); returns what produced them.
-fn candidates(
-    store: &Store,
-    cfg: &DupesConfig,
-    records: &[(ImageId, ImageRecord)],
-    index_of: &HashMap<ImageId, u32>,
-    accepted: &mut Vec<(u32, u32)>,
-    evidence: &mut Evidence,
-) -> Result<String> {
-    let mut method = String::new();
-    if cfg.by == DupesBy::Exact {
-        method.push_str("exact");
-        let mut first: HashMap<[u8; 32], u32> = HashMap::new();
-        for (i, (_, r)) in records.iter().enumerate() {
-            let f = *first.entry(r.digest).or_insert(i as u32);
-            if f != i as u32 {
-                accepted.push((f, i as u32));
-            }
-        }
-        return Ok(method);
-    }
-    let by = cfg.by;
-    if by != DupesBy::Embedding {
-        method.push_str("hash");
-        for p in hash_pairs(records, cfg.rule) {
-            evidence.insert(p, None);
-        }
-    }
-    let fp = store.fingerprint("embedding")?;
-    let use_embeddings = by == DupesBy::Embedding || (by == DupesBy::Auto && fp.is_some());
-    if let (true, Some(fp)) = (use_embeddings, fp) {
-        let kind = embedding_pairs(store, &fp, cfg, index_of, evidence)?;
-        if !method.is_empty() {
-            method.push('+');
-        }
-        method.push_str(&format!("{kind}-knn"));
-    } else if by == DupesBy::Embedding {
-        return Err(crate::Error::InvalidArgument(
-            "the store has no embeddings; run `imgdex index` without --no-embed".into(),
-        ));
-    }
-    Ok(method)
-}
-
 /// The `groups` (two or more images each, keeper first), sorted by path,
-/// with their details; `method`, `series` and `pairs` are left for the
-/// caller.
-fn report(groups: Vec<Vec<u32>>, ranker: &keeper::Ranker, evidence: &Evidence) -> DupesReport {
+/// with their details and what the review decisions changed; `method`,
+/// `series` and `pairs` are left for the caller.
+fn report(
+    groups: Vec<Vec<u32>>,
+    ranker: &keeper::Ranker,
+    evidence: &Evidence,
+    review: &decisions::Review,
+) -> DupesReport {
     let records = ranker.records;
     let mut groups = detail::drop_shared_inodes(groups, records);
     for g in &mut groups {
         g[1..].sort_by_key(|&i| paths::display(&records[i as usize].1.path));
     }
     groups.sort_by_key(|g| paths::display(&records[g[0] as usize].1.path));
-    let details = groups
+    let details: Vec<GroupDetail> = groups
         .iter()
-        .map(|g| detail::group_detail(g, ranker, evidence))
+        .map(|g| detail::group_detail(g, ranker, evidence, review))
         .collect();
+    let effect: Vec<(KeeperBy, bool)> = details.iter().map(|d| (d.keeper_by, d.reviewed)).collect();
     DupesReport {
         groups: groups
             .iter()
@@ -262,6 +239,8 @@ fn report(groups: Vec<Vec<u32>>, ranker: &keeper::Ranker, evidence: &Evidence) -
                 paths
             })
             .collect(),
+        decisions: review.effect(&effect),
+        reclaim_bytes: details.iter().map(|d| d.reclaim_bytes).sum(),
         details,
         series: Vec::new(),
         method: String::new(),
@@ -303,106 +282,4 @@ fn hash_distances(a: &ImageRecord, b: &ImageRecord) -> (u32, u32) {
         ),
         _ => (64, 64),
     }
-}
-
-fn hash_pairs(records: &[(ImageId, ImageRecord)], rule: HashRule) -> Vec<(u32, u32)> {
-    let (idx, hashes): (Vec<u32>, Vec<_>) = records
-        .iter()
-        .enumerate()
-        .filter_map(|(i, (_, r))| r.hashes.as_ref().map(|t| (i as u32, t.value)))
-        .unzip();
-    hamming::pairs(&hashes, rule)
-        .into_iter()
-        .map(|(a, b)| (idx[a as usize], idx[b as usize]))
-        .collect()
-}
-
-/// The graph parameters, with `exact_below` forced by `--neighbours`.
-fn ann_params(cfg: &DupesConfig) -> HnswParams {
-    match cfg.neighbours {
-        Neighbours::Auto => cfg.ann,
-        Neighbours::Exact => HnswParams {
-            exact_below: usize::MAX,
-            ..cfg.ann
-        },
-        Neighbours::Graph | Neighbours::Search => HnswParams {
-            exact_below: 0,
-            ..cfg.ann
-        },
-    }
-}
-
-/// Each image's neighbours with a distance each (the search space's, then
-/// the judged one), by id.
-type Hits = Vec<(u64, Vec<(u64, f32)>)>;
-
-/// k-NN over the embeddings: every pair within the weak cosine radius
-/// becomes a candidate with its exact cosine distance. The neighbours come
-/// from the store's search space (whitened when it has a transform, see
-/// `index::whiten`); the distance the rules judge is that of the judged
-/// vectors (the head's, see [`judged`]), so the thresholds do not depend
-/// on a store-fitted map.
-fn embedding_pairs(
-    store: &Store,
-    fp: &str,
-    cfg: &DupesConfig,
-    index_of: &HashMap<ImageId, u32>,
-    evidence: &mut Evidence,
-) -> Result<&'static str> {
-    let (kind, hits) = neighbours(store, fp, cfg)?;
-    let judged = judged::Judged::load(store, fp)?;
-    let radius = cfg.embedding.weak_cosine.max(cfg.embedding.max_cosine);
-    let found: Hits = hits
-        .into_par_iter()
-        .map(|(id, hits)| (id, judged::judge(judged.as_ref(), id, hits, radius)))
-        .collect();
-    for (id, hits) in found {
-        let Some(&a) = index_of.get(&id) else {
-            continue;
-        };
-        for (other, d) in hits {
-            let Some(&b) = index_of.get(&other) else {
-                continue;
-            };
-            evidence.insert((a.min(b), a.max(b)), Some(d));
-        }
-    }
-    Ok(kind)
-}
-
-/// Each embedded image's `k` nearest neighbours (itself possibly among
-/// them), and how they were found. Off the graph's lists, the saved edge
-/// file is read when it is current, so the `hnsw_rs` graph is not loaded;
-/// else the graph is (rebuilt if needed, and its edge file written).
-fn neighbours(store: &Store, fp: &str, cfg: &DupesConfig) -> Result<(&'static str, Hits)> {
-    let params = ann_params(cfg);
-    let k = cfg.embedding.k;
-    if matches!(cfg.neighbours, Neighbours::Auto | Neighbours::Graph) {
-        if let Some((edges, live)) = stored::open_for_dupes(store, fp, &params)? {
-            return Ok(("hnsw-graph", edges.edge_knn(k, &live)));
-        }
-    }
-    let (mut ann, live) = stored::open(store, fp, params)?;
-    let kind = match (&ann, cfg.neighbours) {
-        (stored::Ann::Exact(_), _) => "exact",
-        (stored::Ann::Hnsw(_), Neighbours::Search) => "hnsw-search",
-        _ => "hnsw-graph",
-    };
-    let hits = match &mut ann {
-        stored::Ann::Hnsw(h) if cfg.neighbours != Neighbours::Search => {
-            stored::ensure_files(store, h)?;
-            h.edge_knn(k, &live)
-        }
-        _ => {
-            if let stored::Ann::Hnsw(h) = &mut ann {
-                h.set_search_params(DUPES_SEARCH.0, DUPES_SEARCH.1);
-            }
-            let (ids, queries): (Vec<u64>, Vec<&[f32]>) = live.iter().unzip();
-            // One extra: the image itself comes back first.
-            ids.into_iter()
-                .zip(ann.as_search().search_many(&queries, k + 1, &live))
-                .collect()
-        }
-    };
-    Ok((kind, hits))
 }

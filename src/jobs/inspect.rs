@@ -105,13 +105,18 @@ pub fn run(cfg: &InspectConfig) -> Result<InspectReport> {
 }
 
 fn plot_histogram(r: &InspectReport, out: &std::path::Path) -> Result<()> {
+    // Each bin at the centre of the channel values it holds (0-255), so
+    // the axis reads the same whatever the number of bins.
     let curve = |label: &str, color, vals: &[f32]| Series {
         label: label.into(),
         color,
         points: vals
             .iter()
             .enumerate()
-            .map(|(i, &v)| (i as f64, f64::from(v)))
+            .map(|(i, &v)| {
+                let width = 256.0 / vals.len() as f64;
+                ((i as f64 + 0.5) * width - 0.5, f64::from(v))
+            })
             .collect(),
     };
     let name = std::path::Path::new(&r.path)
@@ -121,7 +126,7 @@ fn plot_histogram(r: &InspectReport, out: &std::path::Path) -> Result<()> {
     let title = format!("Colour histogram of {name}");
     let chart = Chart {
         title: &title,
-        x_label: "bin",
+        x_label: "channel value (0-255)",
         y_label: "fraction of pixels",
         series: vec![
             curve("red", (220, 40, 40), &r.histogram.r),

@@ -6,6 +6,7 @@ pub mod analyse;
 pub mod apply;
 pub mod classify;
 pub mod cluster;
+pub mod decide;
 pub mod dupes;
 pub mod export;
 pub mod index;

@@ -10,6 +10,7 @@ mod meta;
 // The step files stay in the top-level `migrations/` directory (one file
 // per step, as the design asks); the module lives under `store` because it
 // is part of opening a store and uses the store's schema-version helpers.
+mod decisions;
 #[path = "../../migrations/mod.rs"]
 pub mod migrations;
 pub mod record;
@@ -21,6 +22,7 @@ use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+pub use decisions::{Decision, StoredDecision, DECISIONS};
 pub use meta::read_roots_file;
 pub use record::{EmbeddingRecord, ImageRecord, StoredEmbedding, StoredImage, Tagged};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -166,7 +168,8 @@ impl Store {
     }
 
     /// Remove an image record and its embedding atomically (then its
-    /// signature and stale mark, which mean nothing without the record).
+    /// signature, stale mark and its part in review decisions, which mean
+    /// nothing without the record).
     pub fn remove_image(&self, id: ImageId) -> Result<()> {
         let key = id.to_be_bytes();
         (&self.images, &self.embeddings)
@@ -177,7 +180,8 @@ impl Store {
             })
             .map_err(|e| self.tx_err(e))?;
         self.remove_signature(id)?;
-        self.clear_stale(id)
+        self.clear_stale(id)?;
+        self.forget_in_decisions(id)
     }
 
     fn tx_err(&self, e: TransactionError<()>) -> Error {

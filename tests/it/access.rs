@@ -54,6 +54,12 @@ fn endpoints(id: u64, victim: &str, keeper: &str) -> Vec<(String, Vec<u8>, &'sta
             "application/json",
         ),
         ("POST /api/index".into(), vec![], "application/json"),
+        ("GET /api/decisions".into(), vec![], ""),
+        (
+            "POST /api/decisions".into(),
+            json!({"kind": "clear"}).to_string().into_bytes(),
+            "application/json",
+        ),
     ]
 }
 

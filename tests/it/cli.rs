@@ -275,6 +275,14 @@ fn human_readable_output_without_json() {
         "{}",
         out.describe()
     );
+    // Roots and sizes come before the fingerprint strings.
+    let at = |p: &str| {
+        out.stdout
+            .find(p)
+            .unwrap_or_else(|| panic!("{p}: {}", out.stdout))
+    };
+    assert!(at("root:") < at("fingerprint:"), "{}", out.stdout);
+    assert!(at("store size:") < at("fingerprint:"), "{}", out.stdout);
 
     let out = sb.imgdex(["dupes", "--by", "hash"]);
     out.assert_code(0);

@@ -22,8 +22,8 @@ use imgdex::migrations::{CURRENT_VERSION, STEPS};
 use imgdex::store::record::{decode, encode, EmbeddingRecordV1};
 use imgdex::store::signatures::{SignatureRecord, StoredSignature};
 use imgdex::store::{
-    write_schema_version, EmbeddingRecord, ImageRecord, StaleMark, Store, StoreOptions,
-    StoredEmbedding, StoredImage, Tagged,
+    write_schema_version, Decision, EmbeddingRecord, ImageRecord, StaleMark, Store, StoreOptions,
+    StoredDecision, StoredEmbedding, StoredImage, Tagged,
 };
 
 use crate::util::Sandbox;
@@ -191,6 +191,28 @@ fn stale() -> StaleMark {
     }
 }
 
+/// One decision of each kind, with the name of its fixture.
+fn decisions() -> [(&'static str, StoredDecision); 3] {
+    [
+        (
+            "decision_v1_not_duplicate.bin",
+            StoredDecision::V1(Decision::NotDuplicate {
+                ids: vec![3, 7, 300],
+            }),
+        ),
+        (
+            "decision_v1_keeper.bin",
+            StoredDecision::V1(Decision::Keeper { id: 7 }),
+        ),
+        (
+            "decision_v1_reviewed.bin",
+            StoredDecision::V1(Decision::Reviewed {
+                ids: vec![7, 70_000],
+            }),
+        ),
+    ]
+}
+
 fn ann_params() -> HnswParams {
     HnswParams {
         exact_below: 10,
@@ -305,6 +327,10 @@ fn every_stored_envelope_version_decodes_from_its_frozen_bytes() {
     pinned::<StoredWhitening, _>("whitening_v1.bin", StoredWhitening::V1(whitening()), |m| m);
     pinned::<StaleMark, _>("stale_v1.bin", stale(), |m| m);
     pinned::<StoredSignature, _>("signature_v1.bin", signature(), |StoredSignature::V1(r)| r);
+    for (name, d) in decisions() {
+        pinned::<StoredDecision, _>(name, d.clone(), |m| m);
+        assert_eq!(encode(&d), fixture(name), "{name}: the encoding changed");
+    }
     // Today's code writes the same bytes for the same values.
     let same = [
         ("image_v1.bin", encode(&StoredImage::V1(image()))),
@@ -455,6 +481,9 @@ fn write_format_fixtures() {
         &encode(&StoredWhitening::V1(whitening())),
     );
     w("stale_v1.bin", &encode(&stale()));
+    for (name, d) in decisions() {
+        w(name, &encode(&d));
+    }
 
     // Schema 1, as its code path wrote it: step 001, version 1, records.
     let sb = Sandbox::new();

@@ -15,6 +15,7 @@ mod cli;
 mod cluster;
 mod crash;
 mod damaged;
+mod decisions;
 mod decoding;
 mod defects;
 mod dupes;
@@ -31,6 +32,7 @@ mod parquet;
 mod safety;
 mod series;
 mod serve;
+mod serve_decisions;
 mod server;
 mod store;
 // shards and ingest (issue 30)

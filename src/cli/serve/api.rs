@@ -25,7 +25,7 @@ type ApiResult<T> = Result<T, ApiError>;
 const MAX_K: usize = 1000;
 
 /// Run `f` on the resident state on a blocking thread.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     state: AppState,
     f: impl FnOnce(&Resident) -> imgdex::Result<T> + Send + 'static,
 ) -> ApiResult<T> {
@@ -248,6 +248,7 @@ fn apply_config(b: &ApplyBody) -> ApiResult<ApplyConfig> {
         dry_run: b.dry_run,
         yes: b.yes,
         journal: None,
+        reference: Vec::new(),
     };
     cfg.validate().map_err(bad)?;
     Ok(cfg)
@@ -258,7 +259,7 @@ pub async fn apply(
     body: Result<Json<ApplyBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let cfg = apply_config(&b)?;
+    let mut cfg = apply_config(&b)?;
     let dupes_cfg = dupes_config(&DupesParams {
         by: b.by.clone(),
         preset: b.preset.clone(),
@@ -273,10 +274,11 @@ pub async fn apply(
     });
     let report = blocking(s, move |r| {
         let current = r.dupes(&dupes_cfg)?;
+        cfg.reference = r.reference().to_vec();
         let groups = match chosen {
             Some(g) => {
                 jobs_apply::check_choices(&g, &current)?;
-                g
+                jobs_apply::without_reference(g, &current)
             }
             None => GroupChoice::from_report(&current),
         };

@@ -28,7 +28,9 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let status = match &e {
             Error::InvalidArgument(_) | Error::Dimension { .. } => StatusCode::BAD_REQUEST,
-            Error::NotInStore { .. } | Error::NoResult { .. } => StatusCode::NOT_FOUND,
+            Error::NotInStore { .. } | Error::NoResult { .. } | Error::NotIndexed { .. } => {
+                StatusCode::NOT_FOUND
+            }
             Error::OutsideRoots { .. } => StatusCode::FORBIDDEN,
             Error::FileChanged { .. } | Error::Busy { .. } => StatusCode::CONFLICT,
             Error::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

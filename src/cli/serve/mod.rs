@@ -7,6 +7,7 @@
 
 mod access;
 mod api;
+mod decisions;
 mod error;
 
 use std::net::SocketAddr;
@@ -48,6 +49,7 @@ pub(super) fn command(
         sessions: a.sessions,
         thumb_cache_bytes: a.thumb_cache_mb << 20,
         thumb_side: 256,
+        reference: imgdex::jobs::dupes::canonical_folders(&a.reference)?,
     };
     resident.validate()?;
     let opts = ServeOptions {
@@ -186,6 +188,10 @@ pub fn router(state: State, max_upload: usize, access: Arc<access::Access>) -> R
         .route("/api/image/{id}", get(api::image))
         .route("/api/clusters", get(api::clusters))
         .route("/api/clusters/{cluster}", get(api::cluster_members))
+        .route(
+            "/api/decisions",
+            get(decisions::list).post(decisions::decide),
+        )
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),

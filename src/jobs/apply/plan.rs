@@ -51,7 +51,12 @@ pub(super) fn plan(
         .collect();
     let keepers: Vec<std::result::Result<String, String>> = groups
         .iter()
-        .map(|g| choose_keeper(g, &by_path, cfg.keep))
+        .map(|g| {
+            // A keeper under a reference folder stays, whatever the policy.
+            let locked = crate::jobs::dupes::under_reference(Path::new(&g.keeper), &cfg.reference);
+            let keep = if locked { KeepPolicy::Keeper } else { cfg.keep };
+            choose_keeper(g, &by_path, keep)
+        })
         .collect();
     let all_keepers: HashSet<&str> = keepers.iter().flatten().map(String::as_str).collect();
     let mut planner = Planner {
@@ -150,6 +155,9 @@ impl Planner<'_> {
             return Err("not in the store (re-run dupes)".into());
         };
         let path = paths::from_bytes(&rec.path);
+        if crate::jobs::dupes::under_reference(&path, &self.cfg.reference) {
+            return Err("under a reference folder; never acted on".into());
+        }
         if path.to_str().is_none() {
             return Err("--apply does not handle non-UTF-8 file names".into());
         }
@@ -307,6 +315,7 @@ impl Step {
             target: self.target.as_deref().map(path_str),
             keeper: path_str(&self.keeper_path),
             status,
+            bytes: self.rec.size,
         }
     }
 

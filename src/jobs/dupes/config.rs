@@ -78,6 +78,9 @@ pub struct DupesConfig {
     /// apart (a shiny sprite, a recoloured design): colour variants are not
     /// copies. Greyscale, brightness and contrast edits still group.
     pub colour_variants_apart: bool,
+    /// Reference folders (canonical, see [`super::canonical_folders`]):
+    /// files under them win the keeper choice and are never acted on.
+    pub reference: Vec<std::path::PathBuf>,
 }
 
 impl Default for DupesConfig {
@@ -91,6 +94,7 @@ impl Default for DupesConfig {
             with_pairs: false,
             max_histogram: None,
             colour_variants_apart: true,
+            reference: Vec::new(),
         }
     }
 }

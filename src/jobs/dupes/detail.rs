@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 
+use super::decisions::{KeeperBy, Review};
 use super::keeper::Ranker;
 use super::{hash_distances, Evidence, GroupDetail, Member};
 use crate::paths;
@@ -37,35 +38,21 @@ pub(super) fn drop_shared_inodes(
 }
 
 /// The detail of one group, `group[0]` its keeper.
-pub(super) fn group_detail(group: &[u32], ranker: &Ranker, evidence: &Evidence) -> GroupDetail {
+pub(super) fn group_detail(
+    group: &[u32],
+    ranker: &Ranker,
+    evidence: &Evidence,
+    review: &Review,
+) -> GroupDetail {
     let records = ranker.records;
     let k = group[0];
+    let keeper_by = review.keeper_by(k);
     let kr = &records[k as usize].1;
     let members = group
         .iter()
         .map(|&i| {
             let r = &records[i as usize].1;
-            let reason = if i == k {
-                ranker.reason(k, group)
-            } else {
-                let (ph, dh) = hash_distances(kr, r);
-                let cos = evidence.get(&(i.min(k), i.max(k))).copied().flatten();
-                let mut s = if r.digest == kr.digest {
-                    "identical bytes".to_string()
-                } else {
-                    format!("pHash {ph}/64 bits, dHash {dh}/64 bits from keeper")
-                };
-                if let Some(c) = cos {
-                    s.push_str(&format!(", CNN cosine distance {c:.3}"));
-                }
-                if r.width != kr.width || r.height != kr.height {
-                    s.push_str(&format!(
-                        ", {}x{} vs {}x{}",
-                        r.width, r.height, kr.width, kr.height
-                    ));
-                }
-                s
-            };
+            let reason = reason(i, k, keeper_by, group, ranker, evidence);
             Member {
                 id: records[i as usize].0,
                 path: paths::display(&r.path),
@@ -74,12 +61,58 @@ pub(super) fn group_detail(group: &[u32], ranker: &Ranker, evidence: &Evidence) 
                 height: r.height,
                 bytes: r.size,
                 reason,
+                reference: review.is_reference(i),
             }
         })
-        .collect();
+        .collect::<Vec<Member>>();
     GroupDetail {
         keeper: paths::display(&kr.path),
         keeper_file: paths::from_bytes(&kr.path),
+        keeper_by,
+        reviewed: review.is_reviewed(group),
+        reclaim_bytes: members
+            .iter()
+            .filter(|m| m.id != records[k as usize].0 && !m.reference)
+            .map(|m| m.bytes)
+            .sum(),
         members,
+    }
+}
+
+/// Why member `i` is in the group of keeper `k`.
+fn reason(
+    i: u32,
+    k: u32,
+    keeper_by: KeeperBy,
+    group: &[u32],
+    ranker: &Ranker,
+    evidence: &Evidence,
+) -> String {
+    let records = ranker.records;
+    let (r, kr) = (&records[i as usize].1, &records[k as usize].1);
+    if i == k {
+        match keeper_by {
+            KeeperBy::Rule => ranker.reason(k, group),
+            KeeperBy::Decision => "chosen keeper (a stored decision)".to_string(),
+            KeeperBy::Reference => "keeper: under a reference folder".to_string(),
+        }
+    } else {
+        let (ph, dh) = hash_distances(kr, r);
+        let cos = evidence.get(&(i.min(k), i.max(k))).copied().flatten();
+        let mut s = if r.digest == kr.digest {
+            "identical bytes".to_string()
+        } else {
+            format!("pHash {ph}/64 bits, dHash {dh}/64 bits from keeper")
+        };
+        if let Some(c) = cos {
+            s.push_str(&format!(", CNN cosine distance {c:.3}"));
+        }
+        if r.width != kr.width || r.height != kr.height {
+            s.push_str(&format!(
+                ", {}x{} vs {}x{}",
+                r.width, r.height, kr.width, kr.height
+            ));
+        }
+        s
     }
 }

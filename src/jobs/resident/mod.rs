@@ -7,6 +7,7 @@
 //! blocking: async callers run them on a blocking thread.
 
 mod catalog;
+mod decide;
 mod files;
 mod pool;
 
@@ -43,6 +44,9 @@ pub struct ResidentConfig {
     pub thumb_cache_bytes: usize,
     /// Longest side of a thumbnail, in pixels.
     pub thumb_side: u32,
+    /// Reference folders (canonical) every `dupes` and apply honours:
+    /// their files win the keeper choice and are never acted on.
+    pub reference: Vec<PathBuf>,
 }
 
 impl ResidentConfig {
@@ -229,8 +233,12 @@ impl Resident {
         query::rank(&corpus, probe, by, k, exclude)
     }
 
-    /// `dupes --json`, computed once per configuration and store state.
+    /// `dupes --json`, computed once per configuration and store state
+    /// (the server's reference folders added to the configuration's).
     pub fn dupes(&self, cfg: &DupesConfig) -> Result<Arc<DupesReport>> {
+        let mut cfg = cfg.clone();
+        cfg.reference.extend(self.cfg.reference.iter().cloned());
+        let cfg = &cfg;
         let key = format!("{cfg:?}");
         if let Some(r) = lock(&self.dupes).get(&key) {
             return Ok(Arc::clone(r));
@@ -295,6 +303,11 @@ impl Resident {
         let out = job(&self.store);
         self.reload()?;
         out
+    }
+
+    /// The server's reference folders (canonical).
+    pub fn reference(&self) -> &[PathBuf] {
+        &self.cfg.reference
     }
 
     /// The recorded roots, canonical.
