@@ -195,31 +195,29 @@ fn cell_correlations(x: &Grid, y: &Grid) -> Vec<(usize, f32)> {
 /// Detail of a few pixels' size: b − blur³(b) where b = blur(g), NaN
 /// pixels first filled with the mean (and masked again by the caller).
 fn band_pass(g: &Grid) -> Vec<f32> {
-    let finite: Vec<f32> = g.v.iter().copied().filter(|v| v.is_finite()).collect();
-    let fill = mean(&finite);
-    let filled: Vec<f32> =
-        g.v.iter()
-            .map(|&v| if v.is_finite() { v } else { fill })
-            .collect();
-    let b = blur(&filled, g.n);
+    let b = blur(&filled(g), g.n);
     let low = blur(&blur(&blur(&b, g.n), g.n), g.n);
     b.iter().zip(&low).map(|(b, l)| b - l).collect()
 }
 
 /// `g` blurred once, undefined pixels kept undefined.
 fn soften(g: &Grid) -> Grid {
-    let finite: Vec<f32> = g.v.iter().copied().filter(|v| v.is_finite()).collect();
-    let fill = mean(&finite);
-    let filled: Vec<f32> =
-        g.v.iter()
-            .map(|&v| if v.is_finite() { v } else { fill })
-            .collect();
-    let v = blur(&filled, g.n)
+    let v = blur(&filled(g), g.n)
         .into_iter()
         .zip(&g.v)
         .map(|(b, o)| if o.is_finite() { b } else { f32::NAN })
         .collect();
     Grid { n: g.n, v }
+}
+
+/// `g`'s values with undefined pixels replaced by the mean of the rest
+/// (so a blur near them stays finite).
+fn filled(g: &Grid) -> Vec<f32> {
+    let finite: Vec<f32> = g.v.iter().copied().filter(|v| v.is_finite()).collect();
+    let fill = mean(&finite);
+    g.v.iter()
+        .map(|&v| if v.is_finite() { v } else { fill })
+        .collect()
 }
 
 /// A [1 2 1]² binomial blur, edges repeated.
