@@ -27,7 +27,7 @@ mod shrink;
 mod truncation;
 mod unfilter;
 
-pub use border::trim_border;
+pub use border::{trim_border, TRIM};
 pub use config::DecodeConfig;
 use jpeg::jpeg_scaled;
 use pixels::flatten_rgba;

@@ -65,6 +65,10 @@ pub enum Filter {
     /// Box (area average): the working image of a picture at least twice
     /// its size, and the small image the hashes start from.
     Box,
+    /// Gaussian (σ = half an output pixel): the copy signature's thumbnail,
+    /// where fine repeating texture must fade rather than alias into a
+    /// moiré that differs between two resamplings of one picture.
+    Gaussian,
 }
 
 /// Internal buffers a thread's resizer may keep between images: enough for
@@ -104,6 +108,7 @@ pub fn resize_rgb(img: &RgbImage, w: u32, h: u32, filter: Filter) -> RgbImage {
                 Filter::Bilinear => FilterType::Triangle,
                 Filter::Bicubic => FilterType::CatmullRom,
                 Filter::Box => FilterType::Triangle,
+                Filter::Gaussian => FilterType::Gaussian,
             };
             image::imageops::resize(img, w, h, f)
         }
@@ -117,6 +122,7 @@ impl Filter {
             Filter::Bilinear => F::Bilinear,
             Filter::Bicubic => F::CatmullRom,
             Filter::Box => F::Box,
+            Filter::Gaussian => F::Gaussian,
         })
     }
 }

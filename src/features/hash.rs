@@ -20,8 +20,9 @@ use crate::decode::WORKING_IMAGE;
 /// Identifies the working image, algorithms, sizes and bit order; bump the
 /// version when any of the latter changes.
 pub fn fingerprint() -> String {
+    use crate::decode::TRIM;
     format!(
-        "image_hasher-3.1+fir/{WORKING_IMAGE}/nozoom/trim/box32/\
+        "image_hasher-3.1+fir/{WORKING_IMAGE}/nozoom/{TRIM}/box32/\
          phash-dct-median-8x8+dhash-8x8+ahash-8x8/v2"
     )
 }

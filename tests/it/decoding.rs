@@ -316,8 +316,10 @@ fn box_from_twice_the_working_size_bilinear_below() {
     assert!(levels(&streamed).len() > 3, "bilinear: blended stripes");
 }
 
-/// A uniform frame is trimmed whether it is exactly one colour or varies
-/// within the tolerance; a frame missing on one side is no frame.
+/// A uniform frame is trimmed whether it is exactly one colour or carries
+/// a little noise (as a re-encoded border does); a margin that varies
+/// across the whole tolerance (a texture, not an added frame) and a frame
+/// missing on one side are no frame.
 #[test]
 fn a_uniform_frame_is_trimmed_exact_or_noisy() {
     let framed = |spread: u8, open_right: bool| {
@@ -334,7 +336,8 @@ fn a_uniform_frame_is_trimmed_exact_or_noisy() {
             }
         })
     };
-    for spread in [0, 20] {
+    assert!(imgdex::decode::trim_border(&framed(20, false)).is_none());
+    for spread in [0, 3] {
         let content = imgdex::decode::trim_border(&framed(spread, false));
         let dims = content.as_ref().map(|c| c.dimensions());
         assert_eq!(dims, Some((180, 80)), "spread {spread}");

@@ -122,10 +122,11 @@ pub(super) fn fingerprint(spec: &ModelSpec, model: &[u8]) -> String {
         None => String::new(),
     };
     format!(
-        "{}/blake3:{}/{}-nozoom-trim-in{}-{fit}-mean{:?}-mul{:?}/{}{dupe}/v2",
+        "{}/blake3:{}/{}-nozoom-{}-in{}-{fit}-mean{:?}-mul{:?}/{}{dupe}/v2",
         spec.name,
         &digest[..16],
         crate::decode::WORKING_IMAGE,
+        crate::decode::TRIM,
         spec.input_size,
         spec.mean,
         multipliers(spec),

@@ -34,7 +34,7 @@ use super::align::{self, Align, Grid, IDENTITY};
 use crate::features::signature::{Signature, CHROMA_SIDE, SIDE};
 
 /// Detail correlation (second-worst cell) from which a pair is a copy.
-pub const MIN_DETAIL: f32 = 0.93;
+pub const MIN_DETAIL: f32 = 0.96;
 /// Mean hue turn (degrees, over cells where both images have colour)
 /// above which two colourful images are colour variants. Hue, not chroma:
 /// brightness, contrast and saturation edits scale chroma but keep hue.
