@@ -207,3 +207,64 @@ impl Ranker<'_> {
 fn pixels(r: &ImageRecord) -> u64 {
     u64::from(r.width) * u64::from(r.height)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::signature::Edits;
+
+    fn record(path: &str, size: u64) -> ImageRecord {
+        ImageRecord {
+            path: path.as_bytes().to_vec(),
+            size,
+            mtime_ns: 0,
+            digest: [0; 32],
+            width: 720,
+            height: 528,
+            format: "jpeg".into(),
+            hashes: None,
+            histogram: None,
+        }
+    }
+
+    fn signature(jpeg_quant: u32) -> Signature {
+        Signature {
+            luma: vec![100; 64 * 64],
+            width: 720,
+            height: 528,
+            chroma: vec![128; 128],
+            edits: Edits {
+                jpeg_quant,
+                ..Edits::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_same_quality_re_encode_loses_to_its_source_and_a_big_gap_does_not_count() {
+        // b: 0.3% larger than a, same pixels and quantisation (a re-encode);
+        // c: 10% larger (different content, not a re-encode of a).
+        let records = vec![
+            (1, record("/b/copy.jpg", 100_300)),
+            (2, record("/a/capture.jpg", 100_000)),
+            (3, record("/c/other.jpg", 110_000)),
+        ];
+        let signatures = (0..3).map(|i| (i, signature(592))).collect();
+        let r = Ranker {
+            records: &records,
+            signatures: &signatures,
+        };
+        assert_eq!(r.rank(&[0, 1])[0], 1, "the smaller of a near-equal pair");
+        assert!(r.reason(1, &[0, 1]).contains("keeper rule 10"));
+        // Without the 1% window the larger file wins, as before.
+        assert_eq!(r.rank(&[1, 2])[0], 2);
+        // A different quantisation is rule 6's business, not rule 10's.
+        let mut other_q = signatures.clone();
+        other_q.insert(0, signature(600));
+        let r = Ranker {
+            records: &records,
+            signatures: &other_q,
+        };
+        assert_eq!(r.rank(&[0, 1])[0], 0);
+    }
+}
