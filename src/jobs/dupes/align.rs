@@ -50,14 +50,29 @@ impl Grid {
 
     /// Bilinear sample at (x, y) in pixel-centre coordinates; NaN outside.
     fn sample(&self, x: f32, y: f32) -> f32 {
-        let last = (self.n - 1) as f32;
-        if !(-0.5..=last + 0.5).contains(&x) || !(-0.5..=last + 0.5).contains(&y) {
-            return f32::NAN;
+        match (self.axis(x), self.axis(y)) {
+            (Some(ax), Some(ay)) => self.bilinear(ax, ay),
+            _ => f32::NAN,
         }
-        let (x, y) = (x.clamp(0.0, last), y.clamp(0.0, last));
-        let (x0, y0) = (x.floor() as usize, y.floor() as usize);
-        let (x1, y1) = ((x0 + 1).min(self.n - 1), (y0 + 1).min(self.n - 1));
-        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+    }
+
+    /// Where coordinate `x` falls between two pixel centres: (lower, upper,
+    /// fraction), or `None` beyond half a pixel outside the grid.
+    fn axis(&self, x: f32) -> Option<(usize, usize, f32)> {
+        let last = (self.n - 1) as f32;
+        if !(-0.5..=last + 0.5).contains(&x) {
+            return None;
+        }
+        let x = x.clamp(0.0, last);
+        let x0 = x.floor() as usize;
+        Some((x0, (x0 + 1).min(self.n - 1), x - x0 as f32))
+    }
+
+    fn bilinear(
+        &self,
+        (x0, x1, fx): (usize, usize, f32),
+        (y0, y1, fy): (usize, usize, f32),
+    ) -> f32 {
         let g = |x: usize, y: usize| self.v[y * self.n + x];
         let top = g(x0, y0) * (1.0 - fx) + g(x1, y0) * fx;
         let bottom = g(x0, y1) * (1.0 - fx) + g(x1, y1) * fx;
@@ -65,12 +80,28 @@ impl Grid {
     }
 
     /// The window of side `s` (fraction), offset by (`ox`, `oy`) of the
-    /// slack (-1..1), resampled to the full grid.
+    /// slack (-1..1), resampled to the full grid. The mapping is separable,
+    /// so each column's and each row's sample position is found once.
     fn window(&self, s: f32, ox: f32, oy: f32) -> Grid {
         let n = self.n as f32;
         let slack = (n - n * s) / 2.0;
         let (x0, y0) = (slack * (1.0 + ox), slack * (1.0 + oy));
-        self.resample(|i, j| (x0 + (i + 0.5) * s - 0.5, y0 + (j + 0.5) * s - 0.5))
+        let positions = |o: f32| -> Vec<Option<(usize, usize, f32)>> {
+            (0..self.n)
+                .map(|i| self.axis(o + (i as f32 + 0.5) * s - 0.5))
+                .collect()
+        };
+        let (xs, ys) = (positions(x0), positions(y0));
+        let mut v = Vec::with_capacity(self.n * self.n);
+        for &ay in &ys {
+            for &ax in &xs {
+                v.push(match (ax, ay) {
+                    (Some(ax), Some(ay)) => self.bilinear(ax, ay),
+                    _ => f32::NAN,
+                });
+            }
+        }
+        Grid { n: self.n, v }
     }
 
     /// Rotated by `deg` about the centre, in a picture of width/height
@@ -250,54 +281,67 @@ const CELLS: usize = 4;
 
 /// RMS residual of the least-squares line y ≈ a·x + b (a > 0) in units of
 /// y's variance, over the cells of a 4×4 grid less the worst quarter;
-/// infinite when too little overlaps or the fit is degenerate.
+/// infinite when too little overlaps or the fit is degenerate. Called for
+/// every candidate alignment, so it walks the grids in place (three
+/// passes, no allocation).
 pub(super) fn robust_residual(x: &Grid, y: &Grid) -> f32 {
     let n = x.n;
     let margin = n / 16;
-    let inside = |k: usize| {
-        let (i, j) = (k % n, k / n);
-        (margin..n - margin).contains(&i) && (margin..n - margin).contains(&j)
+    // The pixels inside the margin where both grids are defined, in rows.
+    let each = |f: &mut dyn FnMut(usize, f32, f32)| {
+        for j in margin..n - margin {
+            for i in margin..n - margin {
+                let k = j * n + i;
+                let (a, b) = (x.v[k], y.v[k]);
+                if a.is_finite() && b.is_finite() {
+                    f(k, a, b);
+                }
+            }
+        }
     };
-    let pts: Vec<(usize, f32, f32)> = (0..n * n)
-        .filter(|&k| inside(k) && x.v[k].is_finite() && y.v[k].is_finite())
-        .map(|k| (k, x.v[k], y.v[k]))
-        .collect();
-    let count = pts.len() as f32;
+    let (mut count, mut sx, mut sy) = (0usize, 0.0f32, 0.0f32);
+    each(&mut |_, a, b| (count, sx, sy) = (count + 1, sx + a, sy + b));
+    let count = count as f32;
     if count < 64.0 {
         return f32::INFINITY;
     }
-    let (mx, my) = (
-        pts.iter().map(|p| p.1).sum::<f32>() / count,
-        pts.iter().map(|p| p.2).sum::<f32>() / count,
-    );
+    let (mx, my) = (sx / count, sy / count);
     let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
-    for &(_, a, b) in &pts {
+    each(&mut |_, a, b| {
         sxx += (a - mx) * (a - mx);
         sxy += (a - mx) * (b - my);
         syy += (b - my) * (b - my);
-    }
+    });
     if sxx <= 0.0 || syy <= 0.0 || sxy <= 0.0 {
         return f32::INFINITY;
     }
     let (slope, var) = (sxy / sxx, syy / count);
     let side = n / CELLS;
     let mut cells = [[0.0f32; 2]; CELLS * CELLS];
-    for &(k, a, b) in &pts {
+    each(&mut |k, a, b| {
         let (ci, cj) = ((k % n / side).min(CELLS - 1), (k / n / side).min(CELLS - 1));
         let r = (b - my) - slope * (a - mx);
         cells[cj * CELLS + ci][0] += r * r / var;
         cells[cj * CELLS + ci][1] += 1.0;
+    });
+    trimmed_mean_cells(&cells, side)
+}
+
+/// The root of the mean cell residual over the cells with a quarter of
+/// their pixels or more, less the worst quarter of them.
+fn trimmed_mean_cells(cells: &[[f32; 2]; CELLS * CELLS], side: usize) -> f32 {
+    let mut means = [0.0f32; CELLS * CELLS];
+    let mut m = 0;
+    for c in cells.iter().filter(|c| c[1] >= (side * side / 4) as f32) {
+        means[m] = c[0] / c[1];
+        m += 1;
     }
-    let mut means: Vec<f32> = cells
-        .iter()
-        .filter(|c| c[1] >= (side * side / 4) as f32)
-        .map(|c| c[0] / c[1])
-        .collect();
-    if means.len() < CELLS * CELLS / 2 {
+    if m < CELLS * CELLS / 2 {
         return f32::INFINITY;
     }
+    let means = &mut means[..m];
     means.sort_by(f32::total_cmp);
-    let keep = means.len() - means.len() / 4;
+    let keep = m - m / 4;
     (means[..keep].iter().sum::<f32>() / keep as f32).sqrt()
 }
 
