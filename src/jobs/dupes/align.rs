@@ -287,27 +287,17 @@ const CELLS: usize = 4;
 pub(super) fn robust_residual(x: &Grid, y: &Grid) -> f32 {
     let n = x.n;
     let margin = n / 16;
-    // The pixels inside the margin where both grids are defined, in rows.
-    let each = |f: &mut dyn FnMut(usize, f32, f32)| {
-        for j in margin..n - margin {
-            for i in margin..n - margin {
-                let k = j * n + i;
-                let (a, b) = (x.v[k], y.v[k]);
-                if a.is_finite() && b.is_finite() {
-                    f(k, a, b);
-                }
-            }
-        }
-    };
     let (mut count, mut sx, mut sy) = (0usize, 0.0f32, 0.0f32);
-    each(&mut |_, a, b| (count, sx, sy) = (count + 1, sx + a, sy + b));
+    each_defined(x, y, margin, |_, a, b| {
+        (count, sx, sy) = (count + 1, sx + a, sy + b)
+    });
     let count = count as f32;
     if count < 64.0 {
         return f32::INFINITY;
     }
     let (mx, my) = (sx / count, sy / count);
     let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
-    each(&mut |_, a, b| {
+    each_defined(x, y, margin, |_, a, b| {
         sxx += (a - mx) * (a - mx);
         sxy += (a - mx) * (b - my);
         syy += (b - my) * (b - my);
@@ -318,13 +308,28 @@ pub(super) fn robust_residual(x: &Grid, y: &Grid) -> f32 {
     let (slope, var) = (sxy / sxx, syy / count);
     let side = n / CELLS;
     let mut cells = [[0.0f32; 2]; CELLS * CELLS];
-    each(&mut |k, a, b| {
+    each_defined(x, y, margin, |k, a, b| {
         let (ci, cj) = ((k % n / side).min(CELLS - 1), (k / n / side).min(CELLS - 1));
         let r = (b - my) - slope * (a - mx);
         cells[cj * CELLS + ci][0] += r * r / var;
         cells[cj * CELLS + ci][1] += 1.0;
     });
     trimmed_mean_cells(&cells, side)
+}
+
+/// `f(k, x, y)` for the pixels `k` inside `margin` where both grids are
+/// defined, in rows (generic, so each pass inlines its body).
+fn each_defined(x: &Grid, y: &Grid, margin: usize, mut f: impl FnMut(usize, f32, f32)) {
+    let n = x.n;
+    for j in margin..n - margin {
+        for i in margin..n - margin {
+            let k = j * n + i;
+            let (a, b) = (x.v[k], y.v[k]);
+            if a.is_finite() && b.is_finite() {
+                f(k, a, b);
+            }
+        }
+    }
 }
 
 /// The root of the mean cell residual over the cells with a quarter of
