@@ -80,10 +80,17 @@ pub fn verify(a: &Signature, b: &Signature) -> Option<Verdict> {
         false => (ga.half(), gb.half()),
     };
     let (detail, flip) = detail_match(&ga, &gb, aspect);
-    Some(Verdict {
-        detail,
-        chroma: chroma_distance(a, b, flip),
-    })
+    // Without detail nothing says whether B is A mirrored (a smooth
+    // gradient wallpaper and its mirrored copy): colour is compared both
+    // ways and the closer taken.
+    let chroma = match detail {
+        Some(_) => chroma_distance(a, b, flip),
+        None => [false, true]
+            .into_iter()
+            .filter_map(|f| chroma_distance(a, b, f))
+            .min_by(f32::total_cmp),
+    };
+    Some(Verdict { detail, chroma })
 }
 
 /// The detail score of the pair, and whether the alignment mirrors A.
@@ -332,5 +339,36 @@ mod tests {
         };
         assert_eq!(detail_match(&flat(10.0), &flat(12.0), 1.0).0, Some(1.0));
         assert_eq!(detail_match(&flat(10.0), &flat(200.0), 1.0).0, Some(0.0));
+    }
+
+    /// A smooth gradient from purple to orange, mirrored when `flip`.
+    fn gradient(flip: bool) -> Signature {
+        let at = |x: usize, n: usize| if flip { n - 1 - x } else { x };
+        let luma = (0..SIDE * SIDE)
+            .map(|k| (60 + at(k % SIDE, SIDE)) as u8)
+            .collect();
+        let chroma = (0..CHROMA_SIDE * CHROMA_SIDE)
+            .flat_map(|k| {
+                let t = at(k % CHROMA_SIDE, CHROMA_SIDE) as u8 * 6;
+                [160 - t, 150 + t / 2]
+            })
+            .collect();
+        Signature {
+            luma,
+            width: 640,
+            height: 360,
+            chroma,
+            edits: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_mirrored_gradient_without_detail_is_no_colour_variant() {
+        let v = verify(&gradient(false), &gradient(true)).expect("verdict");
+        assert_eq!(v.detail, None, "{v:?}");
+        assert!(v.copy(true), "{v:?}");
+        // Compared unmirrored, its colours turn far.
+        let unmirrored = chroma_distance(&gradient(false), &gradient(true), false);
+        assert!(unmirrored.is_some_and(|c| c > MAX_CHROMA), "{unmirrored:?}");
     }
 }
