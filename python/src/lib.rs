@@ -93,6 +93,18 @@ fn embed_config(model: Option<PathBuf>, threads: usize) -> EmbedConfig {
     cfg
 }
 
+/// The analyser's sessions: as `index` lays them out (one single-threaded
+/// session per core) or, with `threads`, that many single-threaded sessions
+/// beside as many decode workers.
+fn analyse_embed_config(model: Option<PathBuf>, threads: usize) -> EmbedConfig {
+    let mut cfg = embed_config(model, 0);
+    if threads > 0 {
+        cfg.sessions = threads;
+        cfg.threads = 1;
+    }
+    cfg
+}
+
 /// Analyse image files and folders into shard rows; returns the batches
 /// and the (path, reason) of every file that failed.
 #[pyfunction]
@@ -114,7 +126,7 @@ fn analyse(
         };
         if fresh {
             *slot = None; // free the old model first
-            let cfg = embed.then(|| embed_config(model.clone(), threads));
+            let cfg = embed.then(|| analyse_embed_config(model.clone(), threads));
             *slot = Some((model.clone(), embed, threads, Analyser::new(cfg.as_ref())?));
             MODEL_LOADS.fetch_add(usize::from(embed), Ordering::SeqCst);
         }
