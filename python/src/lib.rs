@@ -19,7 +19,7 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
-use imgdex::features::embedding::{EmbedConfig, Embedder};
+use imgdex::features::embedding::{EmbedConfig, Embedder, MAX_AUTO_SESSIONS};
 use imgdex::features::FeatureConfig;
 use imgdex::jobs::analyse::{AnalyseConfig, Analyser};
 use imgdex::jobs::{dupes, info, ingest, query, shard};
@@ -93,14 +93,15 @@ fn embed_config(model: Option<PathBuf>, threads: usize) -> EmbedConfig {
     cfg
 }
 
-/// The analyser's sessions: as `index` lays them out (one single-threaded
-/// session per core) or, with `threads`, that many single-threaded sessions
-/// beside as many decode workers.
+/// The analyser's sessions, laid out as `index` lays them out on a machine
+/// of `threads` cores (0: this machine's): one single-threaded session per
+/// core, at most `MAX_AUTO_SESSIONS` sessions sharing the cores, beside
+/// `threads` decode workers.
 fn analyse_embed_config(model: Option<PathBuf>, threads: usize) -> EmbedConfig {
     let mut cfg = embed_config(model, 0);
     if threads > 0 {
-        cfg.sessions = threads;
-        cfg.threads = 1;
+        cfg.sessions = threads.min(MAX_AUTO_SESSIONS);
+        cfg.threads = (threads / cfg.sessions).max(1);
     }
     cfg
 }
