@@ -3,7 +3,7 @@
 same folder and machine: images per second for both, alternated runs.
 
     python scripts/bench_ray.py [DATA] [--runs 3] [--cpus 2] [--bin target/ci/imgdex]
-                                [--threads 1] [--batch 64]
+                                [--actors 1] [--threads 2] [--batch 64]
 
 DATA defaults to ../shared/data/neardup. Run with the venv that has the
 imgdex wheel and ray (scripts/setup makes .venv); the binary defaults to
@@ -220,9 +220,9 @@ def main() -> int:
     ap.add_argument("data", nargs="?", default=os.path.join(ROOT, "..", "shared", "data", "neardup"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--cpus", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=1, help="threads per Ray actor (ray_index.py --threads)")
+    ap.add_argument("--threads", type=int, help="cores per Ray actor (ray_index.py --threads; default: CPUS)")
     ap.add_argument("--batch", type=int, default=64, help="paths per analyse call (ray_index.py --batch)")
-    ap.add_argument("--actors", type=int, help="analyser actors (default: one per CPU)")
+    ap.add_argument("--actors", type=int, help="analyser actors (default: CPUS / threads)")
     ap.add_argument("--no-warm", action="store_true", help="no warm-cluster runs")
     ap.add_argument("--no-cold", action="store_true", help="no cold runs")
     ap.add_argument("--no-analyse", action="store_true", help="no imgdex.analyse run without Ray")
@@ -231,7 +231,8 @@ def main() -> int:
                     help="nice value of Ray's worker processes (Ray's default is 15; index runs at 0)")
     ap.add_argument("--bin", default=default_bin())
     a = ap.parse_args()
-    a.actors = a.actors or a.cpus
+    a.threads = a.threads or a.cpus
+    a.actors = a.actors or max(1, a.cpus // a.threads)
     # Token authentication for the warm cluster and the scripts joining it
     # (what `ray start` and a local `ray.init` choose by default in Ray 2.60
     # once ~/.ray/auth_token exists; explicit so both sides agree).
