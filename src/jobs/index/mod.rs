@@ -162,19 +162,7 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
     let mut summary = IndexSummary::default();
     let exclude = store_dir_variants(store.dir());
     let walked = walk::walk(&cfg.roots, &exclude);
-    summary.failed.extend(
-        walked
-            .failed
-            .iter()
-            .map(|n| FileIssue::new(&n.path, &n.reason)),
-    );
-    summary.skipped_files.extend(
-        walked
-            .skipped
-            .iter()
-            .map(|n| FileIssue::new(&n.path, &n.reason)),
-    );
-    summary.skipped = summary.skipped_files.len();
+    note_walk(&walked, &mut summary);
 
     store.add_roots(&walked.roots)?;
     let (mut existing, derived) = load_existing(store, &mut summary)?;
@@ -185,7 +173,15 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
 
     let progress = progress_bar(work.len() as u64, cfg.progress);
     let fingerprint = embedders.first().map(|e| e.fingerprint().to_string());
-    run_pipeline(store, cfg, codes, work, &mut embedders, &progress, &mut summary)?;
+    run_pipeline(
+        store,
+        cfg,
+        codes,
+        work,
+        &mut embedders,
+        &progress,
+        &mut summary,
+    )?;
     progress.finish_and_clear();
 
     store.set_fingerprint("hash", &cfg.features.hash_fingerprint())?;
@@ -196,6 +192,16 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
     store.flush()?;
     summary.timings.wall_s = start.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// The files the walk could not use (failed) or left out (skipped).
+fn note_walk(walked: &walk::WalkOutput, summary: &mut IndexSummary) {
+    let issue = |n: &walk::Notice| FileIssue::new(&n.path, &n.reason);
+    summary.failed.extend(walked.failed.iter().map(issue));
+    summary
+        .skipped_files
+        .extend(walked.skipped.iter().map(issue));
+    summary.skipped = summary.skipped_files.len();
 }
 
 /// Record the model, refit the search space if the embeddings drifted

@@ -94,10 +94,7 @@ pub(crate) fn run_stages(
             });
             sink(outcome)?;
         }
-        Ok(inference
-            .into_iter()
-            .map(|h| h.join().unwrap_or(0.0))
-            .sum())
+        Ok(inference.into_iter().map(|h| h.join().unwrap_or(0.0)).sum())
     })?;
     account_for_lost(expected, &seen, sink)?;
     Ok(inference_s)
