@@ -117,9 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         ray.init(num_cpus=a.cpus, include_dashboard=False, log_to_driver=False)
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     # One actor per node using all its cores overlaps decoding with the CNN
-    # inside imgdex (as `index` does) and pays Ray's per-actor costs once per
-    # node: on 2 cores, 1 actor x 2 threads ran the neardup folder in 21 s
-    # against 30 s for 2 actors x 1 thread (README, "Ray's cost, measured").
+    # inside imgdex (as `index` does) and pays Ray's per-actor costs (a
+    # worker process, imports, the model) once per node: on 2 cores, a cold
+    # run of the neardup folder took 27 s against 36 s for 2 actors x 1
+    # thread; warm, the two were within noise (README, "Ray's cost, measured").
     threads = a.threads or node_cpus(ray)
     actors = a.actors or max(1, cpus // threads)
     t_init = time.perf_counter()
