@@ -68,15 +68,29 @@ class Analyse:
         return self.imgdex.analyse(paths, threads=self.threads, roots=self.roots)
 
 
+def node_cpus(ray) -> int:
+    """The CPUs of the cluster's smallest live node (at least 1)."""
+    sizes = [int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")]
+    return max(1, min((c for c in sizes if c > 0), default=1))
+
+
 def dataset(source: str):
     import ray
 
     if os.path.isdir(source):
         return ray.data.from_items([{"path": p} for p in list_folder(source)]), [os.path.abspath(source)]
+    # The manifest is read here, not by `ray.data.read_*` tasks: the actors
+    # hold every CPU from the start, and a read task waiting for one never
+    # ran (Ray 2.60, 2 CPUs). A list of paths is small next to its images.
     if source.endswith(".parquet"):
-        return ray.data.read_parquet(source, columns=["path"]), []
+        import pyarrow.parquet as pq
+
+        return ray.data.from_arrow(pq.read_table(source, columns=["path"])), []
     if source.endswith(".csv"):
-        return ray.data.read_csv(source).select_columns(["path"]), []
+        import pyarrow.csv as pcsv
+
+        opts = pcsv.ConvertOptions(include_columns=["path"], column_types={"path": pa.string()})
+        return ray.data.from_arrow(pcsv.read_csv(source, convert_options=opts)), []
     sys.exit(f"ray_index: {source}: not a folder, .parquet or .csv manifest")
 
 
@@ -86,9 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out_dir", help="where the shards (Parquet) go")
     ap.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray (default 2)")
     ap.add_argument("--address", help="an existing Ray cluster (e.g. auto) instead of a local one")
-    ap.add_argument("--actors", type=int, help="analyser actors (default: one per CPU)")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="threads per actor for decoding and the CNN (default 1)")
+    ap.add_argument("--actors", type=int, help="analyser actors (default: CPUs / threads)")
+    ap.add_argument("--threads", type=int,
+                    help="cores per actor for decoding and the CNN (default: the smallest "
+                         "node's CPUs, so one actor per node)")
     ap.add_argument("--batch", type=int, default=64, help="paths per analyse call")
     ap.add_argument("--db", help="ingest the shards into this store when done")
     a = ap.parse_args(argv)
@@ -101,16 +116,22 @@ def main(argv: list[str] | None = None) -> int:
     else:
         ray.init(num_cpus=a.cpus, include_dashboard=False, log_to_driver=False)
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    actors = a.actors or max(1, cpus // a.threads)
+    # One actor per node using all its cores overlaps decoding with the CNN
+    # inside imgdex (as `index` does) and pays Ray's per-actor costs (a
+    # worker process, imports, the model) once per node: on 2 cores, a cold
+    # run of the neardup folder took 27 s against 36 s for 2 actors x 1
+    # thread; warm, the two were within noise (README, "Ray's cost, measured").
+    threads = a.threads or node_cpus(ray)
+    actors = a.actors or max(1, cpus // threads)
     t_init = time.perf_counter()
     ds, roots = dataset(a.source)
     rows = ds.map_batches(
         Analyse,
-        fn_constructor_kwargs={"roots": roots, "threads": a.threads},
+        fn_constructor_kwargs={"roots": roots, "threads": threads},
         batch_size=a.batch,
         batch_format="pyarrow",
         concurrency=actors,
-        num_cpus=cpus / actors,  # the CPUs shared out; threads may oversubscribe them
+        num_cpus=min(threads, cpus / actors),  # actor x threads <= CPUs: no oversubscription
     )
     os.makedirs(a.out_dir, exist_ok=True)
     # The actors hold every CPU until the last batch; write tasks asking for

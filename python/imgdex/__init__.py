@@ -61,8 +61,11 @@ def analyse(
 
     The model is loaded on the first call and reused by later calls in the
     same process (with the same ``embed``, ``threads`` and ``model``).
-    ``threads`` sets decode workers and ONNX Runtime threads (default: one
-    per core). ``roots`` are the folders recorded for the rows (default: the
+    Files are decoded on worker threads while the CNN embeds earlier ones
+    in batches, as ``imgdex index`` does; ``threads`` is the cores to use:
+    that many decode workers, and ONNX Runtime sessions laid out as
+    ``index`` lays them out on that many cores (one single-threaded session
+    per core, at most 4 sessions). Default: this machine's cores. ``roots`` are the folders recorded for the rows (default: the
     inputs). Files that cannot be read or decoded are left out, each with a
     ``RuntimeWarning`` naming it and the reason.
     """

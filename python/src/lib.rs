@@ -19,7 +19,7 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
-use imgdex::features::embedding::{EmbedConfig, Embedder};
+use imgdex::features::embedding::{EmbedConfig, Embedder, MAX_AUTO_SESSIONS};
 use imgdex::features::FeatureConfig;
 use imgdex::jobs::analyse::{AnalyseConfig, Analyser};
 use imgdex::jobs::{dupes, info, ingest, query, shard};
@@ -93,6 +93,19 @@ fn embed_config(model: Option<PathBuf>, threads: usize) -> EmbedConfig {
     cfg
 }
 
+/// The analyser's sessions, laid out as `index` lays them out on a machine
+/// of `threads` cores (0: this machine's): one single-threaded session per
+/// core, at most `MAX_AUTO_SESSIONS` sessions sharing the cores, beside
+/// `threads` decode workers.
+fn analyse_embed_config(model: Option<PathBuf>, threads: usize) -> EmbedConfig {
+    let mut cfg = embed_config(model, 0);
+    if threads > 0 {
+        cfg.sessions = threads.min(MAX_AUTO_SESSIONS);
+        cfg.threads = (threads / cfg.sessions).max(1);
+    }
+    cfg
+}
+
 /// Analyse image files and folders into shard rows; returns the batches
 /// and the (path, reason) of every file that failed.
 #[pyfunction]
@@ -114,7 +127,7 @@ fn analyse(
         };
         if fresh {
             *slot = None; // free the old model first
-            let cfg = embed.then(|| embed_config(model.clone(), threads));
+            let cfg = embed.then(|| analyse_embed_config(model.clone(), threads));
             *slot = Some((model.clone(), embed, threads, Analyser::new(cfg.as_ref())?));
             MODEL_LOADS.fetch_add(usize::from(embed), Ordering::SeqCst);
         }

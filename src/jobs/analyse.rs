@@ -1,31 +1,29 @@
 //! The `analyse` job: image files to shard rows without a store, the unit
 //! of work a cluster worker (or the Python package's `imgdex.analyse`)
-//! runs. Each file is read, decoded and analysed once with the same
-//! functions `index` uses, and its CNN input embedded by a model that an
-//! [`Analyser`] loads once and keeps, so repeated calls (one per batch of a
-//! Ray or Spark task) pay for the model once. Files go through in chunks, so
-//! memory is bounded by the chunk's CNN inputs, not by the number of files.
-//! A broken file is listed in [`Analysis::failed`]; it never stops the run.
+//! runs. Files go through the analysis stages `index` runs (`index::stages`:
+//! decoding on worker threads overlapped with batched CNN inference, the same
+//! record-building code), so a row equals the record `index` stores for the
+//! file. An [`Analyser`] loads the model's sessions once and keeps them, so
+//! repeated calls (one per batch of a Ray or Spark task) pay for the model
+//! once. A broken file is listed in [`Analysis::failed`]; it never stops the
+//! run.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use arrow_array::RecordBatch;
-use rayon::prelude::*;
 
 use crate::decode::DecodeConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::features::embedding::{EmbedConfig, Embedder};
-use crate::features::{self, FeatureConfig};
+use crate::features::FeatureConfig;
+use crate::jobs::index::stages::{run_stages, Stages};
+use crate::jobs::index::{Codes, Outcome, Work};
 use crate::jobs::shard::{self, Fingerprints, Row, Shape, ShardMeta};
 use crate::jobs::FileIssue;
 use crate::paths;
 use crate::store::record::fingerprint_code;
-use crate::store::signatures::SignatureRecord;
-use crate::store::{EmbeddingRecord, ImageRecord, Tagged};
-use crate::walk::{self, Candidate};
-
-/// Files per chunk: decoded in parallel, then embedded.
-const CHUNK: usize = 64;
+use crate::walk;
 
 /// What to analyse.
 #[derive(Debug, Clone)]
@@ -70,26 +68,30 @@ impl Analysis {
     }
 }
 
-/// A loaded model (or none), kept across calls.
+/// The model's sessions (or none), kept across calls.
 #[derive(Debug)]
 pub struct Analyser {
-    embedder: Option<Embedder>,
+    embedders: Vec<Embedder>,
 }
 
 impl Analyser {
-    /// Load the model `embed` names (`None`: hashes and histograms only).
+    /// Load the sessions `embed` lays out ([`EmbedConfig::session_layout`],
+    /// as `index` does; `None`: hashes and histograms only).
     pub fn new(embed: Option<&EmbedConfig>) -> Result<Analyser> {
         Ok(Analyser {
-            embedder: embed.map(Embedder::load).transpose()?,
+            embedders: embed
+                .map(Embedder::load_sessions)
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
 
     /// Whether this analyser embeds.
     pub fn embeds(&self) -> bool {
-        self.embedder.is_some()
+        !self.embedders.is_empty()
     }
 
-    /// Analyse `cfg.inputs`.
+    /// Analyse `cfg.inputs`: rows and failures in the walk's order.
     pub fn run(&mut self, cfg: &AnalyseConfig) -> Result<Analysis> {
         cfg.features.validate()?;
         let walked = walk::walk(&cfg.inputs, &[]);
@@ -98,35 +100,39 @@ impl Analyser {
             .iter()
             .map(|n| FileIssue::new(&n.path, &n.reason))
             .collect();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(cfg.jobs)
-            .build()
-            .map_err(|e| Error::ThreadPool {
-                reason: e.to_string(),
-            })?;
+        let embedding = self.embedders.first().map(|e| e.fingerprint().to_string());
         let fingerprints = Fingerprints {
             hash: Some(cfg.features.hash_fingerprint()),
             histogram: Some(cfg.features.histogram_fingerprint()),
-            embedding: self.embedder.as_ref().map(|e| e.fingerprint().to_string()),
+            embedding,
         };
-        let mut rows = Vec::with_capacity(walked.candidates.len());
-        for chunk in walked.candidates.chunks(CHUNK) {
-            let spec = self.embedder.as_ref().map(|e| e.spec().clone());
-            let done: Vec<_> = pool.install(|| {
-                chunk
-                    .par_iter()
-                    .map(|c| analyse_one(c, cfg, spec.as_ref()))
-                    .collect()
-            });
-            let mut ok = Vec::with_capacity(done.len());
-            for (c, r) in chunk.iter().zip(done) {
-                match r {
-                    Ok(v) => ok.push(v),
-                    Err(e) => failed.push(FileIssue::from_error(&c.path, &e)),
-                }
+        let stages = Stages {
+            jobs: cfg.jobs,
+            decode: &cfg.decode,
+            features: &cfg.features,
+            codes: Codes {
+                hash: fingerprint_code(&cfg.features.hash_fingerprint()),
+                histogram: fingerprint_code(&cfg.features.histogram_fingerprint()),
+                embedding: fingerprints.embedding.as_deref().map(fingerprint_code),
+            },
+        };
+        let order: HashMap<Vec<u8>, usize> = (walked.candidates.iter().enumerate())
+            .map(|(i, c)| (paths::to_bytes(&c.path), i))
+            .collect();
+        let work = walked.candidates.into_iter().map(Work::new_file).collect();
+        let mut rows: Vec<Row> = Vec::with_capacity(order.len());
+        let mut stage_failed = Vec::new();
+        run_stages(&stages, work, &mut self.embedders, |outcome| {
+            match outcome {
+                Outcome::Analysed(a) => rows.push((a.record, a.embedding, Some(a.signature))),
+                Outcome::Failed(_, path, issue, _) => stage_failed.push((path, issue)),
+                Outcome::Touched(..) => {} // only for files with a record
             }
-            self.embed(ok, &mut rows, &mut failed);
-        }
+            Ok(())
+        })?;
+        rows.sort_by_key(|r| order.get(&r.0.path).copied());
+        stage_failed.sort_by_key(|(p, _)| order.get(&paths::to_bytes(p)).copied());
+        failed.extend(stage_failed.into_iter().map(|(_, issue)| issue));
         let roots = cfg.roots.clone().unwrap_or(walked.roots);
         let roots = roots
             .iter()
@@ -141,78 +147,4 @@ impl Analyser {
             },
         })
     }
-
-    /// Embed the analysed records in the model's batches; a batch that
-    /// fails makes each of its files a failure.
-    fn embed(&mut self, ok: Vec<Analysed>, rows: &mut Vec<Row>, failed: &mut Vec<FileIssue>) {
-        let Some(embedder) = self.embedder.as_mut() else {
-            rows.extend(ok.into_iter().map(|(r, _, s)| (r, None, Some(s))));
-            return;
-        };
-        let code = fingerprint_code(embedder.fingerprint());
-        let size = embedder.batch_size();
-        let mut ok = ok.into_iter().peekable();
-        while ok.peek().is_some() {
-            let batch: Vec<_> = ok.by_ref().take(size).collect();
-            let n = batch.len();
-            let mut input = Vec::with_capacity(n * embedder.input_len());
-            for (_, t, _) in &batch {
-                input.extend_from_slice(t.as_deref().unwrap_or_default());
-            }
-            match embedder.embed(input, n) {
-                Ok(embs) if embs.len() == n => {
-                    for ((r, _, s), e) in batch.into_iter().zip(embs) {
-                        let rec = EmbeddingRecord::with_dupe(code, &e.vector, e.dupe.as_deref());
-                        rows.push((r, Some(rec), Some(s)));
-                    }
-                }
-                other => {
-                    let reason = match other {
-                        Err(e) => format!("inference failed: {e}"),
-                        Ok(e) => {
-                            format!("inference returned {} embeddings for {n} images", e.len())
-                        }
-                    };
-                    for (r, _, _) in batch {
-                        failed.push(FileIssue::new(&paths::from_bytes(&r.path), &reason));
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// One file's record, CNN input and copy signature.
-type Analysed = (ImageRecord, Option<Vec<f32>>, SignatureRecord);
-
-/// One file's record, CNN input and copy signature, as `index` makes them.
-fn analyse_one(
-    c: &Candidate,
-    cfg: &AnalyseConfig,
-    spec: Option<&features::embedding::ModelSpec>,
-) -> Result<Analysed> {
-    let bytes = crate::decode::read_file(&c.path, &cfg.decode)?;
-    let digest: [u8; 32] = blake3::hash(&bytes).into();
-    let a = features::analyse_hashed(&c.path, &bytes, digest, &cfg.decode, &cfg.features)?;
-    let signature = SignatureRecord::current(features::signature::compute(&a.decoded, &bytes));
-    drop(bytes);
-    let tensor = spec.map(|s| features::embedding::preprocess_decoded(&a.decoded, s));
-    let record = ImageRecord {
-        path: paths::to_bytes(&c.path),
-        size: c.size,
-        mtime_ns: c.mtime_ns,
-        digest: a.digest,
-        width: a.decoded.width,
-        height: a.decoded.height,
-        format: a.decoded.format,
-        hashes: Some(Tagged {
-            fingerprint: fingerprint_code(&cfg.features.hash_fingerprint()),
-            value: a.features.hashes,
-        }),
-        histogram: Some(Tagged {
-            fingerprint: fingerprint_code(&cfg.features.histogram_fingerprint()),
-            value: a.features.histogram,
-        }),
-    };
-    Ok((record, tensor, signature))
 }

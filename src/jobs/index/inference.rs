@@ -18,7 +18,7 @@ use crate::store::{EmbeddingRecord, ImageId};
 /// free, so inference never waits for a full batch. Several sessions may
 /// share `rx`. Returns the seconds spent in inference.
 pub(super) fn inference_stage(
-    mut embedder: Embedder,
+    embedder: &mut Embedder,
     code: u32,
     rx: Receiver<Outcome>,
     tx: Sender<Outcome>,
@@ -43,7 +43,7 @@ pub(super) fn inference_stage(
             continue;
         }
         let t = Instant::now();
-        let outcomes = embed_batch_guarded(&mut embedder, code, std::mem::take(&mut pending));
+        let outcomes = embed_batch_guarded(embedder, code, std::mem::take(&mut pending));
         busy += t.elapsed();
         for o in outcomes {
             route(o, &mut pending);

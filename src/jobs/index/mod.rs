@@ -16,6 +16,7 @@ mod config;
 mod inference;
 mod pipeline;
 mod plan;
+pub(crate) mod stages;
 
 use crate::error::Result;
 use crate::features::embedding::Embedder;
@@ -78,14 +79,14 @@ pub struct Timings {
 
 /// Fingerprint codes the current config writes.
 #[derive(Debug, Clone, Copy)]
-struct Codes {
-    hash: u32,
-    histogram: u32,
-    embedding: Option<u32>,
+pub(crate) struct Codes {
+    pub hash: u32,
+    pub histogram: u32,
+    pub embedding: Option<u32>,
 }
 
 /// One file to (re)analyse.
-struct Work {
+pub(crate) struct Work {
     candidate: Candidate,
     old: Option<(ImageId, ImageRecord)>,
     old_embedding_current: bool,
@@ -93,7 +94,20 @@ struct Work {
     old_signed: bool,
 }
 
-enum Outcome {
+impl Work {
+    /// A file with no record yet.
+    pub(crate) fn new_file(candidate: Candidate) -> Work {
+        Work {
+            candidate,
+            old: None,
+            old_embedding_current: false,
+            old_signed: false,
+        }
+    }
+}
+
+/// What the analysis stages made of one file.
+pub(crate) enum Outcome {
     /// Content unchanged, only the stat data moved: refresh the record.
     Touched(ImageId, ImageRecord),
     Analysed(Box<Analysed>),
@@ -107,20 +121,21 @@ enum Outcome {
 /// the computation failed (a panic, the model, an unchanged file that no
 /// longer decodes under today's settings) it is kept, marked stale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OldRecord {
+pub(crate) enum OldRecord {
     Keep,
     Drop,
 }
 
-struct Analysed {
+/// One file analysed (and, after the inference stage, embedded).
+pub(crate) struct Analysed {
     id: Option<ImageId>,
-    record: ImageRecord,
-    signature: crate::store::signatures::SignatureRecord,
+    pub record: ImageRecord,
+    pub signature: crate::store::signatures::SignatureRecord,
     /// Why the file decoded only in part, if it did.
-    warning: Option<&'static str>,
+    pub warning: Option<&'static str>,
     /// Preprocessed CNN input, until the inference stage replaces it.
     tensor: Option<Vec<f32>>,
-    embedding: Option<EmbeddingRecord>,
+    pub embedding: Option<EmbeddingRecord>,
     decode_s: f64,
     features_s: f64,
 }
@@ -147,19 +162,7 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
     let mut summary = IndexSummary::default();
     let exclude = store_dir_variants(store.dir());
     let walked = walk::walk(&cfg.roots, &exclude);
-    summary.failed.extend(
-        walked
-            .failed
-            .iter()
-            .map(|n| FileIssue::new(&n.path, &n.reason)),
-    );
-    summary.skipped_files.extend(
-        walked
-            .skipped
-            .iter()
-            .map(|n| FileIssue::new(&n.path, &n.reason)),
-    );
-    summary.skipped = summary.skipped_files.len();
+    note_walk(&walked, &mut summary);
 
     store.add_roots(&walked.roots)?;
     let (mut existing, derived) = load_existing(store, &mut summary)?;
@@ -170,7 +173,15 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
 
     let progress = progress_bar(work.len() as u64, cfg.progress);
     let fingerprint = embedders.first().map(|e| e.fingerprint().to_string());
-    run_pipeline(store, cfg, codes, work, embedders, &progress, &mut summary)?;
+    run_pipeline(
+        store,
+        cfg,
+        codes,
+        work,
+        &mut embedders,
+        &progress,
+        &mut summary,
+    )?;
     progress.finish_and_clear();
 
     store.set_fingerprint("hash", &cfg.features.hash_fingerprint())?;
@@ -181,6 +192,16 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
     store.flush()?;
     summary.timings.wall_s = start.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// The files the walk could not use (failed) or left out (skipped).
+fn note_walk(walked: &walk::WalkOutput, summary: &mut IndexSummary) {
+    let issue = |n: &walk::Notice| FileIssue::new(&n.path, &n.reason);
+    summary.failed.extend(walked.failed.iter().map(issue));
+    summary
+        .skipped_files
+        .extend(walked.skipped.iter().map(issue));
+    summary.skipped = summary.skipped_files.len();
 }
 
 /// Record the model, refit the search space if the embeddings drifted
