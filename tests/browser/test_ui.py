@@ -17,6 +17,7 @@ is under the reference folder ref/), starts the real server with
 - the dry run (all groups, move) excludes the unticked and the reference
   file and says what it frees; the apply moves the rest, and the groups
   recomputed from the store no longer list the moved files (no `index`);
+- Re-index (POST /api/index) reports its summary (nothing left to analyse);
 - after the server stops, `imgdex dupes --json` lists neither not-duplicate
   group.
 
@@ -188,7 +189,7 @@ def review(page, photos, ref, shots):
     r4 = str(ref / "s4.png")
     check(r4 in [k.get_attribute("data-path") for k in d.find_elements(By.CSS_SELECTOR, ".member.keeper")],
           "the reference file is its group's keeper")
-    check("REFERENCE" in page.info(r4)["text"] and not page.card(r4).find_elements(By.CSS_SELECTOR, ".act-box"),
+    check("reference" in page.info(r4)["cls"] and "KEEP · REF" in page.info(r4)["text"] and not page.card(r4).find_elements(By.CSS_SELECTOR, ".act-box"),
           "the reference file is shown locked, with nothing to untick")
 
     page.click(p("s1.png"), "xpath:ancestor::div[contains(@class,'group')]//button[contains(@class,'not-dup-group')]")
@@ -295,6 +296,10 @@ def run(binary, shots):
         gone = review(page, photos, ref, shots)
         after_reload(page, photos, gone)
         dry_run_and_apply(page, photos, ref, root / "moved", shots)
+        driver.find_element(By.ID, "reindex").click()
+        page.wait.until(lambda d: "re-indexed" in d.find_element(By.ID, "index-status").text)
+        check("0 analysed" in driver.find_element(By.ID, "index-status").text,
+              f"Re-index: {driver.find_element(By.ID, 'index-status').text}")
         driver.quit()
         driver = None
         proc.terminate()
