@@ -66,6 +66,11 @@ fn members_carry_card_facts_and_evidence_against_the_chosen_keeper() {
         "{w}"
     );
     assert!(w.contains("re-encoded as JPEG"), "{w}");
+    let (detail, from) = (&h["evidence"]["detail"], &h["evidence"]["same_from"]);
+    assert!(
+        detail.as_f64() >= from.as_f64() && from.as_f64() > Some(0.5),
+        "{h:#}"
+    );
     let keeper = members.iter().find(|m| m["path"] == orig).unwrap();
     assert!(keeper.get("evidence").is_none(), "{keeper:#}");
 

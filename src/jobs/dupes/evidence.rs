@@ -31,9 +31,11 @@ pub struct Evidence {
     /// pHash and dHash Hamming distances (of 64 bits), when both are hashed.
     pub phash: Option<u32>,
     pub dhash: Option<u32>,
-    /// Detail correlation after alignment (`verify`; a copy from
-    /// [`MIN_DETAIL`]); `None`: not judged (no signatures, too little detail).
+    /// Detail correlation after alignment (`verify`; the same picture from
+    /// `same_from`); `None`: not judged (no signatures, too little detail).
     pub detail: Option<f32>,
+    /// The verification threshold ([`MIN_DETAIL`]), for readers of `detail`.
+    pub same_from: f32,
     /// Mean hue turn in degrees, when both are colourful.
     pub hue_turn: Option<f32>,
     /// Luma thumbnail correlation as stored, and with the member mirrored.
@@ -62,6 +64,7 @@ pub fn compare(keeper: Side, member: Side) -> Evidence {
         phash,
         dhash,
         detail: None,
+        same_from: MIN_DETAIL,
         hue_turn: None,
         correlation: None,
         mirrored_correlation: None,

@@ -114,7 +114,7 @@ function evidenceTitle(e) {
   const n = (v, d = 3) => v == null ? "–" : v.toFixed(d);
   return [e.identical ? "identical bytes (same SHA-256)" : null,
     e.phash != null ? `pHash ${e.phash}/64 bits, dHash ${e.dhash}/64 bits apart` : "no hashes",
-    `detail match ${n(e.detail)} (same picture from 0.93)`,
+    `detail match ${n(e.detail)} (same picture from ${e.same_from})`,
     e.hue_turn != null ? `hue turn ${n(e.hue_turn, 1)}°` : null,
     `thumbnail correlation ${n(e.correlation)}, mirrored ${n(e.mirrored_correlation)}`,
     e.brightness != null ? `brightness ${e.brightness > 0 ? "+" : ""}${n(e.brightness, 1)} levels` : null,
