@@ -28,6 +28,7 @@ mod candidates;
 mod config;
 mod decisions;
 mod detail;
+pub mod evidence;
 mod grouping;
 mod judged;
 mod keeper;
@@ -74,10 +75,19 @@ pub struct Member {
     pub width: u32,
     pub height: u32,
     pub bytes: u64,
+    /// Its format as indexed (`jpeg`, `png`, ...).
+    pub format: String,
+    /// Its file's modification time as indexed, in seconds since the Unix
+    /// epoch (the only date the store has: no EXIF capture date is read).
+    pub modified: i64,
     /// Why this image is in the group (relative to the keeper).
     pub reason: String,
     /// Under a reference folder: never acted on.
     pub reference: bool,
+    /// What it is against the keeper, in words and numbers (`None` for
+    /// the keeper itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<evidence::Evidence>,
 }
 
 #[derive(Debug, Clone, Serialize)]

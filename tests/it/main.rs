@@ -33,6 +33,7 @@ mod safety;
 mod series;
 mod serve;
 mod serve_decisions;
+mod serve_review;
 mod server;
 mod store;
 // shards and ingest (issue 30)

@@ -3,6 +3,9 @@
 //! body `{"kind": "not-duplicate" | "keeper" | "reviewed" | "clear",
 //! "paths": [...]}` becomes the library's `DecideRequest`, as `imgdex
 //! decide` does; like every POST it needs the API token (see `access`).
+//! Also what the review page asks while deciding: `POST
+//! /api/dupes/evidence` (members against the keeper the user picked) and
+//! `GET /api/index/progress`.
 
 use std::path::PathBuf;
 
@@ -39,4 +42,37 @@ pub async fn decide(
         DecideRequest::new(&b.kind, paths).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let r = blocking(s, move |r| r.decide(&req)).await?;
     Ok(Json(r).into_response())
+}
+
+/// Most members one evidence request may name.
+const MAX_MEMBERS: usize = 10_000;
+
+#[derive(Debug, Deserialize)]
+pub struct EvidenceBody {
+    keeper: String,
+    members: Vec<String>,
+}
+
+/// `POST /api/dupes/evidence`: `{"keeper": PATH, "members": [PATH, ...]}`
+/// → `[{"path", "evidence"}]`, each member against that keeper.
+pub async fn evidence(
+    State(s): State<AppState>,
+    body: Result<Json<EvidenceBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    if b.members.len() > MAX_MEMBERS {
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_MEMBERS} members per request, got {}",
+            b.members.len()
+        )));
+    }
+    let keeper = PathBuf::from(b.keeper);
+    let members: Vec<PathBuf> = b.members.into_iter().map(PathBuf::from).collect();
+    let r = blocking(s, move |r| r.evidence(&keeper, &members)).await?;
+    Ok(Json(r).into_response())
+}
+
+/// `GET /api/index/progress`: `{"running", "done", "total"}`.
+pub async fn index_progress(State(s): State<AppState>) -> Response {
+    Json(s.index_progress()).into_response()
 }

@@ -192,6 +192,8 @@ pub fn router(state: State, max_upload: usize, access: Arc<access::Access>) -> R
             "/api/decisions",
             get(decisions::list).post(decisions::decide),
         )
+        .route("/api/dupes/evidence", post(decisions::evidence))
+        .route("/api/index/progress", get(decisions::index_progress))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),
@@ -206,7 +208,12 @@ pub fn router(state: State, max_upload: usize, access: Arc<access::Access>) -> R
         ));
     Router::new()
         .route("/", get(move || std::future::ready(Html(page.clone()))))
-        .route("/app.js", get(app_js))
+        .route("/app.js", get(|| script(include_str!("assets/app.js"))))
+        .route("/dupes.js", get(|| script(include_str!("assets/dupes.js"))))
+        .route(
+            "/review.js",
+            get(|| script(include_str!("assets/review.js"))),
+        )
         .route("/style.css", get(style_css))
         .merge(fast)
         .merge(slow)
@@ -219,10 +226,10 @@ pub fn router(state: State, max_upload: usize, access: Arc<access::Access>) -> R
         .layer(CompressionLayer::new())
 }
 
-async fn app_js() -> impl IntoResponse {
+async fn script(js: &'static str) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        include_str!("assets/app.js"),
+        js,
     )
 }
 

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 
 use super::decisions::{KeeperBy, Review};
+use super::evidence;
 use super::keeper::Ranker;
 use super::{hash_distances, Evidence, GroupDetail, Member};
 use crate::paths;
@@ -60,8 +61,14 @@ pub(super) fn group_detail(
                 width: r.width,
                 height: r.height,
                 bytes: r.size,
+                format: r.format.clone(),
+                modified: r.mtime_ns.div_euclid(1_000_000_000),
                 reason,
                 reference: review.is_reference(i),
+                evidence: (i != k).then(|| {
+                    let sig = |x: u32| ranker.signatures.get(&x);
+                    evidence::compare((kr, sig(k)), (r, sig(i)))
+                }),
             }
         })
         .collect::<Vec<Member>>();

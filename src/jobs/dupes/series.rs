@@ -27,6 +27,8 @@ pub struct Series {
     pub reason: String,
     /// One image per capture, sorted.
     pub shots: Vec<String>,
+    /// Their stored ids, in the order of `shots`.
+    pub ids: Vec<ImageId>,
 }
 
 /// The accepted pairs, sorted by verification.
@@ -130,17 +132,23 @@ pub(super) fn series_report(
         .filter(|s| s.iter().all(|&i| cap(i) == i))
         .map(|shots| {
             let best = ranker.rank(&shots)[0];
-            let mut names: Vec<String> = shots
+            let mut named: Vec<(String, ImageId)> = shots
                 .iter()
-                .map(|&i| paths::display(&records[i as usize].1.path))
+                .map(|&i| {
+                    (
+                        paths::display(&records[i as usize].1.path),
+                        records[i as usize].0,
+                    )
+                })
                 .collect();
-            names.sort();
+            named.sort();
             Series {
                 best: paths::display(&records[best as usize].1.path),
                 reason: ranker
                     .reason(best, &shots)
                     .replacen("suggested keeper", "best shot", 1),
-                shots: names,
+                shots: named.iter().map(|n| n.0.clone()).collect(),
+                ids: named.iter().map(|n| n.1).collect(),
             }
         })
         .collect();

@@ -22,6 +22,10 @@ pub struct IndexConfig {
     pub progress: bool,
     /// CNN embeddings; `None` indexes hashes and histograms only.
     pub embed: Option<EmbedConfig>,
+    /// A bar to count the analysed files on instead of drawing one (its
+    /// length is set to the number of files to analyse once it is known):
+    /// how the server reports progress.
+    pub progress_to: Option<indicatif::ProgressBar>,
 }
 
 impl IndexConfig {
@@ -34,6 +38,7 @@ impl IndexConfig {
             flush_every: 256,
             progress: false,
             embed: None,
+            progress_to: None,
         }
     }
 

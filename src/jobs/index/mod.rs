@@ -171,7 +171,7 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
     summary.unchanged = unchanged;
     summary.removed = remove_gone(store, &walked.roots, &existing, &walked.aliases)?;
 
-    let progress = progress_bar(work.len() as u64, cfg.progress);
+    let progress = progress_bar(work.len() as u64, cfg);
     let fingerprint = embedders.first().map(|e| e.fingerprint().to_string());
     run_pipeline(
         store,
@@ -224,8 +224,13 @@ fn store_dir_variants(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-fn progress_bar(len: u64, visible: bool) -> ProgressBar {
-    if !visible {
+/// The caller's bar (`progress_to`), else one drawn on stderr if asked for.
+fn progress_bar(len: u64, cfg: &IndexConfig) -> ProgressBar {
+    if let Some(bar) = &cfg.progress_to {
+        bar.set_length(len);
+        return bar.clone();
+    }
+    if !cfg.progress {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());

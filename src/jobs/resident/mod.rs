@@ -28,6 +28,7 @@ use crate::store::record::fingerprint_code;
 use crate::store::Store;
 
 pub use catalog::{ClusterMembers, ClusterSummary, ClustersView, Snapshot};
+pub use decide::{IndexProgress, MemberEvidence};
 pub use files::{FileIdentity, Original, ThumbCache};
 use pool::EmbedderPool;
 
@@ -81,6 +82,8 @@ pub struct Resident {
     info: Mutex<Option<Arc<InfoReport>>>,
     /// Held by the one write job (index, apply) allowed at a time.
     writer: Mutex<()>,
+    /// The running re-index's progress, while one runs.
+    indexing: Mutex<Option<indicatif::ProgressBar>>,
 }
 
 impl Resident {
@@ -109,6 +112,7 @@ impl Resident {
             dupes: Mutex::new(HashMap::new()),
             info: Mutex::new(None),
             writer: Mutex::new(()),
+            indexing: Mutex::new(None),
         })
     }
 
@@ -263,9 +267,13 @@ impl Resident {
         cfg.decode = self.cfg.decode.clone();
         cfg.features = self.cfg.features.clone();
         cfg.embed = self.cfg.embed.clone();
-        let summary = index::run(&self.store, &cfg)?;
+        let bar = indicatif::ProgressBar::hidden();
+        cfg.progress_to = Some(bar.clone());
+        *lock(&self.indexing) = Some(bar);
+        let summary = index::run(&self.store, &cfg);
+        *lock(&self.indexing) = None;
         self.reload()?;
-        Ok(summary)
+        summary
     }
 
     /// A JPEG thumbnail of stored image `id` (cached while its file keeps
