@@ -13,7 +13,7 @@
 //! records. The whitening is fitted and the HNSW graph built at the end, as
 //! `index` would.
 //!
-//!     cargo run --release --example synthetic_store -- DB N [manifold|clusters] [--records-only]
+//!     cargo run --release --example synthetic_store -- DB N [manifold|clusters] [--records-only] [--signatures]
 //!     imgdex --db DB dupes --json > groups.json    # time this
 //!     imgdex --db DB query some.jpg                # and this
 //!
@@ -21,6 +21,13 @@
 //! source for `export shard` when `ingest` is what is timed. Records are
 //! flushed every 50,000, so sled's unflushed writes do not pile up in
 //! memory (at 1M they passed 19 GB before the first flush).
+//!
+//! `--signatures` also writes a copy signature per image (what `dupes`
+//! verifies candidate pairs with): a seeded smooth texture, the planted
+//! copies their original's with a little noise, so every other candidate
+//! pair takes the verifier's slow path (an alignment search). Timing
+//! `dupes` on a store made with it and on one made without it (the same
+//! records otherwise) measures what verification costs.
 //!
 //! A finished store holds `DB/synthetic.done`.
 
@@ -38,7 +45,11 @@ use imgdex::store::{EmbeddingRecord, ImageRecord, Store, StoreOptions};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let records_only = args.iter().any(|a| a == "--records-only");
-    let args: Vec<&String> = args.iter().filter(|a| *a != "--records-only").collect();
+    let with_signatures = args.iter().any(|a| a == "--signatures");
+    let args: Vec<&String> = args
+        .iter()
+        .filter(|a| *a != "--records-only" && *a != "--signatures")
+        .collect();
     let (db, n, generator) = match args.as_slice() {
         [_, db, n] => (*db, *n, "manifold"),
         [_, db, n, g] if *g == "manifold" || *g == "clusters" => (*db, *n, g.as_str()),
@@ -114,6 +125,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             store.flush()?;
         }
     }
+    if with_signatures {
+        write_signatures(&store, vectors.len() as u64, &planted)?;
+    }
     store.flush()?;
     eprintln!(
         "wrote {} records in {:.1} s",
@@ -155,5 +169,64 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::path::Path::new(db).join("synthetic.done"),
         n.to_string(),
     )?;
+    Ok(())
+}
+
+/// A copy signature per image: a smooth texture from the image's own seed
+/// (its planted original's for a copy, plus ±2 levels of noise).
+fn write_signatures(
+    store: &Store,
+    n: u64,
+    planted: &[(u64, u64)],
+) -> Result<(), Box<dyn std::error::Error>> {
+    use imgdex::features::signature::{Edits, Signature, CHROMA_SIDE, SIDE};
+    use imgdex::store::signatures::SignatureRecord;
+    let original: std::collections::HashMap<u64, u64> =
+        planted.iter().map(|&(o, c)| (c, o)).collect();
+    let texture = |seed: u64| -> Vec<u8> {
+        let mut rng = SplitMix(seed);
+        let waves: Vec<[f32; 3]> = (0..6)
+            .map(|_| {
+                let r = |rng: &mut SplitMix| (rng.next_u64() % 1000) as f32 / 1000.0;
+                [
+                    0.05 + 0.4 * r(&mut rng),
+                    0.05 + 0.4 * r(&mut rng),
+                    6.28 * r(&mut rng),
+                ]
+            })
+            .collect();
+        (0..SIDE * SIDE)
+            .map(|k| {
+                let (x, y) = ((k % SIDE) as f32, (k / SIDE) as f32);
+                let v: f32 = waves
+                    .iter()
+                    .map(|w| (w[0] * x + w[1] * y + w[2]).sin())
+                    .sum();
+                (128.0 + 18.0 * v).clamp(0.0, 255.0) as u8
+            })
+            .collect()
+    };
+    let mut noise = SplitMix(45);
+    for id in 1..=n {
+        let mut luma = texture(*original.get(&id).unwrap_or(&id));
+        if original.contains_key(&id) {
+            for l in &mut luma {
+                *l = l
+                    .saturating_add((noise.next_u64() % 3) as u8)
+                    .saturating_sub(1);
+            }
+        }
+        let sig = Signature {
+            luma,
+            width: 640,
+            height: 480,
+            chroma: vec![128; 2 * CHROMA_SIDE * CHROMA_SIDE],
+            edits: Edits::default(),
+        };
+        store.put_signature(id, &SignatureRecord::current(sig))?;
+        if id % 50_000 == 0 {
+            store.flush()?;
+        }
+    }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! images of accepted pairs have their signatures read, so the extra
 //! memory is about 1.1 KB per such image, not per stored image.
 
+use rayon::prelude::*;
 use std::collections::HashMap;
 
 use serde::Serialize;
@@ -79,13 +80,19 @@ pub(super) fn verify_pairs(
             }
         }
     }
+    // Pairs are independent: verified on every core, results in pair order.
+    let found: Vec<Option<verify::Verdict>> = accepted
+        .par_iter()
+        .map(|&(a, b)| {
+            let same_bytes = records[a as usize].1.digest == records[b as usize].1.digest;
+            match (signatures.get(&a), signatures.get(&b)) {
+                (Some(x), Some(y)) if !same_bytes => verify::verify(x, y),
+                _ => None,
+            }
+        })
+        .collect();
     let (mut copies, mut series, mut verdicts) = (Vec::new(), Vec::new(), HashMap::new());
-    for &(a, b) in accepted {
-        let same_bytes = records[a as usize].1.digest == records[b as usize].1.digest;
-        let verdict = match (signatures.get(&a), signatures.get(&b)) {
-            (Some(x), Some(y)) if !same_bytes => verify::verify(x, y),
-            _ => None,
-        };
+    for (&(a, b), verdict) in accepted.iter().zip(found) {
         match verdict {
             None => copies.push((a, b)),
             Some(v) => {
