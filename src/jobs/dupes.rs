@@ -157,7 +157,7 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
         |m| review.order(ranker.rank(m)),
     );
     let series = series::series_report(&groups, &verified.series, &ranker);
-    let mut report = report(groups, &ranker, &evidence, &review);
+    let mut report = report(groups, &ranker, &evidence, &verified.verdicts, &review);
     report.series = series;
     report.method = method;
     report.pairs = pairs;
@@ -224,6 +224,7 @@ fn report(
     groups: Vec<Vec<u32>>,
     ranker: &keeper::Ranker,
     evidence: &Evidence,
+    verdicts: &series::Verdicts,
     review: &decisions::Review,
 ) -> DupesReport {
     let records = ranker.records;
@@ -234,7 +235,7 @@ fn report(
     groups.sort_by_key(|g| paths::display(&records[g[0] as usize].1.path));
     let details: Vec<GroupDetail> = groups
         .iter()
-        .map(|g| detail::group_detail(g, ranker, evidence, review))
+        .map(|g| detail::group_detail(g, ranker, evidence, verdicts, review))
         .collect();
     let effect: Vec<(KeeperBy, bool)> = details.iter().map(|d| (d.keeper_by, d.reviewed)).collect();
     DupesReport {

@@ -9,6 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use super::decisions::{KeeperBy, Review};
 use super::evidence;
 use super::keeper::Ranker;
+use super::series::Verdicts;
 use super::{hash_distances, Evidence, GroupDetail, Member};
 use crate::paths;
 use crate::store::{ImageId, ImageRecord};
@@ -43,6 +44,7 @@ pub(super) fn group_detail(
     group: &[u32],
     ranker: &Ranker,
     evidence: &Evidence,
+    verdicts: &Verdicts,
     review: &Review,
 ) -> GroupDetail {
     let records = ranker.records;
@@ -67,7 +69,8 @@ pub(super) fn group_detail(
                 reference: review.is_reference(i),
                 evidence: (i != k).then(|| {
                     let sig = |x: u32| ranker.signatures.get(&x);
-                    evidence::compare((kr, sig(k)), (r, sig(i)))
+                    let known = verdicts.get(&(k.min(i), k.max(i))).copied();
+                    evidence::compare((kr, sig(k)), (r, sig(i)), known)
                 }),
             }
         })

@@ -48,8 +48,9 @@ pub struct Evidence {
 /// A record and its signature, if it has one.
 pub type Side<'a> = (&'a ImageRecord, Option<&'a Signature>);
 
-/// `member` against `keeper`.
-pub fn compare(keeper: Side, member: Side) -> Evidence {
+/// `member` against `keeper`; `known` is the pair's verdict when `dupes`
+/// has already verified it (the verification is not run twice).
+pub fn compare(keeper: Side, member: Side, known: Option<verify::Verdict>) -> Evidence {
     let (kr, mr) = (keeper.0, member.0);
     let (phash, dhash) = match (&kr.hashes, &mr.hashes) {
         (Some(x), Some(y)) => (
@@ -72,7 +73,7 @@ pub fn compare(keeper: Side, member: Side) -> Evidence {
     };
     if let (Some(ks), Some(ms)) = (keeper.1, member.1) {
         if !ev.identical {
-            let v = verify::verify(ks, ms);
+            let v = known.or_else(|| verify::verify(ks, ms));
             ev.detail = v.and_then(|v| v.detail);
             ev.hue_turn = v.and_then(|v| v.chroma);
         }

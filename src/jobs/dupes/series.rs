@@ -32,12 +32,15 @@ pub struct Series {
     pub ids: Vec<ImageId>,
 }
 
+/// Verification verdicts by pair of record indices (lower first).
+pub(super) type Verdicts = HashMap<(u32, u32), Verdict>;
+
 /// The accepted pairs, sorted by verification.
 pub(super) struct Verified {
     pub copies: Vec<(u32, u32)>,
     pub series: Vec<(u32, u32)>,
     /// Verdict per pair (only pairs both of whose images had a signature).
-    pub verdicts: HashMap<(u32, u32), Verdict>,
+    pub verdicts: Verdicts,
     pub signatures: HashMap<u32, signature::Signature>,
 }
 

@@ -75,6 +75,7 @@ impl Resident {
                         Some(evidence::compare(
                             (krec, ksig.as_ref()),
                             (rec, sig.as_ref()),
+                            None,
                         ))
                     }
                 };
