@@ -29,6 +29,7 @@ mod config;
 mod decisions;
 mod detail;
 pub mod evidence;
+mod grid;
 mod grouping;
 mod judged;
 mod keeper;

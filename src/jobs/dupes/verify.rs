@@ -30,7 +30,9 @@
 //! Thresholds were chosen on the development sets (README, "Copies and
 //! series").
 
-use super::align::{self, Align, Grid, IDENTITY};
+use std::borrow::Cow;
+
+use super::align::{self, Align, Grid, Pair, IDENTITY};
 use crate::features::signature::{Signature, CHROMA_SIDE, SIDE};
 
 /// Detail correlation (second-worst cell) from which a pair is a copy.
@@ -103,6 +105,7 @@ fn detail_match(ga: &Grid, gb: &Grid, aspect: f32) -> (Option<f32>, bool) {
     // Most copies need no alignment (re-encoded, resized, graded,
     // captioned, framed: the frame is trimmed): try the pair as it is, and
     // mirrored, before searching crops and rotations.
+    let pair = Pair::new(ga, gb, aspect);
     let mut best: (Option<f32>, bool) = (None, false);
     for al in [
         IDENTITY,
@@ -111,31 +114,32 @@ fn detail_match(ga: &Grid, gb: &Grid, aspect: f32) -> (Option<f32>, bool) {
             ..IDENTITY
         },
     ] {
-        consider(ga, gb, al, aspect, &mut best);
+        consider(&pair, al, &mut best);
     }
     if best.0.is_some_and(|s| s >= MIN_DETAIL) {
         return best;
     }
     let found = match ga.n >= SIDE {
         true => {
-            let coarse = align::best_alignment(&ga.half(), &gb.half(), aspect);
-            align::refine(ga, gb, coarse, aspect)
+            let (ha, hb) = (ga.half(), gb.half());
+            let coarse = align::best_alignment(&Pair::new(&ha, &hb, aspect));
+            align::refine(&pair, coarse)
         }
-        false => align::best_alignment(ga, gb, aspect),
+        false => align::best_alignment(&pair),
     };
-    consider(ga, gb, found, aspect, &mut best);
+    consider(&pair, found, &mut best);
     best
 }
 
 /// Score the pair under `al`, keeping the best score (and its mirroring).
-fn consider(ga: &Grid, gb: &Grid, al: Align, aspect: f32, best: &mut (Option<f32>, bool)) {
-    let (x, y) = align::apply(ga, gb, al, aspect);
+fn consider(pair: &Pair, al: Align, best: &mut (Option<f32>, bool)) {
+    let (x, y) = pair.apply(al);
     // Resampling blurs the resampled side a little: blur the other alike,
     // so a crop or a rotation is not taken for lost detail.
     let (x, y) = match (al.scale < 1.0 || al.deg != 0.0, al.crop_b) {
         (false, _) => (x, y),
-        (true, false) => (x, soften(&y)),
-        (true, true) => (soften(&x), y),
+        (true, false) => (x, Cow::Owned(soften(&y))),
+        (true, true) => (Cow::Owned(soften(&x)), y),
     };
     if let Some(s) = detail_score(&x, &y) {
         if best.0.is_none_or(|b| s > b) {

@@ -1,0 +1,144 @@
+//! The square luma grids that verification works on (a signature's 64×64
+//! thumbnail and its halvings), with the resampling the alignment search
+//! needs: mirroring, crop windows and rotations, bilinear, NaN outside the
+//! picture. Kept apart from the search so the search reads as a search.
+
+/// A square grid of luma values, `n`×`n`, rows; NaN where undefined.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Grid {
+    pub n: usize,
+    pub v: Vec<f32>,
+}
+
+impl Grid {
+    pub fn from_u8(n: usize, luma: &[u8]) -> Option<Grid> {
+        (luma.len() == n * n).then(|| Grid {
+            n,
+            v: luma.iter().map(|&x| f32::from(x)).collect(),
+        })
+    }
+
+    /// The grid averaged 2×2 (half the side).
+    pub fn half(&self) -> Grid {
+        let m = self.n / 2;
+        let at = |x: usize, y: usize| self.v[y * self.n + x];
+        let mut v = Vec::with_capacity(m * m);
+        for j in 0..m {
+            for i in 0..m {
+                let (x, y) = (2 * i, 2 * j);
+                v.push((at(x, y) + at(x + 1, y) + at(x, y + 1) + at(x + 1, y + 1)) / 4.0);
+            }
+        }
+        Grid { n: m, v }
+    }
+
+    pub fn mirror(&self) -> Grid {
+        let v = self
+            .v
+            .chunks_exact(self.n)
+            .flat_map(|row| row.iter().rev().copied())
+            .collect();
+        Grid { n: self.n, v }
+    }
+
+    /// Bilinear sample at (x, y) in pixel-centre coordinates; NaN outside.
+    fn sample(&self, x: f32, y: f32) -> f32 {
+        match (self.axis(x), self.axis(y)) {
+            (Some(ax), Some(ay)) => self.bilinear(ax, ay),
+            _ => f32::NAN,
+        }
+    }
+
+    /// Where coordinate `x` falls between two pixel centres: (lower, upper,
+    /// fraction), or `None` beyond half a pixel outside the grid.
+    fn axis(&self, x: f32) -> Option<(usize, usize, f32)> {
+        let last = (self.n - 1) as f32;
+        if !(-0.5..=last + 0.5).contains(&x) {
+            return None;
+        }
+        let x = x.clamp(0.0, last);
+        // x is clamped to 0 or more: truncation is the floor (and no libm call).
+        let x0 = x as usize;
+        Some((x0, (x0 + 1).min(self.n - 1), x - x0 as f32))
+    }
+
+    fn bilinear(
+        &self,
+        (x0, x1, fx): (usize, usize, f32),
+        (y0, y1, fy): (usize, usize, f32),
+    ) -> f32 {
+        let g = |x: usize, y: usize| self.v[y * self.n + x];
+        let top = g(x0, y0) * (1.0 - fx) + g(x1, y0) * fx;
+        let bottom = g(x0, y1) * (1.0 - fx) + g(x1, y1) * fx;
+        top * (1.0 - fy) + bottom * fy
+    }
+
+    /// The window of side `s` (fraction), offset by (`ox`, `oy`) of the
+    /// slack (-1..1), resampled to the full grid. The mapping is separable,
+    /// so each column's and each row's sample position is found once.
+    pub fn window(&self, s: f32, ox: f32, oy: f32) -> Grid {
+        let n = self.n as f32;
+        let slack = (n - n * s) / 2.0;
+        let (x0, y0) = (slack * (1.0 + ox), slack * (1.0 + oy));
+        let positions = |o: f32| -> Vec<Option<(usize, usize, f32)>> {
+            (0..self.n)
+                .map(|i| self.axis(o + (i as f32 + 0.5) * s - 0.5))
+                .collect()
+        };
+        let (xs, ys) = (positions(x0), positions(y0));
+        let mut v = Vec::with_capacity(self.n * self.n);
+        for &ay in &ys {
+            for &ax in &xs {
+                v.push(match (ax, ay) {
+                    (Some(ax), Some(ay)) => self.bilinear(ax, ay),
+                    _ => f32::NAN,
+                });
+            }
+        }
+        Grid { n: self.n, v }
+    }
+
+    /// Rotated by `deg` about the centre, in a picture of width/height
+    /// `aspect` (so a rotation of the picture, not of the square grid).
+    pub fn rotate(&self, deg: f32, aspect: f32) -> Grid {
+        let (s, c) = deg.to_radians().sin_cos();
+        let centre = (self.n as f32 - 1.0) / 2.0;
+        let (aw, ah) = if aspect >= 1.0 {
+            (1.0, 1.0 / aspect)
+        } else {
+            (aspect, 1.0)
+        };
+        self.resample(|i, j| {
+            let (u, v) = ((i - centre) * aw, (j - centre) * ah);
+            (
+                (c * u + s * v) / aw + centre,
+                (-s * u + c * v) / ah + centre,
+            )
+        })
+    }
+
+    fn resample(&self, at: impl Fn(f32, f32) -> (f32, f32)) -> Grid {
+        let mut v = Vec::with_capacity(self.n * self.n);
+        for j in 0..self.n {
+            for i in 0..self.n {
+                let (x, y) = at(i as f32, j as f32);
+                v.push(self.sample(x, y));
+            }
+        }
+        Grid { n: self.n, v }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn halving_averages_blocks() {
+        let g = Grid {
+            n: 4,
+            v: (0..16).map(|k| k as f32).collect(),
+        };
+        assert_eq!(g.half().v, vec![2.5, 4.5, 10.5, 12.5]);
+    }
+}
