@@ -44,7 +44,13 @@ pub fn write_html(report: &DupesReport, out: &Path) -> Result<()> {
                 m.height,
                 m.bytes / 1024,
                 esc(&m.reason),
-                if m.reference { " &middot; reference folder: never acted on" } else { "" }
+                if m.reference {
+                    " &middot; reference folder: never acted on"
+                } else if m.kept {
+                    " &middot; kept (your decision): never acted on"
+                } else {
+                    ""
+                }
             );
         }
         html.push_str("</div></section>\n");

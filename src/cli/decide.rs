@@ -1,5 +1,6 @@
 //! `imgdex decide`: record, list and clear review decisions about
-//! duplicate groups ("not duplicates", a chosen keeper, "reviewed"), which
+//! duplicate groups ("not duplicates", a chosen keeper, "reviewed", a
+//! file kept in its group), which
 //! every later `dupes` run (CLI, report, server) honours. The subcommands
 //! build the library's [`DecideRequest`], as the HTTP API does.
 
@@ -15,6 +16,8 @@ use imgdex::jobs::decide::{self, DecideRequest, DecisionsReport};
 #[command(after_help = "Examples:
   imgdex decide not-duplicate photos/a.jpg photos/b.jpg   # never group these again
   imgdex decide keeper photos/best.jpg                    # always keep this one
+  imgdex decide keep photos/b.jpg photos/c.jpg            # keep these too, never act on them
+  imgdex decide unkeep photos/c.jpg                       # c.jpg may be acted on again
   imgdex decide list --json
   imgdex decide clear photos/a.jpg                        # forget decisions naming it
   imgdex decide clear                                     # forget every decision")]
@@ -51,6 +54,24 @@ pub enum DecideCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Keep these images in their duplicate groups: never acted on (no plan names them), never the keeper.
+    Keep {
+        /// One or more indexed image files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Print the decisions as JSON on stdout (for scripts) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget the keep decisions of these images: they may be acted on again.
+    Unkeep {
+        /// One or more indexed image files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Print the decisions as JSON on stdout (for scripts) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the stored decisions.
     List {
         /// Print the decisions as JSON on stdout (for scripts) instead of text.
@@ -75,6 +96,8 @@ pub(super) fn decide(db: &Path, a: DecideArgs, text: &mut String) -> Result<Exit
         }
         DecideCommand::Keeper { path, json } => (Some(DecideRequest::Keeper(path)), json),
         DecideCommand::Reviewed { paths, json } => (Some(DecideRequest::Reviewed(paths)), json),
+        DecideCommand::Keep { paths, json } => (Some(DecideRequest::Keep(paths)), json),
+        DecideCommand::Unkeep { paths, json } => (Some(DecideRequest::Unkeep(paths)), json),
         DecideCommand::Clear { paths, json } => (Some(DecideRequest::Clear(paths)), json),
         DecideCommand::List { json } => (None, json),
     };

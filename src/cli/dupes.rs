@@ -46,11 +46,12 @@ pub(super) fn dupes(db: &Path, a: DupesArgs, quiet: bool, text: &mut String) -> 
         if d.stored > 0 || d.reference_keepers > 0 {
             eprintln!(
                 "decisions changed {} groups ({} pairs kept apart as not duplicates, \
-                 {} chosen keepers, {} reference keepers, {} reviewed)",
+                 {} chosen keepers, {} reference keepers, {} kept members, {} reviewed)",
                 d.groups_changed,
                 d.pairs_kept_apart,
                 d.keepers_chosen,
                 d.reference_keepers,
+                d.members_kept,
                 d.reviewed
             );
         }
@@ -105,7 +106,11 @@ fn print_groups(text: &mut String, result: &DupesReport) {
             apply::human_bytes(g.reclaim_bytes)
         );
         for m in &g.members {
-            let lock = if m.reference { " (reference)" } else { "" };
+            let lock = match (m.reference, m.kept) {
+                (true, _) => " (reference)",
+                (false, true) => " (kept)",
+                _ => "",
+            };
             out!(text, "  {}{lock}  [{}]", m.path, m.reason);
         }
     }

@@ -84,6 +84,8 @@ pub struct Member {
     pub reason: String,
     /// Under a reference folder: never acted on.
     pub reference: bool,
+    /// Kept in its group by a decision (`decide keep`): never acted on.
+    pub kept: bool,
     /// What it is against the keeper, in words and numbers (`None` for
     /// the keeper itself).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -102,7 +104,7 @@ pub struct GroupDetail {
     /// A "reviewed" decision covers every member.
     pub reviewed: bool,
     /// Bytes the members that would be acted on take (not the keeper, not
-    /// reference files).
+    /// reference or kept files).
     pub reclaim_bytes: u64,
 }
 
@@ -237,7 +239,16 @@ fn report(
         .iter()
         .map(|g| detail::group_detail(g, ranker, evidence, verdicts, review))
         .collect();
-    let effect: Vec<(KeeperBy, bool)> = details.iter().map(|d| (d.keeper_by, d.reviewed)).collect();
+    let effect: Vec<(KeeperBy, bool, usize)> = details
+        .iter()
+        .map(|d| {
+            (
+                d.keeper_by,
+                d.reviewed,
+                d.members.iter().filter(|m| m.kept).count(),
+            )
+        })
+        .collect();
     DupesReport {
         groups: groups
             .iter()

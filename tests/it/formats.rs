@@ -18,6 +18,7 @@ use imgdex::learn::classifier::{KnnModel, LogisticModel, Model, Standardizer};
 use imgdex::learn::results::{
     ClassifierResult, ClusterParams, ClusterResult, StoredClassifier, StoredClustering,
 };
+use imgdex::migrations::m007_keep_decisions::DecisionV1;
 use imgdex::migrations::{CURRENT_VERSION, STEPS};
 use imgdex::store::record::{decode, encode, EmbeddingRecordV1};
 use imgdex::store::signatures::{SignatureRecord, StoredSignature};
@@ -191,23 +192,33 @@ fn stale() -> StaleMark {
     }
 }
 
-/// One decision of each kind, with the name of its fixture.
-fn decisions() -> [(&'static str, StoredDecision); 3] {
+/// One decision of each kind and version, with the name of its fixture.
+fn decisions() -> [(&'static str, StoredDecision); 5] {
     [
         (
             "decision_v1_not_duplicate.bin",
-            StoredDecision::V1(Decision::NotDuplicate {
+            StoredDecision::V1(DecisionV1::NotDuplicate {
                 ids: vec![3, 7, 300],
             }),
         ),
         (
             "decision_v1_keeper.bin",
-            StoredDecision::V1(Decision::Keeper { id: 7 }),
+            StoredDecision::V1(DecisionV1::Keeper { id: 7 }),
         ),
         (
             "decision_v1_reviewed.bin",
-            StoredDecision::V1(Decision::Reviewed {
+            StoredDecision::V1(DecisionV1::Reviewed {
                 ids: vec![7, 70_000],
+            }),
+        ),
+        (
+            "decision_v2_keep.bin",
+            StoredDecision::V2(Decision::Keep { id: 70_000 }),
+        ),
+        (
+            "decision_v2_not_duplicate.bin",
+            StoredDecision::V2(Decision::NotDuplicate {
+                ids: vec![3, 7, 300],
             }),
         ),
     ]
@@ -331,6 +342,12 @@ fn every_stored_envelope_version_decodes_from_its_frozen_bytes() {
         pinned::<StoredDecision, _>(name, d.clone(), |m| m);
         assert_eq!(encode(&d), fixture(name), "{name}: the encoding changed");
     }
+    // A version-1 decision reads as today's decision of the same kind.
+    let v1 = decode::<StoredDecision>(&fixture("decision_v1_keeper.bin")).unwrap();
+    assert_eq!(Decision::from(v1), Decision::Keeper { id: 7 });
+    let v1 = decode::<StoredDecision>(&fixture("decision_v1_not_duplicate.bin")).unwrap();
+    let v2 = decode::<StoredDecision>(&fixture("decision_v2_not_duplicate.bin")).unwrap();
+    assert_eq!(Decision::from(v1), Decision::from(v2));
     // Today's code writes the same bytes for the same values.
     let same = [
         ("image_v1.bin", encode(&StoredImage::V1(image()))),
