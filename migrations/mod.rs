@@ -19,6 +19,7 @@ pub mod m004_stale;
 pub mod m005_signatures;
 pub mod m006_decisions;
 pub mod m007_keep_decisions;
+pub mod m008_capture_date;
 
 /// One schema step: applying it to a store at `version - 1` yields `version`.
 pub struct Step {
@@ -37,6 +38,7 @@ pub const STEPS: &[Step] = &[
     m005_signatures::STEP,
     m006_decisions::STEP,
     m007_keep_decisions::STEP,
+    m008_capture_date::STEP,
 ];
 
 /// The schema version this build writes.

@@ -78,8 +78,11 @@ pub struct Member {
     /// Its format as indexed (`jpeg`, `png`, ...).
     pub format: String,
     /// Its file's modification time as indexed, in seconds since the Unix
-    /// epoch (the only date the store has: no EXIF capture date is read).
+    /// epoch.
     pub modified: i64,
+    /// When it was taken (EXIF DateTimeOriginal, `YYYY-MM-DDTHH:MM:SS` in
+    /// the camera's local time), `None` when the file has no such date.
+    pub taken: Option<String>,
     /// Why this image is in the group (relative to the keeper).
     pub reason: String,
     /// Under a reference folder: never acted on.

@@ -3,7 +3,7 @@
 
 Builds a store from generated images under photos/ and ref/ (six unrelated
 scenes; copies: a half-size JPEG of s0, a brighter s1, a mirrored s3, a
-half-size and a low-quality JPEG of s5, and a double-size s4 whose original
+half-size and a low-quality JPEG of s5 (with an EXIF capture date), and a double-size s4 whose original
 is under the reference folder ref/), starts the real server with
 `--reference ref` on an ephemeral port, then in the browser:
 
@@ -80,7 +80,9 @@ def make_photos(root):
     brighter(scene(1), 1.15).save(photos / "s1-bright.png")
     scene(3).transpose(Image.FLIP_LEFT_RIGHT).save(photos / "s3-mirror.png")
     scene(5).resize((160, 120), Image.BILINEAR).save(photos / "s5-half.jpg", quality=92)
-    scene(5).save(photos / "s5-q.jpg", quality=40)
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "2019:05:01 12:34:56"  # DateTimeOriginal
+    scene(5).save(photos / "s5-q.jpg", quality=40, exif=exif)
     scene(4).resize((640, 480), Image.BICUBIC).save(photos / "s4-big.png")
     query = root / "query.jpg"
     scene(2).resize((200, 150), Image.BILINEAR).save(query, quality=85)
@@ -199,6 +201,10 @@ def review(page, photos, ref, shots):
     check(True, "'Not duplicates' removes the s1 group")
 
     before = page.info(p("s5-q.jpg"))
+    check("taken 2019-05-01" in before["text"] and "modified" not in before["text"],
+          "the card of s5-q.jpg shows its EXIF capture date")
+    check("modified " in page.info(p("s5.png"))["text"] and "taken" not in page.info(p("s5.png"))["text"],
+          "the card of s5.png (no EXIF) shows its modification time")
     check("s5.png" in before["title"], f"evidence is against the keeper s5.png: {before['reason']}")
     page.click(p("s5-half.jpg"), "img")
     page.wait.until(lambda _: "keeper" in page.info(p("s5-half.jpg"))["cls"])

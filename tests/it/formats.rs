@@ -20,7 +20,7 @@ use imgdex::learn::results::{
 };
 use imgdex::migrations::m007_keep_decisions::DecisionV1;
 use imgdex::migrations::{CURRENT_VERSION, STEPS};
-use imgdex::store::record::{decode, encode, EmbeddingRecordV1};
+use imgdex::store::record::{decode, encode, EmbeddingRecordV1, ImageRecordV1};
 use imgdex::store::signatures::{SignatureRecord, StoredSignature};
 use imgdex::store::{
     write_schema_version, Decision, EmbeddingRecord, ImageRecord, StaleMark, Store, StoreOptions,
@@ -60,8 +60,32 @@ fn signature() -> SignatureRecord {
     }
 }
 
+/// `r` in the frozen version-1 layout (which has no capture date).
+pub(crate) fn v1(r: ImageRecord) -> ImageRecordV1 {
+    ImageRecordV1 {
+        path: r.path,
+        size: r.size,
+        mtime_ns: r.mtime_ns,
+        digest: r.digest,
+        width: r.width,
+        height: r.height,
+        format: r.format,
+        hashes: r.hashes,
+        histogram: r.histogram,
+    }
+}
+
+/// The image record of `image_v2.bin`: [`image`] with a capture date.
+fn image_v2() -> ImageRecord {
+    ImageRecord {
+        taken: Some("2019-05-01T12:34:56".into()),
+        ..image()
+    }
+}
+
 fn image() -> ImageRecord {
     ImageRecord {
+        taken: None,
         path: b"/fixture/caf\xe9/a.png".to_vec(),
         size: 123_456,
         mtime_ns: 1_700_000_000_123_456_789,
@@ -310,7 +334,14 @@ where
 
 #[test]
 fn every_stored_envelope_version_decodes_from_its_frozen_bytes() {
-    pinned::<StoredImage, _>("image_v1.bin", image(), |StoredImage::V1(r)| r);
+    pinned::<StoredImage, _>("image_v1.bin", Some(image()), |s| match s {
+        StoredImage::V1(r) => Some(r.into()),
+        _ => None,
+    });
+    pinned::<StoredImage, _>("image_v2.bin", Some(image_v2()), |s| match s {
+        StoredImage::V2(r) => Some(r),
+        _ => None,
+    });
     pinned::<StoredEmbedding, _>("embedding_v1.bin", Some(embedding()), |s| match s {
         StoredEmbedding::V1(r) => Some(r),
         _ => None,
@@ -343,14 +374,15 @@ fn every_stored_envelope_version_decodes_from_its_frozen_bytes() {
         assert_eq!(encode(&d), fixture(name), "{name}: the encoding changed");
     }
     // A version-1 decision reads as today's decision of the same kind.
-    let v1 = decode::<StoredDecision>(&fixture("decision_v1_keeper.bin")).unwrap();
-    assert_eq!(Decision::from(v1), Decision::Keeper { id: 7 });
-    let v1 = decode::<StoredDecision>(&fixture("decision_v1_not_duplicate.bin")).unwrap();
-    let v2 = decode::<StoredDecision>(&fixture("decision_v2_not_duplicate.bin")).unwrap();
-    assert_eq!(Decision::from(v1), Decision::from(v2));
+    let old = decode::<StoredDecision>(&fixture("decision_v1_keeper.bin")).unwrap();
+    assert_eq!(Decision::from(old), Decision::Keeper { id: 7 });
+    let old = decode::<StoredDecision>(&fixture("decision_v1_not_duplicate.bin")).unwrap();
+    let new = decode::<StoredDecision>(&fixture("decision_v2_not_duplicate.bin")).unwrap();
+    assert_eq!(Decision::from(old), Decision::from(new));
     // Today's code writes the same bytes for the same values.
     let same = [
-        ("image_v1.bin", encode(&StoredImage::V1(image()))),
+        ("image_v1.bin", encode(&StoredImage::V1(v1(image())))),
+        ("image_v2.bin", encode(&StoredImage::V2(image_v2()))),
         (
             "signature_v1.bin",
             encode(&StoredSignature::V1(signature())),
@@ -467,7 +499,8 @@ fn write_format_fixtures() {
             std::fs::write(p, bytes).unwrap();
         }
     };
-    w("image_v1.bin", &encode(&StoredImage::V1(image())));
+    w("image_v1.bin", &encode(&StoredImage::V1(v1(image()))));
+    w("image_v2.bin", &encode(&StoredImage::V2(image_v2())));
     w(
         "signature_v1.bin",
         &encode(&StoredSignature::V1(signature())),
@@ -512,7 +545,7 @@ fn write_format_fixtures() {
         .unwrap();
     let images = db.open_tree("images").unwrap();
     images
-        .insert(7u64.to_be_bytes(), encode(&StoredImage::V1(image())))
+        .insert(7u64.to_be_bytes(), encode(&StoredImage::V1(v1(image()))))
         .unwrap();
     w("store_v1.records", dump(&db).as_bytes());
 

@@ -45,6 +45,7 @@ fn write_v1_store(db: &std::path::Path, file: &std::path::Path) {
     .unwrap();
     let stat = std::fs::metadata(file).unwrap();
     let rec = ImageRecord {
+        taken: None,
         path: paths::to_bytes(file),
         size: stat.len(),
         mtime_ns: imgdex::walk::mtime_ns(&stat),
@@ -64,7 +65,10 @@ fn write_v1_store(db: &std::path::Path, file: &std::path::Path) {
     };
     let images = sled_db.open_tree("images").unwrap();
     images
-        .insert(7u64.to_be_bytes(), encode(&StoredImage::V1(rec)))
+        .insert(
+            7u64.to_be_bytes(),
+            encode(&StoredImage::V1(crate::formats::v1(rec))),
+        )
         .unwrap();
     sled_db.flush().unwrap();
 }

@@ -373,6 +373,7 @@ impl Step {
             return store.remove_image(self.id);
         }
         let rec = ImageRecord {
+            taken: None,
             path: self.rec.path.clone(),
             ..self.keeper_rec.clone()
         };

@@ -65,6 +65,7 @@ pub(super) fn group_detail(
                 bytes: r.size,
                 format: r.format.clone(),
                 modified: r.mtime_ns.div_euclid(1_000_000_000),
+                taken: r.taken.clone(),
                 reason,
                 reference: review.is_reference(i),
                 kept: review.is_kept(i),

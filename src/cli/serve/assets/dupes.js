@@ -131,10 +131,13 @@ function memberCard(g, m, i) {
   const cap = el("figcaption", {}, el("span", { class: "folder", title: dir(m.path) }, dir(m.path) + "/"),
     el("b", { class: "name" }, base(m.path)));
   if (!m.series) {
-    const date = new Date(m.modified * 1000).toISOString().slice(0, 16).replace("T", " ");
+    // The EXIF capture date (camera time, no zone) when the file has one, else its mtime.
+    const date = m.taken ? el("span", { class: "facts taken", title: `EXIF capture date ${m.taken.replace("T", " ")} (camera time)` },
+      `taken ${m.taken.slice(0, 10)}`)
+      : el("span", { class: "facts modified", title: "file modified (the file has no EXIF capture date)" },
+        `modified ${new Date(m.modified * 1000).toISOString().slice(0, 16).replace("T", " ")}`);
     cap.append(el("span", { class: "facts" }, `${m.width}×${m.height} · `,
-      el("span", { title: `${m.bytes} bytes` }, fmtBytes(m.bytes)), ` · ${m.format.toUpperCase()}`),
-      el("span", { class: "facts", title: "file modified (no EXIF date is stored)" }, `modified ${date}`));
+      el("span", { title: `${m.bytes} bytes` }, fmtBytes(m.bytes)), ` · ${m.format.toUpperCase()}`), date);
   }
   const why = m.series ? (keep ? "best shot" : "another shot of the scene")
     : keep ? (m.reference ? "keeper: under a reference folder" : g.keeperBy === "decision" ? "keeper (your choice)" : "suggested keeper")
