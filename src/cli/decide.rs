@@ -29,6 +29,8 @@ pub struct DecideArgs {
 #[derive(Debug, Subcommand)]
 pub enum DecideCommand {
     /// These images are not duplicates of each other: `dupes` never groups them together again.
+    #[command(after_help = "Examples:
+  imgdex decide not-duplicate a.jpg b.jpg c.jpg")]
     NotDuplicate {
         /// Two or more indexed image files.
         #[arg(required = true, num_args = 2..)]
@@ -38,6 +40,8 @@ pub enum DecideCommand {
         json: bool,
     },
     /// This image is the keeper of whatever duplicate group it is in.
+    #[command(after_help = "Examples:
+  imgdex decide keeper photos/best.jpg")]
     Keeper {
         /// An indexed image file.
         path: PathBuf,
@@ -46,6 +50,8 @@ pub enum DecideCommand {
         json: bool,
     },
     /// The group made of these images was reviewed (shown as such; a new member makes it unreviewed).
+    #[command(after_help = "Examples:
+  imgdex decide reviewed a.jpg b.jpg")]
     Reviewed {
         /// Two or more indexed image files: the group's members.
         #[arg(required = true, num_args = 2..)]
@@ -55,6 +61,8 @@ pub enum DecideCommand {
         json: bool,
     },
     /// Keep these images in their duplicate groups: never acted on (no plan names them), never the keeper.
+    #[command(after_help = "Examples:
+  imgdex decide keep photos/b.jpg photos/c.jpg")]
     Keep {
         /// One or more indexed image files.
         #[arg(required = true)]
@@ -64,6 +72,8 @@ pub enum DecideCommand {
         json: bool,
     },
     /// Forget the keep decisions of these images: they may be acted on again.
+    #[command(after_help = "Examples:
+  imgdex decide unkeep photos/c.jpg")]
     Unkeep {
         /// One or more indexed image files.
         #[arg(required = true)]
@@ -73,12 +83,18 @@ pub enum DecideCommand {
         json: bool,
     },
     /// List the stored decisions.
+    #[command(after_help = "Examples:
+  imgdex decide list
+  imgdex decide list --json")]
     List {
         /// Print the decisions as JSON on stdout (for scripts) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Forget the decisions naming any of these images (every decision when none is given).
+    #[command(after_help = "Examples:
+  imgdex decide clear photos/a.jpg
+  imgdex decide clear                      # every decision")]
     Clear {
         /// Indexed image files whose decisions to forget.
         paths: Vec<PathBuf>,
