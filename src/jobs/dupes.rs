@@ -33,6 +33,7 @@ mod grouping;
 mod judged;
 mod keeper;
 mod preset;
+mod request;
 mod series;
 pub mod verify;
 pub use config::{
@@ -40,6 +41,7 @@ pub use config::{
 };
 pub use decisions::{canonical_folders, under_reference, DecisionEffect, KeeperBy};
 pub use preset::*;
+pub use request::DupesRequest;
 pub use series::Series;
 
 /// The evidence about one candidate pair.
