@@ -99,6 +99,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (code, hash_code) = (fingerprint_code(&fp), fingerprint_code(&hash_fp));
     for (id, v) in vectors.iter() {
         let rec = ImageRecord {
+            taken: None,
             path: format!("/synthetic/{id:07}.jpg").into_bytes(),
             size: 100_000 + id,
             mtime_ns: 0,

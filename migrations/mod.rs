@@ -18,6 +18,8 @@ pub mod m003_results;
 pub mod m004_stale;
 pub mod m005_signatures;
 pub mod m006_decisions;
+pub mod m007_keep_decisions;
+pub mod m008_capture_date;
 
 /// One schema step: applying it to a store at `version - 1` yields `version`.
 pub struct Step {
@@ -35,6 +37,8 @@ pub const STEPS: &[Step] = &[
     m004_stale::STEP,
     m005_signatures::STEP,
     m006_decisions::STEP,
+    m007_keep_decisions::STEP,
+    m008_capture_date::STEP,
 ];
 
 /// The schema version this build writes.

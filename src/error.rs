@@ -93,6 +93,14 @@ pub enum Error {
     #[error("{0}")]
     InvalidArgument(String),
 
+    /// A request's setting out of range or unknown, named as the library
+    /// names it (`max_histogram`); the CLI words it as its flag.
+    #[error("{setting} {reason}")]
+    InvalidSetting {
+        setting: &'static str,
+        reason: String,
+    },
+
     #[error("cannot start worker threads: {reason}")]
     ThreadPool { reason: String },
 

@@ -26,7 +26,13 @@ fn main() -> ExitCode {
 fn chain_text(err: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in err.chain() {
-        let text = cause.to_string();
+        let text = match cause.downcast_ref::<imgdex::Error>() {
+            // The library names the setting; the CLI names its flag.
+            Some(imgdex::Error::InvalidSetting { setting, reason }) => {
+                format!("--{} {reason}", setting.replace('_', "-"))
+            }
+            _ => cause.to_string(),
+        };
         if out.ends_with(&text) {
             continue;
         }

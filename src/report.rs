@@ -37,14 +37,24 @@ pub fn write_html(report: &DupesReport, out: &Path) -> Result<()> {
             };
             let _ = writeln!(
                 html,
-                "<figure class='{keep}'>{}<figcaption><b>{}</b><br>{}&times;{} &middot; {} KB<br><i>{}{}</i></figcaption></figure>",
+                "<figure class='{keep}'>{}<figcaption><b>{}</b><br>{}&times;{} &middot; {} KB{}<br><i>{}{}</i></figcaption></figure>",
                 thumbnail(&m.file),
                 esc(&m.path),
                 m.width,
                 m.height,
                 m.bytes / 1024,
+                m.taken
+                    .as_deref()
+                    .map(|t| format!(" &middot; taken {}", esc(&t.replace('T', " "))))
+                    .unwrap_or_default(),
                 esc(&m.reason),
-                if m.reference { " &middot; reference folder: never acted on" } else { "" }
+                if m.reference {
+                    " &middot; reference folder: never acted on"
+                } else if m.kept {
+                    " &middot; kept (your decision): never acted on"
+                } else {
+                    ""
+                }
             );
         }
         html.push_str("</div></section>\n");

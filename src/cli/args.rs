@@ -77,6 +77,9 @@ pub struct IndexArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  imgdex repair                            # rebuild from the folders the store had indexed
+  imgdex repair ~/Pictures --no-embed      # rebuild from this folder, without the CNN model")]
 pub struct RepairArgs {
     /// Folders to index into the fresh store (default: the folders the
     /// damaged store had indexed).
@@ -114,6 +117,9 @@ pub struct IndexOpts {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  imgdex info                              # roots, counts, sizes, failures of ./imgdex.db
+  imgdex --db ~/photos.db info --json      # the same as JSON, for scripts")]
 pub struct InfoArgs {
     /// Print the report as JSON on stdout (for scripts) instead of text.
     #[arg(long)]
@@ -200,6 +206,9 @@ pub struct DupesArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  imgdex undo imgdex.db/journal/20261206T220234Z-move.jsonl   # put the moved files back
+  imgdex undo JOURNAL --json                                  # the same, report as JSON")]
 pub struct UndoArgs {
     /// The journal a `dupes --apply` run wrote (its path is in that run's report).
     pub journal: PathBuf,
@@ -209,6 +218,9 @@ pub struct UndoArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  imgdex inspect photo.jpg                 # its hashes and colour histogram
+  imgdex inspect photo.jpg --plot hist.png # and its three channel histograms drawn")]
 pub struct InspectArgs {
     /// The image file to analyse (no store needed).
     pub image: PathBuf,

@@ -1,24 +1,28 @@
-//! The `dupes` command: the preset and explicit threshold flags merged into
-//! one [`DupesConfig`] (checked by its `validate()`), the job run, then the
-//! review page, the `--apply` actions or the printed groups.
+//! The `dupes` command: the preset and explicit threshold flags become the
+//! library's [`DupesRequest`] (as the HTTP API's query does), which merges
+//! and checks them into a `DupesConfig`; the job run, then the review page,
+//! the `--apply` actions or the printed groups.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use imgdex::Error;
 
 use super::args::DupesArgs;
 use super::{apply, open_with, print_json};
-use imgdex::index::hamming::HashRule;
-use imgdex::jobs::dupes::{self, DupesConfig, DupesReport};
+use imgdex::jobs::dupes::{self, DupesReport, DupesRequest};
 use imgdex::store::StoreOptions;
 
 pub(super) fn dupes(db: &Path, a: DupesArgs, quiet: bool, text: &mut String) -> Result<ExitCode> {
     let mut apply_cfg = apply::config(&a.act)?;
     let store = open_with(db, &StoreOptions::for_scans())?;
-    let mut cfg = config(&a);
-    cfg.validate()?;
-    cfg.reference = dupes::canonical_folders(&a.reference).context("--reference")?;
+    // A setting's error is worded as its flag by main; any other is a
+    // reference folder's.
+    let cfg = request(&a).config().map_err(|e| match e {
+        e @ Error::InvalidSetting { .. } => anyhow::Error::new(e),
+        e => anyhow::Error::new(e).context("--reference"),
+    })?;
     if let Some(act) = &mut apply_cfg {
         act.reference = cfg.reference.clone();
     }
@@ -46,11 +50,12 @@ pub(super) fn dupes(db: &Path, a: DupesArgs, quiet: bool, text: &mut String) -> 
         if d.stored > 0 || d.reference_keepers > 0 {
             eprintln!(
                 "decisions changed {} groups ({} pairs kept apart as not duplicates, \
-                 {} chosen keepers, {} reference keepers, {} reviewed)",
+                 {} chosen keepers, {} reference keepers, {} kept members, {} reviewed)",
                 d.groups_changed,
                 d.pairs_kept_apart,
                 d.keepers_chosen,
                 d.reference_keepers,
+                d.members_kept,
                 d.reviewed
             );
         }
@@ -61,36 +66,22 @@ pub(super) fn dupes(db: &Path, a: DupesArgs, quiet: bool, text: &mut String) -> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// The preset, with each explicit flag overriding its value.
-fn config(a: &DupesArgs) -> DupesConfig {
-    let mut cfg = DupesConfig::preset(a.preset.unwrap_or(dupes::Preset::Default));
-    if let Some(by) = a.by {
-        cfg.by = by.into();
+/// The flags as the library's request (each explicit flag overrides the
+/// preset's value there).
+fn request(a: &DupesArgs) -> DupesRequest {
+    DupesRequest {
+        preset: a.preset,
+        by: a.by.map(Into::into),
+        threshold: a.threshold,
+        dhash_threshold: a.dhash_threshold,
+        max_cosine: a.max_cosine,
+        weak_cosine: a.weak_cosine,
+        weak_phash: a.weak_phash,
+        max_histogram: a.max_histogram,
+        neighbours: Some(a.ann.into()),
+        with_pairs: a.pairs,
+        reference: a.reference.clone(),
     }
-    if let Some(v) = a.max_histogram {
-        cfg.max_histogram = Some(v);
-    }
-    if let Some(t) = a.threshold {
-        cfg.rule = HashRule {
-            max_phash: t,
-            max_dhash: t,
-        };
-    }
-    if let Some(t) = a.dhash_threshold {
-        cfg.rule.max_dhash = t;
-    }
-    if let Some(v) = a.max_cosine {
-        cfg.embedding.max_cosine = v;
-    }
-    if let Some(v) = a.weak_cosine {
-        cfg.embedding.weak_cosine = v;
-    }
-    if let Some(v) = a.weak_phash {
-        cfg.embedding.weak_phash = v;
-    }
-    cfg.neighbours = a.ann.into();
-    cfg.with_pairs = a.pairs;
-    cfg
 }
 
 fn print_groups(text: &mut String, result: &DupesReport) {
@@ -105,7 +96,11 @@ fn print_groups(text: &mut String, result: &DupesReport) {
             apply::human_bytes(g.reclaim_bytes)
         );
         for m in &g.members {
-            let lock = if m.reference { " (reference)" } else { "" };
+            let lock = match (m.reference, m.kept) {
+                (true, _) => " (reference)",
+                (false, true) => " (kept)",
+                _ => "",
+            };
             out!(text, "  {}{lock}  [{}]", m.path, m.reason);
         }
     }

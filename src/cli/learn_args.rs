@@ -13,6 +13,10 @@ use imgdex::learn::classifier::Method;
 use imgdex::learn::dataset::FeatureKind;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  imgdex cluster                           # k chosen by the elbow over 2..20, saved in the store
+  imgdex cluster --k 8 --labels folder     # 8 clusters, compared with the folder names
+  imgdex cluster --table data.csv --columns a,b --standardize --k 3")]
 pub struct ClusterArgs {
     /// Feature to cluster stored images by.
     #[arg(long, value_enum, default_value_t = ClusterByArg::Embedding)]
@@ -82,6 +86,10 @@ fn parse_k_range(s: &str) -> Result<(usize, usize), String> {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  imgdex export clusters --out clusters.csv
+  imgdex export features --format parquet --out features.parquet
+  imgdex export shard --out store.parquet")]
 pub struct ExportArgs {
     #[command(subcommand)]
     pub what: ExportCommand,
@@ -90,6 +98,9 @@ pub struct ExportArgs {
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
     /// The saved clustering (from `imgdex cluster`): path,cluster rows.
+    #[command(after_help = "Examples:
+  imgdex export clusters                   # path,cluster rows on stdout
+  imgdex export clusters --format json --out clusters.json")]
     Clusters {
         /// csv: path,cluster rows; json: the same rows as an array of objects.
         #[arg(long, value_enum, default_value_t = ClustersFormat::Csv)]
@@ -99,6 +110,10 @@ pub enum ExportCommand {
         out: Option<PathBuf>,
     },
     /// Hashes, histograms and embeddings of the stored images.
+    #[command(after_help = "Examples:
+  imgdex export features --out features.csv
+  imgdex export features --format npy --out emb.npy    # emb.npy.paths.txt beside it
+  imgdex export features --format parquet --out features.parquet")]
     Features {
         /// csv: one row per image; npy: one feature as a matrix, with the
         /// row paths in FILE.paths.txt beside it; parquet: one row per image
@@ -114,6 +129,9 @@ pub enum ExportCommand {
     },
     /// Every stored record as a shard: Parquet that `imgdex ingest` (here or
     /// on another machine) rebuilds a store from, without decoding images.
+    #[command(after_help = "Examples:
+  imgdex export shard --out store.parquet
+  imgdex --db other.db ingest store.parquet   # the same records in another store")]
     Shard {
         /// The Parquet file to write (every record, complete enough for `ingest`).
         #[arg(long)]
@@ -143,6 +161,9 @@ pub enum FeatureArg {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  imgdex classify train                    # labels: each stored image's folder name
+  imgdex classify predict new/             # label the images under new/")]
 pub struct ClassifyArgs {
     #[command(subcommand)]
     pub action: ClassifyCommand,
@@ -153,6 +174,9 @@ pub enum ClassifyCommand {
     /// Train a classifier on the embeddings of labelled stored images and save it in the store.
     Train(TrainArgs),
     /// Label image files or folders with the saved classifier (images need not be indexed).
+    #[command(after_help = "Examples:
+  imgdex classify predict new/ photo.jpg
+  imgdex classify predict new/ --json")]
     Predict {
         /// Image files and folders to label (folders recursively).
         #[arg(required = true)]
@@ -168,6 +192,10 @@ pub enum ClassifyCommand {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  imgdex classify train                              # folder names as labels, 20% held out
+  imgdex classify train --labels labels.csv --method knn
+  imgdex classify train --split split.csv --json")]
 pub struct TrainArgs {
     /// "folder" (each image's parent folder name) or a CSV with path,label columns.
     #[arg(long, default_value = "folder", value_name = "folder|FILE.csv")]

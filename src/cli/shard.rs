@@ -11,6 +11,9 @@ use super::{open, print_json};
 use imgdex::jobs::{ingest, shard};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  imgdex ingest shard-*.parquet                        # from `export shard` or imgdex.analyse
+  imgdex ingest part.parquet --map-prefix /mnt/w=/data # a worker's paths as seen here")]
 pub struct IngestArgs {
     /// Shard files (Parquet, from `export shard`, `imgdex.analyse` or a cluster).
     #[arg(required = true)]

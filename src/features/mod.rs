@@ -8,6 +8,7 @@ pub mod embedding;
 pub mod hash;
 pub mod histogram;
 pub mod signature;
+pub mod taken;
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;

@@ -21,18 +21,25 @@ pub enum DecideRequest {
     Keeper(PathBuf),
     /// The group of these images (two or more) was reviewed.
     Reviewed(Vec<PathBuf>),
+    /// Keep these images (one or more) in their groups: never acted on,
+    /// never the keeper.
+    Keep(Vec<PathBuf>),
+    /// Drop the keep decisions of these images (one or more).
+    Unkeep(Vec<PathBuf>),
     /// Drop every decision naming one of these images; all when empty.
     Clear(Vec<PathBuf>),
 }
 
 impl DecideRequest {
-    /// The request `kind` (`not-duplicate`, `keeper`, `reviewed`, `clear`)
-    /// names, over `paths`, checked.
+    /// The request `kind` (`not-duplicate`, `keeper`, `reviewed`, `keep`,
+    /// `unkeep`, `clear`) names, over `paths`, checked.
     pub fn new(kind: &str, paths: Vec<PathBuf>) -> Result<DecideRequest> {
         let r = match kind {
             "not-duplicate" => DecideRequest::NotDuplicate(paths),
             "reviewed" => DecideRequest::Reviewed(paths),
             "clear" => DecideRequest::Clear(paths),
+            "keep" => DecideRequest::Keep(paths),
+            "unkeep" => DecideRequest::Unkeep(paths),
             "keeper" => match <[PathBuf; 1]>::try_from(paths) {
                 Ok([p]) => DecideRequest::Keeper(p),
                 Err(v) => {
@@ -44,7 +51,7 @@ impl DecideRequest {
             },
             other => {
                 return Err(Error::InvalidArgument(format!(
-                    "unknown decision `{other}`: expected not-duplicate, keeper, reviewed or clear"
+                    "unknown decision `{other}`: expected not-duplicate, keeper, reviewed, keep, unkeep or clear"
                 )))
             }
         };
@@ -64,6 +71,13 @@ impl DecideRequest {
                 )));
             }
         }
+        if let DecideRequest::Keep(p) | DecideRequest::Unkeep(p) = self {
+            if p.is_empty() {
+                return Err(Error::InvalidArgument(
+                    "a keep decision names one or more images, got none".into(),
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -73,7 +87,7 @@ impl DecideRequest {
 pub struct DecisionView {
     /// Its sequence number (later decisions have larger ones).
     pub seq: u64,
-    /// `not-duplicate`, `keeper` or `reviewed`.
+    /// `not-duplicate`, `keeper`, `reviewed` or `keep`.
     pub kind: &'static str,
     pub paths: Vec<String>,
 }
@@ -108,6 +122,16 @@ pub fn run(store: &Store, req: &DecideRequest) -> Result<DecisionsReport> {
             })?;
             1
         }
+        DecideRequest::Keep(p) => {
+            let mut ids = ids(p)?;
+            ids.sort_unstable();
+            ids.dedup();
+            for &id in &ids {
+                store.add_decision(&Decision::Keep { id })?;
+            }
+            ids.len()
+        }
+        DecideRequest::Unkeep(p) => unkeep(store, &ids(p)?)?,
         DecideRequest::Clear(p) => clear(store, &ids(p)?)?,
     };
     // Durable at once: a server may be stopped by a signal at any time.
@@ -134,6 +158,7 @@ pub fn list(store: &Store) -> Result<DecisionsReport> {
             Decision::NotDuplicate { .. } => "not-duplicate",
             Decision::Keeper { .. } => "keeper",
             Decision::Reviewed { .. } => "reviewed",
+            Decision::Keep { .. } => "keep",
         },
         paths: d
             .ids()
@@ -152,6 +177,18 @@ fn clear(store: &Store, ids: &[ImageId]) -> Result<usize> {
     let mut n = 0;
     for (seq, d) in store.decisions()? {
         if ids.is_empty() || d.ids().iter().any(|i| ids.contains(i)) {
+            store.remove_decision(seq)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Remove the keep decisions of `ids`.
+fn unkeep(store: &Store, ids: &[ImageId]) -> Result<usize> {
+    let mut n = 0;
+    for (seq, d) in store.decisions()? {
+        if matches!(d, Decision::Keep { id } if ids.contains(&id)) {
             store.remove_decision(seq)?;
             n += 1;
         }

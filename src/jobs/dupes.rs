@@ -34,6 +34,7 @@ mod grouping;
 mod judged;
 mod keeper;
 mod preset;
+mod request;
 mod series;
 pub mod verify;
 pub use config::{
@@ -41,6 +42,7 @@ pub use config::{
 };
 pub use decisions::{canonical_folders, under_reference, DecisionEffect, KeeperBy};
 pub use preset::*;
+pub use request::DupesRequest;
 pub use series::Series;
 
 /// The evidence about one candidate pair.
@@ -79,12 +81,17 @@ pub struct Member {
     /// Its format as indexed (`jpeg`, `png`, ...).
     pub format: String,
     /// Its file's modification time as indexed, in seconds since the Unix
-    /// epoch (the only date the store has: no EXIF capture date is read).
+    /// epoch.
     pub modified: i64,
+    /// When it was taken (EXIF DateTimeOriginal, `YYYY-MM-DDTHH:MM:SS` in
+    /// the camera's local time), `None` when the file has no such date.
+    pub taken: Option<String>,
     /// Why this image is in the group (relative to the keeper).
     pub reason: String,
     /// Under a reference folder: never acted on.
     pub reference: bool,
+    /// Kept in its group by a decision (`decide keep`): never acted on.
+    pub kept: bool,
     /// What it is against the keeper, in words and numbers (`None` for
     /// the keeper itself).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -103,7 +110,7 @@ pub struct GroupDetail {
     /// A "reviewed" decision covers every member.
     pub reviewed: bool,
     /// Bytes the members that would be acted on take (not the keeper, not
-    /// reference files).
+    /// reference or kept files).
     pub reclaim_bytes: u64,
 }
 
@@ -238,7 +245,16 @@ fn report(
         .iter()
         .map(|g| detail::group_detail(g, ranker, evidence, verdicts, review))
         .collect();
-    let effect: Vec<(KeeperBy, bool)> = details.iter().map(|d| (d.keeper_by, d.reviewed)).collect();
+    let effect: Vec<(KeeperBy, bool, usize)> = details
+        .iter()
+        .map(|d| {
+            (
+                d.keeper_by,
+                d.reviewed,
+                d.members.iter().filter(|m| m.kept).count(),
+            )
+        })
+        .collect();
     DupesReport {
         groups: groups
             .iter()

@@ -151,7 +151,7 @@ impl Store {
         emb: Option<&EmbeddingRecord>,
     ) -> Result<()> {
         let key = id.to_be_bytes();
-        let img = record::encode(&StoredImage::V1(rec.clone()));
+        let img = record::encode(&StoredImage::V2(rec.clone()));
         let Some(emb) = emb else {
             // One tree: sled's insert is atomic without a transaction.
             self.images.insert(key, img).map_err(|e| self.err(e))?;

@@ -10,6 +10,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::error::RecordError;
 use crate::features::{Hashes, Histogram};
+pub use crate::store::migrations::m008_capture_date::ImageRecordV1;
 
 /// A derived feature together with the fingerprint (CRC32 of the config's
 /// fingerprint string) it was computed under.
@@ -34,18 +35,25 @@ pub struct ImageRecord {
     pub format: String,
     pub hashes: Option<Tagged<Hashes>>,
     pub histogram: Option<Tagged<Histogram>>,
+    /// When the picture was taken: the EXIF DateTimeOriginal as
+    /// `YYYY-MM-DDTHH:MM:SS` (the camera's local time; EXIF names no zone),
+    /// `None` when the file has none or was indexed before schema 8.
+    pub taken: Option<String>,
 }
 
-/// Versioned envelope for image records.
+/// Versioned envelope for image records. V1 (schemas 1 to 7, frozen in
+/// `migrations/m008_capture_date.rs`) has no `taken`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum StoredImage {
-    V1(ImageRecord),
+    V1(ImageRecordV1),
+    V2(ImageRecord),
 }
 
 impl From<StoredImage> for ImageRecord {
     fn from(s: StoredImage) -> Self {
         match s {
-            StoredImage::V1(r) => r,
+            StoredImage::V1(r) => r.into(),
+            StoredImage::V2(r) => r,
         }
     }
 }

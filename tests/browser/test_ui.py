@@ -3,23 +3,25 @@
 
 Builds a store from generated images under photos/ and ref/ (six unrelated
 scenes; copies: a half-size JPEG of s0, a brighter s1, a mirrored s3, a
-half-size and a low-quality JPEG of s5, and a double-size s4 whose original
+half-size and a low-quality JPEG of s5 (with an EXIF capture date), and a double-size s4 whose original
 is under the reference folder ref/), starts the real server with
 `--reference ref` on an ephemeral port, then in the browser:
 
 - search: uploads a resized copy of scene 2 and expects s2.png first;
 - duplicates: bytes to reclaim shown; the ref/ file is the keeper (locked);
   "Not duplicates" on the s1 group; a new keeper (s5-half.jpg) by click,
-  whose evidence the other cards then describe; s5-q.jpg unticked; with the
+  whose evidence the other cards then describe; s5-q.jpg unticked (a "keep"
+  decision in the store), s5.png unticked and ticked again; with the
   keyboard, j to the next group and n on it; `?` shows the keys;
-- after a reload: the two not-duplicate groups stay gone, the keeper and the
-  untick stay;
+- after a reload (with the browser's localStorage cleared: nothing is kept
+  there): the two not-duplicate groups stay gone, the keeper and the
+  untick stay, s5.png is ticked;
 - the dry run (all groups, move) excludes the unticked and the reference
   file and says what it frees; the apply moves the rest, and the groups
   recomputed from the store no longer list the moved files (no `index`);
 - Re-index (POST /api/index) reports its summary (nothing left to analyse);
 - after the server stops, `imgdex dupes --json` lists neither not-duplicate
-  group.
+  group, and `imgdex decide list --json` has the keep decision of s5-q.jpg.
 
 Saves screenshots. Run by scripts/test_browser (which scripts/test calls):
 
@@ -78,7 +80,9 @@ def make_photos(root):
     brighter(scene(1), 1.15).save(photos / "s1-bright.png")
     scene(3).transpose(Image.FLIP_LEFT_RIGHT).save(photos / "s3-mirror.png")
     scene(5).resize((160, 120), Image.BILINEAR).save(photos / "s5-half.jpg", quality=92)
-    scene(5).save(photos / "s5-q.jpg", quality=40)
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "2019:05:01 12:34:56"  # DateTimeOriginal
+    scene(5).save(photos / "s5-q.jpg", quality=40, exif=exif)
     scene(4).resize((640, 480), Image.BICUBIC).save(photos / "s4-big.png")
     query = root / "query.jpg"
     scene(2).resize((200, 150), Image.BILINEAR).save(query, quality=85)
@@ -197,6 +201,10 @@ def review(page, photos, ref, shots):
     check(True, "'Not duplicates' removes the s1 group")
 
     before = page.info(p("s5-q.jpg"))
+    check("taken 2019-05-01" in before["text"] and "modified" not in before["text"],
+          "the card of s5-q.jpg shows its EXIF capture date")
+    check("modified " in page.info(p("s5.png"))["text"] and "taken" not in page.info(p("s5.png"))["text"],
+          "the card of s5.png (no EXIF) shows its modification time")
     check("s5.png" in before["title"], f"evidence is against the keeper s5.png: {before['reason']}")
     page.click(p("s5-half.jpg"), "img")
     page.wait.until(lambda _: "keeper" in page.info(p("s5-half.jpg"))["cls"])
@@ -208,6 +216,11 @@ def review(page, photos, ref, shots):
     page.click(p("s5-q.jpg"), ".act-box")
     page.wait.until(lambda _: "unticked" in page.info(p("s5-q.jpg"))["cls"])
     check(True, "s5-q.jpg unticked")
+    page.click(p("s5.png"), ".act-box")
+    page.wait.until(lambda _: "unticked" in page.info(p("s5.png"))["cls"])
+    page.click(p("s5.png"), ".act-box")
+    page.wait.until(lambda _: "unticked" not in page.info(p("s5.png"))["cls"])
+    check(True, "s5.png unticked and ticked again")
 
     Select(d.find_element(By.ID, "sort")).select_by_value("path")
     body = d.find_element(By.TAG_NAME, "body")
@@ -229,6 +242,7 @@ def review(page, photos, ref, shots):
 
 def after_reload(page, photos, gone):
     p = lambda n: str(photos / n)
+    page.d.execute_script("localStorage.clear(); sessionStorage.clear()")
     page.d.refresh()
     page.load()
     shown = set(page.groups())
@@ -238,7 +252,9 @@ def after_reload(page, photos, gone):
     orig = page.info(p("s5.png"))
     check("against s5-half.jpg" in orig["title"] and "enlarged" in orig["reason"],
           f"after reload the evidence still refers to s5-half.jpg: {orig['reason']}")
-    check("unticked" in page.info(p("s5-q.jpg"))["cls"], "after reload s5-q.jpg is still unticked")
+    check("unticked" in page.info(p("s5-q.jpg"))["cls"], "after reload s5-q.jpg is still unticked (from the store)")
+    check("unticked" not in page.info(p("s5.png"))["cls"], "after reload s5.png, ticked again, is ticked")
+    check(page.d.execute_script("return localStorage.length") == 0, "the page keeps nothing in localStorage")
 
 
 def dry_run_and_apply(page, photos, ref, moved, shots):
@@ -310,6 +326,10 @@ def run(binary, shots):
         check(not any({str(photos / "s1.png"), str(photos / "s1-bright.png")} <= g for g in groups),
               "`imgdex dupes --json` does not list the not-duplicate s1 group")
         check(not any(len(gone & g) >= 2 for g in groups), "nor the group marked with n")
+        out = subprocess.run([binary, "--db", str(db), "--quiet", "decide", "list", "--json"],
+                             check=True, capture_output=True, text=True).stdout
+        keeps = [d["paths"] for d in json.loads(out)["decisions"] if d["kind"] == "keep"]
+        check(keeps == [[str(photos / "s5-q.jpg")]], f"`imgdex decide list --json` has the keep of s5-q.jpg: {keeps}")
         print("browser test passed")
     finally:
         if driver:

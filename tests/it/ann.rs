@@ -118,6 +118,7 @@ pub(crate) fn store_with(sb: &Sandbox, vectors: &MemoryVectors, fp: &str) -> Sto
 
 pub(crate) fn put(store: &Store, id: u64, v: &[f32], fp: &str) {
     let rec = ImageRecord {
+        taken: None,
         path: paths::to_bytes(std::path::Path::new(&format!("/synthetic/{id}.png"))),
         size: 0,
         mtime_ns: 0,

@@ -244,3 +244,98 @@ fn reference_files_are_kept_and_never_in_a_plan() {
     let out = sb.imgdex(["dupes", "--apply", "trash", "--dry-run"]);
     assert!(out.stdout.contains("would free"), "{}", out.stdout);
 }
+
+/// The paths a dry run (or real run) of `dupes --apply` acts on.
+fn acted(sb: &Sandbox, args: &[&str]) -> Vec<String> {
+    let r = dupes(sb, args);
+    r["actions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{r:#}"))
+        .iter()
+        .map(|a| a["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn kept_files_round_trip_are_never_keepers_and_never_in_a_plan() {
+    let sb = Sandbox::new();
+    let dir = sb.dir("photos");
+    make_groups(&dir, 2, 330);
+    sb.index_basic([&dir]).0.assert_code(0);
+    let before = dupes(&sb, &[]);
+    // The rule's keeper of group 0, and a copy in group 1.
+    let orig0 = std::path::PathBuf::from(before["details"][0]["keeper"].as_str().unwrap());
+    assert!(s(&orig0).starts_with(&s(&dir.join("g00_"))), "{before:#}");
+    let copy1 = ["g01_copy.jpg", "g01_half.png", "g01_orig.png"]
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| before["details"][1]["keeper"] != s(p))
+        .unwrap();
+    let all = acted(&sb, &["--apply", "trash", "--dry-run"]);
+    assert!(all.contains(&s(&copy1)), "{all:?}");
+
+    let r = decide(
+        &sb,
+        &["keep", orig0.to_str().unwrap(), copy1.to_str().unwrap()],
+    );
+    assert_eq!(r["changed"], 2, "{r:#}");
+    let kept = |r: &Value| -> Vec<Vec<String>> {
+        r["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["kind"] == "keep")
+            .map(|d| serde_json::from_value(d["paths"].clone()).unwrap())
+            .collect()
+    };
+    assert_eq!(
+        kept(&decide(&sb, &["list"])),
+        vec![vec![s(&orig0)], vec![s(&copy1)]]
+    );
+
+    // The kept original is no longer its group's keeper; both are marked.
+    let report = dupes(&sb, &[]);
+    assert_eq!(report["decisions"]["members_kept"], 2, "{report:#}");
+    let g0 = &report["details"][0];
+    assert_ne!(g0["keeper"], s(&orig0), "{g0:#}");
+    for d in report["details"].as_array().unwrap() {
+        for m in d["members"].as_array().unwrap() {
+            let is_kept = m["path"] == s(&orig0) || m["path"] == s(&copy1);
+            assert_eq!(m["kept"], is_kept, "{m:#}");
+        }
+    }
+    let out = sb.imgdex(["dupes"]);
+    assert!(
+        out.stdout.contains(&format!("{} (kept)", s(&copy1))),
+        "{}",
+        out.stdout
+    );
+
+    // No plan acts on a kept file, whatever the keep policy.
+    let plans = [
+        vec!["--apply", "trash", "--dry-run"],
+        vec!["--apply", "delete", "--dry-run", "--keep", "largest"],
+        vec!["--apply", "delete", "--dry-run", "--keep", "oldest"],
+    ];
+    for args in &plans {
+        let acts = acted(&sb, args);
+        assert!(!acts.is_empty(), "{args:?}");
+        assert!(
+            !acts.contains(&s(&orig0)) && !acts.contains(&s(&copy1)),
+            "{args:?}: {acts:?}"
+        );
+    }
+
+    // Unkeep makes a file plannable again; a keeper decision replaces a keep.
+    decide(&sb, &["unkeep", copy1.to_str().unwrap()]);
+    assert!(acted(&sb, &["--apply", "trash", "--dry-run"]).contains(&s(&copy1)));
+    let r = decide(&sb, &["keeper", orig0.to_str().unwrap()]);
+    assert!(kept(&r).is_empty(), "{r:#}");
+    decide(&sb, &["keep", copy1.to_str().unwrap()]);
+
+    // A real move leaves the kept file in place.
+    let moved = sb.dir("moved");
+    let r = dupes(&sb, &["--apply", &format!("move:{}", moved.display())]);
+    assert!(r["done"].as_u64().unwrap() > 0, "{r:#}");
+    assert!(orig0.exists() && copy1.exists());
+}

@@ -262,6 +262,7 @@ fn reloading_the_saved_graph_leaks_nothing() {
     let fp = "model-x";
     for (id, v) in clustered_vectors(300, 64, 3).iter() {
         let rec = ImageRecord {
+            taken: None,
             path: paths::to_bytes(Path::new(&format!("/synthetic/{id}.png"))),
             size: 0,
             mtime_ns: 0,

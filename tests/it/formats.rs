@@ -18,8 +18,9 @@ use imgdex::learn::classifier::{KnnModel, LogisticModel, Model, Standardizer};
 use imgdex::learn::results::{
     ClassifierResult, ClusterParams, ClusterResult, StoredClassifier, StoredClustering,
 };
+use imgdex::migrations::m007_keep_decisions::DecisionV1;
 use imgdex::migrations::{CURRENT_VERSION, STEPS};
-use imgdex::store::record::{decode, encode, EmbeddingRecordV1};
+use imgdex::store::record::{decode, encode, EmbeddingRecordV1, ImageRecordV1};
 use imgdex::store::signatures::{SignatureRecord, StoredSignature};
 use imgdex::store::{
     write_schema_version, Decision, EmbeddingRecord, ImageRecord, StaleMark, Store, StoreOptions,
@@ -59,8 +60,32 @@ fn signature() -> SignatureRecord {
     }
 }
 
+/// `r` in the frozen version-1 layout (which has no capture date).
+pub(crate) fn v1(r: ImageRecord) -> ImageRecordV1 {
+    ImageRecordV1 {
+        path: r.path,
+        size: r.size,
+        mtime_ns: r.mtime_ns,
+        digest: r.digest,
+        width: r.width,
+        height: r.height,
+        format: r.format,
+        hashes: r.hashes,
+        histogram: r.histogram,
+    }
+}
+
+/// The image record of `image_v2.bin`: [`image`] with a capture date.
+fn image_v2() -> ImageRecord {
+    ImageRecord {
+        taken: Some("2019-05-01T12:34:56".into()),
+        ..image()
+    }
+}
+
 fn image() -> ImageRecord {
     ImageRecord {
+        taken: None,
         path: b"/fixture/caf\xe9/a.png".to_vec(),
         size: 123_456,
         mtime_ns: 1_700_000_000_123_456_789,
@@ -191,23 +216,33 @@ fn stale() -> StaleMark {
     }
 }
 
-/// One decision of each kind, with the name of its fixture.
-fn decisions() -> [(&'static str, StoredDecision); 3] {
+/// One decision of each kind and version, with the name of its fixture.
+fn decisions() -> [(&'static str, StoredDecision); 5] {
     [
         (
             "decision_v1_not_duplicate.bin",
-            StoredDecision::V1(Decision::NotDuplicate {
+            StoredDecision::V1(DecisionV1::NotDuplicate {
                 ids: vec![3, 7, 300],
             }),
         ),
         (
             "decision_v1_keeper.bin",
-            StoredDecision::V1(Decision::Keeper { id: 7 }),
+            StoredDecision::V1(DecisionV1::Keeper { id: 7 }),
         ),
         (
             "decision_v1_reviewed.bin",
-            StoredDecision::V1(Decision::Reviewed {
+            StoredDecision::V1(DecisionV1::Reviewed {
                 ids: vec![7, 70_000],
+            }),
+        ),
+        (
+            "decision_v2_keep.bin",
+            StoredDecision::V2(Decision::Keep { id: 70_000 }),
+        ),
+        (
+            "decision_v2_not_duplicate.bin",
+            StoredDecision::V2(Decision::NotDuplicate {
+                ids: vec![3, 7, 300],
             }),
         ),
     ]
@@ -299,7 +334,14 @@ where
 
 #[test]
 fn every_stored_envelope_version_decodes_from_its_frozen_bytes() {
-    pinned::<StoredImage, _>("image_v1.bin", image(), |StoredImage::V1(r)| r);
+    pinned::<StoredImage, _>("image_v1.bin", Some(image()), |s| match s {
+        StoredImage::V1(r) => Some(r.into()),
+        _ => None,
+    });
+    pinned::<StoredImage, _>("image_v2.bin", Some(image_v2()), |s| match s {
+        StoredImage::V2(r) => Some(r),
+        _ => None,
+    });
     pinned::<StoredEmbedding, _>("embedding_v1.bin", Some(embedding()), |s| match s {
         StoredEmbedding::V1(r) => Some(r),
         _ => None,
@@ -331,9 +373,16 @@ fn every_stored_envelope_version_decodes_from_its_frozen_bytes() {
         pinned::<StoredDecision, _>(name, d.clone(), |m| m);
         assert_eq!(encode(&d), fixture(name), "{name}: the encoding changed");
     }
+    // A version-1 decision reads as today's decision of the same kind.
+    let old = decode::<StoredDecision>(&fixture("decision_v1_keeper.bin")).unwrap();
+    assert_eq!(Decision::from(old), Decision::Keeper { id: 7 });
+    let old = decode::<StoredDecision>(&fixture("decision_v1_not_duplicate.bin")).unwrap();
+    let new = decode::<StoredDecision>(&fixture("decision_v2_not_duplicate.bin")).unwrap();
+    assert_eq!(Decision::from(old), Decision::from(new));
     // Today's code writes the same bytes for the same values.
     let same = [
-        ("image_v1.bin", encode(&StoredImage::V1(image()))),
+        ("image_v1.bin", encode(&StoredImage::V1(v1(image())))),
+        ("image_v2.bin", encode(&StoredImage::V2(image_v2()))),
         (
             "signature_v1.bin",
             encode(&StoredSignature::V1(signature())),
@@ -450,7 +499,8 @@ fn write_format_fixtures() {
             std::fs::write(p, bytes).unwrap();
         }
     };
-    w("image_v1.bin", &encode(&StoredImage::V1(image())));
+    w("image_v1.bin", &encode(&StoredImage::V1(v1(image()))));
+    w("image_v2.bin", &encode(&StoredImage::V2(image_v2())));
     w(
         "signature_v1.bin",
         &encode(&StoredSignature::V1(signature())),
@@ -495,7 +545,7 @@ fn write_format_fixtures() {
         .unwrap();
     let images = db.open_tree("images").unwrap();
     images
-        .insert(7u64.to_be_bytes(), encode(&StoredImage::V1(image())))
+        .insert(7u64.to_be_bytes(), encode(&StoredImage::V1(v1(image()))))
         .unwrap();
     w("store_v1.records", dump(&db).as_bytes());
 

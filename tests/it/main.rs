@@ -36,6 +36,7 @@ mod serve_decisions;
 mod serve_review;
 mod server;
 mod store;
+mod taken;
 // shards and ingest (issue 30)
 mod shard;
 mod shard_format;

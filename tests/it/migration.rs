@@ -45,6 +45,7 @@ fn write_v1_store(db: &std::path::Path, file: &std::path::Path) {
     .unwrap();
     let stat = std::fs::metadata(file).unwrap();
     let rec = ImageRecord {
+        taken: None,
         path: paths::to_bytes(file),
         size: stat.len(),
         mtime_ns: imgdex::walk::mtime_ns(&stat),
@@ -64,7 +65,10 @@ fn write_v1_store(db: &std::path::Path, file: &std::path::Path) {
     };
     let images = sled_db.open_tree("images").unwrap();
     images
-        .insert(7u64.to_be_bytes(), encode(&StoredImage::V1(rec)))
+        .insert(
+            7u64.to_be_bytes(),
+            encode(&StoredImage::V1(crate::formats::v1(rec))),
+        )
         .unwrap();
     sled_db.flush().unwrap();
 }
@@ -110,4 +114,38 @@ fn a_v1_store_is_upgraded_and_reindexed() {
     assert_eq!(info.images, 1);
     assert_eq!(info.features.histogram, 1);
     assert_eq!(info.schema_version, CURRENT_VERSION);
+}
+
+/// Step 7 rewrites a schema-6 store's version-1 decisions as version 2
+/// (the same decisions), and a second run changes nothing.
+#[test]
+fn step_7_rewrites_version_1_decisions_as_version_2() {
+    use imgdex::migrations::m007_keep_decisions::DecisionV1;
+    use imgdex::store::record::decode;
+    use imgdex::store::{Decision, StoredDecision};
+    let sb = Sandbox::new();
+    let db = sled::open(sb.root.join("v6")).unwrap();
+    for step in &STEPS[..6] {
+        (step.run)(&db).unwrap();
+    }
+    write_schema_version(&db, 6).unwrap();
+    let tree = db.open_tree("decisions").unwrap();
+    let v1 = StoredDecision::V1(DecisionV1::NotDuplicate { ids: vec![3, 9] });
+    tree.insert(5u64.to_be_bytes(), encode(&v1)).unwrap();
+    tree.insert(6u64.to_be_bytes(), b"not a record".to_vec())
+        .unwrap();
+    for _ in 0..2 {
+        (STEPS[6].run)(&db).unwrap();
+        let v = tree.get(5u64.to_be_bytes()).unwrap().unwrap();
+        let want = Decision::NotDuplicate { ids: vec![3, 9] };
+        assert_eq!(
+            decode::<StoredDecision>(&v).unwrap(),
+            StoredDecision::V2(want)
+        );
+        // A value it cannot read is left for the store to report.
+        assert_eq!(
+            &tree.get(6u64.to_be_bytes()).unwrap().unwrap()[..],
+            b"not a record"
+        );
+    }
 }

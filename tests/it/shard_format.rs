@@ -62,6 +62,7 @@ fn rows() -> Vec<Row> {
     let code = |s: &Option<String>| fingerprint_code(s.as_deref().expect("set"));
     let fp = &m.fingerprints;
     let rec = |path: &[u8], i: u8, hashes: bool| ImageRecord {
+        taken: None,
         path: path.to_vec(),
         size: 1000 + u64::from(i),
         mtime_ns: 1_700_000_000_000_000_000 + i64::from(i),

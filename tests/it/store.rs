@@ -16,6 +16,7 @@ use crate::util::*;
 
 fn sample_record() -> ImageRecord {
     ImageRecord {
+        taken: None,
         path: b"/photos/caf\xe9/IMG_0001.JPG".to_vec(),
         size: 3_141_592,
         mtime_ns: 1_700_000_000_123_456_789,
@@ -46,10 +47,10 @@ fn sample_record() -> ImageRecord {
 #[test]
 fn record_encode_decode_round_trip() {
     let rec = sample_record();
-    let bytes = record::encode(&StoredImage::V1(rec.clone()));
+    let bytes = record::encode(&StoredImage::V2(rec.clone()));
     assert_eq!(
-        bytes[0], 0,
-        "the first byte is the variant index (format version) of V1"
+        bytes[0], 1,
+        "the first byte is the variant index (format version) of V2"
     );
     let (body, crc) = bytes.split_at(bytes.len() - 4);
     assert_eq!(
@@ -65,12 +66,13 @@ fn record_encode_decode_round_trip() {
 
     // Optional features may be absent.
     let bare = ImageRecord {
+        taken: None,
         hashes: None,
         histogram: None,
         ..rec
     };
     let back: ImageRecord =
-        record::decode::<StoredImage>(&record::encode(&StoredImage::V1(bare.clone())))
+        record::decode::<StoredImage>(&record::encode(&StoredImage::V2(bare.clone())))
             .unwrap()
             .into();
     assert_eq!(back, bare);
@@ -90,7 +92,7 @@ fn record_encode_decode_round_trip() {
 
 #[test]
 fn record_decode_detects_corruption() {
-    let bytes = record::encode(&StoredImage::V1(sample_record()));
+    let bytes = record::encode(&StoredImage::V2(sample_record()));
 
     // Every single-bit flip anywhere (body or checksum) is caught.
     for i in 0..bytes.len() {

@@ -12,7 +12,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use imgdex::jobs::apply::{self as jobs_apply, Action, ApplyConfig, GroupChoice, KeepPolicy};
-use imgdex::jobs::dupes::{DupesBy, DupesConfig, Preset};
+use imgdex::jobs::dupes::{DupesConfig, DupesRequest};
 use imgdex::jobs::query::QueryBy;
 use imgdex::jobs::resident::Resident;
 
@@ -105,35 +105,22 @@ pub struct DupesParams {
     preset: Option<String>,
 }
 
+/// The library's [`DupesRequest`] from the query (`preset`, `by`), checked
+/// by the library as the CLI's is.
 pub fn dupes_config(p: &DupesParams) -> ApiResult<DupesConfig> {
-    let mut cfg = preset_config(p.preset.as_deref())?;
-    let Some(by) = p.by.as_deref() else {
-        cfg.validate()
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        return Ok(cfg); // the preset's own
+    let bad = |e: imgdex::Error| ApiError::bad_request(e.to_string());
+    let req = DupesRequest {
+        preset: Some(
+            p.preset
+                .as_deref()
+                .unwrap_or("default")
+                .parse()
+                .map_err(bad)?,
+        ),
+        by: p.by.as_deref().map(str::parse).transpose().map_err(bad)?,
+        ..DupesRequest::default()
     };
-    cfg.by = match by {
-        "auto" => DupesBy::Auto,
-        "embedding" => DupesBy::Embedding,
-        "hash" => DupesBy::Hash,
-        "exact" => DupesBy::Exact,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "by must be auto, embedding, hash or exact, got `{other}`"
-            )))
-        }
-    };
-    cfg.validate()
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    Ok(cfg)
-}
-
-fn preset_config(preset: Option<&str>) -> ApiResult<DupesConfig> {
-    let p: Preset = preset
-        .unwrap_or("default")
-        .parse()
-        .map_err(|e: imgdex::Error| ApiError::bad_request(e.to_string()))?;
-    Ok(DupesConfig::preset(p))
+    req.config().map_err(bad)
 }
 
 pub async fn dupes(State(s): State<AppState>, Query(p): Query<DupesParams>) -> ApiResult<Response> {

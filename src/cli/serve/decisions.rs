@@ -1,8 +1,8 @@
 //! `GET /api/decisions` and `POST /api/decisions`: the review decisions
 //! `dupes` honours, read and changed through the resident state. A POST
-//! body `{"kind": "not-duplicate" | "keeper" | "reviewed" | "clear",
-//! "paths": [...]}` becomes the library's `DecideRequest`, as `imgdex
-//! decide` does; like every POST it needs the API token (see `access`).
+//! body `{"kind": "not-duplicate" | "keeper" | "reviewed" | "keep" |
+//! "unkeep" | "clear", "paths": [...]}` becomes the library's
+//! `DecideRequest`, as `imgdex decide` does; like every POST it needs the API token (see `access`).
 //! Also what the review page asks while deciding: `POST
 //! /api/dupes/evidence` (members against the keeper the user picked) and
 //! `GET /api/index/progress`.

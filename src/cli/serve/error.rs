@@ -27,7 +27,9 @@ impl IntoResponse for ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let status = match &e {
-            Error::InvalidArgument(_) | Error::Dimension { .. } => StatusCode::BAD_REQUEST,
+            Error::InvalidArgument(_) | Error::InvalidSetting { .. } | Error::Dimension { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             Error::NotInStore { .. } | Error::NoResult { .. } | Error::NotIndexed { .. } => {
                 StatusCode::NOT_FOUND
             }

@@ -87,7 +87,7 @@ pub struct Intent {
 
 impl Intent {
     pub fn encode_record(rec: &ImageRecord) -> String {
-        b64(&record::encode(&StoredImage::V1(rec.clone())))
+        b64(&record::encode(&StoredImage::V2(rec.clone())))
     }
 
     pub fn encode_embedding(emb: &EmbeddingRecord) -> String {

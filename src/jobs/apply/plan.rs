@@ -63,6 +63,7 @@ pub(super) fn plan(
         cfg,
         by_path: &by_path,
         all_keepers: &all_keepers,
+        kept: store.kept_ids()?,
         seen: HashSet::new(),
         taken: HashSet::new(),
         trash: match cfg.action {
@@ -82,6 +83,8 @@ struct Planner<'a> {
     cfg: &'a ApplyConfig,
     by_path: &'a ByPath,
     all_keepers: &'a HashSet<&'a str>,
+    /// Files a decision keeps in their group.
+    kept: HashSet<ImageId>,
     seen: HashSet<String>,
     taken: HashSet<PathBuf>,
     trash: Option<PathBuf>,
@@ -151,9 +154,12 @@ impl Planner<'_> {
         if self.all_keepers.contains(m) {
             return Err("it is the keeper of another group".into());
         }
-        let Some((_, rec)) = self.by_path.get(m) else {
+        let Some((id, rec)) = self.by_path.get(m) else {
             return Err("not in the store (re-run dupes)".into());
         };
+        if self.kept.contains(id) {
+            return Err("kept in its group by a decision; never acted on".into());
+        }
         let path = paths::from_bytes(&rec.path);
         if crate::jobs::dupes::under_reference(&path, &self.cfg.reference) {
             return Err("under a reference folder; never acted on".into());
@@ -367,6 +373,7 @@ impl Step {
             return store.remove_image(self.id);
         }
         let rec = ImageRecord {
+            taken: None,
             path: self.rec.path.clone(),
             ..self.keeper_rec.clone()
         };

@@ -100,41 +100,32 @@ impl Default for DupesConfig {
 }
 
 impl DupesConfig {
-    /// Range checks on the thresholds. The messages name the CLI flags
-    /// that set them.
+    /// Range checks on the thresholds. The errors name the setting
+    /// (`max_histogram`, `threshold`, ...), not a flag.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::InvalidArgument(m));
+        let bad =
+            |setting: &'static str, reason: String| Err(Error::InvalidSetting { setting, reason });
         if let Some(v) = self.max_histogram.filter(|v| !(0.0..=1.0).contains(v)) {
-            return bad(format!(
-                "--max-histogram must be a Hellinger distance in 0..1, got {v}"
-            ));
+            return bad(
+                "max_histogram",
+                format!("must be a Hellinger distance in 0..1, got {v}"),
+            );
         }
+        let bits = |v: u32| format!("must be between 0 and 64 bits, got {v}");
         if self.rule.max_phash > 64 {
-            return bad(format!(
-                "--threshold must be between 0 and 64 bits, got {}",
-                self.rule.max_phash
-            ));
+            return bad("threshold", bits(self.rule.max_phash));
         }
         if self.rule.max_dhash > 64 {
-            return bad(format!(
-                "--dhash-threshold must be between 0 and 64 bits, got {}",
-                self.rule.max_dhash
-            ));
+            return bad("dhash_threshold", bits(self.rule.max_dhash));
         }
         let e = self.embedding;
-        for (name, v) in [
-            ("--max-cosine", e.max_cosine),
-            ("--weak-cosine", e.weak_cosine),
-        ] {
+        for (name, v) in [("max_cosine", e.max_cosine), ("weak_cosine", e.weak_cosine)] {
             if !(0.0..=2.0).contains(&v) {
-                return bad(format!("{name} must be a cosine distance in 0..2, got {v}"));
+                return bad(name, format!("must be a cosine distance in 0..2, got {v}"));
             }
         }
         if e.weak_phash > 64 {
-            return bad(format!(
-                "--weak-phash must be between 0 and 64 bits, got {}",
-                e.weak_phash
-            ));
+            return bad("weak_phash", bits(e.weak_phash));
         }
         Ok(())
     }

@@ -4,7 +4,9 @@
 //! set does not regroup; a chosen keeper (the latest decision, when a group
 //! holds several) or else a file under a reference folder is its group's
 //! keeper; a file under a reference folder is marked `reference` and is
-//! never acted on (see `GroupChoice::from_report` and the apply plan). The
+//! never acted on (see `GroupChoice::from_report` and the apply plan), and
+//! so is a file the user kept (marked `kept`), which is ranked last, so
+//! it is its group's keeper only when nothing else can be. The
 //! grouping code only calls [`Review::allows`] before it accepts a pair
 //! (and [`Review::apart`] before it links two images without one) and
 //! [`Review::order`] over a component's ranking, so its groups are built
@@ -34,9 +36,11 @@ pub struct DecisionEffect {
     pub reference_keepers: usize,
     /// Groups marked reviewed.
     pub reviewed: usize,
-    /// Groups that the decisions changed: a chosen keeper, or a pair kept
-    /// apart among the group's images or between groups (an upper bound:
-    /// one kept-apart pair counts once).
+    /// Members of the groups kept by a decision (never acted on).
+    pub members_kept: usize,
+    /// Groups that the decisions changed: a chosen keeper or a kept
+    /// member, or a pair kept apart among the group's images or between
+    /// groups (an upper bound: one kept-apart pair counts once).
     pub groups_changed: usize,
 }
 
@@ -61,6 +65,8 @@ pub(super) struct Review {
     chosen: HashMap<u32, u64>,
     reviewed: Vec<HashSet<u32>>,
     reference: HashSet<u32>,
+    /// Files kept in their groups by a decision.
+    kept: HashSet<u32>,
     stored: usize,
     kept_apart: Cell<usize>,
 }
@@ -106,6 +112,7 @@ impl Review {
                     }
                 }
                 Decision::Reviewed { ids } => r.reviewed.push(idx(&ids).into_iter().collect()),
+                Decision::Keep { id } => r.kept.extend(index_of.get(&id)),
             }
         }
         if !reference.is_empty() {
@@ -140,14 +147,15 @@ impl Review {
     /// `ranked` (a component, best keeper first by the ranking rules) with
     /// chosen keepers first (the latest decision first), then the files
     /// under a reference folder, each kept in ranked order: the groups are
-    /// built around them.
+    /// built around them; kept files come last.
     pub(super) fn order(&self, mut ranked: Vec<u32>) -> Vec<u32> {
-        if self.chosen.is_empty() && self.reference.is_empty() {
+        if self.chosen.is_empty() && self.reference.is_empty() && self.kept.is_empty() {
             return ranked;
         }
         ranked.sort_by_key(|i| match self.chosen.get(i) {
             Some(&seq) => (0, std::cmp::Reverse(seq)),
             None if self.reference.contains(i) => (1, std::cmp::Reverse(0)),
+            None if self.kept.contains(i) => (3, std::cmp::Reverse(0)),
             None => (2, std::cmp::Reverse(0)),
         });
         ranked
@@ -169,6 +177,11 @@ impl Review {
         self.reference.contains(&i)
     }
 
+    /// Whether a decision keeps `i` in its group.
+    pub(super) fn is_kept(&self, i: u32) -> bool {
+        self.kept.contains(&i)
+    }
+
     /// Whether every image of `group` is in one "reviewed" decision.
     pub(super) fn is_reviewed(&self, group: &[u32]) -> bool {
         self.reviewed
@@ -176,19 +189,23 @@ impl Review {
             .any(|set| group.iter().all(|i| set.contains(i)))
     }
 
-    /// The counts, given each reported group's keeper reason and whether
-    /// it is reviewed.
-    pub(super) fn effect(&self, groups: &[(KeeperBy, bool)]) -> DecisionEffect {
-        let count = |k: KeeperBy| groups.iter().filter(|(by, _)| *by == k).count();
-        let keepers_chosen = count(KeeperBy::Decision);
+    /// The counts, given each reported group's keeper reason, whether it
+    /// is reviewed and how many of its members are kept.
+    pub(super) fn effect(&self, groups: &[(KeeperBy, bool, usize)]) -> DecisionEffect {
+        let count = |k: KeeperBy| groups.iter().filter(|(by, ..)| *by == k).count();
         let pairs = self.kept_apart.get();
+        let chosen_or_kept = groups
+            .iter()
+            .filter(|(by, _, kept)| *by == KeeperBy::Decision || *kept > 0)
+            .count();
         DecisionEffect {
             stored: self.stored,
             pairs_kept_apart: pairs,
-            keepers_chosen,
+            keepers_chosen: count(KeeperBy::Decision),
             reference_keepers: count(KeeperBy::Reference),
-            reviewed: groups.iter().filter(|(_, r)| *r).count(),
-            groups_changed: keepers_chosen + pairs,
+            reviewed: groups.iter().filter(|(_, r, _)| *r).count(),
+            members_kept: groups.iter().map(|(.., k)| k).sum(),
+            groups_changed: chosen_or_kept + pairs,
         }
     }
 }
@@ -226,8 +243,10 @@ mod tests {
         r.chosen.insert(2, 7);
         r.reference.insert(3);
         r.reference.insert(0);
-        // 2 is the latest chosen keeper; the reference files keep their rank.
-        assert_eq!(r.order(vec![5, 4, 3, 2, 1, 0]), vec![2, 4, 3, 0, 5, 1]);
+        r.kept.insert(5);
+        // 2 is the latest chosen keeper; the reference files keep their
+        // rank; the kept file comes last.
+        assert_eq!(r.order(vec![5, 4, 3, 2, 1, 0]), vec![2, 4, 3, 0, 1, 5]);
         assert_eq!(r.keeper_by(2), KeeperBy::Decision);
         assert_eq!(r.keeper_by(3), KeeperBy::Reference);
         assert_eq!(r.keeper_by(5), KeeperBy::Rule);

@@ -65,8 +65,10 @@ pub(super) fn group_detail(
                 bytes: r.size,
                 format: r.format.clone(),
                 modified: r.mtime_ns.div_euclid(1_000_000_000),
+                taken: r.taken.clone(),
                 reason,
                 reference: review.is_reference(i),
+                kept: review.is_kept(i),
                 evidence: (i != k).then(|| {
                     let sig = |x: u32| ranker.signatures.get(&x);
                     let known = verdicts.get(&(k.min(i), k.max(i))).copied();
@@ -82,7 +84,7 @@ pub(super) fn group_detail(
         reviewed: review.is_reviewed(group),
         reclaim_bytes: members
             .iter()
-            .filter(|m| m.id != records[k as usize].0 && !m.reference)
+            .filter(|m| m.id != records[k as usize].0 && !m.reference && !m.kept)
             .map(|m| m.bytes)
             .sum(),
         members,

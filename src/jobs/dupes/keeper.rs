@@ -215,6 +215,7 @@ mod tests {
 
     fn record(path: &str, size: u64) -> ImageRecord {
         ImageRecord {
+            taken: None,
             path: path.as_bytes().to_vec(),
             size,
             mtime_ns: 0,

@@ -169,12 +169,15 @@ fn analyse_file(w: Work, stages: &Stages, spec: Option<&ModelSpec>) -> Result<Ou
             let mut rec = old.clone();
             rec.size = bytes.len() as u64;
             rec.mtime_ns = c.mtime_ns;
+            // The bytes are read anyway: a record from before schema 8 gets its date.
+            rec.taken = features::taken::taken(&bytes);
             return Ok(Outcome::Touched(*id, rec));
         }
     }
     let a = features::analyse_hashed(&c.path, &bytes, digest, stages.decode, stages.features)?;
     let signature = SignatureRecord::current(features::signature::compute(&a.decoded, &bytes));
     let warning = decode::truncation(&bytes);
+    let taken = features::taken::taken(&bytes);
     drop(bytes);
     let t1 = Instant::now();
     let (decoded, f) = (a.decoded, a.features);
@@ -187,6 +190,7 @@ fn analyse_file(w: Work, stages: &Stages, spec: Option<&ModelSpec>) -> Result<Ou
         width: decoded.width,
         height: decoded.height,
         format: decoded.format,
+        taken,
         hashes: Some(Tagged {
             fingerprint: codes.hash,
             value: f.hashes,

@@ -233,6 +233,7 @@ fn row(c: &Cols, i: usize, [hc, gc, ec]: [Option<u32>; 3]) -> Option<Row> {
         .zip(c.lists[1][i].as_deref())
         .map(|(code, v)| EmbeddingRecord::with_dupe(code, v, c.lists[2][i].as_deref()));
     let record = ImageRecord {
+        taken: None,
         path: c.paths[i].clone()?,
         size: c.size[i]?,
         mtime_ns: c.mtime[i]?,

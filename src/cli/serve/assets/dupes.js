@@ -1,17 +1,13 @@
 // dupes.js: the duplicate groups as the server reports them, each member a
 // card (folder, name, resolution, size, format, date, evidence against the
 // current keeper), and the decisions taken on them: keeper by click, "not
-// duplicates" per group or member, done, all stored through
-// /api/decisions so that a reload (or the CLI) sees them. Unticking a
-// member (keep it, leave it out of the plan) is remembered by this browser
-// only (localStorage): the store has no decision for it.
+// duplicates" per group or member, done, and unticking a member (keep it,
+// leave it out of every plan: a "keep" decision), all stored through
+// /api/decisions so that a reload (or the CLI) sees them.
 "use strict";
 const PAGE = 20;
 let groups = [];   // {key, kind, keeper, keeperBy, members, done}, in the report's order
 let loadedWith = { by: "", preset: "default" };  // the server checks applied groups against these
-const UNTICKED = "imgdex-unticked";
-const unticked = new Set(JSON.parse(localStorage.getItem(UNTICKED) || "[]"));
-const saveUnticked = () => localStorage.setItem(UNTICKED, JSON.stringify([...unticked]));
 
 $("#load-dupes").addEventListener("click", () => loadDupes());
 async function loadDupes(note) {
@@ -35,7 +31,7 @@ function fromDetail(d) {
   const exact = d.members.every((m) => m.path === d.keeper || (m.evidence && m.evidence.identical));
   return { key: d.members.map((m) => m.path).sort().join("\n"), kind: exact ? "exact" : "copies",
     keeper: d.keeper, keeperBy: d.keeper_by, done: d.reviewed,
-    members: d.members.map((m) => ({ ...m, ticked: !unticked.has(m.path) })) };
+    members: d.members.map((m) => ({ ...m, ticked: !m.kept })) };
 }
 function fromSeries(s) {
   return { key: "series\n" + s.shots.join("\n"), kind: "series", keeper: s.best, keeperBy: "rule", done: false,
@@ -64,6 +60,7 @@ async function setKeeper(g, m) {
     const by = new Map(ev.map((e) => [e.path, e.evidence]));
     for (const x of g.members) x.evidence = by.get(x.path) || undefined;
     g.keeper = m.path; g.keeperBy = "decision";
+    m.kept = false; m.ticked = true;  // a keeper decision replaces its keep decision
     renderGroups();
   } catch (e) { status("#dupes-status", e.message, true); }
 }
@@ -103,10 +100,12 @@ async function setDone(g, done) {
   } catch (e) { status("#dupes-status", e.message, true); }
   renderGroups();
 }
-function setTicked(m, on) {
-  m.ticked = on;
-  if (on) unticked.delete(m.path); else unticked.add(m.path);
-  saveUnticked();
+// Unticked is a "keep" decision; ticking again drops it.
+async function setTicked(m, on) {
+  try {
+    await decide(on ? "unkeep" : "keep", [m.path]);
+    m.ticked = on; m.kept = !on;
+  } catch (e) { status("#dupes-status", e.message, true); }
   renderGroups();
 }
 
@@ -132,10 +131,13 @@ function memberCard(g, m, i) {
   const cap = el("figcaption", {}, el("span", { class: "folder", title: dir(m.path) }, dir(m.path) + "/"),
     el("b", { class: "name" }, base(m.path)));
   if (!m.series) {
-    const date = new Date(m.modified * 1000).toISOString().slice(0, 16).replace("T", " ");
+    // The EXIF capture date (camera time, no zone) when the file has one, else its mtime.
+    const date = m.taken ? el("span", { class: "facts taken", title: `EXIF capture date ${m.taken.replace("T", " ")} (camera time)` },
+      `taken ${m.taken.slice(0, 10)}`)
+      : el("span", { class: "facts modified", title: "file modified (the file has no EXIF capture date)" },
+        `modified ${new Date(m.modified * 1000).toISOString().slice(0, 16).replace("T", " ")}`);
     cap.append(el("span", { class: "facts" }, `${m.width}×${m.height} · `,
-      el("span", { title: `${m.bytes} bytes` }, fmtBytes(m.bytes)), ` · ${m.format.toUpperCase()}`),
-      el("span", { class: "facts", title: "file modified (no EXIF date is stored)" }, `modified ${date}`));
+      el("span", { title: `${m.bytes} bytes` }, fmtBytes(m.bytes)), ` · ${m.format.toUpperCase()}`), date);
   }
   const why = m.series ? (keep ? "best shot" : "another shot of the scene")
     : keep ? (m.reference ? "keeper: under a reference folder" : g.keeperBy === "decision" ? "keeper (your choice)" : "suggested keeper")
