@@ -101,6 +101,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A task needs the CNN model and the request turned embedding off.
+    #[error("{task} needs the CNN model, and embedding is off")]
+    NoModel { task: &'static str },
+
+    /// The store was indexed with embedding off and the request needs
+    /// embeddings.
+    #[error("the store has no embeddings; index it with embedding on")]
+    NoEmbeddings,
+
     #[error("cannot start worker threads: {reason}")]
     ThreadPool { reason: String },
 
@@ -175,7 +184,8 @@ pub enum Error {
     #[error("the store is busy ({task} is running); try again when it has finished")]
     Busy { task: &'static str },
 
-    #[error("`{action}` cannot be undone; confirm it with --yes (yes: true)")]
+    /// (The CLI words it as its flag, `--yes`.)
+    #[error("`{action}` cannot be undone; confirm it with yes: true")]
     NeedsConfirmation { action: &'static str },
 
     #[error("journal {}{}: {reason}", path.display(), line.map(|l| format!(" line {l}")).unwrap_or_default())]

@@ -26,13 +26,11 @@ fn main() -> ExitCode {
 fn chain_text(err: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in err.chain() {
-        let text = match cause.downcast_ref::<imgdex::Error>() {
-            // The library names the setting; the CLI names its flag.
-            Some(imgdex::Error::InvalidSetting { setting, reason }) => {
-                format!("--{} {reason}", setting.replace('_', "-"))
-            }
-            _ => cause.to_string(),
-        };
+        // The library names the setting; the CLI names its flag.
+        let text = cause
+            .downcast_ref::<imgdex::Error>()
+            .and_then(cli::wording::cli_text)
+            .unwrap_or_else(|| cause.to_string());
         if out.ends_with(&text) {
             continue;
         }

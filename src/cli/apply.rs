@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use imgdex::jobs::apply::{self, Action, ApplyConfig, GroupChoice, KeepPolicy};
+use imgdex::jobs::apply::{self, Action, ApplyConfig, ApplyRequest, GroupChoice, KeepPolicy};
 use imgdex::jobs::dupes::DupesReport;
 use imgdex::store::Store;
 
@@ -41,21 +41,20 @@ fn parse_keep(s: &str) -> Result<KeepPolicy, imgdex::Error> {
     s.parse()
 }
 
-/// The validated config, when `--apply` was given.
+/// The validated config, when `--apply` was given: the flags as the
+/// library's request (as the HTTP API's body is), checked there.
 pub fn config(a: &ApplyArgs) -> Result<Option<ApplyConfig>> {
     let Some(action) = a.apply.clone() else {
         return Ok(None);
     };
-    let cfg = ApplyConfig {
-        action,
-        keep: a.keep,
+    let req = ApplyRequest {
+        keep: Some(a.keep),
         dry_run: a.dry_run,
         yes: a.yes,
         journal: a.journal.clone(),
-        reference: Vec::new(),
+        ..ApplyRequest::new(action)
     };
-    cfg.validate()?;
-    Ok(Some(cfg))
+    Ok(Some(req.config()?))
 }
 
 /// Apply `cfg` to the groups of `report` and print what happened.

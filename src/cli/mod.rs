@@ -36,6 +36,7 @@ pub mod learn_args;
 mod query;
 mod serve;
 mod shard;
+pub mod wording;
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let mut text = String::new();

@@ -1,5 +1,6 @@
 //! The commands that analyse one image: `query` (its nearest stored
-//! images) and `inspect` (its features, without a store).
+//! images; the flags become the library's `QueryRequest`, as the HTTP
+//! API's query string does) and `inspect` (its features, without a store).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -12,7 +13,14 @@ use imgdex::features::FeatureConfig;
 use imgdex::jobs::{inspect, query};
 
 pub(super) fn query(db: &Path, a: QueryArgs, text: &mut String) -> Result<ExitCode> {
-    let by: query::QueryBy = a.by.into();
+    let query::QuerySettings { k, by } = query::QueryRequest {
+        k: Some(a.k),
+        by: Some(a.by.into()),
+        max_k: None,
+    }
+    .settings()
+    // The library names the setting (`k must ...`); its flag is `-k`.
+    .map_err(|e| anyhow::anyhow!("-{e}"))?;
     let embed = a.model.embed_config();
     // The model loads while the store opens (both take ~0.1 s on a large
     // store); a hash or histogram query needs no model.
@@ -23,7 +31,7 @@ pub(super) fn query(db: &Path, a: QueryArgs, text: &mut String) -> Result<ExitCo
     let store = open(db, false)?;
     let cfg = query::QueryConfig {
         image: a.image,
-        k: a.k,
+        k,
         by,
         embed,
         decode: (&a.decode).into(),

@@ -11,6 +11,7 @@ mod fsops;
 pub mod journal;
 mod plan;
 mod reference;
+mod request;
 mod undo;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ pub use fsops::utc_timestamp;
 use journal::{Entry, Intent, Journal};
 use plan::Step;
 pub use reference::without_reference;
+pub use request::ApplyRequest;
 pub use undo::{undo, UndoItem, UndoReport};
 
 /// Test-only hook: milliseconds to sleep after each intent is journalled,

@@ -57,12 +57,14 @@ impl SearchConfig {
             }
         }
         match self.k {
-            Some(KChoice::Fixed(0)) => Err(Error::InvalidArgument("--k must be at least 1".into())),
-            Some(KChoice::Range(a, b)) if a < 1 || b < a + 2 => {
-                Err(Error::InvalidArgument(format!(
-                    "--k-range {a}..{b}: need 1 <= A and at least three values of k (A+2 <= B)"
-                )))
-            }
+            Some(KChoice::Fixed(0)) => Err(Error::InvalidSetting {
+                setting: "k",
+                reason: "must be at least 1".into(),
+            }),
+            Some(KChoice::Range(a, b)) if a < 1 || b < a + 2 => Err(Error::InvalidSetting {
+                setting: "k_range",
+                reason: format!("{a}..{b}: need 1 <= A and at least three values of k (A+2 <= B)"),
+            }),
             _ => Ok(()),
         }
     }

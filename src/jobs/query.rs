@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+mod request;
+pub use request::{QueryRequest, QuerySettings, DEFAULT_K};
+
 use crate::decode;
 use crate::decode::DecodeConfig;
 use crate::error::{Error, Result};
@@ -20,6 +23,9 @@ use crate::index::stored;
 use crate::paths;
 use crate::store::record::fingerprint_code;
 use crate::store::{ImageId, ImageRecord, Store};
+
+/// The task [`Error::NoModel`] names when a query by embedding has no model.
+pub const QUERY_BY_EMBEDDING: &str = "a query by embedding";
 
 /// Which feature ranks the results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,9 +246,7 @@ impl<'a> Model<'a> {
 }
 
 fn run_from(store: &Store, cfg: &QueryConfig, model: Model) -> Result<Vec<Hit>> {
-    if cfg.k == 0 {
-        return Err(Error::InvalidArgument("-k must be at least 1".into()));
-    }
+    request::check_k(cfg.k)?;
     let (decoded, f) = analyse_file(&cfg.image, &cfg.decode, &cfg.features)?;
     // The query file itself, under its canonical or its as-given absolute
     // path (an indexed symlink is stored under the link's path).
@@ -269,8 +273,8 @@ fn run_from(store: &Store, cfg: &QueryConfig, model: Model) -> Result<Vec<Hit>> 
         };
         return rank(&corpus, &probe, by, cfg.k, &self_paths);
     }
-    let ecfg = cfg.embed.as_ref().ok_or_else(|| {
-        Error::InvalidArgument("--by embedding needs the CNN model; drop --no-embed".into())
+    let ecfg = cfg.embed.as_ref().ok_or(Error::NoModel {
+        task: QUERY_BY_EMBEDDING,
     })?;
     let mut owned = None;
     let embedder = model.get(ecfg, &mut owned)?;

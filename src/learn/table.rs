@@ -26,9 +26,10 @@ pub fn read_csv(file: &Path, columns: &[String]) -> Result<Table> {
         reason,
     };
     if columns.is_empty() {
-        return Err(Error::InvalidArgument(
-            "--columns needs at least one column name".into(),
-        ));
+        return Err(Error::InvalidSetting {
+            setting: "columns",
+            reason: "needs at least one column name".into(),
+        });
     }
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)

@@ -11,9 +11,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-use imgdex::jobs::apply::{self as jobs_apply, Action, ApplyConfig, GroupChoice, KeepPolicy};
+use imgdex::jobs::apply::{
+    self as jobs_apply, Action, ApplyConfig, ApplyRequest, GroupChoice, KeepPolicy,
+};
 use imgdex::jobs::dupes::{DupesConfig, DupesRequest};
-use imgdex::jobs::query::QueryBy;
+use imgdex::jobs::query::{QueryRequest, QuerySettings};
 use imgdex::jobs::resident::Resident;
 
 use super::error::ApiError;
@@ -39,28 +41,20 @@ pub struct QueryParams {
     path: Option<String>,
 }
 
-fn parse_k(k: Option<&str>) -> ApiResult<usize> {
-    let Some(k) = k else { return Ok(10) };
-    match k.parse::<usize>() {
-        Ok(k) if (1..=MAX_K).contains(&k) => Ok(k),
-        _ => Err(ApiError::bad_request(format!(
-            "k must be a whole number between 1 and {MAX_K}, got `{k}`"
-        ))),
-    }
-}
-
-fn parse_query_by(by: Option<&str>) -> ApiResult<QueryBy> {
-    Ok(match by.unwrap_or("auto") {
-        "auto" => QueryBy::Auto,
-        "embedding" => QueryBy::Embedding,
-        "hash" => QueryBy::Hash,
-        "histogram" => QueryBy::Histogram,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "by must be auto, embedding, hash or histogram, got `{other}`"
-            )))
-        }
-    })
+/// The library's [`QueryRequest`] from the query string (`k`, `by`),
+/// checked by the library as the CLI's is (here `k` is capped).
+fn query_settings(p: &QueryParams) -> ApiResult<QuerySettings> {
+    let bad = |e: imgdex::Error| ApiError::bad_request(e.to_string());
+    let req = QueryRequest {
+        k: p.k
+            .as_deref()
+            .map(|k| QueryRequest::parse_k(k, MAX_K))
+            .transpose()
+            .map_err(bad)?,
+        by: p.by.as_deref().map(str::parse).transpose().map_err(bad)?,
+        max_k: Some(MAX_K),
+    };
+    req.settings().map_err(bad)
 }
 
 pub async fn info(State(s): State<AppState>) -> ApiResult<Response> {
@@ -74,8 +68,7 @@ pub async fn query_upload(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let body = body.map_err(|e| ApiError(e.status(), e.body_text()))?;
-    let k = parse_k(p.k.as_deref())?;
-    let by = parse_query_by(p.by.as_deref())?;
+    let QuerySettings { k, by } = query_settings(&p)?;
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "empty body: POST the image file's bytes",
@@ -89,8 +82,7 @@ pub async fn query_path(
     State(s): State<AppState>,
     Query(p): Query<QueryParams>,
 ) -> ApiResult<Response> {
-    let k = parse_k(p.k.as_deref())?;
-    let by = parse_query_by(p.by.as_deref())?;
+    let QuerySettings { k, by } = query_settings(&p)?;
     let path = p.path.ok_or_else(|| {
         ApiError::bad_request("GET /api/query needs ?path=ABSOLUTE_PATH of an indexed file")
     })?;
@@ -222,23 +214,24 @@ pub struct ApplyBody {
     by: Option<String>,
 }
 
+/// The library's [`ApplyRequest`] from the body, checked by the library as
+/// the CLI's is.
 fn apply_config(b: &ApplyBody) -> ApiResult<ApplyConfig> {
     let bad = |e: imgdex::Error| ApiError::bad_request(e.to_string());
-    let cfg = ApplyConfig {
-        action: b.action.parse::<Action>().map_err(bad)?,
-        keep: b
-            .keep
-            .as_deref()
-            .unwrap_or("keeper")
-            .parse::<KeepPolicy>()
-            .map_err(bad)?,
+    let action = b.action.parse::<Action>().map_err(bad)?;
+    let req = ApplyRequest {
+        keep: Some(
+            b.keep
+                .as_deref()
+                .unwrap_or("keeper")
+                .parse::<KeepPolicy>()
+                .map_err(bad)?,
+        ),
         dry_run: b.dry_run,
         yes: b.yes,
-        journal: None,
-        reference: Vec::new(),
+        ..ApplyRequest::new(action)
     };
-    cfg.validate().map_err(bad)?;
-    Ok(cfg)
+    req.config().map_err(bad)
 }
 
 pub async fn apply(

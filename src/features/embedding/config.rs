@@ -73,16 +73,16 @@ impl EmbedConfig {
     /// buffers, ~160 MiB for the default model).
     pub fn validate(&self) -> Result<()> {
         if self.sessions > 64 {
-            return Err(Error::InvalidArgument(format!(
-                "--ort-sessions must be at most 64, got {}",
-                self.sessions
-            )));
+            return Err(Error::InvalidSetting {
+                setting: "ort_sessions",
+                reason: format!("must be at most 64, got {}", self.sessions),
+            });
         }
         if self.threads > 256 {
-            return Err(Error::InvalidArgument(format!(
-                "--ort-threads must be at most 256, got {}",
-                self.threads
-            )));
+            return Err(Error::InvalidSetting {
+                setting: "ort_threads",
+                reason: format!("must be at most 256, got {}", self.threads),
+            });
         }
         Ok(())
     }

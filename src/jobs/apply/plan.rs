@@ -165,7 +165,7 @@ impl Planner<'_> {
             return Err("under a reference folder; never acted on".into());
         }
         if path.to_str().is_none() {
-            return Err("--apply does not handle non-UTF-8 file names".into());
+            return Err("non-UTF-8 file names are not handled by apply".into());
         }
         check_file(&path, rec, self.cfg.action.checks_digest())?;
         let (target, info) = match &self.cfg.action {

@@ -25,7 +25,7 @@ use crate::store::Store;
 
 mod predict;
 
-pub use predict::{predict, PredictConfig, PredictReport, Prediction};
+pub use predict::{predict, PredictConfig, PredictReport, Prediction, EMBED_UNINDEXED};
 
 /// Which classifier(s) to train.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,16 +58,17 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         if let SplitSource::Random { val_fraction } = self.split {
             if !(val_fraction > 0.0 && val_fraction < 1.0) {
-                return Err(Error::InvalidArgument(format!(
-                    "--val-fraction must be between 0 and 1 (exclusive), got {val_fraction}"
-                )));
+                return Err(Error::InvalidSetting {
+                    setting: "val_fraction",
+                    reason: format!("must be between 0 and 1 (exclusive), got {val_fraction}"),
+                });
             }
         }
         if !(self.options.alpha >= 0.0 && self.options.alpha.is_finite()) {
-            return Err(Error::InvalidArgument(format!(
-                "--alpha must be a finite number >= 0, got {}",
-                self.options.alpha
-            )));
+            return Err(Error::InvalidSetting {
+                setting: "alpha",
+                reason: format!("must be a finite number >= 0, got {}", self.options.alpha),
+            });
         }
         Ok(())
     }

@@ -163,9 +163,13 @@ fn stored_vectors(
         .collect()
 }
 
+/// The task [`Error::NoModel`] names when images to predict are not
+/// indexed and no model was given.
+pub const EMBED_UNINDEXED: &str = "embedding the images that are not indexed";
+
 fn load_embedder(cfg: &PredictConfig, fingerprint: &str) -> Result<Embedder> {
-    let ecfg = cfg.embed.as_ref().ok_or_else(|| {
-        Error::InvalidArgument("some images are not indexed and --no-embed was given; their embeddings need the CNN model".into())
+    let ecfg = cfg.embed.as_ref().ok_or(Error::NoModel {
+        task: EMBED_UNINDEXED,
     })?;
     let embedder = Embedder::load(ecfg)?;
     if embedder.fingerprint() != fingerprint {

@@ -57,9 +57,7 @@ pub(super) fn candidates(
         }
         method.push_str(&format!("{kind}-knn"));
     } else if by == DupesBy::Embedding {
-        return Err(crate::Error::InvalidArgument(
-            "the store has no embeddings; run `imgdex index` without --no-embed".into(),
-        ));
+        return Err(crate::Error::NoEmbeddings);
     }
     Ok(method)
 }
