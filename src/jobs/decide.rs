@@ -123,9 +123,9 @@ pub fn run(store: &Store, req: &DecideRequest) -> Result<DecisionsReport> {
             1
         }
         DecideRequest::Keep(p) => {
-            let mut ids = ids(p)?;
-            ids.sort_unstable();
-            ids.dedup();
+            // In the order given (the list is oldest first), each once.
+            let mut seen = std::collections::HashSet::new();
+            let ids: Vec<ImageId> = ids(p)?.into_iter().filter(|i| seen.insert(*i)).collect();
             for &id in &ids {
                 store.add_decision(&Decision::Keep { id })?;
             }
