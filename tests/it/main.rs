@@ -39,4 +39,6 @@ mod store;
 // shards and ingest (issue 30)
 mod shard;
 mod shard_format;
+// guards for the vendored sled patches (issue 29)
+mod sled_patches;
 mod util;
