@@ -175,10 +175,16 @@ mod avx2 {
         while x + 16 <= out.len() {
             let (mut lo, mut hi) = (initial, initial);
             for (r, kk) in pairs.iter().enumerate() {
-                let a = load16(rows[2 * r], x);
-                let b = rows
-                    .get(2 * r + 1)
-                    .map_or(load16(zero, 0), |row| load16(row, x));
+                // SAFETY: AVX2 is enabled for this function; every row
+                // holds `out.len()` >= x + 16 bytes (the caller's contract)
+                // and `zero` holds 16.
+                let (a, b) = unsafe {
+                    let b = match rows.get(2 * r + 1) {
+                        Some(row) => load16(row, x),
+                        None => load16(zero, 0),
+                    };
+                    (load16(rows[2 * r], x), b)
+                };
                 lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), *kk));
                 hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), *kk));
             }
@@ -187,10 +193,13 @@ mod avx2 {
             let words = _mm256_packs_epi32(lo, hi);
             let bytes = _mm256_packus_epi16(words, words);
             let bytes = _mm256_permute4x64_epi64(bytes, 0b1000);
-            _mm_storeu_si128(
-                out.as_mut_ptr().add(x) as *mut __m128i,
-                _mm256_castsi256_si128(bytes),
-            );
+            // SAFETY: x + 16 <= out.len(), checked by the loop condition.
+            unsafe {
+                _mm_storeu_si128(
+                    out.as_mut_ptr().add(x) as *mut __m128i,
+                    _mm256_castsi256_si128(bytes),
+                )
+            };
             x += 16;
         }
         x
@@ -198,8 +207,13 @@ mod avx2 {
 
     /// 16 bytes of `row` from `x`, widened to 16-bit lanes.
     #[inline(always)]
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and `row` hold at least `x + 16` bytes.
     unsafe fn load16(row: &[u8], x: usize) -> __m256i {
-        _mm256_cvtepu8_epi16(_mm_loadu_si128(row.as_ptr().add(x) as *const __m128i))
+        // SAFETY: `x + 16 <= row.len()` (the caller's contract), so the
+        // 16-byte unaligned load stays inside `row`; AVX2 is there (ditto).
+        unsafe { _mm256_cvtepu8_epi16(_mm_loadu_si128(row.as_ptr().add(x) as *const __m128i)) }
     }
 }
 
