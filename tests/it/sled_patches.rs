@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::util::{Lcg, Sandbox};
+use crate::util::{self, Lcg, Sandbox};
 
 /// sled's default segment size, the one imgdex's store uses.
 const SEGMENT: u64 = 512 * 1024;
@@ -123,7 +123,10 @@ fn reopening_a_store_writes_nothing_to_its_log() {
     }
     store_with_free_segments(&dir);
     let before = snapshot_dir(&dir);
-    assert!(before.contains_key(&log_file(&dir)), "sled's log file exists");
+    assert!(
+        before.contains_key(&log_file(&dir)),
+        "sled's log file exists"
+    );
     for _ in 0..3 {
         let written = thread_wchar().unwrap();
         let db = open(&dir);
@@ -163,7 +166,10 @@ fn free_segments_read_as_zeros_after_reopen() {
     let sb = Sandbox::new();
     let dir = sb.dir("sled");
     if !punches_holes(&sb.root) {
-        eprintln!("SKIPPED: the file system under {} cannot punch holes", sb.root.display());
+        util::skip(&format!(
+            "the file system under {} cannot punch holes",
+            sb.root.display()
+        ));
         return;
     }
     store_with_free_segments(&dir);
@@ -174,8 +180,14 @@ fn free_segments_read_as_zeros_after_reopen() {
         "no free segment reads as zeros (stale bytes left, or none freed): {segs:?}"
     );
     for (i, (zero, hole)) in segs.iter().enumerate() {
-        assert!(!hole || *zero, "segment {i} is a hole but does not read as zeros");
-        assert!(!zero || *hole, "free segment {i} was written with zeros, not punched: {segs:?}");
+        assert!(
+            !hole || *zero,
+            "segment {i} is a hole but does not read as zeros"
+        );
+        assert!(
+            !zero || *hole,
+            "free segment {i} was written with zeros, not punched: {segs:?}"
+        );
     }
     // reuse the free segments, then reopen: nothing stale comes back
     {
@@ -189,7 +201,10 @@ fn free_segments_read_as_zeros_after_reopen() {
     let db = open(&dir);
     check_values(&db);
     for key in KEYS..KEYS + 400 {
-        assert_eq!(&db.get(key.to_be_bytes()).unwrap().unwrap()[..], &value(key, 0)[..]);
+        assert_eq!(
+            &db.get(key.to_be_bytes()).unwrap().unwrap()[..],
+            &value(key, 0)[..]
+        );
     }
     assert_eq!(db.len(), KEYS as usize + 400);
 }
@@ -249,7 +264,8 @@ fn write_run(db: &sled::Db, thread: u32, done: &AtomicU64) {
         }
         db.flush().unwrap();
         for i in 0..200_u32 {
-            db.remove([thread.to_be_bytes(), i.to_be_bytes()].concat()).unwrap();
+            db.remove([thread.to_be_bytes(), i.to_be_bytes()].concat())
+                .unwrap();
         }
         db.flush().unwrap();
     }
