@@ -8,6 +8,8 @@
 mod access;
 mod aliases;
 mod ann;
+// out-of-index queries and hidden ids against exact search (issue 29)
+mod ann_recall;
 mod apply;
 mod bad_input;
 mod classify;
