@@ -37,6 +37,8 @@ mod serve;
 mod serve_decisions;
 mod serve_review;
 mod server;
+// the resident state: write jobs and reloads (issue 29)
+mod service;
 mod store;
 // shards and ingest (issue 30)
 mod shard;
