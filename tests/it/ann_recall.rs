@@ -15,11 +15,12 @@ use imgdex::index::stored;
 use crate::ann::{clustered, store_with};
 use crate::util::Sandbox;
 
-/// Stated tolerance for out-of-index queries and hidden ids: at least 90%
-/// of the exact top-10 (in-index queries are held to 95% in `ann.rs`; a
-/// query between clusters has a flatter neighbourhood). Measured on these
-/// seeds, 2026-12-06: see the assertion messages.
-const MIN_RECALL: f64 = 0.90;
+/// Stated tolerance for out-of-index queries and hidden ids: at least 95%
+/// of the exact top-10, as for in-index queries in `ann.rs`. Measured on
+/// these seeds (2026-12-06): out-of-index 0.997 for hnsw_rs in memory, the
+/// loaded saved graph and the flat file alike; with 20% hidden 1.000 for
+/// all three.
+const MIN_RECALL: f64 = 0.95;
 
 fn params() -> HnswParams {
     HnswParams {
