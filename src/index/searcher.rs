@@ -27,10 +27,13 @@ impl Ann {
         }
     }
 
+    /// Which search runs: "exact" (a scan), "hnsw" (hnsw_rs over the loaded
+    /// graph) or "flat" (the same graph, searched in the flat file).
     pub fn kind(&self) -> &'static str {
         match self {
             Ann::Exact(_) => "exact",
-            Ann::Hnsw(_) | Ann::Flat(_) => "hnsw",
+            Ann::Hnsw(_) => "hnsw",
+            Ann::Flat(_) => "flat",
         }
     }
 }

@@ -246,7 +246,7 @@ fn query_path_uses_the_saved_graph_only_while_no_index_run_changed_embeddings() 
     // exactly as the fully checked path does.
     let (fast, store_vectors) = stored::open_for_query(&store, fp, params).unwrap();
     let (full, live) = stored::open(&store, fp, params).unwrap();
-    assert_eq!(fast.kind(), "hnsw");
+    assert_eq!(fast.kind(), "flat", "the query path searches the flat file");
     for q in &qs {
         let a: Vec<u64> = fast
             .as_search()

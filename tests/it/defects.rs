@@ -23,16 +23,6 @@ use imgdex::Error;
 
 use crate::util::{self, disp, scene, write_png, IndexSummary, Out, Sandbox};
 
-fn models_dir() -> PathBuf {
-    let dir = EmbedConfig::default_dir();
-    assert!(
-        dir.join("efficientnet-lite0.onnx").is_file() && dir.join("libonnxruntime.so").is_file(),
-        "model assets missing in {}: run `bash scripts/setup` (scripts/test does)",
-        dir.display()
-    );
-    dir
-}
-
 /// Run imgdex with the fault `spec` armed.
 fn with_fault(db: &Path, spec: &str, args: &[&OsStr]) -> Out {
     util::imgdex_env(db, &[(imgdex::fault::ENV, spec)], args)
@@ -67,7 +57,9 @@ fn index_reports_a_panicking_decoder_and_indexes_the_rest() {
 
 #[test]
 fn index_counts_the_batch_of_a_panicking_inference_thread_as_failed() {
-    models_dir();
+    if util::no_model() {
+        return;
+    }
     let sb = Sandbox::new();
     let dir = sb.dir("imgs");
     let files = images(&dir, &["a.png", "b.png", "boom.png", "d.png"], 50);
@@ -119,7 +111,9 @@ fn index_counts_the_batch_of_a_panicking_inference_thread_as_failed() {
 
 #[test]
 fn classify_predict_reports_a_panicking_decoder_and_continues() {
-    models_dir();
+    if util::no_model() {
+        return;
+    }
     let sb = Sandbox::new();
     let root = sb.dir("photos");
     for (c, class) in ["red", "blue"].iter().enumerate() {
@@ -167,7 +161,10 @@ fn classify_predict_reports_a_panicking_decoder_and_continues() {
 
 #[test]
 fn ort_library_paths_are_each_tried_and_reported_on_their_own() {
-    let dir = models_dir();
+    if util::no_model() {
+        return;
+    }
+    let dir = util::models_dir();
     let sb = Sandbox::new();
     let bogus = |name: &str| {
         let p = sb.root.join(name);

@@ -89,6 +89,9 @@ fn edge_file_gives_the_loaded_graphs_pairs(sb: &Sandbox) {
 
 #[test]
 fn embeddings_group_flips_crops_and_borders() {
+    if util::no_model() {
+        return;
+    }
     let sb = Sandbox::new();
     let (dir, fams) = families(&sb);
     let (out, summary) = sb.index([dir.as_os_str()]);
@@ -154,6 +157,9 @@ fn embeddings_group_flips_crops_and_borders() {
 
 #[test]
 fn query_auto_ranks_by_embedding() {
+    if util::no_model() {
+        return;
+    }
     let sb = Sandbox::new();
     let (dir, _) = families(&sb);
     sb.index([dir.as_os_str()]).0.assert_code(0);

@@ -21,16 +21,6 @@ fn fixture(name: &str) -> PathBuf {
     repo().join("tests/fixtures/models").join(name)
 }
 
-fn models_dir() -> PathBuf {
-    let dir = EmbedConfig::default_dir();
-    assert!(
-        dir.join("efficientnet-lite0.onnx").is_file() && dir.join("libonnxruntime.so").is_file(),
-        "model assets missing in {}: run `bash scripts/setup` (scripts/test does)",
-        dir.display()
-    );
-    dir
-}
-
 fn working_image(path: &Path) -> image::RgbImage {
     let cfg = DecodeConfig::default();
     let bytes = decode::read_file(path, &cfg).expect("read fixture");
@@ -54,7 +44,10 @@ fn read_f32(path: &Path) -> Vec<f32> {
 
 #[test]
 fn rust_embedding_matches_python_onnxruntime() {
-    let dir = models_dir();
+    if util::no_model() {
+        return;
+    }
+    let dir = util::models_dir();
     let mut embedder = Embedder::load(&EmbedConfig::in_dir(&dir)).expect("load model");
     let mut input = Vec::new();
     for name in ["chelsea.jpg", "coffee.jpg"] {
@@ -98,7 +91,9 @@ fn rust_embedding_matches_python_onnxruntime() {
 
 #[test]
 fn imagenet_classes_of_the_fixture_photos() {
-    models_dir();
+    if util::no_model() {
+        return;
+    }
     let sb = Sandbox::new();
     let cat = sb.imgdex([
         "inspect".into(),
@@ -174,7 +169,10 @@ fn missing_ort_library_is_a_clear_error() {
 fn missing_model_is_a_clear_error() {
     let sb = Sandbox::new();
     let dir = small_collection(&sb);
-    let lib = models_dir().join("libonnxruntime.so");
+    if util::no_model() {
+        return;
+    }
+    let lib = util::models_dir().join("libonnxruntime.so");
     let out = sb.imgdex([
         "index".into(),
         dir.into_os_string(),
@@ -218,7 +216,9 @@ fn no_embed_needs_no_model() {
 
 #[test]
 fn every_image_gets_an_embedding_and_query_finds_the_copy() {
-    models_dir();
+    if util::no_model() {
+        return;
+    }
     let sb = Sandbox::new();
     let dir = small_collection(&sb);
     for name in ["chelsea", "coffee"] {
@@ -260,7 +260,10 @@ fn every_image_gets_an_embedding_and_query_finds_the_copy() {
 
 #[test]
 fn switching_the_model_recomputes_embeddings() {
-    let models = models_dir();
+    if util::no_model() {
+        return;
+    }
+    let models = util::models_dir();
     let sb = Sandbox::new();
     let dir = small_collection(&sb);
     let (_, first) = sb.index([dir.as_os_str()]);
@@ -336,7 +339,9 @@ fn exported_embeddings(sb: &Sandbox, root: &Path) -> std::collections::BTreeMap<
 
 #[test]
 fn several_sessions_embed_like_one() {
-    models_dir();
+    if util::no_model() {
+        return;
+    }
     let stores: Vec<_> = [
         ["--ort-sessions", "1", "--batch", "8"],
         ["--ort-sessions", "3", "--batch", "2"],

@@ -61,6 +61,9 @@ fn heif_off_gives_a_notice_that_says_how_to_enable_it() {
 
 #[test]
 fn phone_formats_are_indexed_with_embeddings_or_skipped_with_the_notice() {
+    if util::no_model() {
+        return;
+    }
     let sb = Sandbox::new();
     let dir = phone_folder(&sb);
     let (out, summary) = sb.index([&dir]);
@@ -98,6 +101,7 @@ fn phone_formats_are_indexed_with_embeddings_or_skipped_with_the_notice() {
 #[test]
 fn heif_pixels_match_the_source_photo() {
     if !heif::BUILT_IN {
+        util::skip("built without --features heif (libheif, installed by scripts/setup)");
         return;
     }
     let cfg = DecodeConfig::default();

@@ -8,6 +8,8 @@
 mod access;
 mod aliases;
 mod ann;
+// out-of-index queries and hidden ids against exact search (issue 29)
+mod ann_recall;
 mod apply;
 mod bad_input;
 mod classify;
@@ -35,9 +37,13 @@ mod serve;
 mod serve_decisions;
 mod serve_review;
 mod server;
+// the resident state: write jobs and reloads (issue 29)
+mod service;
 mod store;
 mod taken;
 // shards and ingest (issue 30)
 mod shard;
 mod shard_format;
+// guards for the vendored sled patches (issue 29)
+mod sled_patches;
 mod util;

@@ -24,6 +24,9 @@ fn with_disc(bg: &RgbImage, cx: i64, cy: i64, r: i64) -> RgbImage {
 
 #[test]
 fn captures_are_a_series_and_their_copies_groups() {
+    if util::no_model() {
+        return;
+    }
     let sb = Sandbox::new();
     let dir = sb.dir("shots");
     let bg = util::scene(31, 320, 240);

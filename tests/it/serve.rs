@@ -47,6 +47,9 @@ fn paths_of(hits: &Value) -> Vec<String> {
 
 #[test]
 fn serve_answers_like_the_cli() {
+    if util::no_model() {
+        return;
+    }
     let sb = Sandbox::new();
     let photos = fixture(&sb);
     let query = sb.root.join("q.jpg");
@@ -340,6 +343,9 @@ fn serve_holds_the_store_lock_and_reindexes_its_roots() {
 
 #[test]
 fn serve_takes_200_concurrent_queries() {
+    if util::no_model() {
+        return;
+    }
     let sb = Sandbox::new();
     let photos = fixture(&sb);
     let upload = util::jpeg_bytes(&util::resized(&util::scene(3, 320, 240), 160, 120), 85);
@@ -396,6 +402,9 @@ fn serve_refuses_a_missing_store() {
 
 #[test]
 fn serve_applies_dupes_decisions_like_the_cli() {
+    if util::no_model() {
+        return;
+    }
     let sb = Sandbox::new();
     let photos = fixture(&sb);
     let srv = Server::start(&sb.db(), &["--no-embed"]);

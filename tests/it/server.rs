@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -70,15 +70,9 @@ impl Resp {
 
 impl Server {
     pub fn start(db: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(util::BIN)
-            .env_remove("IMGDEX_DB")
-            .arg("--db")
-            .arg(db)
+        let mut child = util::command(db)
             .args(["serve", "--addr", "127.0.0.1:0"])
             .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn imgdex serve");
         let stdout = child.stdout.take().expect("stdout");

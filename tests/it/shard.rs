@@ -65,6 +65,9 @@ fn ingest(db: &Path, shards: &[&Path], extra: &[&str]) -> util::Out {
 
 #[test]
 fn an_ingested_shard_answers_like_the_store_it_came_from() {
+    if util::no_model() {
+        return;
+    }
     let sb = Sandbox::new();
     let dir = library(&sb, "lib", 5);
     let (out, _) = sb.index([&dir]);
@@ -106,6 +109,9 @@ fn an_ingested_shard_answers_like_the_store_it_came_from() {
 /// store as on the indexed one it was exported from.
 #[test]
 fn an_ingested_store_clusters_and_classifies_like_the_indexed_one() {
+    if util::no_model() {
+        return;
+    }
     let sb = Sandbox::new();
     let root = sb.dir("lib");
     let fresh = sb.dir("fresh");

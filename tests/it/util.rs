@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::ffi::{OsStr, OsString};
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -120,6 +120,48 @@ impl Sandbox {
 }
 
 // ---------------------------------------------------------------------------
+// Test tiers: what a test needs beyond the build
+// ---------------------------------------------------------------------------
+
+/// The model directory every test uses: `$IMGDEX_MODELS` when set (as the
+/// library's default does), else `models/` of this source tree; spawned
+/// commands get it, and its ONNX Runtime library, set explicitly.
+pub fn models_dir() -> PathBuf {
+    imgdex::features::embedding::EmbedConfig::default_dir()
+}
+
+/// Whether the model and ONNX Runtime (installed by `scripts/setup`) are there.
+pub fn model_available() -> bool {
+    let dir = models_dir();
+    dir.join("efficientnet-lite0.onnx").is_file() && dir.join("libonnxruntime.so").is_file()
+}
+
+/// Report a test skipped for a missing prerequisite on stderr ("SKIPPED:
+/// reason"); with `IMGDEX_REQUIRE_ALL=1` (set by `scripts/test`, which
+/// installs everything) a skip is a failure instead.
+pub fn skip(reason: &str) {
+    if std::env::var_os("IMGDEX_REQUIRE_ALL").is_some_and(|v| v == "1") {
+        panic!("{reason}, and IMGDEX_REQUIRE_ALL=1 forbids skipping");
+    }
+    // Straight to the process's stderr: the test harness captures
+    // `eprintln!` of a passing test, and a skip must be seen.
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {reason}");
+}
+
+/// `true` (after [`skip`]) when the model is missing: the test returns.
+pub fn no_model() -> bool {
+    if model_available() {
+        return false;
+    }
+    skip(&format!(
+        "model assets missing in {} (run `bash scripts/setup`)",
+        models_dir().display()
+    ));
+    true
+}
+
+// ---------------------------------------------------------------------------
 // Running the binary
 // ---------------------------------------------------------------------------
 
@@ -179,10 +221,13 @@ impl Out {
     }
 }
 
-/// A `Command` for the binary with `--db DB` and no inherited `IMGDEX_DB`.
+/// A `Command` for the binary with `--db DB`, no inherited `IMGDEX_DB`, and
+/// the model and ONNX Runtime library set explicitly ([`models_dir`]).
 pub fn command(db: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env_remove("IMGDEX_DB").arg("--db").arg(db);
+    cmd.env("IMGDEX_MODELS", models_dir())
+        .env("ORT_DYLIB_PATH", models_dir().join("libonnxruntime.so"));
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -9,14 +9,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use imgdex::jobs::apply::{
     self as jobs_apply, Action, ApplyConfig, ApplyRequest, GroupChoice, KeepPolicy,
 };
 use imgdex::jobs::dupes::{DupesConfig, DupesRequest};
 use imgdex::jobs::query::{QueryRequest, QuerySettings};
-use imgdex::jobs::resident::Resident;
+use imgdex::jobs::resident::{Resident, Written};
 
 use super::error::ApiError;
 use super::State as AppState;
@@ -158,8 +158,18 @@ pub async fn image(State(s): State<AppState>, Path(id): Path<String>) -> ApiResu
 }
 
 pub async fn index(State(s): State<AppState>) -> ApiResult<Response> {
-    let summary = blocking(s, |r| r.index()).await?;
-    Ok(Json(summary).into_response())
+    written(blocking(s, |r| r.index()).await?)
+}
+
+/// A write job's report as JSON, with `reload_error` added when the server
+/// could not reload the store after it (the job itself succeeded).
+fn written<T: Serialize>(w: Written<T>) -> ApiResult<Response> {
+    let mut body = serde_json::to_value(&w.report)
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    if let (Some(e), Some(obj)) = (w.reload_error, body.as_object_mut()) {
+        obj.insert("reload_error".into(), e.to_string().into());
+    }
+    Ok(Json(body).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -263,12 +273,16 @@ pub async fn apply(
             None => GroupChoice::from_report(&current),
         };
         if cfg.dry_run {
-            return jobs_apply::apply(r.store(), &groups, &cfg);
+            let report = jobs_apply::apply(r.store(), &groups, &cfg)?;
+            return Ok(Written {
+                report,
+                reload_error: None,
+            });
         }
         r.write("apply", |store| jobs_apply::apply(store, &groups, &cfg))
     })
     .await?;
-    Ok(Json(report).into_response())
+    written(report)
 }
 
 pub async fn not_found() -> ApiError {

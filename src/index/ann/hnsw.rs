@@ -120,6 +120,8 @@ impl Drop for GraphLoader {
 // SAFETY: `HnswIo` is Send + Sync (checked below); after loading, the
 // loader is never used except to be dropped.
 unsafe impl Send for GraphLoader {}
+// SAFETY: as for `Send`: shared references to the loader are never used to
+// reach the `HnswIo` after the one load through `io`.
 unsafe impl Sync for GraphLoader {}
 const _: fn() = || {
     fn send_sync<T: Send + Sync>() {}

@@ -204,8 +204,10 @@ fn local_timestamp() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as libc::time_t)
         .unwrap_or(0);
-    // SAFETY: localtime_r writes only into the `tm` we own.
+    // SAFETY: `libc::tm` is plain integers (and, on glibc, a pointer that
+    // may be null), so all-zero bytes are a valid value.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: localtime_r reads `now` and writes only into the `tm` we own.
     let ok = unsafe { !libc::localtime_r(&now, &mut tm).is_null() };
     if !ok {
         return utc_timestamp(false);

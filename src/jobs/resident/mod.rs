@@ -69,6 +69,15 @@ impl ResidentConfig {
     }
 }
 
+/// What a write job (index, apply) returns: its report, and the error of
+/// the reload after it if that failed. The job's changes are in the store
+/// either way; only the server's loaded view may be older than the store.
+#[derive(Debug)]
+pub struct Written<T> {
+    pub report: T,
+    pub reload_error: Option<Error>,
+}
+
 /// The store and everything kept loaded from it.
 pub struct Resident {
     store: Store,
@@ -252,8 +261,8 @@ impl Resident {
         Ok(r)
     }
 
-    /// Re-index the store's recorded roots, then reload.
-    pub fn index(&self) -> Result<IndexSummary> {
+    /// Re-index the store's recorded roots, then reload (see [`Self::write`]).
+    pub fn index(&self) -> Result<Written<IndexSummary>> {
         let _w = self.writer.try_lock().map_err(|_| Error::Busy {
             task: "another index or apply",
         })?;
@@ -272,8 +281,7 @@ impl Resident {
         *lock(&self.indexing) = Some(bar);
         let summary = index::run(&self.store, &cfg);
         *lock(&self.indexing) = None;
-        self.reload()?;
-        summary
+        self.after_write(summary)
     }
 
     /// A JPEG thumbnail of stored image `id` (cached while its file keeps
@@ -305,12 +313,25 @@ impl Resident {
         catalog::cluster_members(&self.store, &self.snapshot(), c, offset, limit)
     }
 
-    /// Run a write job (with the writer lock), then reload.
-    pub fn write<T>(&self, task: &'static str, job: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+    /// Run a write job (with the writer lock), then reload. A job that
+    /// succeeded keeps its report even when the reload fails (the error
+    /// comes with it); a job that failed returns its own error.
+    pub fn write<T>(
+        &self,
+        task: &'static str,
+        job: impl FnOnce(&Store) -> Result<T>,
+    ) -> Result<Written<T>> {
         let _w = self.writer.try_lock().map_err(|_| Error::Busy { task })?;
         let out = job(&self.store);
-        self.reload()?;
-        out
+        self.after_write(out)
+    }
+
+    fn after_write<T>(&self, out: Result<T>) -> Result<Written<T>> {
+        let reload = self.reload();
+        Ok(Written {
+            report: out?,
+            reload_error: reload.err(),
+        })
     }
 
     /// The server's reference folders (canonical).
