@@ -276,19 +276,6 @@ fn precision(coeffs: &[(usize, Vec<f64>)]) -> u8 {
 mod tests {
     use super::*;
 
-    /// splitmix64, local so that these tests add no module edge.
-    struct SplitMix(u64);
-
-    impl SplitMix {
-        fn next_u64(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-    }
-
     /// The AVX2 row against plain Rust on random rows, weights and
     /// precisions (widths with and without a tail, windows on the stack and
     /// on the heap, weights at the ends of `i16`): the same bytes.
@@ -299,8 +286,8 @@ mod tests {
             let _ = std::io::Write::write_all(&mut std::io::stderr(), b"SKIPPED: no AVX2\n");
             return;
         }
-        let mut rng = SplitMix(7);
-        let mut next = |n: u64| (rng.next_u64() % n) as usize;
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut next = |n: u64| (rng.u64(..) % n) as usize;
         for case in 0..2000 {
             let width = next(100) + 1;
             let taps = next(40) + 1;

@@ -118,19 +118,6 @@ pub fn nearest(hashes: &[Hashes], query: &Hashes, k: usize) -> Vec<(u32, f64)> {
 mod tests {
     use super::*;
 
-    /// splitmix64, local so that these tests add no module edge.
-    struct SplitMix(u64);
-
-    impl SplitMix {
-        fn next_u64(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-    }
-
     /// The `popcnt` build of the row scan against the generic one on random
     /// hashes (planted near ones so that pairs are found): the same pairs.
     #[test]
@@ -140,9 +127,9 @@ mod tests {
             let _ = std::io::Write::write_all(&mut std::io::stderr(), b"SKIPPED: no popcnt\n");
             return;
         }
-        let mut rng = SplitMix(3);
-        let base: Vec<u64> = (0..400).map(|_| rng.next_u64()).collect();
-        let near = |h: u64, rng: &mut SplitMix| h ^ (1 << (rng.next_u64() % 64));
+        let mut rng = fastrand::Rng::with_seed(3);
+        let base: Vec<u64> = (0..400).map(|_| rng.u64(..)).collect();
+        let near = |h: u64, rng: &mut fastrand::Rng| h ^ (1 << (rng.u64(..) % 64));
         let phash: Vec<u64> = base.iter().map(|&h| near(h, &mut rng)).collect();
         let dhash: Vec<u64> = base
             .iter()
