@@ -35,6 +35,7 @@ mod judged;
 mod keeper;
 mod preset;
 mod request;
+mod residual;
 mod series;
 pub mod verify;
 pub use config::{
@@ -144,7 +145,8 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
     let method =
         candidates::candidates(store, cfg, &records, &mut accepted, &mut evidence, &review)?;
     let mut pairs = judge(cfg, &records, &evidence, &review, &mut accepted);
-    let verified = series::verify_pairs(store, &records, &accepted, cfg.colour_variants_apart)?;
+    let reader = series::SignatureReader::new(store, &records);
+    let verified = series::verify_pairs(&reader, &accepted, cfg.colour_variants_apart)?;
     for p in pairs.iter_mut().flatten() {
         let v = verified.verdicts.get(&(p.i.min(p.j), p.i.max(p.j)));
         p.detail = v.and_then(|v| v.detail);
@@ -152,20 +154,42 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
     }
     let ranker = keeper::Ranker {
         records: &records,
-        signatures: &verified.signatures,
+        traits: &verified.traits,
     };
+    // A signature that cannot be read while grouping ends the run with
+    // its error (after the grouping, which cannot return one).
+    let failed = std::cell::RefCell::new(None);
     let groups = grouping::star_groups(
         records.len(),
         &verified.copies,
         |a, b| {
-            !review.apart(a, b)
-                && (records[a as usize].1.digest == records[b as usize].1.digest
-                    || verified.copies_on_sight(a, b, cfg.colour_variants_apart))
+            if review.apart(a, b) {
+                return false;
+            }
+            if records[a as usize].1.digest == records[b as usize].1.digest {
+                return true;
+            }
+            verified
+                .copies_on_sight(&reader, a, b, cfg.colour_variants_apart)
+                .unwrap_or_else(|e| {
+                    failed.borrow_mut().get_or_insert(e);
+                    false
+                })
         },
         |m| review.order(ranker.rank(m)),
     );
+    if let Some(e) = failed.into_inner() {
+        return Err(e);
+    }
     let series = series::series_report(&groups, &verified.series, &ranker);
-    let mut report = report(groups, &ranker, &evidence, &verified.verdicts, &review);
+    let mut report = report(
+        groups,
+        &ranker,
+        &reader,
+        &evidence,
+        &verified.verdicts,
+        &review,
+    )?;
     report.series = series;
     report.method = method;
     report.pairs = pairs;
@@ -231,10 +255,11 @@ fn image_records(store: &Store, cfg: &DupesConfig) -> Result<Vec<(ImageId, Image
 fn report(
     groups: Vec<Vec<u32>>,
     ranker: &keeper::Ranker,
+    reader: &series::SignatureReader,
     evidence: &Evidence,
     verdicts: &series::Verdicts,
     review: &decisions::Review,
-) -> DupesReport {
+) -> Result<DupesReport> {
     let records = ranker.records;
     let mut groups = detail::drop_shared_inodes(groups, records);
     for g in &mut groups {
@@ -243,8 +268,18 @@ fn report(
     groups.sort_by_key(|g| paths::display(&records[g[0] as usize].1.path));
     let details: Vec<GroupDetail> = groups
         .iter()
-        .map(|g| detail::group_detail(g, ranker, evidence, verdicts, review))
-        .collect();
+        .map(|g| {
+            let signatures = reader.read_all(g)?;
+            Ok(detail::group_detail(
+                g,
+                ranker,
+                &signatures,
+                evidence,
+                verdicts,
+                review,
+            ))
+        })
+        .collect::<Result<_>>()?;
     let effect: Vec<(KeeperBy, bool, usize)> = details
         .iter()
         .map(|d| {
@@ -255,7 +290,7 @@ fn report(
             )
         })
         .collect();
-    DupesReport {
+    Ok(DupesReport {
         groups: groups
             .iter()
             .map(|g| {
@@ -273,7 +308,7 @@ fn report(
         series: Vec::new(),
         method: String::new(),
         pairs: None,
-    }
+    })
 }
 
 /// The fused decision rule.

@@ -3,7 +3,7 @@
 //! e.g. after `dupes --apply hardlink`) are listed once, since they take no
 //! extra space and there is nothing left to do about them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 
 use super::decisions::{KeeperBy, Review};
@@ -11,6 +11,7 @@ use super::evidence;
 use super::keeper::Ranker;
 use super::series::Verdicts;
 use super::{hash_distances, Evidence, GroupDetail, Member};
+use crate::features::signature::Signature;
 use crate::paths;
 use crate::store::{ImageId, ImageRecord};
 
@@ -43,6 +44,7 @@ pub(super) fn drop_shared_inodes(
 pub(super) fn group_detail(
     group: &[u32],
     ranker: &Ranker,
+    signatures: &HashMap<u32, Signature>,
     evidence: &Evidence,
     verdicts: &Verdicts,
     review: &Review,
@@ -70,7 +72,7 @@ pub(super) fn group_detail(
                 reference: review.is_reference(i),
                 kept: review.is_kept(i),
                 evidence: (i != k).then(|| {
-                    let sig = |x: u32| ranker.signatures.get(&x);
+                    let sig = |x: u32| signatures.get(&x);
                     let known = verdicts.get(&(k.min(i), k.max(i))).copied();
                     evidence::compare((kr, sig(k)), (r, sig(i)), known)
                 }),

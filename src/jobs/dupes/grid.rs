@@ -10,6 +10,12 @@ pub(super) struct Grid {
     pub v: Vec<f32>,
 }
 
+/// A crop window's sample positions on a grid ([`Grid::window_positions`]).
+pub(super) struct Window {
+    xs: Vec<Option<(usize, usize, f32)>>,
+    ys: Vec<Option<(usize, usize, f32)>>,
+}
+
 impl Grid {
     pub fn from_u8(n: usize, luma: &[u8]) -> Option<Grid> {
         (luma.len() == n * n).then(|| Grid {
@@ -74,9 +80,19 @@ impl Grid {
     }
 
     /// The window of side `s` (fraction), offset by (`ox`, `oy`) of the
-    /// slack (-1..1), resampled to the full grid. The mapping is separable,
-    /// so each column's and each row's sample position is found once.
+    /// slack (-1..1), resampled to the full grid.
     pub fn window(&self, s: f32, ox: f32, oy: f32) -> Grid {
+        let w = self.window_positions(s, ox, oy);
+        let mut v = vec![0.0; self.n * self.n];
+        for (j, row) in v.chunks_exact_mut(self.n).enumerate() {
+            self.window_row(&w, j, row);
+        }
+        Grid { n: self.n, v }
+    }
+
+    /// Where a window's columns and rows sample this grid. The mapping is
+    /// separable, so each column's and each row's position is found once.
+    pub fn window_positions(&self, s: f32, ox: f32, oy: f32) -> Window {
         let n = self.n as f32;
         let slack = (n - n * s) / 2.0;
         let (x0, y0) = (slack * (1.0 + ox), slack * (1.0 + oy));
@@ -85,17 +101,22 @@ impl Grid {
                 .map(|i| self.axis(o + (i as f32 + 0.5) * s - 0.5))
                 .collect()
         };
-        let (xs, ys) = (positions(x0), positions(y0));
-        let mut v = Vec::with_capacity(self.n * self.n);
-        for &ay in &ys {
-            for &ax in &xs {
-                v.push(match (ax, ay) {
-                    (Some(ax), Some(ay)) => self.bilinear(ax, ay),
-                    _ => f32::NAN,
-                });
-            }
+        Window {
+            xs: positions(x0),
+            ys: positions(y0),
         }
-        Grid { n: self.n, v }
+    }
+
+    /// Row `j` of the window `w` (see [`Grid::window`]) into `out`, so a
+    /// search can score a window without making the whole grid.
+    pub fn window_row(&self, w: &Window, j: usize, out: &mut [f32]) {
+        let ay = w.ys[j];
+        for (o, &ax) in out.iter_mut().zip(&w.xs) {
+            *o = match (ax, ay) {
+                (Some(ax), Some(ay)) => self.bilinear(ax, ay),
+                _ => f32::NAN,
+            };
+        }
     }
 
     /// Rotated by `deg` about the centre, in a picture of width/height
@@ -132,6 +153,29 @@ impl Grid {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_row_by_row_is_the_window() {
+        let g = Grid {
+            n: 8,
+            v: (0..64).map(|k| ((k * 37) % 64) as f32).collect(),
+        };
+        let w = g.window_positions(0.8, 0.5, -1.0);
+        let whole = g.window(0.8, 0.5, -1.0);
+        let mut row = vec![0.0; 8];
+        for j in 0..8 {
+            g.window_row(&w, j, &mut row);
+            assert_eq!(row, whole.v[j * 8..(j + 1) * 8]);
+        }
+        // Each sample is the bilinear mix of its four neighbours.
+        let at = |x: usize, y: usize| g.v[y * 8 + x];
+        let (x, y) = (0.8f32 * 2.5 - 0.5 + 0.8 * 1.5, 0.0f32 + 0.8 * 3.5 - 0.5);
+        let (fx, fy) = (x - x.floor(), y - y.floor());
+        let (x0, y0) = (x as usize, y as usize);
+        let top = at(x0, y0) * (1.0 - fx) + at(x0 + 1, y0) * fx;
+        let bottom = at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx;
+        assert!((whole.v[3 * 8 + 2] - (top * (1.0 - fy) + bottom * fy)).abs() < 1e-3);
+    }
 
     #[test]
     fn halving_averages_blocks() {

@@ -29,7 +29,7 @@
 
 use std::collections::HashMap;
 
-use crate::features::signature::Signature;
+use crate::features::signature::{Edits, Signature};
 use crate::store::{ImageId, ImageRecord};
 
 /// The rule names, in rank order (index = rule).
@@ -49,7 +49,27 @@ const RULES: [&str; 10] = [
 /// What the ranking reads about each image.
 pub(super) struct Ranker<'a> {
     pub records: &'a [(ImageId, ImageRecord)],
-    pub signatures: &'a HashMap<u32, Signature>,
+    /// By record index, for the images that have a signature.
+    pub traits: &'a HashMap<u32, Traits>,
+}
+
+/// What rules 1–7 read of an image's signature: its tones and its edit
+/// flags (a few bytes, kept for every verified image where the signature
+/// itself, 4 KB, is not).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Traits {
+    /// Mean and spread of the signature's luma.
+    pub tones: (f32, f32),
+    pub edits: Edits,
+}
+
+impl Traits {
+    pub fn of(s: &Signature) -> Traits {
+        Traits {
+            tones: tones(s),
+            edits: s.edits,
+        }
+    }
 }
 
 /// One member's evidence, comparable: lower is more original.
@@ -127,8 +147,9 @@ impl Ranker<'_> {
     }
 
     fn keys(&self, members: &[u32]) -> Vec<Key> {
-        let sig = |i: u32| self.signatures.get(&i);
-        let stats: Vec<Option<(f32, f32)>> = members.iter().map(|&i| sig(i).map(tones)).collect();
+        let sig = |i: u32| self.traits.get(&i);
+        let stats: Vec<Option<(f32, f32)>> =
+            members.iter().map(|&i| sig(i).map(|t| t.tones)).collect();
         let any_colour = members
             .iter()
             .any(|&i| sig(i).is_some_and(|s| !s.edits.grey));
@@ -190,7 +211,7 @@ impl Ranker<'_> {
     /// `i` is a JPEG with the pixel size and quantisation of another
     /// member whose file is smaller by at most 1%.
     fn re_encoded(&self, i: u32, members: &[u32]) -> bool {
-        let quant = |m: u32| self.signatures.get(&m).map_or(0, |s| s.edits.jpeg_quant);
+        let quant = |m: u32| self.traits.get(&m).map_or(0, |s| s.edits.jpeg_quant);
         let (r, q) = (self.rec(i), quant(i));
         q > 0
             && members.iter().any(|&o| {
@@ -250,21 +271,21 @@ mod tests {
             (2, record("/a/capture.jpg", 100_000)),
             (3, record("/c/other.jpg", 110_000)),
         ];
-        let signatures = (0..3).map(|i| (i, signature(592))).collect();
+        let traits = (0..3).map(|i| (i, Traits::of(&signature(592)))).collect();
         let r = Ranker {
             records: &records,
-            signatures: &signatures,
+            traits: &traits,
         };
         assert_eq!(r.rank(&[0, 1])[0], 1, "the smaller of a near-equal pair");
         assert!(r.reason(1, &[0, 1]).contains("keeper rule 10"));
         // Without the 1% window the larger file wins, as before.
         assert_eq!(r.rank(&[1, 2])[0], 2);
         // A different quantisation is rule 6's business, not rule 10's.
-        let mut other_q = signatures.clone();
-        other_q.insert(0, signature(600));
+        let mut other_q = traits.clone();
+        other_q.insert(0, Traits::of(&signature(600)));
         let r = Ranker {
             records: &records,
-            signatures: &other_q,
+            traits: &other_q,
         };
         assert_eq!(r.rank(&[0, 1])[0], 0);
     }

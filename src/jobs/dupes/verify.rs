@@ -106,15 +106,14 @@ fn detail_match(ga: &Grid, gb: &Grid, aspect: f32) -> (Option<f32>, bool) {
     // captioned, framed: the frame is trimmed): try the pair as it is, and
     // mirrored, before searching crops and rotations.
     let pair = Pair::new(ga, gb, aspect);
+    let detail_b = band_pass(gb);
     let mut best: (Option<f32>, bool) = (None, false);
-    for al in [
-        IDENTITY,
-        Align {
-            flip: true,
-            ..IDENTITY
-        },
-    ] {
-        consider(&pair, al, &mut best);
+    for flip in [false, true] {
+        let (x, _) = pair.apply(Align { flip, ..IDENTITY });
+        let score = detail_score_of((&x, &band_pass(&x)), (gb, &detail_b));
+        if let Some(s) = score.filter(|&s| best.0.is_none_or(|b| s > b)) {
+            best = (Some(s), flip);
+        }
     }
     if best.0.is_some_and(|s| s >= MIN_DETAIL) {
         return best;
@@ -155,6 +154,11 @@ fn consider(pair: &Pair, al: Align, best: &mut (Option<f32>, bool)) {
 /// either image (a brightened copy's sky) are left out: clipping erases
 /// detail without moving it.
 fn detail_score(x: &Grid, y: &Grid) -> Option<f32> {
+    detail_score_of((x, &band_pass(x)), (y, &band_pass(y)))
+}
+
+/// [`detail_score`] of two grids, each given with its band-pass.
+fn detail_score_of(x: (&Grid, &[f32]), y: (&Grid, &[f32])) -> Option<f32> {
     let cells = cell_correlations(x, y);
     let score = |skip: Option<usize>| {
         let mut c: Vec<f32> = cells
@@ -175,8 +179,7 @@ fn detail_score(x: &Grid, y: &Grid) -> Option<f32> {
 const CLIPPED: f32 = 250.0;
 
 /// (row, correlation) of each cell where both images have detail.
-fn cell_correlations(x: &Grid, y: &Grid) -> Vec<(usize, f32)> {
-    let (bx, by) = (band_pass(x), band_pass(y));
+fn cell_correlations((x, bx): (&Grid, &[f32]), (y, by): (&Grid, &[f32])) -> Vec<(usize, f32)> {
     let n = x.n;
     let margin = n / 16 + 1;
     let side = (n - 2 * margin) / CELLS;
@@ -233,24 +236,25 @@ fn filled(g: &Grid) -> Vec<f32> {
 
 /// A [1 2 1]² binomial blur, edges repeated.
 fn blur(v: &[f32], n: usize) -> Vec<f32> {
-    let at = |i: isize, j: isize| {
-        let c = |k: isize| k.clamp(0, n as isize - 1) as usize;
-        v[c(j) * n + c(i)]
-    };
     let mut h = vec![0.0; n * n];
-    for j in 0..n as isize {
-        for i in 0..n as isize {
-            h[j as usize * n + i as usize] = (at(i - 1, j) + 2.0 * at(i, j) + at(i + 1, j)) / 4.0;
-        }
+    for (src, dst) in v.chunks_exact(n).zip(h.chunks_exact_mut(n)) {
+        blur_line(n, |i| src[i], |i, x| dst[i] = x);
     }
-    let hat = |i: usize, j: isize| h[j.clamp(0, n as isize - 1) as usize * n + i];
     let mut out = vec![0.0; n * n];
-    for j in 0..n as isize {
-        for i in 0..n {
-            out[j as usize * n + i] = (hat(i, j - 1) + 2.0 * hat(i, j) + hat(i, j + 1)) / 4.0;
-        }
+    for i in 0..n {
+        blur_line(n, |j| h[j * n + i], |j, x| out[j * n + i] = x);
     }
     out
+}
+
+/// One [1 2 1] pass along a line of `n` values read by `at`, the ends
+/// repeated, written by `put`.
+#[inline(always)]
+fn blur_line(n: usize, at: impl Fn(usize) -> f32, mut put: impl FnMut(usize, f32)) {
+    for k in 0..n {
+        let (before, after) = (at(k.saturating_sub(1)), at((k + 1).min(n - 1)));
+        put(k, (before + 2.0 * at(k) + after) / 4.0);
+    }
 }
 
 fn mean(v: &[f32]) -> f32 {
