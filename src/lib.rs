@@ -5,8 +5,11 @@
 //! derives perceptual hashes and colour histograms from it, [`store`] keeps the
 //! derived records in a sled database, [`index`] answers nearest-neighbour
 //! questions over them, and [`jobs`] strings the stages together into the
-//! operations the CLI exposes (index, query, dupes, inspect, info). The CLI
-//! binary only turns arguments into the config types defined here.
+//! operations the CLI exposes (index, query, dupes, inspect, info), each
+//! config in, report out. [`service`] is the one stateful part: what
+//! `imgdex serve` keeps loaded between requests, answering with the jobs'
+//! own reports. The CLI binary only turns arguments into the config types
+//! defined here.
 
 pub mod config;
 pub mod decode;
@@ -20,6 +23,7 @@ pub mod learn;
 pub mod paths;
 pub mod plot;
 pub mod report;
+pub mod service;
 pub mod store;
 pub mod vecmath;
 pub mod walk;

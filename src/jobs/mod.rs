@@ -16,7 +16,6 @@ pub mod inspect;
 pub(crate) mod progress;
 pub mod query;
 pub mod repair;
-pub mod resident;
 pub mod shard;
 
 use serde::Serialize;

@@ -1,11 +1,11 @@
-//! The server's resident state (`jobs::resident`) as a library: a write
+//! The server's resident state (`service`) as a library: a write
 //! job that succeeded keeps its report when the reload after it fails, with
 //! the reload's error beside it (before, the report, and with it the undo
 //! journal's path after an apply, was dropped for the reload's error).
 
 use imgdex::decode::DecodeConfig;
 use imgdex::features::FeatureConfig;
-use imgdex::jobs::resident::{Resident, ResidentConfig};
+use imgdex::service::{Resident, ResidentConfig};
 use imgdex::store::{Store, StoreOptions, META};
 use imgdex::Error;
 

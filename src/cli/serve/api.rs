@@ -16,7 +16,7 @@ use imgdex::jobs::apply::{
 };
 use imgdex::jobs::dupes::{DupesConfig, DupesRequest};
 use imgdex::jobs::query::{QueryRequest, QuerySettings};
-use imgdex::jobs::resident::{Resident, Written};
+use imgdex::service::{Resident, Written};
 
 use super::error::ApiError;
 use super::State as AppState;

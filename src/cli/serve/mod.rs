@@ -1,4 +1,4 @@
-//! `imgdex serve`: the HTTP shell over [`imgdex::jobs::resident`]. It opens
+//! `imgdex serve`: the HTTP shell over [`imgdex::service`]. It opens
 //! the store (holding its lock), loads the resident state, binds the
 //! address, prints `listening on http://ADDR` as its first line of stdout,
 //! and serves the JSON API and the embedded web UI until interrupted.
@@ -26,7 +26,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::args::ServeArgs;
 use super::{open, stored_feature_config};
-use imgdex::jobs::resident::{Resident, ResidentConfig};
+use imgdex::service::{Resident, ResidentConfig};
 use imgdex::store::Store;
 
 /// `imgdex serve`: the resident config from the arguments, then [`run`].

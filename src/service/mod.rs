@@ -4,7 +4,9 @@
 //! thumbnail cache. It answers the same questions as the CLI jobs, with the
 //! same serialisable reports, without reopening anything per request; the
 //! HTTP layer (`src/cli/serve/`) is a thin shell over it. Every method is
-//! blocking: async callers run them on a blocking thread.
+//! blocking: async callers run them on a blocking thread. It sits beside
+//! `jobs`, not inside it: jobs are "config in, report out", this module
+//! holds state across them.
 
 mod catalog;
 mod decide;
