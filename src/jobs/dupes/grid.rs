@@ -68,6 +68,7 @@ impl Grid {
         Some((x0, (x0 + 1).min(self.n - 1), x - x0 as f32))
     }
 
+    #[inline]
     fn bilinear(
         &self,
         (x0, x1, fx): (usize, usize, f32),

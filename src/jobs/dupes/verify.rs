@@ -236,25 +236,24 @@ fn filled(g: &Grid) -> Vec<f32> {
 
 /// A [1 2 1]² binomial blur, edges repeated.
 fn blur(v: &[f32], n: usize) -> Vec<f32> {
+    let at = |i: isize, j: isize| {
+        let c = |k: isize| k.clamp(0, n as isize - 1) as usize;
+        v[c(j) * n + c(i)]
+    };
     let mut h = vec![0.0; n * n];
-    for (src, dst) in v.chunks_exact(n).zip(h.chunks_exact_mut(n)) {
-        blur_line(n, |i| src[i], |i, x| dst[i] = x);
+    for j in 0..n as isize {
+        for i in 0..n as isize {
+            h[j as usize * n + i as usize] = (at(i - 1, j) + 2.0 * at(i, j) + at(i + 1, j)) / 4.0;
+        }
     }
+    let hat = |i: usize, j: isize| h[j.clamp(0, n as isize - 1) as usize * n + i];
     let mut out = vec![0.0; n * n];
-    for i in 0..n {
-        blur_line(n, |j| h[j * n + i], |j, x| out[j * n + i] = x);
+    for j in 0..n as isize {
+        for i in 0..n {
+            out[j as usize * n + i] = (hat(i, j - 1) + 2.0 * hat(i, j) + hat(i, j + 1)) / 4.0;
+        }
     }
     out
-}
-
-/// One [1 2 1] pass along a line of `n` values read by `at`, the ends
-/// repeated, written by `put`.
-#[inline(always)]
-fn blur_line(n: usize, at: impl Fn(usize) -> f32, mut put: impl FnMut(usize, f32)) {
-    for k in 0..n {
-        let (before, after) = (at(k.saturating_sub(1)), at((k + 1).min(n - 1)));
-        put(k, (before + 2.0 * at(k) + after) / 4.0);
-    }
 }
 
 fn mean(v: &[f32]) -> f32 {
