@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+mod probe;
 mod request;
+
+pub use probe::Probe;
 pub use request::{QueryRequest, QuerySettings, DEFAULT_K};
 
 use crate::decode;
@@ -16,7 +19,7 @@ use crate::decode::DecodeConfig;
 use crate::error::{Error, Result};
 use crate::features::embedding::{EmbedConfig, Embedder};
 use crate::features::FeatureConfig;
-use crate::features::{self, histogram, Features, Hashes, Histogram};
+use crate::features::{self, histogram, Features};
 use crate::index::ann::{AnnSearch, HnswParams, Vectors};
 use crate::index::hamming;
 use crate::index::stored;
@@ -74,26 +77,6 @@ pub struct Hit {
     pub id: ImageId,
     pub path: String,
     pub distance: f64,
-}
-
-/// The features a query ranks by (any may be missing; the ranking needs
-/// only the one it uses).
-#[derive(Debug, Clone, Default)]
-pub struct Probe {
-    pub hashes: Option<Hashes>,
-    pub histogram: Option<Histogram>,
-    /// L2-normalised embedding.
-    pub embedding: Option<Vec<f32>>,
-}
-
-impl From<Features> for Probe {
-    fn from(f: Features) -> Self {
-        Probe {
-            hashes: Some(f.hashes),
-            histogram: Some(f.histogram),
-            embedding: None,
-        }
-    }
 }
 
 /// What a query ranks against.
@@ -282,9 +265,7 @@ fn run_from(store: &Store, cfg: &QueryConfig, model: Model) -> Result<Vec<Hit>> 
     check_model(store, embedder)?;
     let fp = embedder.fingerprint().to_string();
     let (ann, vectors) = stored::open_for_query(store, &fp, HnswParams::default())?;
-    // The graph is in the store's search space: bring the query there too.
-    let space = stored::Space::load(store, &fp)?;
-    probe.embedding = probe.embedding.map(|v| space.apply(&v));
+    let probe = probe.in_space(&stored::Space::load(store, &fp)?);
     let corpus = Corpus {
         store,
         records: &[],

@@ -224,17 +224,13 @@ impl Resident {
         exclude: &[Vec<u8>],
     ) -> Result<Vec<Hit>> {
         let vectors = snap.vectors(&self.store);
-        // The graph and its re-rank vectors are in the store's search space.
-        let whitened;
-        let probe = match (&snap.ann, &probe.embedding) {
-            (Some((_, space)), Some(v)) if space.whitening.is_some() => {
-                whitened = Probe {
-                    embedding: Some(space.apply(v)),
-                    ..probe.clone()
-                };
-                &whitened
+        let in_space;
+        let probe = match &snap.ann {
+            Some((_, space)) => {
+                in_space = probe.in_space(space);
+                &in_space
             }
-            _ => probe,
+            None => probe,
         };
         let corpus = Corpus {
             store: &self.store,
