@@ -190,18 +190,7 @@ pub(super) fn refine(pair: &Pair, al: Align) -> Align {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pattern(n: usize) -> Grid {
-        let v = (0..n * n)
-            .map(|k| {
-                let (x, y) = ((k % n) as f32, (k / n) as f32);
-                128.0
-                    + 60.0 * (x * 0.37).sin() * (y * 0.21 + 1.0).cos()
-                    + 20.0 * ((x + 2.0 * y) * 0.11).sin()
-            })
-            .collect();
-        Grid { n, v }
-    }
+    use crate::jobs::dupes::grid::pattern;
 
     #[test]
     fn a_mirrored_and_a_cropped_copy_are_found() {

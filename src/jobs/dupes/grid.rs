@@ -151,6 +151,21 @@ impl Grid {
     }
 }
 
+/// A smooth two-wave test picture, `n`×`n` (tests of the search and the
+/// residual).
+#[cfg(test)]
+pub(super) fn pattern(n: usize) -> Grid {
+    let v = (0..n * n)
+        .map(|k| {
+            let (x, y) = ((k % n) as f32, (k / n) as f32);
+            128.0
+                + 60.0 * (x * 0.37).sin() * (y * 0.21 + 1.0).cos()
+                + 20.0 * ((x + 2.0 * y) * 0.11).sin()
+        })
+        .collect();
+    Grid { n, v }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -153,18 +153,7 @@ fn trimmed_mean_cells(cells: &[[f32; 2]; CELLS * CELLS], side: usize) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pattern(n: usize) -> Grid {
-        let v = (0..n * n)
-            .map(|k| {
-                let (x, y) = ((k % n) as f32, (k / n) as f32);
-                128.0
-                    + 60.0 * (x * 0.37).sin() * (y * 0.21 + 1.0).cos()
-                    + 20.0 * ((x + 2.0 * y) * 0.11).sin()
-            })
-            .collect();
-        Grid { n, v }
-    }
+    use crate::jobs::dupes::grid::pattern;
 
     /// The residual the way it reads: fit the line over every defined
     /// pixel, then each cell's mean squared residual (in units of y's
