@@ -84,13 +84,13 @@ impl<'g> Pair<'g> {
             let (x, y) = self.apply(al);
             return robust_residual(&x, &y);
         }
-        let (cropped, other) = if al.crop_b { (self.b, a) } else { (a, self.b) };
+        let cropped = if al.crop_b { self.b } else { a };
         let w = cropped.window_positions(al.scale, al.ox, al.oy);
-        let window = Rows::Window(cropped, &w);
-        match al.crop_b {
-            false => residual_of_rows(a.n, &window, &Rows::Grid(other)),
-            true => residual_of_rows(a.n, &Rows::Grid(other), &window),
-        }
+        let (x, y) = match al.crop_b {
+            false => (Rows::Window(a, &w), Rows::Grid(self.b)),
+            true => (Rows::Grid(a), Rows::Window(self.b, &w)),
+        };
+        residual_of_rows(a.n, &x, &y)
     }
 }
 
