@@ -24,6 +24,7 @@ use crate::paths;
 use crate::store::{ImageId, ImageRecord, Store};
 
 mod align;
+mod bandpass;
 mod candidates;
 mod config;
 mod decisions;

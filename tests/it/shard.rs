@@ -3,7 +3,8 @@
 //! exactly like the source;
 //! shards made under different feature settings are refused with both
 //! sources named and the store left as it was; rows are upserted by path
-//! (a newer mtime wins) and `--map-prefix` rewrites their paths.
+//! (a newer mtime wins) and `--map-prefix` rewrites their paths; the
+//! same rows ingested in another order give the same `dupes` answer.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -318,4 +319,66 @@ fn ingest_upserts_by_path_and_maps_prefixes() {
     let out = ingest(&target, &[&shard], &["--map-prefix", "nowhere"]);
     assert_ne!(out.code, Some(0));
     assert!(out.stderr.contains("FROM=TO"), "{}", out.stderr);
+}
+
+/// `value` without its `id`/`ids` fields (stored ids follow insertion order).
+fn without_ids(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.retain(|k, _| k != "id" && k != "ids");
+        for x in o.values_mut() {
+            *x = without_ids(x.take());
+        }
+    } else if let Some(a) = v.as_array_mut() {
+        for x in a {
+            *x = without_ids(x.take());
+        }
+    }
+    v
+}
+
+/// Ids are handed out in the order rows arrive (a pipeline's finishing
+/// order, a shard's row order), and verification crops or rotates one
+/// side of a pair: `dupes` must not depend on which side came first.
+#[test]
+fn dupes_does_not_depend_on_the_order_rows_entered_the_store() {
+    if util::no_model() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let dir = sb.dir("crops");
+    for name in ["chelsea", "coffee"] {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models");
+        let img = image::open(fixture.join(format!("{name}.jpg")))
+            .expect("fixture photo")
+            .to_rgb8();
+        let (w, h) = img.dimensions();
+        util::write_png(&dir.join(format!("{name}.png")), &img);
+        // Off-centre crops: only the alignment search finds them.
+        for (k, (x, y, side)) in [(w / 10, h / 20, 85), (w / 30, h / 16, 90)]
+            .into_iter()
+            .enumerate()
+        {
+            let crop = image::imageops::crop_imm(&img, x, y, w * side / 100, h * side / 100);
+            util::write_jpeg(&dir.join(format!("{name}-{k}.jpg")), &crop.to_image(), 90);
+        }
+    }
+    sb.index([&dir]).0.assert_code(0);
+    let shard = sb.root.join("crops.parquet");
+    export(&sb.db(), &shard);
+    let reversed = sb.root.join("reversed.parquet");
+    let (meta, rows) = {
+        let f = imgdex::jobs::shard::ShardFile::open(&shard).expect("open shard");
+        (f.meta.clone(), shard_rows(&shard))
+    };
+    let rows: Vec<_> = rows.into_iter().rev().collect();
+    let shape = imgdex::jobs::shard::Shape::of_rows(&rows);
+    let schema = shape.schema(&meta);
+    let batch = imgdex::jobs::shard::to_batch(&rows, shape, &schema, &meta.fingerprints);
+    imgdex::jobs::shard::write_file(&reversed, &schema, [batch]).expect("write shard");
+    let db2 = sb.root.join("db2");
+    ingest(&db2, &[&reversed], &[]).assert_code(0);
+    let a = run_json(&sb.db(), &["dupes", "--json"]);
+    assert!(!a["groups"].as_array().expect("groups").is_empty(), "{a}");
+    let b = run_json(&db2, &["dupes", "--json"]);
+    assert_eq!(without_ids(a), without_ids(b));
 }

@@ -3,7 +3,8 @@
 //! (the frame is already trimmed), so the pair is first brought into
 //! register. The search runs on half-resolution grids (cheap) and finds
 //! the mirror, crop window (of either image, side 75–100%, centred, then
-//! shifted and rescaled around the best) or
+//! shifted and rescaled around the best; refined on the full grids by a
+//! pattern search, so an off-centre crop lands in place) or
 //! rotation whose linear tone fit leaves the least residual over the best
 //! three quarters of a 4×4 grid of cells, so that an overlay band (a
 //! caption) does not pull the search towards a crop that hides it.
@@ -151,40 +152,98 @@ fn coarse_alignments() -> impl Iterator<Item = Align> {
     })
 }
 
-/// `al` (found on the half-resolution grids) refined on the full grids:
-/// a crop window's scale and offset, or a rotation's angle, in steps
-/// finer than a half-resolution pixel.
+/// `al` (found on the half-resolution grids) refined on the full grids.
+/// A crop window is refined by a pattern search: its scale and offsets
+/// move one step at a time while the residual falls, the steps halving
+/// when no move helps, down to a quarter of a grid pixel. The half-
+/// resolution search can land a few pixels off an off-centre crop (its
+/// offsets are in steps of half the slack), too far for a fixed
+/// neighbourhood to reach. A rotation's angle is refined in ±0.25°.
 pub(super) fn refine(pair: &Pair, al: Align) -> Align {
-    let mut best = (pair.residual(al), al);
-    let mut consider = |c: Align| {
-        let r = pair.residual(c);
-        if r < best.0 {
-            best = (r, c);
-        }
-    };
-    const FINE: [f32; 3] = [-0.2, 0.0, 0.2];
     if al.scale < 1.0 {
-        for ds in [-0.005, 0.0, 0.005] {
-            for dx in FINE {
-                for dy in FINE {
-                    consider(Align {
-                        scale: (al.scale + ds).min(0.998),
-                        ox: (al.ox + dx).clamp(-1.0, 1.0),
-                        oy: (al.oy + dy).clamp(-1.0, 1.0),
-                        ..al
-                    });
-                }
-            }
-        }
-    } else if al.deg != 0.0 {
+        return refine_window(pair, al);
+    }
+    let mut best = (pair.residual(al), al);
+    if al.deg != 0.0 {
         for dd in [-0.25, 0.25] {
-            consider(Align {
+            let c = Align {
                 deg: al.deg + dd,
                 ..al
-            });
+            };
+            let r = pair.residual(c);
+            if r < best.0 {
+                best = (r, c);
+            }
         }
     }
     best.1
+}
+
+/// The pattern search of [`refine`] for a crop window.
+fn refine_window(pair: &Pair, al: Align) -> Align {
+    let mut best = (pair.residual(al), al);
+    let (mut ds, mut dxy, mut tries) = (0.01f32, 0.2f32, 1);
+    while ds >= 0.0025 && tries < MAX_REFINE_TRIES {
+        let from = best.1;
+        for c in window_steps(from, ds, dxy) {
+            let r = pair.residual(c);
+            tries += 1;
+            if r < best.0 {
+                best = (r, c);
+            }
+        }
+        if best.1 == from {
+            (ds, dxy) = (ds / 2.0, dxy / 2.0);
+            continue;
+        }
+        // The move that helped is repeated while it helps (one residual a
+        // step, not six).
+        let (s, x, y) = (
+            best.1.scale - from.scale,
+            best.1.ox - from.ox,
+            best.1.oy - from.oy,
+        );
+        while tries < MAX_REFINE_TRIES {
+            let c = Align {
+                scale: (best.1.scale + s).min(0.998),
+                ox: (best.1.ox + x).clamp(-1.0, 1.0),
+                oy: (best.1.oy + y).clamp(-1.0, 1.0),
+                ..best.1
+            };
+            if c == best.1 {
+                break;
+            }
+            let r = pair.residual(c);
+            tries += 1;
+            if r >= best.0 {
+                break;
+            }
+            best = (r, c);
+        }
+    }
+    best.1
+}
+
+/// Residuals a refinement may take (bounds its cost on a pair whose
+/// residual keeps falling a little without ever matching).
+const MAX_REFINE_TRIES: usize = 48;
+
+/// The six windows one step from `al`: scale ± `ds`, offsets ± `dxy`.
+fn window_steps(al: Align, ds: f32, dxy: f32) -> impl Iterator<Item = Align> {
+    let moves = [
+        (ds, 0.0, 0.0),
+        (-ds, 0.0, 0.0),
+        (0.0, dxy, 0.0),
+        (0.0, -dxy, 0.0),
+        (0.0, 0.0, dxy),
+        (0.0, 0.0, -dxy),
+    ];
+    moves.into_iter().map(move |(s, x, y)| Align {
+        scale: (al.scale + s).min(0.998),
+        ox: (al.ox + x).clamp(-1.0, 1.0),
+        oy: (al.oy + y).clamp(-1.0, 1.0),
+        ..al
+    })
 }
 
 #[cfg(test)]
@@ -204,6 +263,21 @@ mod tests {
             !al.flip && !al.crop_b && (al.scale - 0.85).abs() < 0.02,
             "{al:?}"
         );
+    }
+
+    #[test]
+    fn an_off_centre_crop_is_refined_onto_its_place() {
+        let a = pattern(64);
+        let b = a.window(0.845, 0.3, -0.3);
+        let coarse = best_alignment(&Pair::new(&a.half(), &b.half(), 1.0));
+        let pair = Pair::new(&a, &b, 1.0);
+        let al = refine(&pair, coarse);
+        let near = |x: f32, to: f32, within: f32| (x - to).abs() < within;
+        assert!(
+            near(al.scale, 0.845, 0.004) && near(al.ox, 0.3, 0.06) && near(al.oy, -0.3, 0.06),
+            "{coarse:?} -> {al:?}"
+        );
+        assert!(pair.residual(al) <= pair.residual(coarse), "{al:?}");
     }
 
     #[test]

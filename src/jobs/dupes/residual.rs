@@ -1,8 +1,8 @@
 //! The residual the alignment search minimises: how far two grids are
 //! from one linear tone curve (y ≈ a·x + b), robust to an overlay band.
-//! It is computed for every alignment tried (about 190 per searched pair),
-//! so in one pass gathering each cell's moments, and a crop window is
-//! scored row by row as it is sampled, never made as a grid.
+//! It is computed for every alignment tried (up to about 210 per searched
+//! pair), so in one pass gathering each cell's moments, and a crop window
+//! is scored row by row as it is sampled, never made as a grid.
 
 use super::grid::{Grid, Window};
 

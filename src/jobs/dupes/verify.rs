@@ -33,6 +33,7 @@
 use std::borrow::Cow;
 
 use super::align::{self, Align, Grid, Pair, IDENTITY};
+use super::bandpass::{band_pass, soften};
 use crate::features::signature::{Signature, CHROMA_SIDE, SIDE};
 
 /// Detail correlation (second-worst cell) from which a pair is a copy.
@@ -69,7 +70,22 @@ impl Verdict {
 }
 
 /// Verify a pair by its signatures; `None` when either lacks a usable one.
+/// The verdict does not depend on the order of the two: the search crops
+/// and rotates one side, so the pair is taken in an order set by content
+/// (the signatures compared), not by which image the store saw first.
 pub fn verify(a: &Signature, b: &Signature) -> Option<Verdict> {
+    match content_order(a, b) {
+        std::cmp::Ordering::Greater => verify_ordered(b, a),
+        _ => verify_ordered(a, b),
+    }
+}
+
+/// An order of two signatures by content alone.
+fn content_order(a: &Signature, b: &Signature) -> std::cmp::Ordering {
+    (&a.luma, &a.chroma, a.width, a.height).cmp(&(&b.luma, &b.chroma, b.width, b.height))
+}
+
+fn verify_ordered(a: &Signature, b: &Signature) -> Option<Verdict> {
     let (ga, gb) = (Grid::from_u8(SIDE, &a.luma)?, Grid::from_u8(SIDE, &b.luma)?);
     let aspect = a.width as f32 / a.height.max(1) as f32;
     // Detail of a few thumbnail pixels exists only where both pictures
@@ -206,56 +222,6 @@ fn cell_correlations((x, bx): (&Grid, &[f32]), (y, by): (&Grid, &[f32])) -> Vec<
     out
 }
 
-/// Detail of a few pixels' size: b − blur³(b) where b = blur(g), NaN
-/// pixels first filled with the mean (and masked again by the caller).
-fn band_pass(g: &Grid) -> Vec<f32> {
-    let b = blur(&filled(g), g.n);
-    let low = blur(&blur(&blur(&b, g.n), g.n), g.n);
-    b.iter().zip(&low).map(|(b, l)| b - l).collect()
-}
-
-/// `g` blurred once, undefined pixels kept undefined.
-fn soften(g: &Grid) -> Grid {
-    let v = blur(&filled(g), g.n)
-        .into_iter()
-        .zip(&g.v)
-        .map(|(b, o)| if o.is_finite() { b } else { f32::NAN })
-        .collect();
-    Grid { n: g.n, v }
-}
-
-/// `g`'s values with undefined pixels replaced by the mean of the rest
-/// (so a blur near them stays finite).
-fn filled(g: &Grid) -> Vec<f32> {
-    let finite: Vec<f32> = g.v.iter().copied().filter(|v| v.is_finite()).collect();
-    let fill = mean(&finite);
-    g.v.iter()
-        .map(|&v| if v.is_finite() { v } else { fill })
-        .collect()
-}
-
-/// A [1 2 1]² binomial blur, edges repeated.
-fn blur(v: &[f32], n: usize) -> Vec<f32> {
-    let at = |i: isize, j: isize| {
-        let c = |k: isize| k.clamp(0, n as isize - 1) as usize;
-        v[c(j) * n + c(i)]
-    };
-    let mut h = vec![0.0; n * n];
-    for j in 0..n as isize {
-        for i in 0..n as isize {
-            h[j as usize * n + i as usize] = (at(i - 1, j) + 2.0 * at(i, j) + at(i + 1, j)) / 4.0;
-        }
-    }
-    let hat = |i: usize, j: isize| h[j.clamp(0, n as isize - 1) as usize * n + i];
-    let mut out = vec![0.0; n * n];
-    for j in 0..n as isize {
-        for i in 0..n {
-            out[j as usize * n + i] = (hat(i, j - 1) + 2.0 * hat(i, j) + hat(i, j + 1)) / 4.0;
-        }
-    }
-    out
-}
-
 fn mean(v: &[f32]) -> f32 {
     v.iter().sum::<f32>() / v.len().max(1) as f32
 }
@@ -377,5 +343,31 @@ mod tests {
         // Compared unmirrored, its colours turn far.
         let unmirrored = chroma_distance(&gradient(false), &gradient(true), false);
         assert!(unmirrored.is_some_and(|c| c > MAX_CHROMA), "{unmirrored:?}");
+    }
+
+    #[test]
+    fn the_verdict_does_not_depend_on_the_order_of_the_pair() {
+        // A cropped, rotated copy: the search crops or rotates one side,
+        // so taken in the order given the two orders would score apart.
+        let a = scene(0);
+        let b = a.window(0.86, 0.4, -0.3).rotate(2.0, 1.3);
+        let sig = |g: &Grid| Signature {
+            luma: g.v.iter().map(|v| v.clamp(0.0, 255.0) as u8).collect(),
+            width: 520,
+            height: 400,
+            chroma: vec![128; 2 * CHROMA_SIDE * CHROMA_SIDE],
+            edits: Default::default(),
+        };
+        let (sa, sb) = (sig(&a), sig(&b));
+        let (ab, ba) = (verify(&sa, &sb), verify(&sb, &sa));
+        assert!(ab.is_some_and(|v| v.detail.is_some()), "{ab:?}");
+        assert_eq!(ab, ba);
+        let (ga, gb) = (Grid::from_u8(SIDE, &sa.luma), Grid::from_u8(SIDE, &sb.luma));
+        let (ga, gb) = (ga.unwrap(), gb.unwrap());
+        assert_ne!(
+            detail_match(&ga, &gb, 1.3).0,
+            detail_match(&gb, &ga, 1.3).0,
+            "the search itself is one-sided"
+        );
     }
 }
