@@ -2,9 +2,10 @@
 //! copies are often mirrored, cropped, rotated by a few degrees or framed
 //! (the frame is already trimmed), so the pair is first brought into
 //! register. The search runs on half-resolution grids (cheap) and finds
-//! the mirror, crop window (of either image, side 75–100%, centred, then
-//! shifted and rescaled around the best; refined on the full grids by a
-//! pattern search, so an off-centre crop lands in place) or
+//! the mirror, crop window (of either image, side 75–100%, in the other
+//! picture's proportions, centred, then shifted and rescaled around the
+//! best; refined on the full grids by a pattern search, so an off-centre
+//! crop lands in place) or
 //! rotation whose linear tone fit leaves the least residual over the best
 //! three quarters of a 4×4 grid of cells, so that an overlay band (a
 //! caption) does not pull the search towards a crop that hides it.
@@ -40,21 +41,38 @@ pub(super) const IDENTITY: Align = Align {
 };
 
 /// A pair being aligned: A (and A mirrored, made once, since half the
-/// alignments tried mirror it) and B; `aspect` is A's width / height.
+/// alignments tried mirror it) and B, with their pictures' proportions
+/// (width / height; the grids are square, the pictures are not).
 pub(super) struct Pair<'g> {
     a: &'g Grid,
     mirrored: Grid,
     b: &'g Grid,
-    aspect: f32,
+    aspects: (f32, f32),
 }
 
 impl<'g> Pair<'g> {
-    pub fn new(a: &'g Grid, b: &'g Grid, aspect: f32) -> Pair<'g> {
+    pub fn new(a: &'g Grid, b: &'g Grid, aspects: (f32, f32)) -> Pair<'g> {
         Pair {
             a,
             mirrored: a.mirror(),
             b,
-            aspect,
+            aspects,
+        }
+    }
+
+    /// The sides of `al`'s crop window (fractions of the cropped grid). A
+    /// crop keeps the pixels' proportions, so the window has the other
+    /// picture's proportions: a square crop of a 3:2 photo keeps two
+    /// thirds of its width and all of its height, not the same fraction
+    /// of each.
+    fn window_sides(&self, al: Align) -> (f32, f32) {
+        let (a, b) = self.aspects;
+        // The other picture's proportions over the cropped one's.
+        let r = if al.crop_b { a / b } else { b / a };
+        match r.is_finite() && r > 0.0 {
+            false => (al.scale, al.scale),
+            true if r <= 1.0 => (al.scale * r, al.scale),
+            true => (al.scale, al.scale / r),
         }
     }
 
@@ -62,16 +80,19 @@ impl<'g> Pair<'g> {
     pub fn apply(&self, al: Align) -> (Cow<'_, Grid>, Cow<'_, Grid>) {
         let a = if al.flip { &self.mirrored } else { self.a };
         let a = match al.deg != 0.0 {
-            true => Cow::Owned(a.rotate(al.deg, self.aspect)),
+            true => Cow::Owned(a.rotate(al.deg, self.aspects.0)),
             false => Cow::Borrowed(a),
         };
         if al.scale >= 1.0 {
             (a, Cow::Borrowed(self.b))
         } else if al.crop_b {
-            (a, Cow::Owned(self.b.window(al.scale, al.ox, al.oy)))
+            (
+                a,
+                Cow::Owned(self.b.window(self.window_sides(al), al.ox, al.oy)),
+            )
         } else {
             (
-                Cow::Owned(a.window(al.scale, al.ox, al.oy)),
+                Cow::Owned(a.window(self.window_sides(al), al.ox, al.oy)),
                 Cow::Borrowed(self.b),
             )
         }
@@ -86,7 +107,7 @@ impl<'g> Pair<'g> {
             return robust_residual(&x, &y);
         }
         let cropped = if al.crop_b { self.b } else { a };
-        let w = cropped.window_positions(al.scale, al.ox, al.oy);
+        let w = cropped.window_positions(self.window_sides(al), al.ox, al.oy);
         let (x, y) = match al.crop_b {
             false => (Rows::Window(a, &w), Rows::Grid(self.b)),
             true => (Rows::Grid(a), Rows::Window(self.b, &w)),
@@ -255,10 +276,10 @@ mod tests {
     fn a_mirrored_and_a_cropped_copy_are_found() {
         let a = pattern(32);
         let m = a.mirror();
-        let al = best_alignment(&Pair::new(&a, &m, 1.0));
+        let al = best_alignment(&Pair::new(&a, &m, (1.0, 1.0)));
         assert!(al.flip && al.scale == 1.0 && al.deg == 0.0, "{al:?}");
-        let crop = a.window(0.85, 0.0, 0.0);
-        let al = best_alignment(&Pair::new(&a, &crop, 1.0));
+        let crop = a.window((0.85, 0.85), 0.0, 0.0);
+        let al = best_alignment(&Pair::new(&a, &crop, (1.0, 1.0)));
         assert!(
             !al.flip && !al.crop_b && (al.scale - 0.85).abs() < 0.02,
             "{al:?}"
@@ -268,9 +289,9 @@ mod tests {
     #[test]
     fn an_off_centre_crop_is_refined_onto_its_place() {
         let a = pattern(64);
-        let b = a.window(0.845, 0.3, -0.3);
-        let coarse = best_alignment(&Pair::new(&a.half(), &b.half(), 1.0));
-        let pair = Pair::new(&a, &b, 1.0);
+        let b = a.window((0.845, 0.845), 0.3, -0.3);
+        let coarse = best_alignment(&Pair::new(&a.half(), &b.half(), (1.0, 1.0)));
+        let pair = Pair::new(&a, &b, (1.0, 1.0));
         let al = refine(&pair, coarse);
         let near = |x: f32, to: f32, within: f32| (x - to).abs() < within;
         assert!(
@@ -281,17 +302,33 @@ mod tests {
     }
 
     #[test]
+    fn a_crop_to_other_proportions_keeps_the_pixels_proportions() {
+        // A 3:2 picture and a crop of it 0.6 of its width by 0.9 of its
+        // height: a picture of proportions 1.5 × 0.6 / 0.9 = 1.0.
+        let a = pattern(64);
+        let b = a.window((0.6, 0.9), 0.1, 0.0);
+        let search = |aspects| {
+            let coarse = best_alignment(&Pair::new(&a.half(), &b.half(), aspects));
+            let pair = Pair::new(&a, &b, aspects);
+            pair.residual(refine(&pair, coarse))
+        };
+        let (proportioned, square) = (search((1.5, 1.0)), search((1.0, 1.0)));
+        assert!(proportioned < 0.05, "{proportioned}");
+        assert!(square > 4.0 * proportioned, "{square} vs {proportioned}");
+    }
+
+    #[test]
     fn a_rotation_is_undone_in_the_pictures_proportions() {
         let a = pattern(32);
         let b = a.rotate(4.0, 1.5);
-        let al = best_alignment(&Pair::new(&a, &b, 1.5));
+        let al = best_alignment(&Pair::new(&a, &b, (1.5, 1.5)));
         assert!((al.deg - 4.0).abs() <= 0.5 && !al.flip, "{al:?}");
     }
 
     #[test]
     fn a_window_scored_row_by_row_scores_as_the_window_made() {
         let (a, b) = (pattern(32), pattern(32).rotate(2.0, 1.2));
-        let pair = Pair::new(&a, &b, 1.2);
+        let pair = Pair::new(&a, &b, (1.2, 1.2));
         for crop_b in [false, true] {
             for flip in [false, true] {
                 let al = Align {

@@ -80,10 +80,10 @@ impl Grid {
         top * (1.0 - fy) + bottom * fy
     }
 
-    /// The window of side `s` (fraction), offset by (`ox`, `oy`) of the
-    /// slack (-1..1), resampled to the full grid.
-    pub fn window(&self, s: f32, ox: f32, oy: f32) -> Grid {
-        let w = self.window_positions(s, ox, oy);
+    /// The window of sides `sx` × `sy` (fractions), offset by (`ox`,
+    /// `oy`) of the slack (-1..1), resampled to the full grid.
+    pub fn window(&self, (sx, sy): (f32, f32), ox: f32, oy: f32) -> Grid {
+        let w = self.window_positions((sx, sy), ox, oy);
         let mut v = vec![0.0; self.n * self.n];
         for (j, row) in v.chunks_exact_mut(self.n).enumerate() {
             self.window_row(&w, j, row);
@@ -93,18 +93,17 @@ impl Grid {
 
     /// Where a window's columns and rows sample this grid. The mapping is
     /// separable, so each column's and each row's position is found once.
-    pub fn window_positions(&self, s: f32, ox: f32, oy: f32) -> Window {
+    pub fn window_positions(&self, (sx, sy): (f32, f32), ox: f32, oy: f32) -> Window {
         let n = self.n as f32;
-        let slack = (n - n * s) / 2.0;
-        let (x0, y0) = (slack * (1.0 + ox), slack * (1.0 + oy));
-        let positions = |o: f32| -> Vec<Option<(usize, usize, f32)>> {
+        let positions = |s: f32, o: f32| -> Vec<Option<(usize, usize, f32)>> {
+            let start = (n - n * s) / 2.0 * (1.0 + o);
             (0..self.n)
-                .map(|i| self.axis(o + (i as f32 + 0.5) * s - 0.5))
+                .map(|i| self.axis(start + (i as f32 + 0.5) * s - 0.5))
                 .collect()
         };
         Window {
-            xs: positions(x0),
-            ys: positions(y0),
+            xs: positions(sx, ox),
+            ys: positions(sy, oy),
         }
     }
 
@@ -176,8 +175,8 @@ mod tests {
             n: 8,
             v: (0..64).map(|k| ((k * 37) % 64) as f32).collect(),
         };
-        let w = g.window_positions(0.8, 0.5, -1.0);
-        let whole = g.window(0.8, 0.5, -1.0);
+        let w = g.window_positions((0.8, 0.8), 0.5, -1.0);
+        let whole = g.window((0.8, 0.8), 0.5, -1.0);
         let mut row = vec![0.0; 8];
         for j in 0..8 {
             g.window_row(&w, j, &mut row);

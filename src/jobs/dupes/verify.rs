@@ -87,7 +87,8 @@ fn content_order(a: &Signature, b: &Signature) -> std::cmp::Ordering {
 
 fn verify_ordered(a: &Signature, b: &Signature) -> Option<Verdict> {
     let (ga, gb) = (Grid::from_u8(SIDE, &a.luma)?, Grid::from_u8(SIDE, &b.luma)?);
-    let aspect = a.width as f32 / a.height.max(1) as f32;
+    let aspect = |s: &Signature| s.width as f32 / s.height.max(1) as f32;
+    let aspects = (aspect(a), aspect(b));
     // Detail of a few thumbnail pixels exists only where both pictures
     // have 1.5 pixels or more per thumbnail pixel (below, box averaging
     // alternates one- and two-pixel boxes: aliasing, not detail); a
@@ -97,7 +98,7 @@ fn verify_ordered(a: &Signature, b: &Signature) -> Option<Verdict> {
         true => (ga, gb),
         false => (ga.half(), gb.half()),
     };
-    let (detail, flip) = detail_match(&ga, &gb, aspect);
+    let (detail, flip) = detail_match(&ga, &gb, aspects);
     // Without detail nothing says whether B is A mirrored (a smooth
     // gradient wallpaper and its mirrored copy): colour is compared both
     // ways and the closer taken.
@@ -112,7 +113,7 @@ fn verify_ordered(a: &Signature, b: &Signature) -> Option<Verdict> {
 }
 
 /// The detail score of the pair, and whether the alignment mirrors A.
-fn detail_match(ga: &Grid, gb: &Grid, aspect: f32) -> (Option<f32>, bool) {
+fn detail_match(ga: &Grid, gb: &Grid, aspects: (f32, f32)) -> (Option<f32>, bool) {
     let (flat_a, flat_b) = (std_dev(&ga.v) < 2.0, std_dev(&gb.v) < 2.0);
     if flat_a || flat_b {
         let same = flat_a && flat_b && (mean(&ga.v) - mean(&gb.v)).abs() < 8.0;
@@ -121,7 +122,7 @@ fn detail_match(ga: &Grid, gb: &Grid, aspect: f32) -> (Option<f32>, bool) {
     // Most copies need no alignment (re-encoded, resized, graded,
     // captioned, framed: the frame is trimmed): try the pair as it is, and
     // mirrored, before searching crops and rotations.
-    let pair = Pair::new(ga, gb, aspect);
+    let pair = Pair::new(ga, gb, aspects);
     let detail_b = band_pass(gb);
     let mut best: (Option<f32>, bool) = (None, false);
     for flip in [false, true] {
@@ -137,7 +138,7 @@ fn detail_match(ga: &Grid, gb: &Grid, aspect: f32) -> (Option<f32>, bool) {
     let found = match ga.n >= SIDE {
         true => {
             let (ha, hb) = (ga.half(), gb.half());
-            let coarse = align::best_alignment(&Pair::new(&ha, &hb, aspect));
+            let coarse = align::best_alignment(&Pair::new(&ha, &hb, aspects));
             align::refine(&pair, coarse)
         }
         false => align::best_alignment(&pair),
@@ -298,9 +299,9 @@ mod tests {
             n: a.n,
             v: a.v.iter().map(|v| (v * 1.2 + 5.0).min(255.0)).collect(),
         };
-        let (same, _) = detail_match(&a, &brighter, 1.0);
+        let (same, _) = detail_match(&a, &brighter, (1.0, 1.0));
         assert!(same.unwrap() >= MIN_DETAIL, "{same:?}");
-        let (moved, _) = detail_match(&a, &scene(3), 1.0);
+        let (moved, _) = detail_match(&a, &scene(3), (1.0, 1.0));
         assert!(moved.unwrap() < MIN_DETAIL, "{moved:?}");
     }
 
@@ -310,8 +311,14 @@ mod tests {
             n: SIDE,
             v: vec![t; SIDE * SIDE],
         };
-        assert_eq!(detail_match(&flat(10.0), &flat(12.0), 1.0).0, Some(1.0));
-        assert_eq!(detail_match(&flat(10.0), &flat(200.0), 1.0).0, Some(0.0));
+        assert_eq!(
+            detail_match(&flat(10.0), &flat(12.0), (1.0, 1.0)).0,
+            Some(1.0)
+        );
+        assert_eq!(
+            detail_match(&flat(10.0), &flat(200.0), (1.0, 1.0)).0,
+            Some(0.0)
+        );
     }
 
     /// A smooth gradient from purple to orange, mirrored when `flip`.
@@ -350,7 +357,7 @@ mod tests {
         // A cropped, rotated copy: the search crops or rotates one side,
         // so taken in the order given the two orders would score apart.
         let a = scene(0);
-        let b = a.window(0.86, 0.4, -0.3).rotate(2.0, 1.3);
+        let b = a.window((0.86, 0.86), 0.4, -0.3).rotate(2.0, 1.3);
         let sig = |g: &Grid| Signature {
             luma: g.v.iter().map(|v| v.clamp(0.0, 255.0) as u8).collect(),
             width: 520,
@@ -365,8 +372,8 @@ mod tests {
         let (ga, gb) = (Grid::from_u8(SIDE, &sa.luma), Grid::from_u8(SIDE, &sb.luma));
         let (ga, gb) = (ga.unwrap(), gb.unwrap());
         assert_ne!(
-            detail_match(&ga, &gb, 1.3).0,
-            detail_match(&gb, &ga, 1.3).0,
+            detail_match(&ga, &gb, (1.3, 1.3)).0,
+            detail_match(&gb, &ga, (1.3, 1.3)).0,
             "the search itself is one-sided"
         );
     }
