@@ -98,15 +98,13 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// sled's own file lock is released by its background threads, which a
-/// dropped `Db` does not wait for: a store closed and opened again at once
-/// in one process (a Python session, a test) can find it still held for a
-/// moment. imgdex's lock file is already held here, so no other imgdex
-/// has the store: the open is retried for up to two seconds.
-fn open_sled(dir: &Path, cache_capacity: u64) -> sled::Result<sled::Db> {
-    let config = sled::Config::new()
-        .path(dir.join("sled"))
-        .cache_capacity(cache_capacity);
+/// Open sled as `config` says. sled's own file lock is released by its
+/// background threads, which a dropped `Db` does not wait for: a store
+/// closed and opened again at once in one process (a Python session, a
+/// test) can find it still held for a moment. [`Store::open`] holds
+/// imgdex's lock file first, so no other imgdex has the store: a held sled
+/// lock is waited for, up to two seconds.
+pub fn open_sled(config: &sled::Config) -> sled::Result<sled::Db> {
     let mut tries = 0;
     loop {
         match config.open() {
@@ -126,7 +124,10 @@ impl Store {
     /// Open (and if needed create and migrate) the store in `dir`.
     pub fn open(dir: &Path, opts: &StoreOptions) -> Result<Store> {
         let lock = acquire_lock(dir, opts.create)?;
-        let db = open_sled(dir, opts.cache_capacity).map_err(|source| store_err(dir, source))?;
+        let config = sled::Config::new()
+            .path(dir.join("sled"))
+            .cache_capacity(opts.cache_capacity);
+        let db = open_sled(&config).map_err(|source| store_err(dir, source))?;
         migrations::upgrade(&db, dir)?;
         let meta = db.open_tree(META).map_err(|e| store_err(dir, e))?;
         let images = db.open_tree(IMAGES).map_err(|e| store_err(dir, e))?;

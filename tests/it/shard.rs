@@ -164,15 +164,22 @@ fn disp(p: &Path) -> String {
 }
 
 /// A JSON report without its wall-clock fields (`*_s`, `*seconds`, `timings`).
-fn without_timings(mut v: Value) -> Value {
+fn without_timings(v: Value) -> Value {
+    without_keys(v, &|k| {
+        k.ends_with("_s") || k.ends_with("seconds") || k == "timings"
+    })
+}
+
+/// `v` without the object fields, at any depth, whose key `drop` takes.
+fn without_keys(mut v: Value, drop: &dyn Fn(&str) -> bool) -> Value {
     if let Some(o) = v.as_object_mut() {
-        o.retain(|k, _| !k.ends_with("_s") && !k.ends_with("seconds") && k != "timings");
+        o.retain(|k, _| !drop(k));
         for x in o.values_mut() {
-            *x = without_timings(x.take());
+            *x = without_keys(x.take(), drop);
         }
     } else if let Some(a) = v.as_array_mut() {
         for x in a {
-            *x = without_timings(x.take());
+            *x = without_keys(x.take(), drop);
         }
     }
     v
@@ -321,19 +328,9 @@ fn ingest_upserts_by_path_and_maps_prefixes() {
     assert!(out.stderr.contains("FROM=TO"), "{}", out.stderr);
 }
 
-/// `value` without its `id`/`ids` fields (stored ids follow insertion order).
-fn without_ids(mut v: Value) -> Value {
-    if let Some(o) = v.as_object_mut() {
-        o.retain(|k, _| k != "id" && k != "ids");
-        for x in o.values_mut() {
-            *x = without_ids(x.take());
-        }
-    } else if let Some(a) = v.as_array_mut() {
-        for x in a {
-            *x = without_ids(x.take());
-        }
-    }
-    v
+/// `v` without its `id`/`ids` fields (stored ids follow insertion order).
+fn without_ids(v: Value) -> Value {
+    without_keys(v, &|k| k == "id" || k == "ids")
 }
 
 /// Ids are handed out in the order rows arrive (a pipeline's finishing

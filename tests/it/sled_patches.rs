@@ -16,19 +16,10 @@ use crate::util::{self, Lcg, Sandbox};
 /// sled's default segment size, the one imgdex's store uses.
 const SEGMENT: u64 = 512 * 1024;
 
-/// Open sled in `dir`; a reopen right after a drop can find sled's lock
-/// still held by the dropped store's background threads for a moment
-/// (seen once in six runs), so a held lock is waited for (up to 2 s).
+/// Open sled in `dir` as the store does (a lock still held by a store
+/// just dropped is waited for: seen once in six runs without it).
 fn open(dir: &Path) -> sled::Db {
-    for _ in 0..40 {
-        match sled::Config::new().path(dir).open() {
-            Err(sled::Error::Io(e)) if e.to_string().starts_with("could not acquire lock") => {
-                std::thread::sleep(Duration::from_millis(50))
-            }
-            other => return other.expect("open sled"),
-        }
-    }
-    sled::Config::new().path(dir).open().expect("open sled")
+    imgdex::store::open_sled(&sled::Config::new().path(dir)).expect("open sled")
 }
 
 /// The log file sled writes everything into.

@@ -225,12 +225,7 @@ fn refine_window(pair: &Pair, al: Align) -> Align {
             best.1.oy - from.oy,
         );
         while tries < MAX_REFINE_TRIES {
-            let c = Align {
-                scale: (best.1.scale + s).min(0.998),
-                ox: (best.1.ox + x).clamp(-1.0, 1.0),
-                oy: (best.1.oy + y).clamp(-1.0, 1.0),
-                ..best.1
-            };
+            let c = moved(best.1, (s, x, y));
             if c == best.1 {
                 break;
             }
@@ -259,12 +254,17 @@ fn window_steps(al: Align, ds: f32, dxy: f32) -> impl Iterator<Item = Align> {
         (0.0, 0.0, dxy),
         (0.0, 0.0, -dxy),
     ];
-    moves.into_iter().map(move |(s, x, y)| Align {
+    moves.into_iter().map(move |step| moved(al, step))
+}
+
+/// `al`'s window moved by (scale, ox, oy), kept a window inside the grid.
+fn moved(al: Align, (s, x, y): (f32, f32, f32)) -> Align {
+    Align {
         scale: (al.scale + s).min(0.998),
         ox: (al.ox + x).clamp(-1.0, 1.0),
         oy: (al.oy + y).clamp(-1.0, 1.0),
         ..al
-    })
+    }
 }
 
 #[cfg(test)]
