@@ -1,5 +1,5 @@
 //! Why two images were (not) grouped by `dupes`: prints the verification
-//! stage's verdict (detail score, hue turn) for pairs of stored images, so
+//! stage's verdict (detail score, hue turn and its limit) for pairs of stored images, so
 //! a missed copy or a wrongly joined capture can be looked at directly.
 //!
 //!     cargo run --release --example verify_pairs -- DB A B [A B ...]
@@ -57,11 +57,21 @@ fn main() -> anyhow::Result<()> {
         let (sa, sb) = (sig(&a)?, sig(&b)?);
         let dims = format!("{}x{} {}x{}", sa.width, sa.height, sb.width, sb.height);
         match verify(&sa, &sb) {
-            Some(v) => println!("{:>8} {:>8} {dims} {a} {b}", fmt(v.detail), fmt(v.chroma)),
+            Some(v) => println!(
+                "{:>8} {:>8} {:>5} {dims} {a} {b}",
+                fmt(v.detail),
+                fmt(v.chroma()),
+                limit(&v)
+            ),
             None => println!("unverifiable {a} {b}"),
         }
     }
     Ok(())
+}
+
+/// The hue turn's limit (it depends on how the turn was measured).
+fn limit(v: &imgdex::jobs::dupes::verify::Verdict) -> String {
+    v.hue.map_or("-".into(), |h| format!("{:.0}", h.limit))
 }
 
 fn fmt(v: Option<f32>) -> String {

@@ -3,10 +3,13 @@
 //! A 64×64 luma thumbnail (Gaussian-filtered) of the content view (frame
 //! trimmed) lets the verification stage align a pair and look for
 //! localised structural change (copies of one capture have none, other
-//! captures do); an 8×8 chroma grid keeps colour variants apart; and a few flags record evidence
-//! of editing (an added frame, greyscale, corner wedges left by a rotation,
-//! the JPEG quantisation strength), which the keeper rules rank by.
-//! 4,096 + 128 + 16 bytes of payload per image (about 4.3 KB stored).
+//! captures do); a 32×32 chroma grid keeps colour variants apart (fine
+//! enough that a sprite's regions of one colour have flat pixels inside
+//! them, where a palette swap shows and resampling noise does not); and a
+//! few flags record evidence of editing (an added frame, greyscale, corner
+//! wedges left by a rotation, the JPEG quantisation strength), which the
+//! keeper rules rank by. 4,096 + 2,048 + 16 bytes of payload per image
+//! (about 6.2 KB stored).
 
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
@@ -16,12 +19,12 @@ use crate::decode::{Decoded, Filter, TRIM, WORKING_IMAGE};
 /// Side of the luma thumbnail.
 pub const SIDE: usize = 64;
 /// Side of the chroma grid.
-pub const CHROMA_SIDE: usize = 8;
+pub const CHROMA_SIDE: usize = 32;
 
 /// Names the thumbnail layout, the working image and the evidence rules;
 /// bump the version when any of them changes.
 pub fn fingerprint() -> String {
-    format!("signature/{WORKING_IMAGE}/{TRIM}/luma-gauss{SIDE}+size+cbcr-box{CHROMA_SIDE}+edits/v3")
+    format!("signature/{WORKING_IMAGE}/{TRIM}/luma-gauss{SIDE}+size+cbcr-box{CHROMA_SIDE}+edits/v4")
 }
 
 /// What one image's signature holds.

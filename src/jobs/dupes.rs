@@ -26,6 +26,7 @@ use crate::store::{ImageId, ImageRecord, Store};
 mod align;
 mod bandpass;
 mod candidates;
+mod colour;
 mod config;
 mod decisions;
 mod detail;
@@ -151,7 +152,7 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
     for p in pairs.iter_mut().flatten() {
         let v = verified.verdicts.get(&(p.i.min(p.j), p.i.max(p.j)));
         p.detail = v.and_then(|v| v.detail);
-        p.chroma = v.and_then(|v| v.chroma);
+        p.chroma = v.and_then(|v| v.chroma());
     }
     let ranker = keeper::Ranker {
         records: &records,

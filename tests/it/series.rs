@@ -2,7 +2,8 @@
 //! shape moving over a fixed background) with edited copies of each are
 //! grouped capture by capture and the captures reported as a series; a
 //! chain of pictures is not one group; and the suggested keeper is the
-//! original over a larger framed copy and a harder-compressed one.
+//! original over a larger framed copy and a harder-compressed one; a
+//! palette swap of a sprite (a shiny) is no copy, a brightened one is.
 
 use std::collections::BTreeSet;
 
@@ -136,4 +137,60 @@ fn the_keeper_is_the_original_not_the_largest_copy() {
         .unwrap()
         .to_string();
     assert!(reason.contains("keeper rule"), "{reason}");
+}
+
+/// A sprite-like figure on white: a body, a head and a belly of flat
+/// colours with dark outlines, and two eyes.
+fn figure(body: [u8; 3], head: [u8; 3]) -> RgbImage {
+    let shapes = [
+        (40.0, 58.0, 30.0, 34.0, body),
+        (40.0, 24.0, 18.0, 18.0, head),
+        (40.0, 64.0, 14.0, 18.0, [250, 230, 170]),
+    ];
+    RgbImage::from_fn(80, 96, |x, y| {
+        let (x, y) = (x as f32, y as f32);
+        let mut colour = [255, 255, 255];
+        for (cx, cy, rx, ry, c) in shapes {
+            let d = ((x - cx) / rx).powi(2) + ((y - cy) / ry).powi(2);
+            if d <= 1.0 {
+                colour = if d > 0.82 { [16, 16, 16] } else { c };
+            }
+        }
+        if [33.0, 47.0]
+            .iter()
+            .any(|ex| (x - ex).powi(2) + (y - 22.0).powi(2) <= 5.0)
+        {
+            colour = [16, 16, 16];
+        }
+        Rgb(colour)
+    })
+}
+
+#[test]
+fn a_palette_swap_is_kept_apart_and_a_tone_edit_is_not() {
+    if util::no_model() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let dir = sb.dir("sprites");
+    let normal = figure([220, 90, 60], [240, 200, 60]);
+    let (orig, bright, swap) = (
+        dir.join("normal.png"),
+        dir.join("normal_bright.png"),
+        dir.join("shiny.png"),
+    );
+    util::write_png(&orig, &normal);
+    util::write_png(&bright, &util::brightened(&normal, 1.15));
+    // Body and head recoloured (a shiny): every outline in place.
+    util::write_png(&swap, &figure([230, 130, 50], [200, 215, 70]));
+    let (out, _) = sb.index([dir.as_os_str()]);
+    out.assert_code(0);
+    let out = sb.imgdex(["dupes", "--json"]);
+    out.assert_code(0);
+    let groups: Vec<BTreeSet<String>> =
+        serde_json::from_value(out.json()["groups"].clone()).unwrap();
+    let with_orig = groups.iter().find(|g| g.contains(&util::disp(&orig)));
+    let with_orig = with_orig.expect("the brightened copy grouped with its original");
+    assert!(with_orig.contains(&util::disp(&bright)), "{groups:?}");
+    assert!(!with_orig.contains(&util::disp(&swap)), "{groups:?}");
 }

@@ -16,7 +16,7 @@
 
 use serde::Serialize;
 
-use super::verify::{self, MAX_CHROMA, MIN_DETAIL};
+use super::verify::{self, MIN_DETAIL};
 use crate::features::hash::hamming;
 use crate::features::signature::Signature;
 use crate::store::ImageRecord;
@@ -36,8 +36,11 @@ pub struct Evidence {
     pub detail: Option<f32>,
     /// The verification threshold ([`MIN_DETAIL`]), for readers of `detail`.
     pub same_from: f32,
-    /// Mean hue turn in degrees, when both are colourful.
+    /// Mean hue turn in degrees, when both are colourful, and the limit
+    /// beyond which the two are colour variants (it depends on how the
+    /// turn could be measured: `verify`'s colour check).
     pub hue_turn: Option<f32>,
+    pub hue_turn_limit: Option<f32>,
     /// Luma thumbnail correlation as stored, and with the member mirrored.
     pub correlation: Option<f32>,
     pub mirrored_correlation: Option<f32>,
@@ -67,6 +70,7 @@ pub fn compare(keeper: Side, member: Side, known: Option<verify::Verdict>) -> Ev
         detail: None,
         same_from: MIN_DETAIL,
         hue_turn: None,
+        hue_turn_limit: None,
         correlation: None,
         mirrored_correlation: None,
         brightness: None,
@@ -75,7 +79,8 @@ pub fn compare(keeper: Side, member: Side, known: Option<verify::Verdict>) -> Ev
         if !ev.identical {
             let v = known.or_else(|| verify::verify(ks, ms));
             ev.detail = v.and_then(|v| v.detail);
-            ev.hue_turn = v.and_then(|v| v.chroma);
+            ev.hue_turn = v.and_then(|v| v.chroma());
+            ev.hue_turn_limit = v.and_then(|v| v.hue.map(|h| h.limit));
         }
         ev.correlation = correlation(&ks.luma, &ms.luma, false);
         ev.mirrored_correlation = correlation(&ks.luma, &ms.luma, true);
@@ -113,7 +118,11 @@ fn words(ev: &Evidence, keeper: Side, member: Side) -> String {
     if let Some(b) = ev.brightness.filter(|b| b.abs() > 8.0) {
         parts.push(if b > 0.0 { "brighter" } else { "darker" }.into());
     }
-    if ev.hue_turn.is_some_and(|h| h > MAX_CHROMA) {
+    if ev
+        .hue_turn
+        .zip(ev.hue_turn_limit)
+        .is_some_and(|(h, limit)| h > limit)
+    {
         parts.push("colours changed".into());
     }
     // Same format and size, different bytes, and no edit seen: re-encoded.

@@ -35,8 +35,8 @@ pub struct Series {
 /// Verification verdicts by pair of record indices (lower first).
 pub(super) type Verdicts = HashMap<(u32, u32), Verdict>;
 
-/// The records' stored signatures, read when needed: at 4.3 KB each they
-/// would take 0.9 GB held together for 210k images.
+/// The records' stored signatures, read when needed: at 6.2 KB each they
+/// would take 1.3 GB held together for 210k images.
 pub(super) struct SignatureReader<'a> {
     store: &'a Store,
     records: &'a [(ImageId, ImageRecord)],
@@ -111,8 +111,8 @@ impl Verified {
 }
 
 /// Pairs verified per round: the signatures of one round's images are
-/// held together (at most 2 × 16,384 × 4.3 KB = 140 MB), then dropped.
-const ROUND: usize = 16_384;
+/// held together (at most 2 × 11,264 × 6.2 KB = 140 MB), then dropped.
+const ROUND: usize = 11_264;
 
 /// Verify each of the `accepted` pairs. A pair lacking a signature on
 /// either side (an image indexed before signatures existed) stays a copy,

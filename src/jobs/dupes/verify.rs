@@ -25,8 +25,8 @@
 //! A pair whose score reaches [`MIN_DETAIL`] is a copy; below, a *series*
 //! pair (similar shots). A pair with too little detail to judge (flat
 //! graphics, smooth gradients) is left to the candidate rule. A colour
-//! check on the 8×8 chroma grids keeps colour variants (a shiny sprite, a
-//! recoloured wallpaper) apart when both images are colourful.
+//! check on the aligned chroma grids (`colour`) keeps colour variants (a
+//! shiny sprite, a recoloured wallpaper) apart when both are colourful.
 //! Thresholds were chosen on the development sets (README, "Copies and
 //! series").
 
@@ -34,16 +34,12 @@ use std::borrow::Cow;
 
 use super::align::{self, Align, Grid, Pair, IDENTITY};
 use super::bandpass::{band_pass, soften};
-use crate::features::signature::{Signature, CHROMA_SIDE, SIDE};
+use super::colour;
+pub use super::colour::HueTurn;
+use crate::features::signature::{Signature, SIDE};
 
 /// Detail correlation (second-worst cell) from which a pair is a copy.
 pub const MIN_DETAIL: f32 = 0.96;
-/// Mean hue turn (degrees, over cells where both images have colour)
-/// above which two colourful images are colour variants. Hue, not chroma:
-/// brightness, contrast and saturation edits scale chroma but keep hue.
-pub const MAX_CHROMA: f32 = 20.0;
-/// A chroma cell has colour when it is this far from neutral.
-const COLOURFUL: f32 = 4.0;
 /// A detail cell counts when both images' band-pass RMS reaches this
 /// (luma levels): below it, JPEG noise and banding are all there is.
 const MIN_ENERGY: f32 = 1.0;
@@ -57,15 +53,26 @@ pub struct Verdict {
     /// Detail correlation after alignment (`detail_score`; `None`: too
     /// little detail to judge).
     pub detail: Option<f32>,
-    /// Mean hue turn in degrees, when both images are colourful.
-    pub chroma: Option<f32>,
+    /// Mean hue turn in degrees and the limit it is held to, when both
+    /// images are colourful (`colour`).
+    pub hue: Option<HueTurn>,
 }
 
 impl Verdict {
     /// Copies of one capture (not a series pair, not a colour variant).
     pub fn copy(&self, colour_variants_apart: bool) -> bool {
         self.detail.is_none_or(|d| d >= MIN_DETAIL)
-            && !(colour_variants_apart && self.chroma.is_some_and(|c| c > MAX_CHROMA))
+            && !(colour_variants_apart && self.colours_differ())
+    }
+
+    /// Colour variants: the hue turned beyond its limit.
+    pub fn colours_differ(&self) -> bool {
+        self.hue.is_some_and(|h| h.apart())
+    }
+
+    /// The hue turn in degrees, when both images are colourful.
+    pub fn chroma(&self) -> Option<f32> {
+        self.hue.map(|h| h.degrees)
     }
 }
 
@@ -98,38 +105,40 @@ fn verify_ordered(a: &Signature, b: &Signature) -> Option<Verdict> {
         true => (ga, gb),
         false => (ga.half(), gb.half()),
     };
-    let (detail, flip) = detail_match(&ga, &gb, aspects);
+    let (detail, al) = detail_match(&ga, &gb, aspects);
     // Without detail nothing says whether B is A mirrored (a smooth
     // gradient wallpaper and its mirrored copy): colour is compared both
     // ways and the closer taken.
-    let chroma = match detail {
-        Some(_) => chroma_distance(a, b, flip),
+    let hue = |al: Align| colour::hue_turn((a, b), (&ga, &gb), al, aspects);
+    let hue = match detail {
+        Some(_) => hue(al),
         None => [false, true]
             .into_iter()
-            .filter_map(|f| chroma_distance(a, b, f))
-            .min_by(f32::total_cmp),
+            .filter_map(|flip| hue(Align { flip, ..IDENTITY }))
+            .min_by(|x, y| x.degrees.total_cmp(&y.degrees)),
     };
-    Some(Verdict { detail, chroma })
+    Some(Verdict { detail, hue })
 }
 
-/// The detail score of the pair, and whether the alignment mirrors A.
-fn detail_match(ga: &Grid, gb: &Grid, aspects: (f32, f32)) -> (Option<f32>, bool) {
+/// The detail score of the pair, and the alignment it was found under.
+fn detail_match(ga: &Grid, gb: &Grid, aspects: (f32, f32)) -> (Option<f32>, Align) {
     let (flat_a, flat_b) = (std_dev(&ga.v) < 2.0, std_dev(&gb.v) < 2.0);
     if flat_a || flat_b {
         let same = flat_a && flat_b && (mean(&ga.v) - mean(&gb.v)).abs() < 8.0;
-        return (Some(if same { 1.0 } else { 0.0 }), false);
+        return (Some(if same { 1.0 } else { 0.0 }), IDENTITY);
     }
     // Most copies need no alignment (re-encoded, resized, graded,
     // captioned, framed: the frame is trimmed): try the pair as it is, and
     // mirrored, before searching crops and rotations.
     let pair = Pair::new(ga, gb, aspects);
     let detail_b = band_pass(gb);
-    let mut best: (Option<f32>, bool) = (None, false);
+    let mut best: (Option<f32>, Align) = (None, IDENTITY);
     for flip in [false, true] {
-        let (x, _) = pair.apply(Align { flip, ..IDENTITY });
+        let al = Align { flip, ..IDENTITY };
+        let (x, _) = pair.apply(al);
         let score = detail_score_of((&x, &band_pass(&x)), (gb, &detail_b));
         if let Some(s) = score.filter(|&s| best.0.is_none_or(|b| s > b)) {
-            best = (Some(s), flip);
+            best = (Some(s), al);
         }
     }
     if best.0.is_some_and(|s| s >= MIN_DETAIL) {
@@ -147,8 +156,8 @@ fn detail_match(ga: &Grid, gb: &Grid, aspects: (f32, f32)) -> (Option<f32>, bool
     best
 }
 
-/// Score the pair under `al`, keeping the best score (and its mirroring).
-fn consider(pair: &Pair, al: Align, best: &mut (Option<f32>, bool)) {
+/// Score the pair under `al`, keeping the best score and its alignment.
+fn consider(pair: &Pair, al: Align, best: &mut (Option<f32>, Align)) {
     let (x, y) = pair.apply(al);
     // Resampling blurs the resampled side a little: blur the other alike,
     // so a crop or a rotation is not taken for lost detail.
@@ -159,7 +168,7 @@ fn consider(pair: &Pair, al: Align, best: &mut (Option<f32>, bool)) {
     };
     if let Some(s) = detail_score(&x, &y) {
         if best.0.is_none_or(|b| s > b) {
-            *best = (Some(s), al.flip);
+            *best = (Some(s), al);
         }
     }
 }
@@ -232,44 +241,10 @@ fn std_dev(v: &[f32]) -> f32 {
     (v.iter().map(|x| (x - m) * (x - m)).sum::<f32>() / v.len().max(1) as f32).sqrt()
 }
 
-/// Mean hue turn (degrees, weighted by the weaker side's chroma, so
-/// near-neutral cells count little) over the cells where both images have
-/// colour, when at least four cells do (A's grid mirrored when the
-/// alignment mirrors it); else the images are not both colourful and
-/// colour says nothing.
-fn chroma_distance(a: &Signature, b: &Signature, flip: bool) -> Option<f32> {
-    let cells = CHROMA_SIDE * CHROMA_SIDE;
-    if a.chroma.len() != 2 * cells || b.chroma.len() != 2 * cells {
-        return None;
-    }
-    let at = |s: &Signature, c: usize| {
-        (
-            f32::from(s.chroma[2 * c]) - 128.0,
-            f32::from(s.chroma[2 * c + 1]) - 128.0,
-        )
-    };
-    let mut dists = Vec::new();
-    for c in 0..cells {
-        let (row, col) = (c / CHROMA_SIDE, c % CHROMA_SIDE);
-        let from = if flip {
-            row * CHROMA_SIDE + CHROMA_SIDE - 1 - col
-        } else {
-            c
-        };
-        let (p, q) = (at(a, from), at(b, c));
-        let weight = p.0.hypot(p.1).min(q.0.hypot(q.1));
-        if weight >= COLOURFUL {
-            let turn = (p.1.atan2(p.0) - q.1.atan2(q.0)).abs().to_degrees();
-            dists.push((turn.min(360.0 - turn), weight));
-        }
-    }
-    let total: f32 = dists.iter().map(|d| d.1).sum();
-    (dists.len() >= 4).then(|| dists.iter().map(|d| d.0 * d.1).sum::<f32>() / total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::signature::CHROMA_SIDE;
 
     /// A textured 64×64 grid; `shift` moves a square patch of it.
     fn scene(shift: usize) -> Grid {
@@ -344,12 +319,14 @@ mod tests {
 
     #[test]
     fn a_mirrored_gradient_without_detail_is_no_colour_variant() {
-        let v = verify(&gradient(false), &gradient(true)).expect("verdict");
+        let (a, b) = (gradient(false), gradient(true));
+        let v = verify(&a, &b).expect("verdict");
         assert_eq!(v.detail, None, "{v:?}");
         assert!(v.copy(true), "{v:?}");
         // Compared unmirrored, its colours turn far.
-        let unmirrored = chroma_distance(&gradient(false), &gradient(true), false);
-        assert!(unmirrored.is_some_and(|c| c > MAX_CHROMA), "{unmirrored:?}");
+        let grid = |s: &Signature| Grid::from_u8(SIDE, &s.luma).unwrap();
+        let unmirrored = colour::hue_turn((&a, &b), (&grid(&a), &grid(&b)), IDENTITY, (1.0, 1.0));
+        assert!(unmirrored.is_some_and(|h| h.apart()), "{unmirrored:?}");
     }
 
     #[test]
