@@ -10,12 +10,10 @@
 //! one channel clips) and flat in both (inside a region of one colour, not
 //! on an edge, where resizing and JPEG's halved chroma mix neighbours).
 //! Brightness, contrast and saturation edits keep hue there; a palette
-//! swap turns it. The mean turn (weighted by the weaker side's chroma) is
-//! taken over the whole picture and without its top or bottom quarter (a
-//! caption band), the smaller kept. When too few such pixels exist (a
-//! photo of soft gradients, a tiny sprite), the cells of an 8×8 pooling
-//! are compared instead, more tolerant of noise and so held to a looser
-//! limit. Thresholds were chosen on the development sets (README,
+//! swap turns it. The mean turn is weighted by the weaker side's chroma.
+//! When too few such pixels exist (a photo of soft gradients, a tiny
+//! sprite), the cells of an 8×8 pooling are compared instead, more
+//! tolerant of noise and so held to a looser limit. Thresholds were chosen on the development sets (README,
 //! "Copies and series").
 
 use super::align::{Align, Grid, Pair};
@@ -154,39 +152,25 @@ fn turn(p: f32, q: f32) -> f32 {
     t.min(360.0 - t)
 }
 
-/// Weighted mean turn over the flat coloured pixels, the whole picture or
-/// without its top or bottom quarter, whichever is least; `None` below
-/// [`MIN_FLAT`] such pixels.
+/// Weighted mean turn over the flat coloured pixels; `None` below
+/// [`MIN_FLAT`] of them. The whole picture counts: leaving out a quarter
+/// of it (a caption band, as the detail score may) kept the copies of the
+/// development sets no closer and let a palette swap confined to that
+/// quarter pass (a sprite's coloured stripes).
 fn flat_turn(a: &Ycc, b: &Ycc) -> Option<f32> {
     let n = a.y.n;
-    let mut rows: Vec<(usize, f32, f32)> = Vec::new();
+    let (mut sum, mut total, mut count) = (0.0, 0.0, 0);
     for j in 0..n {
         for i in 0..n {
             let k = j * n + i;
             let ((ha, ca), (hb, cb)) = (hue(a.cb.v[k], a.cr.v[k]), hue(b.cb.v[k], b.cr.v[k]));
             let weight = ca.min(cb);
             if weight >= COLOURED && flat(a, i, j) && flat(b, i, j) {
-                rows.push((j, turn(ha, hb), weight));
+                (sum, total, count) = (sum + turn(ha, hb) * weight, total + weight, count + 1);
             }
         }
     }
-    let mean = |keep: &dyn Fn(usize) -> bool| {
-        let kept = rows.iter().filter(|r| keep(r.0));
-        let (mut sum, mut total, mut count) = (0.0, 0.0, 0);
-        for r in kept {
-            (sum, total, count) = (sum + r.1 * r.2, total + r.2, count + 1);
-        }
-        (count >= MIN_FLAT).then(|| sum / total)
-    };
-    let quarter = n / 4;
-    [
-        mean(&|_| true),
-        mean(&|j| j >= quarter),
-        mean(&|j| j < n - quarter),
-    ]
-    .into_iter()
-    .flatten()
-    .min_by(f32::total_cmp)
+    (count >= MIN_FLAT).then(|| sum / total)
 }
 
 /// Mean turn (weighted by the weaker chroma) over the 8×8 pooled cells
@@ -228,4 +212,78 @@ fn pool(s: &Ycc) -> Vec<(f32, f32)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::align::IDENTITY;
+    use super::*;
+    use crate::features::signature::SIDE;
+
+    /// A signature of the 64×64 picture `rgb(x, y)` (chroma 2×2-averaged).
+    fn signature(rgb: impl Fn(usize, usize) -> [f32; 3]) -> (Signature, Grid) {
+        let y = |p: [f32; 3]| 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
+        let luma: Vec<u8> = (0..SIDE * SIDE)
+            .map(|k| y(rgb(k % SIDE, k / SIDE)).round() as u8)
+            .collect();
+        let mut chroma = Vec::new();
+        for c in 0..CHROMA_SIDE * CHROMA_SIDE {
+            let (cx, cy) = (2 * (c % CHROMA_SIDE), 2 * (c / CHROMA_SIDE));
+            let p = rgb(cx, cy);
+            let (cb, cr) = (
+                -0.168_736 * p[0] - 0.331_264 * p[1] + 0.5 * p[2],
+                0.5 * p[0] - 0.418_688 * p[1] - 0.081_312 * p[2],
+            );
+            chroma.extend([(128.0 + cb).round() as u8, (128.0 + cr).round() as u8]);
+        }
+        let grid = Grid::from_u8(SIDE, &luma).unwrap();
+        let sig = Signature {
+            luma,
+            width: 64,
+            height: 64,
+            chroma,
+            edits: Default::default(),
+        };
+        (sig, grid)
+    }
+
+    /// Orange on the left, `right` on the right, edited by `edit`.
+    fn halves(right: [f32; 3], edit: impl Fn([f32; 3]) -> [f32; 3]) -> (Signature, Grid) {
+        signature(|x, _| edit(if x < 32 { [230.0, 120.0, 40.0] } else { right }))
+    }
+
+    fn turn_of(a: &(Signature, Grid), b: &(Signature, Grid)) -> HueTurn {
+        hue_turn((&a.0, &b.0), (&a.1, &b.1), IDENTITY, (1.0, 1.0)).expect("both colourful")
+    }
+
+    #[test]
+    fn a_palette_swap_turns_hue_and_tone_edits_do_not() {
+        let blue = [30.0, 70.0, 170.0];
+        let original = halves(blue, |p| p);
+        let saturated = halves(blue, |p| {
+            let y = 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
+            p.map(|c| (y + 1.3 * (c - y)).clamp(0.0, 255.0))
+        });
+        // Brighter: the orange's red clips at 255 (its hue moves), so
+        // those pixels are not read; the blue is.
+        let brighter = halves(blue, |p| p.map(|c| (c * 1.3).min(255.0)));
+        let swapped = halves([40.0, 170.0, 90.0], |p| p);
+        for copy in [&saturated, &brighter] {
+            let t = turn_of(&original, copy);
+            assert!(!t.apart(), "{t:?}");
+            assert_eq!(t.limit, MAX_FLAT_TURN, "{t:?}");
+        }
+        let t = turn_of(&original, &swapped);
+        assert!(t.apart(), "{t:?}");
+    }
+
+    #[test]
+    fn clipped_pixels_are_not_read() {
+        let orange = |p: [f32; 3]| p;
+        let a = signature(|_, _| orange([230.0, 120.0, 40.0]));
+        let b = signature(|_, _| [255.0, 156.0, 52.0]);
+        // Only clipped pixels: nothing flat to read, the pooled cells
+        // decide, under their looser limit.
+        assert_eq!(turn_of(&a, &b).limit, MAX_POOLED_TURN);
+    }
 }
