@@ -28,6 +28,22 @@ pub mod store;
 pub mod vecmath;
 pub mod walk;
 
+/// Unit tests that cannot run on this machine (a CPU feature missing) say
+/// so where it is seen, and fail instead under `IMGDEX_REQUIRE_ALL=1`, as
+/// the integration tests' `util::skip` does.
+#[cfg(test)]
+pub(crate) fn skip_test(reason: &str) {
+    if std::env::var_os("IMGDEX_REQUIRE_ALL").is_some_and(|v| v == "1") {
+        panic!("{reason}, and IMGDEX_REQUIRE_ALL=1 forbids skipping");
+    }
+    // Straight to the process's stderr: the harness captures `eprintln!`.
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("SKIPPED: {test}: {reason}\n").as_bytes(),
+    );
+}
+
 pub use decode::heif;
 pub use error::{Error, Result};
 pub use store::migrations;

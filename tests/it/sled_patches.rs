@@ -120,7 +120,7 @@ fn reopening_a_store_writes_nothing_to_its_log() {
     let sb = Sandbox::new();
     let dir = sb.dir("sled");
     if thread_wchar().is_none() {
-        eprintln!("SKIPPED: no per-thread I/O accounting (/proc/thread-self/io)");
+        util::skip("no per-thread I/O accounting (/proc/thread-self/io)");
         return;
     }
     store_with_free_segments(&dir);
