@@ -5,8 +5,9 @@
 //!
 //! Written from the built `hnsw_rs` graph with each save, beside its dump,
 //! and bound to it: the header carries the dump's checksum, and the file's
-//! own payload checksum and bounds are checked when it is opened. Missing,
-//! stale or damaged files are simply not used (the dump is loaded instead).
+//! own payload checksum and bounds are checked when it is opened. A
+//! missing, stale or damaged file is written again from the dump (see
+//! `index::stored`).
 //!
 //! Layout v1, little-endian: header (64 bytes: magic `IMGDXGF1`, n, pdim,
 //! layers, entry position as u32, 12 reserved bytes, the dump's checksum
@@ -150,6 +151,12 @@ impl FlatGraph {
             params,
             map,
         }))
+    }
+
+    /// Change the search-time parameters (they do not shape the graph).
+    pub fn set_search_params(&mut self, ef_search: usize, rerank: usize) {
+        self.params.ef_search = ef_search;
+        self.params.rerank = rerank;
     }
 
     fn level(&self, pos: usize) -> usize {

@@ -1,10 +1,11 @@
-//! What a search runs against: the kind of index in use (exact scan or
-//! HNSW graph) and the store-backed source of re-rank vectors, shared by
-//! the one-shot `query` and the resident server.
+//! What a search runs against: the kind of index in use (an exact scan,
+//! or the saved HNSW graph's flat file) and the store-backed source of
+//! re-rank vectors, shared by the one-shot `query`, the resident server and
+//! `dupes`.
 
 use std::sync::Arc;
 
-use crate::index::ann::{AnnSearch, ExactIndex, HnswIndex, Vectors};
+use crate::index::ann::{AnnSearch, ExactIndex, Vectors};
 use crate::index::flatgraph::FlatGraph;
 use crate::index::space::Space;
 use crate::index::whiten::Whitening;
@@ -13,8 +14,7 @@ use crate::store::Store;
 /// The index a search runs against.
 pub enum Ann {
     Exact(ExactIndex),
-    Hnsw(HnswIndex),
-    /// The saved graph, mapped and searched in place (one-shot queries).
+    /// The saved graph, mapped and searched in place.
     Flat(FlatGraph),
 }
 
@@ -22,17 +22,15 @@ impl Ann {
     pub fn as_search(&self) -> &dyn AnnSearch {
         match self {
             Ann::Exact(e) => e,
-            Ann::Hnsw(h) => h,
             Ann::Flat(f) => f,
         }
     }
 
-    /// Which search runs: "exact" (a scan), "hnsw" (hnsw_rs over the loaded
-    /// graph) or "flat" (the same graph, searched in the flat file).
+    /// Which search runs: "exact" (a scan) or "flat" (the HNSW graph,
+    /// searched in its flat file).
     pub fn kind(&self) -> &'static str {
         match self {
             Ann::Exact(_) => "exact",
-            Ann::Hnsw(_) => "hnsw",
             Ann::Flat(_) => "flat",
         }
     }

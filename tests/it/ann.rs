@@ -160,7 +160,7 @@ fn saved_graph_round_trip_refresh_and_corruption() {
         .expect("graph saved");
     let qs = queries(&v, 30, 3);
     let (ann, live) = stored::open(&store, fp, params).unwrap();
-    assert_eq!(ann.kind(), "hnsw");
+    assert_eq!(ann.kind(), "flat");
     let before: Vec<Vec<u64>> = qs.iter().map(|q| search_ids(&ann, &live, q)).collect();
     assert_eq!(
         stored::saved_generation(&store).unwrap(),
@@ -213,7 +213,7 @@ fn saved_graph_round_trip_refresh_and_corruption() {
     }
     std::fs::write(&graph, bytes).unwrap();
     let (ann, live) = stored::open(&store, fp, params).unwrap();
-    assert_eq!(ann.kind(), "hnsw");
+    assert_eq!(ann.kind(), "flat");
     assert!(
         stored::saved_generation(&store).unwrap() > Some(g2),
         "corrupt graph rebuilt"
@@ -409,7 +409,8 @@ fn flat_graph_file_recall_corruption_and_staleness() {
     }
     drop((ann, vectors));
 
-    // One flipped byte in a neighbour list: not used, the dump answers.
+    // One flipped byte in a neighbour list: refused, and written again
+    // from the dump (the same bytes).
     let dir = stored::saved_dir(&store).unwrap().unwrap();
     let file = dir.join(flatgraph::FILE_NAME);
     let good = std::fs::read(&file).unwrap();
@@ -417,9 +418,11 @@ fn flat_graph_file_recall_corruption_and_staleness() {
     bad[good.len() / 3] ^= 0x10;
     std::fs::write(&file, &bad).unwrap();
     let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
-    assert!(
-        matches!(ann, Ann::Hnsw(_)),
-        "a damaged flat file is not used"
+    assert!(matches!(ann, Ann::Flat(_)), "the flat file is searched");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        good,
+        "a damaged flat file is written again"
     );
     let first = ann.as_search().search(&qs[0], 10, vectors.as_ref())[0];
     assert_eq!(
@@ -445,7 +448,12 @@ fn flat_graph_file_recall_corruption_and_staleness() {
     drop(ann);
     std::fs::write(new_dir.join(flatgraph::FILE_NAME), &good).unwrap();
     let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
-    assert!(matches!(ann, Ann::Hnsw(_)), "a stale flat file is not used");
+    assert!(matches!(ann, Ann::Flat(_)));
+    assert_ne!(
+        std::fs::read(new_dir.join(flatgraph::FILE_NAME)).unwrap(),
+        good,
+        "a stale flat file is written again for its generation"
+    );
     let hits = ann.as_search().search(&qs[0], 10, vectors.as_ref());
     assert!(hits.iter().all(|n| n.0 > 400), "removed ids never returned");
 }
@@ -572,8 +580,10 @@ fn flat_graph_check_is_remembered_until_the_file_changes() {
     bad[at] ^= 0x10;
     std::fs::write(&file, &bad).unwrap();
     let (ann, _) = stored::open_for_query(&store, fp, params).unwrap();
-    assert!(
-        matches!(ann, Ann::Hnsw(_)),
-        "a file changed after it was remembered is checked in full, and refused"
+    assert!(matches!(ann, Ann::Flat(_)));
+    assert_ne!(
+        std::fs::read(&file).unwrap(),
+        bad,
+        "a file changed after it was remembered is checked in full, refused and written again"
     );
 }

@@ -1,13 +1,15 @@
 //! The HNSW graph (`hnsw_rs`) over projected embeddings: its parameters,
-//! building, incremental inserts, hiding removed ids, search with exact
-//! re-ranking, and ownership of the loader a graph reloaded from disk
-//! borrows from.
+//! building, incremental inserts and hiding removed ids. A graph reloaded
+//! from its dump borrows from the `hnsw_rs` loader (`'a`), so it lives only
+//! within the scope that loaded it: long enough to extend it or to write its
+//! flat file, which is what every search reads (`index::flatgraph`). The
+//! in-memory search here is the reference the flat one is tested and
+//! benchmarked against.
 
 use std::collections::HashSet;
 
 use hnsw_rs::anndists::dist::DistL2;
 use hnsw_rs::hnsw::Hnsw;
-use hnsw_rs::hnswio::HnswIo;
 use rayon::prelude::*;
 
 use super::{nearest_of, AnnSearch, AnnWrite, MemoryVectors, Neighbour, Projection, Vectors};
@@ -68,12 +70,13 @@ impl HnswParams {
 pub const DUPES_SEARCH: (usize, usize) = (32, 0);
 
 /// A point of the `hnsw_rs` graph.
-pub(crate) type GraphPoint = std::sync::Arc<hnsw_rs::hnsw::Point<'static, f32>>;
+pub(crate) type GraphPoint<'a> = std::sync::Arc<hnsw_rs::hnsw::Point<'a, f32>>;
 
 /// HNSW over projected vectors; graph position `i` is image id `ids[i]`.
-/// A re-embedded image gets a new position; its old one is hidden.
-pub struct HnswIndex {
-    pub(crate) hnsw: Hnsw<'static, f32, DistL2>,
+/// A re-embedded image gets a new position; its old one is hidden. `'a`
+/// is the loader's borrow for a graph reloaded from its dump.
+pub struct HnswIndex<'a> {
+    pub(crate) hnsw: Hnsw<'a, f32, DistL2>,
     pub(crate) projection: Projection,
     pub(crate) params: HnswParams,
     pub(crate) ids: Vec<u64>,
@@ -81,54 +84,9 @@ pub struct HnswIndex {
     pub(crate) removed: HashSet<usize>,
     /// Current position of each live id.
     pub(crate) live: std::collections::HashMap<u64, usize>,
-    /// For a graph reloaded from files: the loader its points may borrow
-    /// from (memory-mapped vectors). Declared after `hnsw`, so it is dropped
-    /// after the graph; `hnsw` must never be moved out of this struct.
-    pub(crate) loader: Option<GraphLoader>,
 }
 
-/// Owns the `hnsw_rs` loader a reloaded graph borrows from: `HnswIo`
-/// hands out graphs tied to its own lifetime (their vectors may live in its
-/// memory map), so it is kept on the heap, at a fixed address, for exactly
-/// as long as the graph, and freed with it.
-pub(crate) struct GraphLoader(std::ptr::NonNull<HnswIo>);
-
-impl GraphLoader {
-    pub(crate) fn new(io: HnswIo) -> Self {
-        GraphLoader(std::ptr::NonNull::from(Box::leak(Box::new(io))))
-    }
-
-    /// The loader, for the one `load_hnsw` call.
-    ///
-    /// # Safety
-    /// The returned reference (and the graph loaded through it) must not
-    /// outlive `self`, and this must be called at most once.
-    pub(crate) unsafe fn io(&self) -> &'static mut HnswIo {
-        // SAFETY: the pointer came from `Box::leak` and is freed only in
-        // `drop`; the caller guarantees a single, shorter-lived use.
-        unsafe { &mut *self.0.as_ptr() }
-    }
-}
-
-impl Drop for GraphLoader {
-    fn drop(&mut self) {
-        // SAFETY: allocated by `Box::leak` in `new`, freed only here.
-        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
-    }
-}
-
-// SAFETY: `HnswIo` is Send + Sync (checked below); after loading, the
-// loader is never used except to be dropped.
-unsafe impl Send for GraphLoader {}
-// SAFETY: as for `Send`: shared references to the loader are never used to
-// reach the `HnswIo` after the one load through `io`.
-unsafe impl Sync for GraphLoader {}
-const _: fn() = || {
-    fn send_sync<T: Send + Sync>() {}
-    send_sync::<HnswIo>();
-};
-
-impl HnswIndex {
+impl<'a> HnswIndex<'a> {
     /// Build over every vector of `vectors` (in parallel).
     pub fn build(vectors: &MemoryVectors, params: HnswParams) -> Self {
         let n = vectors.len().max(1);
@@ -141,7 +99,7 @@ impl HnswIndex {
     }
 
     pub(crate) fn empty(
-        hnsw: Hnsw<'static, f32, DistL2>,
+        hnsw: Hnsw<'a, f32, DistL2>,
         projection: Projection,
         params: HnswParams,
     ) -> Self {
@@ -152,7 +110,6 @@ impl HnswIndex {
             ids: Vec::new(),
             removed: HashSet::new(),
             live: Default::default(),
-            loader: None,
         }
     }
 
@@ -261,7 +218,7 @@ impl HnswIndex {
 
     /// Positions on every list `hnsw_rs` keeps for `p`, layer by layer
     /// (it keeps lists on layers above the point's own level too).
-    pub(crate) fn all_neighbours(p: &GraphPoint) -> impl Iterator<Item = usize> + '_ {
+    pub(crate) fn all_neighbours<'p>(p: &'p GraphPoint<'_>) -> impl Iterator<Item = usize> + 'p {
         p.get_neighborhood_id()
             .into_iter()
             .flatten()
@@ -269,7 +226,7 @@ impl HnswIndex {
     }
 
     /// The graph's points by position (`None` for a position it lacks).
-    pub(crate) fn points_by_position(&self) -> Vec<Option<GraphPoint>> {
+    pub(crate) fn points_by_position(&self) -> Vec<Option<GraphPoint<'a>>> {
         let mut points = vec![None; self.ids.len()];
         for p in self.hnsw.get_point_indexation() {
             if let Some(slot) = points.get_mut(p.get_origin_id()) {
@@ -292,7 +249,7 @@ impl HnswIndex {
     }
 }
 
-impl AnnSearch for HnswIndex {
+impl AnnSearch for HnswIndex<'_> {
     fn search(&self, q: &[f32], k: usize, vectors: &dyn Vectors) -> Vec<Neighbour> {
         self.search_projected(q, &self.projection.apply(q), k, vectors)
     }
@@ -316,7 +273,7 @@ impl AnnSearch for HnswIndex {
     }
 }
 
-impl AnnWrite for HnswIndex {
+impl AnnWrite for HnswIndex<'_> {
     fn insert(&mut self, id: u64, v: &[f32]) {
         self.insert_many(vec![(id, v)]);
     }

@@ -23,7 +23,7 @@ pub use fixtures::{
     clustered_vectors, manifold_vectors, pair_recall, parse_search_settings, plant_near_copies,
     recall_at_k,
 };
-pub(crate) use hnsw::{GraphLoader, GraphPoint};
+pub(crate) use hnsw::GraphPoint;
 pub use hnsw::{HnswIndex, HnswParams, DUPES_SEARCH};
 pub use projection::{Projection, SplitMix};
 

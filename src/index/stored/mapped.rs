@@ -97,25 +97,44 @@ pub fn open_for_dupes(
     Ok(usable.then_some((g, live)))
 }
 
-/// Write the current generation's flat graph and edge files from `h`
-/// when they are missing (a graph saved by an older imgdex), so the next
-/// one-shot query can search in place and `dupes` need not load `h`. The
-/// edge file is also written again when it does not check out.
-pub fn ensure_files(store: &Store, h: &HnswIndex) -> Result<()> {
+/// Whether the generation of `meta` has a flat graph and an edge file
+/// that check out (bound to its dump, undamaged).
+pub(super) fn companions_check_out(
+    store: &Store,
+    params: &HnswParams,
+    meta: &AnnMeta,
+    dim: usize,
+) -> Result<bool> {
+    Ok(flat_checks_out(store, params, meta, dim)? && edges_check_out(store, meta)?)
+}
+
+fn flat_checks_out(store: &Store, params: &HnswParams, meta: &AnnMeta, dim: usize) -> Result<bool> {
+    Ok(open_flat(store, params, dim, meta.clone())?.is_some())
+}
+
+fn edges_check_out(store: &Store, meta: &AnnMeta) -> Result<bool> {
+    let path = generation_dir(store, meta.generation).join(edges::FILE_NAME);
+    let removed = meta.removed.iter().map(|p| *p as usize).collect();
+    Ok(GraphEdges::open(&path, &meta.checksum, meta.ids.clone(), removed)?.is_some())
+}
+
+/// Write the current generation's flat graph and edge files again from
+/// `h` (the graph reloaded from its dump) when they do not check out:
+/// missing (a graph saved by an older imgdex) or damaged.
+pub fn ensure_files(store: &Store, h: &HnswIndex<'_>) -> Result<()> {
     let Some(meta) = read_meta(store)? else {
         return Ok(());
     };
     let dir = generation_dir(store, meta.generation);
     let sum = meta.checksum;
-    let path = dir.join(flatgraph::FILE_NAME);
-    if !path.exists() {
+    if !flat_checks_out(store, &h.params, &meta, h.projection.from)? {
+        let path = dir.join(flatgraph::FILE_NAME);
         let tmp = path.with_extension("tmp");
         flatgraph::write(&tmp, h, &sum)?;
         std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
     }
-    let path = dir.join(edges::FILE_NAME);
-    let removed = meta.removed.iter().map(|p| *p as usize).collect();
-    if GraphEdges::open(&path, &sum, meta.ids, removed)?.is_none() {
+    if !edges_check_out(store, &meta)? {
+        let path = dir.join(edges::FILE_NAME);
         let tmp = path.with_extension("tmp");
         edges::write(&tmp, h, &sum)?;
         std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;

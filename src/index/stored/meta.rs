@@ -39,7 +39,7 @@ pub(super) fn current_meta(
 
 /// Dimension of the saved graph's vectors: the space's for the length of
 /// one of its stored embeddings.
-fn store_dim(store: &Store, space: &Space, meta: &AnnMeta) -> Result<Option<usize>> {
+pub(super) fn store_dim(store: &Store, space: &Space, meta: &AnnMeta) -> Result<Option<usize>> {
     // The first live position: a removed one may have no record any more.
     let removed: HashSet<u64> = meta.removed.iter().copied().collect();
     let Some(id) = (0..meta.ids.len() as u64)

@@ -7,30 +7,34 @@
 //! checksum and may pick a new basename, so a dump is written to a temporary
 //! directory, hashed, renamed into place and only then recorded in `meta`;
 //! a crash at any point leaves the previous generation in use.
+//!
+//! Every search runs on the generation's flat file (`index::flatgraph`);
+//! the dump is loaded only to extend the graph or to write a flat or edge
+//! file again that is missing or does not check out, within the scope of
+//! that one job (the loaded graph borrows from its loader).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use hnsw_rs::anndists::dist::DistL2;
 use hnsw_rs::api::AnnT;
-use hnsw_rs::hnswio::{HnswIo, ReloadOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::index::ann::{
-    AnnSearch, AnnWrite, ExactIndex, GraphLoader, HnswIndex, HnswParams, MemoryVectors, Projection,
-    Vectors,
-};
+use crate::index::ann::{AnnWrite, ExactIndex, HnswIndex, HnswParams, MemoryVectors, Vectors};
 use crate::index::rerank::RerankFile;
 pub use crate::index::searcher::{Ann, StoreVectors};
 pub use crate::index::space::Space;
 use crate::store::record;
 use crate::store::{ImageId, Store};
 
+mod dump;
 mod mapped;
 mod meta;
-pub use mapped::{ensure_files, open_for_dupes};
-use mapped::{open_flat, resident_rerank, rewrite_rerank, write_companions};
+pub use dump::with_loaded_graph;
+use dump::{checksum, dump_checks_out, with_saved_graph};
+pub use mapped::ensure_files;
+pub use mapped::open_for_dupes;
+use mapped::{companions_check_out, open_flat, resident_rerank, rewrite_rerank, write_companions};
 use meta::{current_meta, full_fingerprint, matching_meta, read_meta};
 
 /// Rebuild the graph when more than this fraction of it is hidden.
@@ -70,7 +74,9 @@ fn ann_root(store: &Store) -> PathBuf {
 }
 
 /// Open the index for searching: exact for small collections, else the
-/// saved graph (rebuilt first if missing, stale or corrupt).
+/// saved graph's flat file (the graph rebuilt first if missing, stale or
+/// corrupt; a flat or edge file that does not check out written again
+/// from the dump).
 pub fn open(store: &Store, fp: &str, params: HnswParams) -> Result<(Ann, MemoryVectors)> {
     open_in(store, &Space::load(store, fp)?, params)
 }
@@ -80,14 +86,43 @@ fn open_in(store: &Store, space: &Space, params: HnswParams) -> Result<(Ann, Mem
     if live.len() < params.exact_below {
         return Ok((Ann::Exact(ExactIndex::new(live.clone())), live));
     }
-    let ann = match load_valid(store, space, &params, live.dim, false)? {
-        Some(h) if same_ids(&h, &live) => {
+    let meta = match matching_meta(store, space, &params, live.dim)? {
+        Some(meta)
+            if same_ids(&meta, &live)
+                && dump_checks_out(store, &meta)
+                && companions_ok(store, space, &params, &meta, live.dim)? =>
+        {
             clear_dirty(store)?;
-            h
+            meta
         }
-        _ => rebuild(store, space, params, &live)?,
+        _ => {
+            rebuild(store, space, params, &live)?;
+            read_meta(store)?.ok_or(Error::Internal("the graph just saved has no meta record"))?
+        }
     };
-    Ok((Ann::Hnsw(ann), live))
+    let flat = open_flat(store, &params, live.dim, meta)?.ok_or(Error::Internal(
+        "the flat graph just written does not check out",
+    ))?;
+    Ok((Ann::Flat(flat), live))
+}
+
+/// Whether the generation's flat and edge files check out, writing them
+/// again from its dump when they do not; `false` when the dump cannot be
+/// loaded either (the graph is then rebuilt).
+fn companions_ok(
+    store: &Store,
+    space: &Space,
+    params: &HnswParams,
+    meta: &AnnMeta,
+    dim: usize,
+) -> Result<bool> {
+    if companions_check_out(store, params, meta, dim)? {
+        return Ok(true);
+    }
+    match with_saved_graph(store, space, params, dim, |h| ensure_files(store, &h))? {
+        Some(written) => written.map(|()| true),
+        None => Ok(false),
+    }
 }
 
 /// For one query: the saved graph, re-ranking with vectors read from the
@@ -104,18 +139,15 @@ pub fn open_for_query<'a>(
         if let Some(g) = open_flat(store, &params, dim, meta)? {
             return Ok((Ann::Flat(g), Box::new(StoreVectors::new(store, &space))));
         }
-        if let Some(h) = load_valid(store, &space, &params, dim, true)? {
-            return Ok((Ann::Hnsw(h), Box::new(StoreVectors::new(store, &space))));
-        }
     }
     let (ann, live) = open_in(store, &space, params)?;
     Ok((ann, Box::new(live)))
 }
 
 /// For a long-lived searcher (the server): the saved graph when it is
-/// current, as its mapped flat file (else the `hnsw_rs` dump with its
-/// vector data mapped); otherwise [`open`], which checks every id and
-/// rebuilds if needed. An exact index holds its vectors.
+/// current, as its mapped flat file; otherwise [`open`], which checks
+/// every id and rebuilds or rewrites what is needed. An exact index holds
+/// its vectors.
 ///
 /// With a current graph the re-rank file of its generation is mapped too
 /// (written first if it is missing or damaged, e.g. by an older imgdex):
@@ -130,16 +162,12 @@ pub fn open_resident(
         if let Some(g) = open_flat(store, &params, dim, meta)? {
             return Ok((Ann::Flat(g), resident_rerank(store, &space, dim)?));
         }
-        if let Some(h) = load_valid(store, &space, &params, dim, true)? {
-            let rerank = resident_rerank(store, &space, dim)?;
-            return Ok((Ann::Hnsw(h), rerank));
-        }
     }
     // The embeddings may have changed since the file was written (an
     // `index` run stopped part way): write it again from `live`.
     let (ann, live) = open_in(store, &space, params)?;
     let rerank = match &ann {
-        Ann::Hnsw(_) | Ann::Flat(_) => rewrite_rerank(store, &live)?,
+        Ann::Flat(_) => rewrite_rerank(store, &live)?,
         Ann::Exact(_) => None,
     };
     Ok((ann, rerank))
@@ -162,8 +190,15 @@ fn clear_dirty(store: &Store) -> Result<()> {
     Ok(())
 }
 
-fn same_ids(h: &HnswIndex, live: &MemoryVectors) -> bool {
-    h.len() == live.len() && live.iter().all(|(id, _)| h.contains(id))
+/// Whether the graph's live ids (those at positions not removed) are
+/// exactly those of `live`.
+fn same_ids(meta: &AnnMeta, live: &MemoryVectors) -> bool {
+    let removed: HashSet<u64> = meta.removed.iter().copied().collect();
+    let ids: HashSet<u64> = (0..meta.ids.len() as u64)
+        .filter(|p| !removed.contains(p))
+        .map(|p| meta.ids[p as usize])
+        .collect();
+    ids.len() == live.len() && live.iter().all(|(id, _)| ids.contains(&id))
 }
 
 /// Bring the saved graph up to date after an `index` run that (re)embedded
@@ -180,10 +215,25 @@ pub fn refresh(
         drop_saved(store)?;
         return Ok("exact");
     }
-    let Some(mut h) = load_valid(store, &space, &params, live.dim, false)? else {
-        rebuild(store, &space, params, &live)?;
-        return Ok("hnsw");
-    };
+    let extended = with_saved_graph(store, &space, &params, live.dim, |h| {
+        extend(store, &space, &live, h, changed)
+    })?;
+    match extended {
+        Some(done) => done?,
+        None => rebuild(store, &space, params, &live)?,
+    }
+    Ok("hnsw")
+}
+
+/// Bring the reloaded graph `h` to `live`: hide what is gone, insert what
+/// changed or is new, then save (or rebuild when too much is hidden).
+fn extend(
+    store: &Store,
+    space: &Space,
+    live: &MemoryVectors,
+    mut h: HnswIndex<'_>,
+    changed: &[ImageId],
+) -> Result<()> {
     let live_ids: HashSet<u64> = live.iter().map(|(id, _)| id).collect();
     let gone: Vec<u64> = h.live_ids().filter(|id| !live_ids.contains(id)).collect();
     let changed: HashSet<u64> = changed.iter().copied().collect();
@@ -193,31 +243,22 @@ pub fn refresh(
         .collect();
     if gone.is_empty() && add.is_empty() {
         ensure_files(store, &h)?;
-        clear_dirty(store)?;
-        return Ok("hnsw");
+        return clear_dirty(store);
     }
     for id in gone {
         h.remove(id);
     }
     h.insert_many(add);
     if h.hidden_fraction() > REBUILD_HIDDEN_FRACTION {
-        rebuild(store, &space, params, &live)?;
+        rebuild(store, space, h.params(), live)
     } else {
-        save(store, &h, &space, &live)?;
+        save(store, &h, space, live)
     }
-    Ok("hnsw")
 }
 
 /// Build a fresh graph over `live` (vectors of `space`) and save it.
-fn rebuild(
-    store: &Store,
-    space: &Space,
-    params: HnswParams,
-    live: &MemoryVectors,
-) -> Result<HnswIndex> {
-    let h = HnswIndex::build(live, params);
-    save(store, &h, space, live)?;
-    Ok(h)
+fn rebuild(store: &Store, space: &Space, params: HnswParams, live: &MemoryVectors) -> Result<()> {
+    save(store, &HnswIndex::build(live, params), space, live)
 }
 
 /// Directory of saved generation `generation`.
@@ -225,60 +266,9 @@ fn generation_dir(store: &Store, generation: u64) -> PathBuf {
     ann_root(store).join(format!("g{generation}"))
 }
 
-/// The saved graph, if its files exist, match their checksum and were built
-/// for this model and these parameters.
-/// With `mmap`, vector data stays in the file, mapped (read-only uses only:
-/// a graph that is later modified and saved must own its data).
-fn load_valid(
-    store: &Store,
-    space: &Space,
-    params: &HnswParams,
-    dim: usize,
-    mmap: bool,
-) -> Result<Option<HnswIndex>> {
-    let Some(meta) = matching_meta(store, space, params, dim)? else {
-        return Ok(None);
-    };
-    let dir = generation_dir(store, meta.generation);
-    if checksum(&dir, &meta.basename).ok() != Some(meta.checksum) {
-        return Ok(None);
-    }
-    // `hnsw_rs` ties a loaded graph to its loader's lifetime: the index
-    // owns the loader and drops it after the graph (see `GraphLoader`).
-    let options = ReloadOptions::default().set_mmap(mmap);
-    let loader = GraphLoader::new(HnswIo::new_with_options(&dir, &meta.basename, options));
-    // SAFETY: the graph is stored next to `loader` in one `HnswIndex`,
-    // which drops the graph first; `io` is used for this call only. A
-    // panic (hnsw_rs asserts on malformed files) is a corrupt graph.
-    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
-        loader.io().load_hnsw::<f32, DistL2>()
-    }));
-    let Ok(Ok(hnsw)) = loaded else {
-        return Ok(None);
-    };
-    let mut h = HnswIndex::empty(
-        hnsw,
-        Projection::new(dim, params.projected_dim, params.seed),
-        *params,
-    );
-    h.loader = Some(loader);
-    let removed: HashSet<usize> = meta.removed.iter().map(|p| *p as usize).collect();
-    h.restore(meta.ids, removed);
-    Ok(Some(h))
-}
-
-fn checksum(dir: &Path, basename: &str) -> std::io::Result<[u8; 32]> {
-    let mut hasher = blake3::Hasher::new();
-    for ext in ["hnsw.graph", "hnsw.data"] {
-        let bytes = std::fs::read(dir.join(format!("{basename}.{ext}")))?;
-        hasher.update(&bytes);
-    }
-    Ok(hasher.finalize().into())
-}
-
 /// Dump to a temporary directory, checksum, write the companion files
 /// beside it (see `mapped`), rename into place, record.
-fn save(store: &Store, h: &HnswIndex, space: &Space, live: &MemoryVectors) -> Result<()> {
+fn save(store: &Store, h: &HnswIndex<'_>, space: &Space, live: &MemoryVectors) -> Result<()> {
     let root = ann_root(store);
     let generation = read_meta(store)?.map(|m| m.generation + 1).unwrap_or(1);
     let tmp = root.join(format!("tmp-{}-{generation}", std::process::id()));

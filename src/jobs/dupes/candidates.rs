@@ -144,27 +144,25 @@ fn neighbours(store: &Store, fp: &str, cfg: &DupesConfig) -> Result<(&'static st
             return Ok(("hnsw-graph", edges.edge_knn(k, &live)));
         }
     }
+    // Rebuilt, or its flat and edge files written again, if needed.
     let (mut ann, live) = stored::open(store, fp, params)?;
-    let kind = match (&ann, cfg.neighbours) {
-        (stored::Ann::Exact(_), _) => "exact",
-        (stored::Ann::Hnsw(_), Neighbours::Search) => "hnsw-search",
-        _ => "hnsw-graph",
-    };
-    let hits = match &mut ann {
-        stored::Ann::Hnsw(h) if cfg.neighbours != Neighbours::Search => {
-            stored::ensure_files(store, h)?;
-            h.edge_knn(k, &live)
+    if let (stored::Ann::Flat(_), Neighbours::Auto | Neighbours::Graph) = (&ann, cfg.neighbours) {
+        if let Some((edges, live)) = stored::open_for_dupes(store, fp, &params)? {
+            return Ok(("hnsw-graph", edges.edge_knn(k, &live)));
         }
-        _ => {
-            if let stored::Ann::Hnsw(h) = &mut ann {
-                h.set_search_params(DUPES_SEARCH.0, DUPES_SEARCH.1);
-            }
-            let (ids, queries): (Vec<u64>, Vec<&[f32]>) = live.iter().unzip();
-            // One extra: the image itself comes back first.
-            ids.into_iter()
-                .zip(ann.as_search().search_many(&queries, k + 1, &live))
-                .collect()
+    }
+    let kind = match &mut ann {
+        stored::Ann::Exact(_) => "exact",
+        stored::Ann::Flat(g) => {
+            g.set_search_params(DUPES_SEARCH.0, DUPES_SEARCH.1);
+            "hnsw-search"
         }
     };
+    let (ids, queries): (Vec<u64>, Vec<&[f32]>) = live.iter().unzip();
+    // One extra: the image itself comes back first.
+    let hits = ids
+        .into_iter()
+        .zip(ann.as_search().search_many(&queries, k + 1, &live))
+        .collect();
     Ok((kind, hits))
 }
