@@ -18,7 +18,7 @@
 
 use std::time::Instant;
 
-use imgdex::index::ann::{
+use imgdex::search::ann::{
     pair_recall, plant_near_copies, recall_at_k, AnnSearch, ExactIndex, HnswIndex, HnswParams,
     MemoryVectors, SplitMix, Vectors, DUPES_SEARCH,
 };
@@ -39,7 +39,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn search_settings(d: &HnswParams) -> Vec<(usize, usize)> {
     let spec =
         std::env::var("ANN_SEARCH").unwrap_or_else(|_| format!("{}:{}", d.ef_search, d.rerank));
-    imgdex::index::ann::parse_search_settings(&spec)
+    imgdex::search::ann::parse_search_settings(&spec)
 }
 
 /// Latencies (ms, sorted) and results of single-threaded queries.
@@ -98,7 +98,7 @@ fn main() {
     println!("| n | build s | setting | ef | rerank | query p50 ms | query p99 ms | exact p50 ms | recall@10 | all-kNN (dupes) s | graph+proj MB | bytes/vector |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for n in sizes {
-        let mut vectors: MemoryVectors = imgdex::index::ann::clustered_vectors(n, DIM, 42);
+        let mut vectors: MemoryVectors = imgdex::search::ann::clustered_vectors(n, DIM, 42);
         let planted = plant_near_copies(&mut vectors, n / 20, 43);
         let t = Instant::now();
         let mut hnsw = HnswIndex::build(&vectors, params);

@@ -1,6 +1,6 @@
 //! In-process latency and recall@10 of a store's saved graph, searched the
 //! way `imgdex serve` searches it (the mapped flat graph and re-rank file
-//! of `stored::open_resident`), against an exact scan of the same store's
+//! of `saved::open_resident`), against an exact scan of the same store's
 //! vectors in the same (whitened) space. It answers "how fast and how good
 //! is a query at this size" without HTTP or the CNN in the way, on any
 //! store: a real one, or one written by `examples/synthetic_store`.
@@ -33,10 +33,10 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use imgdex::index::ann::{
+use imgdex::search::ann::{
     recall_at_k, AnnSearch, ExactIndex, HnswIndex, HnswParams, MemoryVectors, SplitMix, Vectors,
 };
-use imgdex::index::{space, stored};
+use imgdex::search::{saved, space};
 use imgdex::store::{Store, StoreOptions};
 use rayon::prelude::*;
 
@@ -172,7 +172,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 (label, lat, approx)
             }
             None => {
-                let (ann, file) = stored::open_resident(&store, &fp, params)?;
+                let (ann, file) = saved::open_resident(&store, &fp, params)?;
                 let file =
                     file.ok_or("no saved graph: fewer images than the exact-search limit?")?;
                 let (lat, approx) = timed(ann.as_search(), &queries, &file);
@@ -280,5 +280,5 @@ fn settings() -> Vec<(usize, usize)> {
     let d = HnswParams::default();
     let spec =
         std::env::var("ANN_SEARCH").unwrap_or_else(|_| format!("{}:{}", d.ef_search, d.rerank));
-    imgdex::index::ann::parse_search_settings(&spec)
+    imgdex::search::ann::parse_search_settings(&spec)
 }

@@ -35,10 +35,10 @@ use std::time::Instant;
 
 use imgdex::features::embedding::{EmbedConfig, Embedder};
 use imgdex::features::Hashes;
-use imgdex::index::ann::{
+use imgdex::search::ann::{
     clustered_vectors, manifold_vectors, plant_near_copies, HnswParams, SplitMix,
 };
-use imgdex::index::stored;
+use imgdex::search::saved;
 use imgdex::store::record::{fingerprint_code, Tagged};
 use imgdex::store::{EmbeddingRecord, ImageRecord, Store, StoreOptions};
 
@@ -146,7 +146,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     let t = Instant::now();
-    let fitted = imgdex::index::whiten::update(&store, &fp, n)?;
+    let fitted = imgdex::search::whiten::update(&store, &fp, n)?;
     store.flush()?;
     eprintln!(
         "whitening {} in {:.1} s",
@@ -158,7 +158,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
-    let kind = stored::refresh(&store, &fp, HnswParams::default(), &[])?;
+    let kind = saved::refresh(&store, &fp, HnswParams::default(), &[])?;
     eprintln!(
         "{kind} index built and saved in {:.1} s; {} planted pairs",
         t.elapsed().as_secs_f64(),

@@ -17,12 +17,12 @@ pub mod error;
 #[doc(hidden)]
 pub mod fault;
 pub mod features;
-pub mod index;
 pub mod jobs;
 pub mod learn;
 pub mod paths;
 pub mod plot;
 pub mod report;
+pub mod search;
 pub mod service;
 pub mod store;
 pub mod vecmath;

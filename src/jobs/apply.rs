@@ -21,10 +21,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::index::stored;
 use crate::jobs::dupes::DupesReport;
 use crate::jobs::FileIssue;
 use crate::paths;
+use crate::search::saved;
 use crate::store::Store;
 pub use fsops::utc_timestamp;
 use journal::{Entry, Intent, Journal};
@@ -272,7 +272,7 @@ fn execute(
     };
     let mut journal = Journal::create(&jpath)?;
     journal.write(&start_entry(store, cfg))?;
-    stored::mark_dirty(store)?;
+    saved::mark_dirty(store)?;
     let delay = test_delay();
     let backups = backup_dir(&jpath);
     let mut report = ApplyReport {

@@ -15,10 +15,10 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::index::ann::HnswParams;
-use crate::index::{stored, whiten};
 use crate::jobs::shard::{read_rows, Fingerprints, Row, ShardFile};
 use crate::paths;
+use crate::search::ann::HnswParams;
+use crate::search::{saved, whiten};
 use crate::store::{ImageId, Store};
 
 /// What to ingest and how to rewrite its paths.
@@ -107,7 +107,7 @@ pub fn run(store: &Store, cfg: &IngestConfig) -> Result<IngestSummary> {
             }
         }
     }
-    stored::mark_dirty(store)?;
+    saved::mark_dirty(store)?;
     let mut known = known_paths(store)?;
     let mut changed = Vec::new();
     for f in files {
@@ -129,7 +129,7 @@ pub fn run(store: &Store, cfg: &IngestConfig) -> Result<IngestSummary> {
     if let Some(fp) = &fps.embedding {
         store.flush()?;
         whiten::update(store, fp, changed.len() + summary.added)?;
-        summary.ann = Some(stored::refresh(store, fp, HnswParams::default(), &changed)?);
+        summary.ann = Some(saved::refresh(store, fp, HnswParams::default(), &changed)?);
     }
     store.flush()?;
     summary.wall_s = start.elapsed().as_secs_f64();

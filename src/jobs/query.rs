@@ -20,10 +20,10 @@ use crate::error::{Error, Result};
 use crate::features::embedding::{EmbedConfig, Embedder};
 use crate::features::FeatureConfig;
 use crate::features::{self, histogram, Features};
-use crate::index::ann::{AnnSearch, HnswParams, Vectors};
-use crate::index::hamming;
-use crate::index::stored;
 use crate::paths;
+use crate::search::ann::{AnnSearch, HnswParams, Vectors};
+use crate::search::hamming;
+use crate::search::saved;
 use crate::store::record::fingerprint_code;
 use crate::store::{ImageId, ImageRecord, Store};
 
@@ -264,8 +264,8 @@ fn run_from(store: &Store, cfg: &QueryConfig, model: Model) -> Result<Vec<Hit>> 
     probe.embedding = Some(embed_decoded(embedder, &decoded)?);
     check_model(store, embedder)?;
     let fp = embedder.fingerprint().to_string();
-    let (ann, vectors) = stored::open_for_query(store, &fp, HnswParams::default())?;
-    let probe = probe.in_space(&stored::Space::load(store, &fp)?);
+    let (ann, vectors) = saved::open_for_query(store, &fp, HnswParams::default())?;
+    let probe = probe.in_space(&saved::Space::load(store, &fp)?);
     let corpus = Corpus {
         store,
         records: &[],

@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::index::ann::{HnswParams, Vectors};
-use crate::index::rerank::RerankFile;
-use crate::index::stored::{self, Ann, Space, StoreVectors};
 use crate::paths;
+use crate::search::ann::{HnswParams, Vectors};
+use crate::search::rerank::RerankFile;
+use crate::search::saved::{self, Ann, Space, StoreVectors};
 use crate::store::{ImageId, ImageRecord, Store};
 
 pub struct Snapshot {
@@ -49,7 +49,7 @@ impl Snapshot {
         let (ann, rerank) = match store.fingerprint("embedding")? {
             Some(fp) => {
                 let space = Space::load(store, &fp)?;
-                let (ann, rerank) = stored::open_resident(store, &fp, HnswParams::default())?;
+                let (ann, rerank) = saved::open_resident(store, &fp, HnswParams::default())?;
                 (Some((ann, space)), rerank)
             }
             None => (None, None),

@@ -239,7 +239,7 @@ impl Resident {
             ann: snap
                 .ann
                 .as_ref()
-                .map(|(a, _)| (a.as_search(), &vectors as &dyn crate::index::ann::Vectors)),
+                .map(|(a, _)| (a.as_search(), &vectors as &dyn crate::search::ann::Vectors)),
         };
         query::rank(&corpus, probe, by, k, exclude)
     }

@@ -6,12 +6,12 @@
 use std::collections::HashSet;
 
 use imgdex::features::embedding::cosine_distance;
-use imgdex::index::ann::{
+use imgdex::paths;
+use imgdex::search::ann::{
     recall_at_k, AnnSearch, AnnWrite, ExactIndex, HnswIndex, HnswParams, MemoryVectors, SplitMix,
     Vectors,
 };
-use imgdex::index::stored::{self, Ann};
-use imgdex::paths;
+use imgdex::search::saved::{self, Ann};
 use imgdex::store::record::fingerprint_code;
 use imgdex::store::{EmbeddingRecord, ImageRecord, Store, StoreOptions};
 
@@ -22,7 +22,7 @@ const DIM: usize = 1280;
 const MIN_RECALL: f64 = 0.95;
 
 pub(crate) fn clustered(n: usize, seed: u64) -> MemoryVectors {
-    imgdex::index::ann::clustered_vectors(n, DIM, seed)
+    imgdex::search::ann::clustered_vectors(n, DIM, seed)
 }
 
 fn queries(v: &MemoryVectors, n: usize, seed: u64) -> Vec<Vec<f32>> {
@@ -45,7 +45,7 @@ fn small_params() -> HnswParams {
 /// embeddings the true nearest fell outside the re-ranked shortlist.
 #[test]
 fn projection_is_orthonormal() {
-    use imgdex::index::ann::Projection;
+    use imgdex::search::ann::Projection;
     let w = 128;
     let square = Projection::new(w, w, 9);
     let mut rng = SplitMix(4);
@@ -154,22 +154,22 @@ fn saved_graph_round_trip_refresh_and_corruption() {
     let store = store_with(&sb, &v, fp);
     let params = small_params();
 
-    assert_eq!(stored::refresh(&store, fp, params, &[]).unwrap(), "hnsw");
-    let g1 = stored::saved_generation(&store)
+    assert_eq!(saved::refresh(&store, fp, params, &[]).unwrap(), "hnsw");
+    let g1 = saved::saved_generation(&store)
         .unwrap()
         .expect("graph saved");
     let qs = queries(&v, 30, 3);
-    let (ann, live) = stored::open(&store, fp, params).unwrap();
+    let (ann, live) = saved::open(&store, fp, params).unwrap();
     assert_eq!(ann.kind(), "flat");
     let before: Vec<Vec<u64>> = qs.iter().map(|q| search_ids(&ann, &live, q)).collect();
     assert_eq!(
-        stored::saved_generation(&store).unwrap(),
+        saved::saved_generation(&store).unwrap(),
         Some(g1),
         "a valid graph is reused, not rebuilt"
     );
 
     // Round trip: a reload answers exactly as the saved graph did.
-    let (again, live2) = stored::open(&store, fp, params).unwrap();
+    let (again, live2) = saved::open(&store, fp, params).unwrap();
     let after: Vec<Vec<u64>> = qs.iter().map(|q| search_ids(&again, &live2, q)).collect();
     assert_eq!(before, after);
 
@@ -180,9 +180,9 @@ fn saved_graph_round_trip_refresh_and_corruption() {
     let new_v = v.vector(500).unwrap();
     put(&store, 99_999, &new_v, fp);
     store.flush().unwrap();
-    stored::refresh(&store, fp, params, &[]).unwrap();
-    assert!(stored::saved_generation(&store).unwrap() > Some(g1));
-    let (ann, live) = stored::open(&store, fp, params).unwrap();
+    saved::refresh(&store, fp, params, &[]).unwrap();
+    assert!(saved::saved_generation(&store).unwrap() > Some(g1));
+    let (ann, live) = saved::open(&store, fp, params).unwrap();
     assert_eq!(ann.as_search().len(), 1500 - 10 + 1);
     let hits = search_ids(&ann, &live, &new_v);
     assert!(
@@ -198,8 +198,8 @@ fn saved_graph_round_trip_refresh_and_corruption() {
 
     // Corrupt: flip bytes in the graph file; the checksum catches it and
     // opening rebuilds a fresh generation.
-    let g2 = stored::saved_generation(&store).unwrap().unwrap();
-    let dir = stored::saved_dir(&store).unwrap().unwrap();
+    let g2 = saved::saved_generation(&store).unwrap().unwrap();
+    let dir = saved::saved_dir(&store).unwrap().unwrap();
     let graph = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
@@ -212,10 +212,10 @@ fn saved_graph_round_trip_refresh_and_corruption() {
         *b ^= 0x5a;
     }
     std::fs::write(&graph, bytes).unwrap();
-    let (ann, live) = stored::open(&store, fp, params).unwrap();
+    let (ann, live) = saved::open(&store, fp, params).unwrap();
     assert_eq!(ann.kind(), "flat");
     assert!(
-        stored::saved_generation(&store).unwrap() > Some(g2),
+        saved::saved_generation(&store).unwrap() > Some(g2),
         "corrupt graph rebuilt"
     );
     let hits = search_ids(&ann, &live, &v.vector(700).unwrap());
@@ -224,7 +224,7 @@ fn saved_graph_round_trip_refresh_and_corruption() {
     // A different model fingerprint never reuses the graph.
     let other = "other-model/v1";
     store.set_fingerprint("embedding", other).unwrap();
-    let (ann, _) = stored::open(&store, other, params).unwrap();
+    let (ann, _) = saved::open(&store, other, params).unwrap();
     assert!(
         ann.as_search().is_empty() || ann.kind() == "exact",
         "no embeddings of the other model"
@@ -238,14 +238,14 @@ fn query_path_uses_the_saved_graph_only_while_no_index_run_changed_embeddings() 
     let fp = "test-model/v1";
     let store = store_with(&sb, &v, fp);
     let params = small_params();
-    stored::refresh(&store, fp, params, &[]).unwrap();
-    let g1 = stored::saved_generation(&store).unwrap();
+    saved::refresh(&store, fp, params, &[]).unwrap();
+    let g1 = saved::saved_generation(&store).unwrap();
     let qs = queries(&v, 20, 5);
 
     // Clean graph: the query path answers from it, re-ranking from the store,
     // exactly as the fully checked path does.
-    let (fast, store_vectors) = stored::open_for_query(&store, fp, params).unwrap();
-    let (full, live) = stored::open(&store, fp, params).unwrap();
+    let (fast, store_vectors) = saved::open_for_query(&store, fp, params).unwrap();
+    let (full, live) = saved::open(&store, fp, params).unwrap();
     assert_eq!(fast.kind(), "flat", "the query path searches the flat file");
     for q in &qs {
         let a: Vec<u64> = fast
@@ -260,15 +260,15 @@ fn query_path_uses_the_saved_graph_only_while_no_index_run_changed_embeddings() 
 
     // An index run that removes images but dies before refreshing the graph:
     // the marker makes the query path check every id and rebuild.
-    stored::mark_dirty(&store).unwrap();
+    saved::mark_dirty(&store).unwrap();
     for id in 1..=50u64 {
         store.remove_image(id).unwrap();
     }
     store.flush().unwrap();
-    let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
+    let (ann, vectors) = saved::open_for_query(&store, fp, params).unwrap();
     assert_eq!(ann.as_search().len(), 1200 - 50);
     assert!(
-        stored::saved_generation(&store).unwrap() > g1,
+        saved::saved_generation(&store).unwrap() > g1,
         "stale graph rebuilt"
     );
     for q in &qs {
@@ -287,7 +287,7 @@ fn query_path_uses_the_saved_graph_only_while_no_index_run_changed_embeddings() 
 #[test]
 fn graph_neighbour_lists_hold_planted_near_copies() {
     let mut v = clustered(3000, 21);
-    let planted = imgdex::index::ann::plant_near_copies(&mut v, 300, 5);
+    let planted = imgdex::search::ann::plant_near_copies(&mut v, 300, 5);
     let hnsw = HnswIndex::build(&v, small_params());
     let lists = hnsw.edge_knn(10, &v);
     assert_eq!(lists.len(), 3300);
@@ -298,7 +298,7 @@ fn graph_neighbour_lists_hold_planted_near_copies() {
             assert!((d - cosine_distance(&q, &v.vector(*other).unwrap())).abs() < 1e-6);
         }
     }
-    let recall = imgdex::index::ann::pair_recall(&planted, &lists);
+    let recall = imgdex::search::ann::pair_recall(&planted, &lists);
     eprintln!("planted pair recall: {recall:.4}");
     assert!(recall >= 0.98, "planted pair recall {recall}");
 }
@@ -309,20 +309,20 @@ fn graph_neighbour_lists_hold_planted_near_copies() {
 /// back (an `index` run stopped part way) it is rewritten too.
 #[test]
 fn resident_rerank_file_matches_the_store_and_is_rewritten_when_damaged() {
-    use imgdex::index::rerank;
+    use imgdex::search::rerank;
     let sb = Sandbox::new();
     let v = clustered(1200, 19);
     let fp = "test-model/v1";
     let store = store_with(&sb, &v, fp);
     let params = small_params();
-    stored::refresh(&store, fp, params, &[]).unwrap();
-    let file = stored::saved_dir(&store)
+    saved::refresh(&store, fp, params, &[]).unwrap();
+    let file = saved::saved_dir(&store)
         .unwrap()
         .unwrap()
         .join(rerank::FILE_NAME);
     assert!(file.exists(), "saving a graph writes its re-rank file");
     let qs = queries(&v, 20, 7);
-    let from_store = stored::StoreVectors {
+    let from_store = saved::StoreVectors {
         store: &store,
         code: fingerprint_code(fp),
         whitening: None,
@@ -334,7 +334,7 @@ fn resident_rerank_file_matches_the_store_and_is_rewritten_when_damaged() {
             assert_eq!(a, b, "same neighbours and bit-equal distances");
         }
     };
-    let (ann, rr) = stored::open_resident(&store, fp, params).unwrap();
+    let (ann, rr) = saved::open_resident(&store, fp, params).unwrap();
     let rr = rr.expect("a current graph has a re-rank file");
     assert_eq!(rr.len(), 1200);
     check(&ann, &rr);
@@ -346,7 +346,7 @@ fn resident_rerank_file_matches_the_store_and_is_rewritten_when_damaged() {
     let last = bytes.len() - 3;
     bytes[last] ^= 0x40;
     std::fs::write(&file, &bytes).unwrap();
-    let (ann, rr) = stored::open_resident(&store, fp, params).unwrap();
+    let (ann, rr) = saved::open_resident(&store, fp, params).unwrap();
     check(&ann, &rr.expect("rewritten"));
     assert_ne!(
         std::fs::read(&file).unwrap(),
@@ -356,16 +356,16 @@ fn resident_rerank_file_matches_the_store_and_is_rewritten_when_damaged() {
 
     // Missing: written again.
     std::fs::remove_file(&file).unwrap();
-    let (_, rr) = stored::open_resident(&store, fp, params).unwrap();
+    let (_, rr) = saved::open_resident(&store, fp, params).unwrap();
     assert!(rr.is_some() && file.exists());
 
     // Embedding 1 changes while the graph is marked dirty: the file must
     // serve the new vector, not the one it was written with.
-    stored::mark_dirty(&store).unwrap();
+    saved::mark_dirty(&store).unwrap();
     let other = v.vector(600).unwrap();
     put(&store, 1, &other, fp);
     store.flush().unwrap();
-    let (_, rr) = stored::open_resident(&store, fp, params).unwrap();
+    let (_, rr) = saved::open_resident(&store, fp, params).unwrap();
     let rr = rr.expect("re-rank file");
     let d = rr.distance(1, &other).unwrap();
     assert!(
@@ -380,17 +380,17 @@ fn resident_rerank_file_matches_the_store_and_is_rewritten_when_damaged() {
 /// loaded instead) and answers stay right.
 #[test]
 fn flat_graph_file_recall_corruption_and_staleness() {
-    use imgdex::index::flatgraph;
+    use imgdex::search::flatgraph;
     let sb = Sandbox::new();
     let v = clustered(3000, 23);
     let fp = "test-model/v1";
     let store = store_with(&sb, &v, fp);
     let params = small_params();
-    stored::refresh(&store, fp, params, &[]).unwrap();
+    saved::refresh(&store, fp, params, &[]).unwrap();
     let exact = ExactIndex::new(v.clone());
     let qs = queries(&v, 100, 3);
     let truth: Vec<_> = qs.iter().map(|q| exact.search(q, 10, &v)).collect();
-    let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
+    let (ann, vectors) = saved::open_for_query(&store, fp, params).unwrap();
     assert!(matches!(ann, Ann::Flat(_)), "the flat file is used");
     let got: Vec<_> = qs
         .iter()
@@ -411,13 +411,13 @@ fn flat_graph_file_recall_corruption_and_staleness() {
 
     // One flipped byte in a neighbour list: refused, and written again
     // from the dump (the same bytes).
-    let dir = stored::saved_dir(&store).unwrap().unwrap();
+    let dir = saved::saved_dir(&store).unwrap().unwrap();
     let file = dir.join(flatgraph::FILE_NAME);
     let good = std::fs::read(&file).unwrap();
     let mut bad = good.clone();
     bad[good.len() / 3] ^= 0x10;
     std::fs::write(&file, &bad).unwrap();
-    let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
+    let (ann, vectors) = saved::open_for_query(&store, fp, params).unwrap();
     assert!(matches!(ann, Ann::Flat(_)), "the flat file is searched");
     assert_eq!(
         std::fs::read(&file).unwrap(),
@@ -437,17 +437,17 @@ fn flat_graph_file_recall_corruption_and_staleness() {
         store.remove_image(id).unwrap();
     }
     store.flush().unwrap();
-    stored::refresh(&store, fp, params, &[]).unwrap();
-    let new_dir = stored::saved_dir(&store).unwrap().unwrap();
+    saved::refresh(&store, fp, params, &[]).unwrap();
+    let new_dir = saved::saved_dir(&store).unwrap().unwrap();
     assert_ne!(new_dir, dir);
-    let (ann, _) = stored::open_for_query(&store, fp, params).unwrap();
+    let (ann, _) = saved::open_for_query(&store, fp, params).unwrap();
     assert!(
         matches!(ann, Ann::Flat(_)),
         "the new generation has its flat file"
     );
     drop(ann);
     std::fs::write(new_dir.join(flatgraph::FILE_NAME), &good).unwrap();
-    let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
+    let (ann, vectors) = saved::open_for_query(&store, fp, params).unwrap();
     assert!(matches!(ann, Ann::Flat(_)));
     assert_ne!(
         std::fs::read(new_dir.join(flatgraph::FILE_NAME)).unwrap(),
@@ -462,7 +462,7 @@ fn flat_graph_file_recall_corruption_and_staleness() {
 // The store-fitted PCA-whitening (the search space)
 // ---------------------------------------------------------------------------
 
-use imgdex::index::whiten::{self, Whitening, MIN_FIT, WHITEN_DIM};
+use imgdex::search::whiten::{self, Whitening, MIN_FIT, WHITEN_DIM};
 
 #[test]
 fn whitening_fit_is_deterministic_and_its_output_unit_length() {
@@ -516,20 +516,20 @@ fn a_store_change_refits_the_whitening_and_rebuilds_the_graph() {
     assert!(whiten::update(&store, fp, v.len()).unwrap());
     let w1 = whiten::load(&store, fp).unwrap().expect("fitted");
     assert!(whiten::load(&store, "another-model").unwrap().is_none());
-    stored::refresh(&store, fp, params, &[]).unwrap();
-    let g1 = stored::saved_generation(&store).unwrap();
-    let (ann, live) = stored::open(&store, fp, params).unwrap();
+    saved::refresh(&store, fp, params, &[]).unwrap();
+    let g1 = saved::saved_generation(&store).unwrap();
+    let (ann, live) = saved::open(&store, fp, params).unwrap();
     assert_eq!(live.dim, WHITEN_DIM, "the graph indexes whitened vectors");
     let q = w1.apply(&v.vector(7).unwrap());
     assert_eq!(ann.as_search().search(&q, 1, &live)[0].0, 7);
-    let (fast, vectors) = stored::open_for_query(&store, fp, params).unwrap();
+    let (fast, vectors) = saved::open_for_query(&store, fp, params).unwrap();
     assert_eq!(fast.as_search().search(&q, 1, vectors.as_ref())[0].0, 7);
     // A small change (under 10%) keeps the transform and the graph.
     assert!(!whiten::update(&store, fp, 3).unwrap());
-    stored::refresh(&store, fp, params, &[]).unwrap();
-    assert_eq!(stored::saved_generation(&store).unwrap(), g1);
+    saved::refresh(&store, fp, params, &[]).unwrap();
+    assert_eq!(saved::saved_generation(&store).unwrap(), g1);
     // 100 more embeddings: refitted, new fingerprint, graph rebuilt.
-    let more = imgdex::index::ann::clustered_vectors(100, DIM, 99);
+    let more = imgdex::search::ann::clustered_vectors(100, DIM, 99);
     for (id, x) in more.iter() {
         put(&store, 10_000 + id, x, fp);
     }
@@ -537,9 +537,9 @@ fn a_store_change_refits_the_whitening_and_rebuilds_the_graph() {
     let w2 = whiten::load(&store, fp).unwrap().unwrap();
     assert_ne!(w1.fingerprint(), w2.fingerprint());
     assert_eq!(w2.fitted_on as usize, v.len() + 100);
-    stored::refresh(&store, fp, params, &[]).unwrap();
-    assert!(stored::saved_generation(&store).unwrap() > g1);
-    let (ann, live) = stored::open(&store, fp, params).unwrap();
+    saved::refresh(&store, fp, params, &[]).unwrap();
+    assert!(saved::saved_generation(&store).unwrap() > g1);
+    let (ann, live) = saved::open(&store, fp, params).unwrap();
     assert_eq!(live.len(), v.len() + 100);
     let q = w2.apply(&more.vector(3).unwrap());
     assert_eq!(ann.as_search().search(&q, 1, &live)[0].0, 10_003);
@@ -551,18 +551,18 @@ fn a_store_change_refits_the_whitening_and_rebuilds_the_graph() {
 /// refuses a damaged file.
 #[test]
 fn flat_graph_check_is_remembered_until_the_file_changes() {
-    use imgdex::index::flatgraph::{self, checked};
+    use imgdex::search::flatgraph::{self, checked};
     let sb = Sandbox::new();
     let v = clustered(3000, 29);
     let fp = "test-model/v1";
     let store = store_with(&sb, &v, fp);
     let params = small_params();
-    stored::refresh(&store, fp, params, &[]).unwrap();
-    let dir = stored::saved_dir(&store).unwrap().unwrap();
+    saved::refresh(&store, fp, params, &[]).unwrap();
+    let dir = saved::saved_dir(&store).unwrap().unwrap();
     let (file, ok) = (dir.join(flatgraph::FILE_NAME), dir.join("graph.flat.ok"));
     let qs = queries(&v, 20, 5);
     let answers = || {
-        let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
+        let (ann, vectors) = saved::open_for_query(&store, fp, params).unwrap();
         assert!(matches!(ann, Ann::Flat(_)), "the flat file is used");
         qs.iter()
             .map(|q| ann.as_search().search(q, 10, vectors.as_ref()))
@@ -579,7 +579,7 @@ fn flat_graph_check_is_remembered_until_the_file_changes() {
     let at = bad.len() / 3;
     bad[at] ^= 0x10;
     std::fs::write(&file, &bad).unwrap();
-    let (ann, _) = stored::open_for_query(&store, fp, params).unwrap();
+    let (ann, _) = saved::open_for_query(&store, fp, params).unwrap();
     assert!(matches!(ann, Ann::Flat(_)));
     assert_ne!(
         std::fs::read(&file).unwrap(),

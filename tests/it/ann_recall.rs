@@ -7,10 +7,10 @@
 
 use std::collections::HashSet;
 
-use imgdex::index::ann::{
+use imgdex::search::ann::{
     recall_at_k, AnnSearch, AnnWrite, ExactIndex, HnswIndex, HnswParams, MemoryVectors, Vectors,
 };
-use imgdex::index::stored;
+use imgdex::search::saved;
 
 use crate::ann::{clustered, store_with};
 use crate::util::Sandbox;
@@ -73,15 +73,15 @@ fn out_of_index_queries_against_exact_search() {
     let sb = Sandbox::new();
     let fp = "test-model/v1";
     let store = store_with(&sb, &v, fp);
-    stored::refresh(&store, fp, params(), &[]).unwrap();
-    let (ann, live) = stored::open(&store, fp, params()).unwrap();
-    assert_eq!(ann.kind(), "flat", "stored::open searches the flat file");
+    saved::refresh(&store, fp, params(), &[]).unwrap();
+    let (ann, live) = saved::open(&store, fp, params()).unwrap();
+    assert_eq!(ann.kind(), "flat", "saved::open searches the flat file");
     let recall = recall_at_k(&truth, &top10(ann.as_search(), &qs, &live));
     assert!(
         recall >= MIN_RECALL,
         "saved graph, out-of-index recall@10 {recall:.3}"
     );
-    let (ann, vectors) = stored::open_for_query(&store, fp, params()).unwrap();
+    let (ann, vectors) = saved::open_for_query(&store, fp, params()).unwrap();
     assert_eq!(ann.kind(), "flat", "one-shot queries search the flat file");
     let recall = recall_at_k(&truth, &top10(ann.as_search(), &qs, vectors.as_ref()));
     assert!(
@@ -128,16 +128,16 @@ fn hidden_ids_against_exact_search() {
     let sb = Sandbox::new();
     let fp = "test-model/v1";
     let store = store_with(&sb, &v, fp);
-    stored::refresh(&store, fp, params(), &[]).unwrap();
+    saved::refresh(&store, fp, params(), &[]).unwrap();
     for &id in &hidden {
         store.remove_image(id).unwrap();
     }
     store.flush().unwrap();
-    stored::refresh(&store, fp, params(), &[]).unwrap();
-    let (ann, vectors) = stored::open(&store, fp, params()).unwrap();
+    saved::refresh(&store, fp, params(), &[]).unwrap();
+    let (ann, vectors) = saved::open(&store, fp, params()).unwrap();
     assert_eq!(ann.kind(), "flat");
     check("saved graph", &top10(ann.as_search(), &qs, &vectors));
-    let (ann, vectors) = stored::open_for_query(&store, fp, params()).unwrap();
+    let (ann, vectors) = saved::open_for_query(&store, fp, params()).unwrap();
     assert_eq!(ann.kind(), "flat");
     check("flat file", &top10(ann.as_search(), &qs, vectors.as_ref()));
 }

@@ -11,12 +11,12 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use imgdex::features::embedding::{EmbedConfig, Embedder};
-use imgdex::index::ann::{clustered_vectors, HnswParams};
-use imgdex::index::stored;
 use imgdex::learn::classifier::{LogisticModel, Model};
 use imgdex::learn::labels::{self, LabelSource};
 use imgdex::learn::results::ClassifierResult;
 use imgdex::paths;
+use imgdex::search::ann::{clustered_vectors, HnswParams};
+use imgdex::search::saved;
 use imgdex::store::record::fingerprint_code;
 use imgdex::store::{EmbeddingRecord, ImageRecord, Store, StoreOptions};
 use imgdex::Error;
@@ -278,24 +278,24 @@ fn reloading_the_saved_graph_leaks_nothing() {
         exact_below: 100,
         ..HnswParams::default()
     };
-    drop(stored::open(&store, fp, params).unwrap());
+    drop(saved::open(&store, fp, params).unwrap());
     // The server and one-shot queries map the flat graph file; without it
     // (a graph saved by an older imgdex) it is written again from the
     // hnsw_rs dump, loaded for that and dropped. Neither may leak.
-    let flat = stored::saved_dir(&store)
+    let flat = saved::saved_dir(&store)
         .unwrap()
         .unwrap()
         .join("graph.flat");
     let flat_bytes = std::fs::read(&flat).unwrap();
     for _ in 0..5 {
         std::fs::remove_file(&flat).unwrap();
-        let (ann, rerank) = stored::open_resident(&store, fp, params).unwrap();
+        let (ann, rerank) = saved::open_resident(&store, fp, params).unwrap();
         assert_eq!(ann.kind(), "flat");
         assert_eq!(std::fs::read(&flat).unwrap(), flat_bytes, "written again");
         assert_eq!(mappings(&sb.root, "hnsw.data"), 0, "the dump is not kept");
         drop((ann, rerank));
         std::fs::write(&flat, &flat_bytes).unwrap();
-        let (ann, vectors) = stored::open_for_query(&store, fp, params).unwrap();
+        let (ann, vectors) = saved::open_for_query(&store, fp, params).unwrap();
         assert!(
             mappings(&sb.root, "graph.flat") >= 1,
             "the flat graph is mapped"

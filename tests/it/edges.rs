@@ -5,9 +5,9 @@
 //! stale file, a dirty store or changed embeddings make `dupes` load the
 //! dump instead; the dump's pass writes the file again.
 
-use imgdex::index::ann::{HnswParams, MemoryVectors, Neighbour};
-use imgdex::index::edges;
-use imgdex::index::stored::{self, Ann};
+use imgdex::search::ann::{HnswParams, MemoryVectors, Neighbour};
+use imgdex::search::edges;
+use imgdex::search::saved::{self, Ann};
 use imgdex::store::Store;
 
 use crate::ann::{clustered, put, store_with};
@@ -31,15 +31,15 @@ fn sorted(mut lists: Vec<(u64, Vec<Neighbour>)>) -> Vec<(u64, Vec<Neighbour>)> {
 /// The loaded `hnsw_rs` graph's `edge_knn(k)`, and that graph's live
 /// vectors.
 fn loaded_edge_knn(store: &Store, k: usize) -> (Vec<(u64, Vec<Neighbour>)>, MemoryVectors) {
-    let (_, live) = stored::open(store, FP, params()).unwrap();
-    let lists = stored::with_loaded_graph(store, FP, params(), |h| sorted(h.edge_knn(k, &live)))
+    let (_, live) = saved::open(store, FP, params()).unwrap();
+    let lists = saved::with_loaded_graph(store, FP, params(), |h| sorted(h.edge_knn(k, &live)))
         .unwrap()
         .expect("a graph is saved for this store");
     (lists, live)
 }
 
 fn file_edge_knn(store: &Store, k: usize) -> Option<Vec<(u64, Vec<Neighbour>)>> {
-    let (g, live) = stored::open_for_dupes(store, FP, &params()).unwrap()?;
+    let (g, live) = saved::open_for_dupes(store, FP, &params()).unwrap()?;
     Some(sorted(g.edge_knn(k, &live)))
 }
 
@@ -48,7 +48,7 @@ fn file_edge_knn(store: &Store, k: usize) -> Option<Vec<(u64, Vec<Neighbour>)>> 
 fn seeded_store(sb: &Sandbox) -> (Store, std::path::PathBuf) {
     let v = clustered(2500, 31);
     let store = store_with(sb, &v, FP);
-    stored::refresh(&store, FP, params(), &[]).unwrap();
+    saved::refresh(&store, FP, params(), &[]).unwrap();
     for id in (1..=2500u64).step_by(50) {
         store.remove_image(id).unwrap();
     }
@@ -58,8 +58,8 @@ fn seeded_store(sb: &Sandbox) -> (Store, std::path::PathBuf) {
         put(&store, id, other.slice(id).unwrap(), FP);
     }
     store.flush().unwrap();
-    stored::refresh(&store, FP, params(), &changed).unwrap();
-    let dir = stored::saved_dir(&store).unwrap().unwrap();
+    saved::refresh(&store, FP, params(), &changed).unwrap();
+    let dir = saved::saved_dir(&store).unwrap().unwrap();
     (store, dir.join(edges::FILE_NAME))
 }
 
@@ -86,7 +86,7 @@ fn a_missing_damaged_or_stale_edge_file_is_not_used_and_written_again() {
     let good = std::fs::read(&file).unwrap();
     let rewritten = |store: &Store| {
         // The fallback of `dupes`: open, which writes the file again.
-        let (ann, _) = stored::open(store, FP, params()).unwrap();
+        let (ann, _) = saved::open(store, FP, params()).unwrap();
         assert!(matches!(ann, Ann::Flat(_)));
         assert!(file_edge_knn(store, 10).is_some());
         assert_eq!(std::fs::read(&file).unwrap(), good, "same bytes again");
@@ -107,17 +107,17 @@ fn a_missing_damaged_or_stale_edge_file_is_not_used_and_written_again() {
     rewritten(&store);
 
     // A store an `index` run may have changed behind the graph's back.
-    stored::mark_dirty(&store).unwrap();
+    saved::mark_dirty(&store).unwrap();
     assert!(file_edge_knn(&store, 10).is_none(), "dirty store");
-    drop(stored::open(&store, FP, params()).unwrap()); // checks ids, clears
+    drop(saved::open(&store, FP, params()).unwrap()); // checks ids, clears
     assert!(file_edge_knn(&store, 10).is_some());
     store.remove_image(7).unwrap();
     assert!(file_edge_knn(&store, 10).is_none(), "ids differ");
 
     // A new generation's file replaced by the old one's: bound to the old
     // dump, refused.
-    stored::refresh(&store, FP, params(), &[]).unwrap();
-    let new_file = stored::saved_dir(&store).unwrap().unwrap();
+    saved::refresh(&store, FP, params(), &[]).unwrap();
+    let new_file = saved::saved_dir(&store).unwrap().unwrap();
     let new_file = new_file.join(edges::FILE_NAME);
     assert_ne!(new_file, file);
     assert!(file_edge_knn(&store, 10).is_some(), "the new generation's");

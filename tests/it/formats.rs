@@ -11,15 +11,15 @@ use std::path::{Path, PathBuf};
 
 use imgdex::features::signature::{Edits, Signature};
 use imgdex::features::{Hashes, Histogram};
-use imgdex::index::ann::HnswParams;
-use imgdex::index::stored::{self, AnnMeta, StoredAnnMeta};
-use imgdex::index::whiten::{StoredWhitening, Whitening};
 use imgdex::learn::classifier::{KnnModel, LogisticModel, Model, Standardizer};
 use imgdex::learn::results::{
     ClassifierResult, ClusterParams, ClusterResult, StoredClassifier, StoredClustering,
 };
 use imgdex::migrations::m007_keep_decisions::DecisionV1;
 use imgdex::migrations::{CURRENT_VERSION, STEPS};
+use imgdex::search::ann::HnswParams;
+use imgdex::search::saved::{self, AnnMeta, StoredAnnMeta};
+use imgdex::search::whiten::{StoredWhitening, Whitening};
 use imgdex::store::record::{decode, encode, EmbeddingRecordV1, ImageRecordV1};
 use imgdex::store::signatures::{SignatureRecord, StoredSignature};
 use imgdex::store::{
@@ -445,11 +445,11 @@ fn the_frozen_graph_is_loaded_not_rebuilt() {
         std::fs::copy(dir().join(GRAPH_DIR).join(f), graph.join(f)).unwrap();
     }
     let store = open_when_released(&sb.db());
-    let (ann, live) = stored::open(&store, ANN_FP, ann_params()).unwrap();
+    let (ann, live) = saved::open(&store, ANN_FP, ann_params()).unwrap();
     // Its flat file is written from the dump (the fixture has none).
     assert_eq!(ann.kind(), "flat");
     assert_eq!(
-        stored::saved_generation(&store).unwrap(),
+        saved::saved_generation(&store).unwrap(),
         Some(1),
         "the saved graph was rebuilt: its files or meta record no longer load"
     );
@@ -472,9 +472,9 @@ fn a_graph_from_before_the_orthonormal_projection_is_rebuilt() {
         std::fs::copy(dir().join("ann_g1").join(f), graph.join(f)).unwrap();
     }
     let store = open_when_released(&sb.db());
-    let (ann, live) = stored::open(&store, ANN_FP, ann_params()).unwrap();
+    let (ann, live) = saved::open(&store, ANN_FP, ann_params()).unwrap();
     assert_eq!(ann.kind(), "flat");
-    assert_eq!(stored::saved_generation(&store).unwrap(), Some(2));
+    assert_eq!(saved::saved_generation(&store).unwrap(), Some(2));
     assert_eq!(live.len(), 40);
     let hits = ann.as_search().search(&ann_vector(5), 3, &live);
     assert_eq!(hits[0].0, 5, "{hits:?}");
@@ -561,8 +561,8 @@ fn write_format_fixtures() {
         store.put_image(id, &rec, Some(&emb)).unwrap();
     }
     // No saved graph yet: `refresh` builds and saves one.
-    stored::refresh(&store, ANN_FP, ann_params(), &[]).unwrap();
-    assert_eq!(stored::saved_generation(&store).unwrap(), Some(1));
+    saved::refresh(&store, ANN_FP, ann_params(), &[]).unwrap();
+    assert_eq!(saved::saved_generation(&store).unwrap(), Some(1));
     w(GRAPH_RECORDS, dump(store.db()).as_bytes());
     for f in ["imgdex.hnsw.graph", "imgdex.hnsw.data"] {
         w(
@@ -578,8 +578,8 @@ fn write_format_fixtures() {
     // frozen graph, as `index` and `serve` write them beside it.
     let sb = Sandbox::new();
     let store = frozen_graph_store(&sb);
-    stored::refresh(&store, ANN_FP, ann_params(), &[]).unwrap();
-    drop(stored::open_resident(&store, ANN_FP, ann_params()).unwrap());
+    saved::refresh(&store, ANN_FP, ann_params(), &[]).unwrap();
+    drop(saved::open_resident(&store, ANN_FP, ann_params()).unwrap());
     for f in ["graph.flat", "vectors.f16", "graph.edges"] {
         let bytes = std::fs::read(sb.db().join("ann/g1").join(f)).unwrap();
         w(&format!("{GRAPH_DIR}/{f}"), &bytes);
@@ -616,15 +616,15 @@ fn the_frozen_flat_graph_and_rerank_files_are_used_not_rewritten() {
         .iter()
         .map(|f| std::fs::read(g1.join(f)).expect("fixture present"))
         .collect();
-    let (ann, vectors) = stored::open_for_query(&store, ANN_FP, ann_params()).unwrap();
+    let (ann, vectors) = saved::open_for_query(&store, ANN_FP, ann_params()).unwrap();
     assert!(
-        matches!(ann, stored::Ann::Flat(_)),
+        matches!(ann, saved::Ann::Flat(_)),
         "the frozen flat graph loads"
     );
     let hits = ann.as_search().search(&ann_vector(5), 3, vectors.as_ref());
     assert_eq!(hits[0].0, 5, "{hits:?}");
     drop((ann, vectors));
-    let (ann, rerank) = stored::open_resident(&store, ANN_FP, ann_params()).unwrap();
+    let (ann, rerank) = saved::open_resident(&store, ANN_FP, ann_params()).unwrap();
     let rerank = rerank.expect("the frozen re-rank file loads");
     let hits = ann.as_search().search(&ann_vector(5), 3, &rerank);
     assert_eq!(hits[0].0, 5, "{hits:?}");
@@ -648,12 +648,12 @@ fn the_frozen_edge_file_is_used_not_rewritten() {
     let file = sb.db().join("ann/g1/graph.edges");
     let before = std::fs::read(&file).expect("fixture present");
     assert_eq!(&before[..8], b"IMGDXGE1");
-    let (edges, live) = stored::open_for_dupes(&store, ANN_FP, &ann_params())
+    let (edges, live) = saved::open_for_dupes(&store, ANN_FP, &ann_params())
         .unwrap()
         .expect("the frozen edge file loads");
     let mut from_file = edges.edge_knn(usize::MAX, &live);
-    let mut loaded = stored::with_loaded_graph(&store, ANN_FP, ann_params(), |h| {
-        stored::ensure_files(&store, &h).unwrap();
+    let mut loaded = saved::with_loaded_graph(&store, ANN_FP, ann_params(), |h| {
+        saved::ensure_files(&store, &h).unwrap();
         h.edge_knn(usize::MAX, &live)
     })
     .unwrap()
@@ -662,13 +662,13 @@ fn the_frozen_edge_file_is_used_not_rewritten() {
     loaded.sort_by_key(|l| l.0);
     assert_eq!(from_file.len(), 40);
     assert_eq!(from_file, loaded);
-    let (ann, _) = stored::open(&store, ANN_FP, ann_params()).unwrap();
+    let (ann, _) = saved::open(&store, ANN_FP, ann_params()).unwrap();
     assert!(
-        matches!(ann, stored::Ann::Flat(_)),
+        matches!(ann, saved::Ann::Flat(_)),
         "the frozen flat file is searched"
     );
     drop(ann);
-    stored::refresh(&store, ANN_FP, ann_params(), &[]).unwrap();
+    saved::refresh(&store, ANN_FP, ann_params(), &[]).unwrap();
     assert_eq!(std::fs::read(&file).unwrap(), before, "rewritten");
 }
 

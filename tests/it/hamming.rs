@@ -6,9 +6,9 @@
 
 use imgdex::features::hash::hamming;
 use imgdex::features::Hashes;
-use imgdex::index::ann::SplitMix;
-use imgdex::index::hamming::{pairs, pairs_exhaustive, HashRule};
-use imgdex::index::mih::{self, Plan};
+use imgdex::search::ann::SplitMix;
+use imgdex::search::hamming::{pairs, pairs_exhaustive, HashRule};
+use imgdex::search::mih::{self, Plan};
 
 /// `h` with `d` distinct bits flipped: spread round-robin over the four
 /// 16-bit blocks when `even`, else at random positions.

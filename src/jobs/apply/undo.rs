@@ -15,8 +15,8 @@ use super::fsops::{self, exists, file_id};
 use super::journal::{self, Entry, Intent, Journal};
 use super::{backup_dir, plan};
 use crate::error::{Error, Result};
-use crate::index::stored;
 use crate::jobs::FileIssue;
+use crate::search::saved;
 use crate::store::{ImageId, Store};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -60,7 +60,7 @@ pub fn undo(store: &Store, path: &Path) -> Result<UndoReport> {
         .map(|(id, r)| (r.path, id))
         .collect();
     let mut out = Journal::append_to(path)?;
-    stored::mark_dirty(store)?;
+    saved::mark_dirty(store)?;
     let mut report = UndoReport {
         journal: path.display().to_string(),
         actions: Vec::new(),

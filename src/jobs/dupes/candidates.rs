@@ -1,7 +1,7 @@
 //! Candidate pairs for `dupes`: the cheap stage, which proposes pairs
 //! for the decision rule and verification to judge. Two sources: an exact
 //! Hamming scan over the perceptual hashes, and a k-nearest-neighbour pass
-//! over the CNN embeddings (HNSW or exact, see `index::stored`), which
+//! over the CNN embeddings (HNSW or exact, see `search::saved`), which
 //! finds the copies hashes miss (crops, flips, rotations, borders,
 //! captions); with `--by exact`, files with identical bytes only.
 
@@ -12,10 +12,10 @@ use rayon::prelude::*;
 use super::decisions::Review;
 use super::{judged, DupesBy, DupesConfig, Evidence, Neighbours};
 use crate::error::Result;
-use crate::index::ann::HnswParams;
-use crate::index::ann::DUPES_SEARCH;
-use crate::index::hamming::{self, HashRule};
-use crate::index::stored;
+use crate::search::ann::HnswParams;
+use crate::search::ann::DUPES_SEARCH;
+use crate::search::hamming::{self, HashRule};
+use crate::search::saved;
 use crate::store::{ImageId, ImageRecord, Store};
 
 /// Gather candidate pairs into `evidence` (exact duplicates go straight
@@ -96,7 +96,7 @@ type Hits = Vec<(u64, Vec<(u64, f32)>)>;
 /// k-NN over the embeddings: every pair within the weak cosine radius
 /// becomes a candidate with its exact cosine distance. The neighbours come
 /// from the store's search space (whitened when it has a transform, see
-/// `index::whiten`); the distance the rules judge is that of the judged
+/// `search::whiten`); the distance the rules judge is that of the judged
 /// vectors (the head's, see [`judged`]), so the thresholds do not depend
 /// on a store-fitted map.
 fn embedding_pairs(
@@ -140,20 +140,20 @@ fn neighbours(store: &Store, fp: &str, cfg: &DupesConfig) -> Result<(&'static st
     let params = ann_params(cfg);
     let k = cfg.embedding.k;
     if matches!(cfg.neighbours, Neighbours::Auto | Neighbours::Graph) {
-        if let Some((edges, live)) = stored::open_for_dupes(store, fp, &params)? {
+        if let Some((edges, live)) = saved::open_for_dupes(store, fp, &params)? {
             return Ok(("hnsw-graph", edges.edge_knn(k, &live)));
         }
     }
     // Rebuilt, or its flat and edge files written again, if needed.
-    let (mut ann, live) = stored::open(store, fp, params)?;
-    if let (stored::Ann::Flat(_), Neighbours::Auto | Neighbours::Graph) = (&ann, cfg.neighbours) {
-        if let Some((edges, live)) = stored::open_for_dupes(store, fp, &params)? {
+    let (mut ann, live) = saved::open(store, fp, params)?;
+    if let (saved::Ann::Flat(_), Neighbours::Auto | Neighbours::Graph) = (&ann, cfg.neighbours) {
+        if let Some((edges, live)) = saved::open_for_dupes(store, fp, &params)? {
             return Ok(("hnsw-graph", edges.edge_knn(k, &live)));
         }
     }
     let kind = match &mut ann {
-        stored::Ann::Exact(_) => "exact",
-        stored::Ann::Flat(g) => {
+        saved::Ann::Exact(_) => "exact",
+        saved::Ann::Flat(g) => {
             g.set_search_params(DUPES_SEARCH.0, DUPES_SEARCH.1);
             "hnsw-search"
         }

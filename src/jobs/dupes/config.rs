@@ -3,8 +3,8 @@
 //! with the range checks every caller (the CLI, the HTTP layer) shares.
 
 use crate::error::{Error, Result};
-use crate::index::ann::HnswParams;
-use crate::index::hamming::HashRule;
+use crate::search::ann::HnswParams;
+use crate::search::hamming::HashRule;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum DupesBy {

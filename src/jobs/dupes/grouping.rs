@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::index::unionfind::UnionFind;
+use crate::search::unionfind::UnionFind;
 
 /// Components up to this size also consult `linked` (each call may run a
 /// verification); larger ones are split along their edges only, so a

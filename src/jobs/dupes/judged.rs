@@ -17,8 +17,8 @@ use half::f16;
 use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
 
 use crate::error::{Error, Result};
-use crate::index::ann::Neighbour;
-use crate::index::stored::Space;
+use crate::search::ann::Neighbour;
+use crate::search::saved::Space;
 use crate::store::{EmbeddingRecord, Store};
 use crate::vecmath::cosine_distance;
 

@@ -5,7 +5,7 @@
 
 use super::{DupesBy, DupesConfig, EmbeddingRule};
 use crate::error::Result;
-use crate::index::hamming::HashRule;
+use crate::search::hamming::HashRule;
 
 /// A named set of thresholds for what counts as a duplicate (`dupes
 /// --preset`); measured on the development sets (see README).

@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use super::{canonical_folders, DupesBy, DupesConfig, Neighbours, Preset};
 use crate::error::{Error, Result};
-use crate::index::hamming::HashRule;
+use crate::search::hamming::HashRule;
 
 /// A `dupes` request: each `None` keeps the preset's value.
 #[derive(Debug, Clone, Default)]

@@ -15,8 +15,8 @@ use super::keeper::{Ranker, Traits};
 use super::verify::{self, Verdict};
 use crate::error::Result;
 use crate::features::signature::{self, Signature};
-use crate::index::unionfind::UnionFind;
 use crate::paths;
+use crate::search::unionfind::UnionFind;
 use crate::store::{ImageId, ImageRecord, Store};
 
 /// A set of similar shots: separate captures of one scene, each the

@@ -20,9 +20,9 @@ pub(crate) mod stages;
 
 use crate::error::Result;
 use crate::features::embedding::Embedder;
-use crate::index::ann::HnswParams;
-use crate::index::{stored, whiten};
 use crate::jobs::FileIssue;
+use crate::search::ann::HnswParams;
+use crate::search::{saved, whiten};
 use crate::store::record::fingerprint_code;
 use crate::store::{EmbeddingRecord, ImageId, ImageRecord, Store};
 use crate::walk::{self, Candidate};
@@ -166,7 +166,7 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
 
     store.add_roots(&walked.roots)?;
     let (mut existing, derived) = load_existing(store, &mut summary)?;
-    stored::mark_dirty(store)?;
+    saved::mark_dirty(store)?;
     let (work, unchanged) = plan(walked.candidates, &mut existing, &derived, codes);
     summary.unchanged = unchanged;
     summary.removed = remove_gone(store, &walked.roots, &existing, &walked.aliases)?;
@@ -212,7 +212,7 @@ fn finish_embeddings(store: &Store, fp: &str, summary: &mut IndexSummary) -> Res
     store.flush()?;
     let changed = std::mem::take(&mut summary.reembedded);
     whiten::update(store, fp, changed.len() + summary.removed)?;
-    stored::refresh(store, fp, HnswParams::default(), &changed)
+    saved::refresh(store, fp, HnswParams::default(), &changed)
 }
 
 /// The store directory as given and canonicalised, so the walk skips it.

@@ -3,7 +3,7 @@
 //! one-shot query and the server both take it).
 
 use crate::features::{Features, Hashes, Histogram};
-use crate::index::stored;
+use crate::search::saved;
 
 /// The features a query ranks by (any may be missing; the ranking needs
 /// only the one it uses).
@@ -18,7 +18,7 @@ pub struct Probe {
 impl Probe {
     /// The probe with its embedding brought into `space`, the search space
     /// the graph and its re-rank vectors are in (one-shot and server alike).
-    pub fn in_space(&self, space: &stored::Space) -> Probe {
+    pub fn in_space(&self, space: &saved::Space) -> Probe {
         Probe {
             embedding: self.embedding.as_ref().map(|v| space.apply(v)),
             ..self.clone()

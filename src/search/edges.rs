@@ -25,8 +25,8 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::index::ann::{nearest_of, GraphPoint, HnswIndex, MemoryVectors, Neighbour};
-use crate::index::flatgraph::u32_at;
+use crate::search::ann::{nearest_of, GraphPoint, HnswIndex, MemoryVectors, Neighbour};
+use crate::search::flatgraph::u32_at;
 
 pub const FILE_NAME: &str = "graph.edges";
 const MAGIC: &[u8; 8] = b"IMGDXGE1";

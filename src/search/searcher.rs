@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
-use crate::index::ann::{AnnSearch, ExactIndex, Vectors};
-use crate::index::flatgraph::FlatGraph;
-use crate::index::space::Space;
-use crate::index::whiten::Whitening;
+use crate::search::ann::{AnnSearch, ExactIndex, Vectors};
+use crate::search::flatgraph::FlatGraph;
+use crate::search::space::Space;
+use crate::search::whiten::Whitening;
 use crate::store::Store;
 
 /// The index a search runs against.

@@ -1,4 +1,6 @@
-//! The HNSW index as kept beside the sled store, in `<db>/ann/g<N>/`. The
+//! The saved HNSW graph, kept beside the sled store in `<db>/ann/g<N>/`
+//! (one directory per generation; named apart from `store`, the sled
+//! store itself). The
 //! store stays the source of truth: the index is derived data, named and
 //! checksummed in the store's `meta` tree (`ann` key), fingerprinted with
 //! the search space (the embedding model and the store's whitening, see
@@ -8,7 +10,7 @@
 //! directory, hashed, renamed into place and only then recorded in `meta`;
 //! a crash at any point leaves the previous generation in use.
 //!
-//! Every search runs on the generation's flat file (`index::flatgraph`);
+//! Every search runs on the generation's flat file (`search::flatgraph`);
 //! the dump is loaded only to extend the graph or to write a flat or edge
 //! file again that is missing or does not check out, within the scope of
 //! that one job (the loaded graph borrows from its loader).
@@ -20,10 +22,10 @@ use hnsw_rs::api::AnnT;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::index::ann::{AnnWrite, ExactIndex, HnswIndex, HnswParams, MemoryVectors, Vectors};
-use crate::index::rerank::RerankFile;
-pub use crate::index::searcher::{Ann, StoreVectors};
-pub use crate::index::space::Space;
+use crate::search::ann::{AnnWrite, ExactIndex, HnswIndex, HnswParams, MemoryVectors, Vectors};
+use crate::search::rerank::RerankFile;
+pub use crate::search::searcher::{Ann, StoreVectors};
+pub use crate::search::space::Space;
 use crate::store::record;
 use crate::store::{ImageId, Store};
 
@@ -66,7 +68,7 @@ pub enum StoredAnnMeta {
 /// All embeddings made by the model with fingerprint `fp`, in the store's
 /// search space (whitened when the store has a transform for them).
 pub fn live_vectors(store: &Store, fp: &str) -> Result<MemoryVectors> {
-    crate::index::space::vectors(store, &Space::load(store, fp)?)
+    crate::search::space::vectors(store, &Space::load(store, fp)?)
 }
 
 fn ann_root(store: &Store) -> PathBuf {
@@ -82,7 +84,7 @@ pub fn open(store: &Store, fp: &str, params: HnswParams) -> Result<(Ann, MemoryV
 }
 
 fn open_in(store: &Store, space: &Space, params: HnswParams) -> Result<(Ann, MemoryVectors)> {
-    let live = crate::index::space::vectors(store, space)?;
+    let live = crate::search::space::vectors(store, space)?;
     if live.len() < params.exact_below {
         return Ok((Ann::Exact(ExactIndex::new(live.clone())), live));
     }
@@ -210,7 +212,7 @@ pub fn refresh(
     changed: &[ImageId],
 ) -> Result<&'static str> {
     let space = Space::load(store, fp)?;
-    let live = crate::index::space::vectors(store, &space)?;
+    let live = crate::search::space::vectors(store, &space)?;
     if live.len() < params.exact_below {
         drop_saved(store)?;
         return Ok("exact");

@@ -2,7 +2,7 @@
 //! building, incremental inserts and hiding removed ids. A graph reloaded
 //! from its dump borrows from the `hnsw_rs` loader (`'a`), so it lives only
 //! within the scope that loaded it: long enough to extend it or to write its
-//! flat file, which is what every search reads (`index::flatgraph`). The
+//! flat file, which is what every search reads (`search::flatgraph`). The
 //! in-memory search here is the reference the flat one is tested and
 //! benchmarked against.
 
@@ -199,7 +199,7 @@ impl<'a> HnswIndex<'a> {
     /// a single search. The graph's lists hold each point's nearest
     /// neighbours, thinned by HNSW's diversity heuristic; a dropped close
     /// pair is still joined through the neighbour that caused the drop.
-    /// (`index::edges` gives the same answer from the saved edge file.)
+    /// (`search::edges` gives the same answer from the saved edge file.)
     pub fn edge_knn(&self, k: usize, vectors: &MemoryVectors) -> Vec<(u64, Vec<Neighbour>)> {
         let points: Vec<_> = self.hnsw.get_point_indexation().into_iter().collect();
         points

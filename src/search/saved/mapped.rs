@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use super::meta::{current_meta, read_meta};
 use super::{generation_dir, AnnMeta};
 use crate::error::{Error, Result};
-use crate::index::ann::{HnswIndex, HnswParams, MemoryVectors};
-use crate::index::edges::{self, GraphEdges};
-use crate::index::flatgraph::{self, FlatGraph};
-use crate::index::rerank::{self, RerankFile};
-use crate::index::space::Space;
+use crate::search::ann::{HnswIndex, HnswParams, MemoryVectors};
+use crate::search::edges::{self, GraphEdges};
+use crate::search::flatgraph::{self, FlatGraph};
+use crate::search::rerank::{self, RerankFile};
+use crate::search::space::Space;
 use crate::store::Store;
 
 /// The current generation's flat graph file, when it checks out.
@@ -40,7 +40,7 @@ pub(super) fn resident_rerank(
         return Ok(None);
     };
     rerank::open_or_write(&dir, &sum, dim, || {
-        crate::index::space::vectors(store, space)
+        crate::search::space::vectors(store, space)
     })
     .map(Some)
 }
@@ -92,7 +92,7 @@ pub fn open_for_dupes(
     let Some(g) = GraphEdges::open(&path, &meta.checksum, meta.ids, removed)? else {
         return Ok(None);
     };
-    let live = crate::index::space::vectors(store, &space)?;
+    let live = crate::search::space::vectors(store, &space)?;
     let usable = live.len() >= params.exact_below && live.dim == dim && g.same_ids(&live);
     Ok(usable.then_some((g, live)))
 }

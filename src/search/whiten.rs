@@ -21,7 +21,7 @@ use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::index::ann::SplitMix;
+use crate::search::ann::SplitMix;
 use crate::store::{record, Store};
 
 /// Dimensions kept.

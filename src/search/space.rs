@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use crate::error::Result;
-use crate::index::ann::MemoryVectors;
-use crate::index::whiten::{self, Whitening};
+use crate::search::ann::MemoryVectors;
+use crate::search::whiten::{self, Whitening};
 use crate::store::record::fingerprint_code;
 use crate::store::Store;
 

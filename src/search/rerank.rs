@@ -20,7 +20,7 @@ use half::f16;
 use memmap2::Mmap;
 
 use crate::error::{Error, Result};
-use crate::index::ann::{MemoryVectors, Vectors};
+use crate::search::ann::{MemoryVectors, Vectors};
 use crate::vecmath::cosine_distance;
 
 pub const FILE_NAME: &str = "vectors.f16";

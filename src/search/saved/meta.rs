@@ -6,8 +6,8 @@ use std::collections::HashSet;
 
 use super::{AnnMeta, StoredAnnMeta, DIRTY_KEY, META_KEY};
 use crate::error::{Error, Result};
-use crate::index::ann::HnswParams;
-use crate::index::space::Space;
+use crate::search::ann::HnswParams;
+use crate::search::space::Space;
 use crate::store::record;
 use crate::store::Store;
 

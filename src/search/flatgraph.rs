@@ -7,7 +7,7 @@
 //! and bound to it: the header carries the dump's checksum, and the file's
 //! own payload checksum and bounds are checked when it is opened. A
 //! missing, stale or damaged file is written again from the dump (see
-//! `index::stored`).
+//! `search::saved`).
 //!
 //! Layout v1, little-endian: header (64 bytes: magic `IMGDXGF1`, n, pdim,
 //! layers, entry position as u32, 12 reserved bytes, the dump's checksum
@@ -24,7 +24,7 @@ use memmap2::Mmap;
 pub mod checked;
 
 use crate::error::{Error, Result};
-use crate::index::ann::{
+use crate::search::ann::{
     rerank, AnnSearch, GraphPoint, HnswIndex, HnswParams, Neighbour, Projection, Vectors,
 };
 
@@ -129,7 +129,7 @@ impl FlatGraph {
             Err(e) => return Err(Error::io(path, e)),
         };
         // SAFETY: written once into a fresh generation directory, never
-        // modified in place (see `index::rerank`).
+        // modified in place (see `search::rerank`).
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
         let projection = Projection::new(dim, params.projected_dim, params.seed);
         let stat = file.metadata().map_err(|e| Error::io(path, e))?;

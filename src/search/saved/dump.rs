@@ -13,8 +13,8 @@ use hnsw_rs::hnswio::{HnswIo, ReloadOptions};
 use super::meta::{matching_meta, read_meta, store_dim};
 use super::{generation_dir, AnnMeta};
 use crate::error::Result;
-use crate::index::ann::{HnswIndex, HnswParams, Projection};
-use crate::index::space::Space;
+use crate::search::ann::{HnswIndex, HnswParams, Projection};
+use crate::search::space::Space;
 use crate::store::Store;
 
 /// Run `job` on the saved graph of `fp`'s space reloaded from its dump
