@@ -25,7 +25,9 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::search::ann::{nearest_of, GraphPoint, HnswIndex, MemoryVectors, Neighbour};
+use crate::search::ann::{
+    nearest_of, same_live_ids, GraphPoint, HnswIndex, MemoryVectors, Neighbour,
+};
 use crate::search::flatgraph::u32_at;
 
 pub const FILE_NAME: &str = "graph.edges";
@@ -97,11 +99,7 @@ impl GraphEdges {
 
     /// Whether the graph's live ids are exactly those of `live`.
     pub fn same_ids(&self, live: &MemoryVectors) -> bool {
-        let ids: HashSet<u64> = (0..self.ids.len())
-            .filter(|p| !self.removed.contains(p))
-            .map(|p| self.ids[p])
-            .collect();
-        ids.len() == live.len() && live.iter().all(|(id, _)| ids.contains(&id))
+        same_live_ids(&self.ids, &self.removed, live)
     }
 
     /// Neighbour positions of `pos` (checked on open).

@@ -147,7 +147,7 @@ fn neighbours(store: &Store, fp: &str, cfg: &DupesConfig) -> Result<(&'static st
     // Rebuilt, or its flat and edge files written again, if needed.
     let (mut ann, live) = saved::open(store, fp, params)?;
     if let (saved::Ann::Flat(_), Neighbours::Auto | Neighbours::Graph) = (&ann, cfg.neighbours) {
-        if let Some((edges, live)) = saved::open_for_dupes(store, fp, &params)? {
+        if let Some(edges) = saved::edges_for(store, fp, &params, &live)? {
             return Ok(("hnsw-graph", edges.edge_knn(k, &live)));
         }
     }

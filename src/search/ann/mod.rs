@@ -27,6 +27,16 @@ pub(crate) use hnsw::GraphPoint;
 pub use hnsw::{HnswIndex, HnswParams, DUPES_SEARCH};
 pub use projection::{Projection, SplitMix};
 
+/// Whether a graph's live ids (those of `ids` at positions not in
+/// `removed`) are exactly the ids of `live`.
+pub(crate) fn same_live_ids(ids: &[u64], removed: &HashSet<usize>, live: &MemoryVectors) -> bool {
+    let graph: HashSet<u64> = (0..ids.len())
+        .filter(|p| !removed.contains(p))
+        .map(|p| ids[p])
+        .collect();
+    graph.len() == live.len() && live.iter().all(|(id, _)| graph.contains(&id))
+}
+
 /// A neighbour: image id and cosine distance (0 = same direction).
 pub type Neighbour = (u64, f32);
 

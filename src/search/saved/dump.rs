@@ -4,7 +4,6 @@
 //! closure and dropped with the loader when the job returns; nothing
 //! searches it.
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use hnsw_rs::anndists::dist::DistL2;
@@ -71,7 +70,7 @@ pub(super) fn with_saved_graph<R>(
         Projection::new(dim, params.projected_dim, params.seed),
         *params,
     );
-    let removed: HashSet<usize> = meta.removed.iter().map(|p| *p as usize).collect();
+    let removed = meta.removed_positions();
     h.restore(meta.ids, removed);
     Ok(Some(job(h)))
 }

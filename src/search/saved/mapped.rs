@@ -25,7 +25,7 @@ pub(super) fn open_flat(
     meta: AnnMeta,
 ) -> Result<Option<FlatGraph>> {
     let path = generation_dir(store, meta.generation).join(flatgraph::FILE_NAME);
-    let removed = meta.removed.iter().map(|p| *p as usize).collect();
+    let removed = meta.removed_positions();
     FlatGraph::open(&path, &meta.checksum, meta.ids, removed, *params, dim)
 }
 
@@ -87,35 +87,41 @@ pub fn open_for_dupes(
     let Some((meta, dim)) = current_meta(store, &space, params)? else {
         return Ok(None);
     };
-    let path = generation_dir(store, meta.generation).join(edges::FILE_NAME);
-    let removed = meta.removed.iter().map(|p| *p as usize).collect();
-    let Some(g) = GraphEdges::open(&path, &meta.checksum, meta.ids, removed)? else {
+    let Some(g) = open_edges(store, &meta)? else {
         return Ok(None);
     };
     let live = crate::search::space::vectors(store, &space)?;
-    let usable = live.len() >= params.exact_below && live.dim == dim && g.same_ids(&live);
-    Ok(usable.then_some((g, live)))
+    Ok(usable(&g, &live, dim, params).then_some((g, live)))
 }
 
-/// Whether the generation of `meta` has a flat graph and an edge file
-/// that check out (bound to its dump, undamaged).
-pub(super) fn companions_check_out(
+/// [`open_for_dupes`] for the vectors `live` already loaded (after
+/// [`super::open`]).
+pub fn edges_for(
     store: &Store,
+    fp: &str,
     params: &HnswParams,
-    meta: &AnnMeta,
-    dim: usize,
-) -> Result<bool> {
-    Ok(flat_checks_out(store, params, meta, dim)? && edges_check_out(store, meta)?)
+    live: &MemoryVectors,
+) -> Result<Option<GraphEdges>> {
+    let space = Space::load(store, fp)?;
+    let Some((meta, dim)) = current_meta(store, &space, params)? else {
+        return Ok(None);
+    };
+    Ok(open_edges(store, &meta)?.filter(|g| usable(g, live, dim, params)))
 }
 
-fn flat_checks_out(store: &Store, params: &HnswParams, meta: &AnnMeta, dim: usize) -> Result<bool> {
-    Ok(open_flat(store, params, dim, meta.clone())?.is_some())
+fn usable(g: &GraphEdges, live: &MemoryVectors, dim: usize, params: &HnswParams) -> bool {
+    live.len() >= params.exact_below && live.dim == dim && g.same_ids(live)
 }
 
-fn edges_check_out(store: &Store, meta: &AnnMeta) -> Result<bool> {
+/// The generation's edge file, when it checks out.
+pub(super) fn open_edges(store: &Store, meta: &AnnMeta) -> Result<Option<GraphEdges>> {
     let path = generation_dir(store, meta.generation).join(edges::FILE_NAME);
-    let removed = meta.removed.iter().map(|p| *p as usize).collect();
-    Ok(GraphEdges::open(&path, &meta.checksum, meta.ids.clone(), removed)?.is_some())
+    GraphEdges::open(
+        &path,
+        &meta.checksum,
+        meta.ids.clone(),
+        meta.removed_positions(),
+    )
 }
 
 /// Write the current generation's flat graph and edge files again from
@@ -127,13 +133,13 @@ pub fn ensure_files(store: &Store, h: &HnswIndex<'_>) -> Result<()> {
     };
     let dir = generation_dir(store, meta.generation);
     let sum = meta.checksum;
-    if !flat_checks_out(store, &h.params, &meta, h.projection.from)? {
+    if open_flat(store, &h.params, h.projection.from, meta.clone())?.is_none() {
         let path = dir.join(flatgraph::FILE_NAME);
         let tmp = path.with_extension("tmp");
         flatgraph::write(&tmp, h, &sum)?;
         std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
     }
-    if !edges_check_out(store, &meta)? {
+    if open_edges(store, &meta)?.is_none() {
         let path = dir.join(edges::FILE_NAME);
         let tmp = path.with_extension("tmp");
         edges::write(&tmp, h, &sum)?;

@@ -22,7 +22,10 @@ use hnsw_rs::api::AnnT;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::search::ann::{AnnWrite, ExactIndex, HnswIndex, HnswParams, MemoryVectors, Vectors};
+use crate::search::ann::{
+    same_live_ids, AnnWrite, ExactIndex, HnswIndex, HnswParams, MemoryVectors, Vectors,
+};
+use crate::search::flatgraph::FlatGraph;
 use crate::search::rerank::RerankFile;
 pub use crate::search::searcher::{Ann, StoreVectors};
 pub use crate::search::space::Space;
@@ -35,8 +38,8 @@ mod meta;
 pub use dump::with_loaded_graph;
 use dump::{checksum, dump_checks_out, with_saved_graph};
 pub use mapped::ensure_files;
-pub use mapped::open_for_dupes;
-use mapped::{companions_check_out, open_flat, resident_rerank, rewrite_rerank, write_companions};
+pub use mapped::{edges_for, open_for_dupes};
+use mapped::{open_edges, open_flat, resident_rerank, rewrite_rerank, write_companions};
 use meta::{current_meta, full_fingerprint, matching_meta, read_meta};
 
 /// Rebuild the graph when more than this fraction of it is hidden.
@@ -57,6 +60,13 @@ pub struct AnnMeta {
     pub checksum: [u8; 32],
     pub ids: Vec<u64>,
     pub removed: Vec<u64>,
+}
+
+impl AnnMeta {
+    /// The hidden graph positions, as the graph files' readers take them.
+    pub(crate) fn removed_positions(&self) -> HashSet<usize> {
+        self.removed.iter().map(|p| *p as usize).collect()
+    }
 }
 
 /// Versioned envelope of [`AnnMeta`] (its layout is pinned by a fixture).
@@ -88,42 +98,47 @@ fn open_in(store: &Store, space: &Space, params: HnswParams) -> Result<(Ann, Mem
     if live.len() < params.exact_below {
         return Ok((Ann::Exact(ExactIndex::new(live.clone())), live));
     }
-    let meta = match matching_meta(store, space, &params, live.dim)? {
-        Some(meta)
-            if same_ids(&meta, &live)
-                && dump_checks_out(store, &meta)
-                && companions_ok(store, space, &params, &meta, live.dim)? =>
-        {
-            clear_dirty(store)?;
-            meta
+    let current = match matching_meta(store, space, &params, live.dim)? {
+        Some(meta) if same_ids(&meta, &live) && dump_checks_out(store, &meta) => {
+            current_flat(store, space, &params, &meta, live.dim)?
         }
-        _ => {
+        _ => None,
+    };
+    let flat = match current {
+        Some(flat) => {
+            clear_dirty(store)?;
+            flat
+        }
+        None => {
             rebuild(store, space, params, &live)?;
-            read_meta(store)?.ok_or(Error::Internal("the graph just saved has no meta record"))?
+            let meta = read_meta(store)?
+                .ok_or(Error::Internal("the graph just saved has no meta record"))?;
+            open_flat(store, &params, live.dim, meta)?.ok_or(Error::Internal(
+                "the flat graph just written does not check out",
+            ))?
         }
     };
-    let flat = open_flat(store, &params, live.dim, meta)?.ok_or(Error::Internal(
-        "the flat graph just written does not check out",
-    ))?;
     Ok((Ann::Flat(flat), live))
 }
 
-/// Whether the generation's flat and edge files check out, writing them
-/// again from its dump when they do not; `false` when the dump cannot be
-/// loaded either (the graph is then rebuilt).
-fn companions_ok(
+/// The generation's flat graph, once it and the edge file check out
+/// (written again from the dump when they do not); `None` when the dump
+/// cannot be loaded either (the graph is then rebuilt).
+fn current_flat(
     store: &Store,
     space: &Space,
     params: &HnswParams,
     meta: &AnnMeta,
     dim: usize,
-) -> Result<bool> {
-    if companions_check_out(store, params, meta, dim)? {
-        return Ok(true);
+) -> Result<Option<FlatGraph>> {
+    if open_edges(store, meta)?.is_some() {
+        if let Some(flat) = open_flat(store, params, dim, meta.clone())? {
+            return Ok(Some(flat));
+        }
     }
     match with_saved_graph(store, space, params, dim, |h| ensure_files(store, &h))? {
-        Some(written) => written.map(|()| true),
-        None => Ok(false),
+        Some(written) => written.and_then(|()| open_flat(store, params, dim, meta.clone())),
+        None => Ok(None),
     }
 }
 
@@ -195,12 +210,7 @@ fn clear_dirty(store: &Store) -> Result<()> {
 /// Whether the graph's live ids (those at positions not removed) are
 /// exactly those of `live`.
 fn same_ids(meta: &AnnMeta, live: &MemoryVectors) -> bool {
-    let removed: HashSet<u64> = meta.removed.iter().copied().collect();
-    let ids: HashSet<u64> = (0..meta.ids.len() as u64)
-        .filter(|p| !removed.contains(p))
-        .map(|p| meta.ids[p as usize])
-        .collect();
-    ids.len() == live.len() && live.iter().all(|(id, _)| ids.contains(&id))
+    same_live_ids(&meta.ids, &meta.removed_positions(), live)
 }
 
 /// Bring the saved graph up to date after an `index` run that (re)embedded
