@@ -159,34 +159,40 @@ fn turn(p: f32, q: f32) -> f32 {
 /// quarter pass (a sprite's coloured stripes).
 fn flat_turn(a: &Ycc, b: &Ycc) -> Option<f32> {
     let n = a.y.n;
+    let turns = (0..n * n).filter_map(|k| {
+        let (i, j) = (k % n, k / n);
+        let t = weighted_turn((a.cb.v[k], a.cr.v[k]), (b.cb.v[k], b.cr.v[k]), COLOURED)?;
+        (flat(a, i, j) && flat(b, i, j)).then_some(t)
+    });
+    mean_turn(turns, MIN_FLAT)
+}
+
+/// The hue turn between two (Cb, Cr) values and its weight (the weaker
+/// chroma), when both reach `coloured`.
+fn weighted_turn(p: (f32, f32), q: (f32, f32), coloured: f32) -> Option<(f32, f32)> {
+    let ((hp, cp), (hq, cq)) = (hue(p.0, p.1), hue(q.0, q.1));
+    let weight = cp.min(cq);
+    (weight >= coloured).then(|| (turn(hp, hq), weight))
+}
+
+/// Weighted mean of `(turn, weight)`s; `None` below `min_count` of them.
+fn mean_turn(turns: impl Iterator<Item = (f32, f32)>, min_count: usize) -> Option<f32> {
     let (mut sum, mut total, mut count) = (0.0, 0.0, 0);
-    for j in 0..n {
-        for i in 0..n {
-            let k = j * n + i;
-            let ((ha, ca), (hb, cb)) = (hue(a.cb.v[k], a.cr.v[k]), hue(b.cb.v[k], b.cr.v[k]));
-            let weight = ca.min(cb);
-            if weight >= COLOURED && flat(a, i, j) && flat(b, i, j) {
-                (sum, total, count) = (sum + turn(ha, hb) * weight, total + weight, count + 1);
-            }
-        }
+    for (t, w) in turns {
+        (sum, total, count) = (sum + t * w, total + w, count + 1);
     }
-    (count >= MIN_FLAT).then(|| sum / total)
+    (count >= min_count).then(|| sum / total)
 }
 
 /// Mean turn (weighted by the weaker chroma) over the 8×8 pooled cells
 /// where both have colour, when at least four do.
 fn pooled_turn(a: &Ycc, b: &Ycc) -> Option<f32> {
     let (pa, pb) = (pool(a), pool(b));
-    let mut dists = Vec::new();
-    for (p, q) in pa.iter().zip(&pb) {
-        let ((hp, cp), (hq, cq)) = (hue(p.0, p.1), hue(q.0, q.1));
-        let weight = cp.min(cq);
-        if weight >= POOLED_COLOURED {
-            dists.push((turn(hp, hq), weight));
-        }
-    }
-    let total: f32 = dists.iter().map(|d| d.1).sum();
-    (dists.len() >= 4).then(|| dists.iter().map(|d| d.0 * d.1).sum::<f32>() / total)
+    let turns = pa
+        .iter()
+        .zip(&pb)
+        .filter_map(|(p, q)| weighted_turn(*p, *q, POOLED_COLOURED));
+    mean_turn(turns, 4)
 }
 
 /// Mean (Cb, Cr) of each of `POOL`×`POOL` blocks, over defined pixels.
