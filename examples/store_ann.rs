@@ -34,7 +34,8 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use imgdex::search::ann::{
-    recall_at_k, AnnSearch, ExactIndex, HnswIndex, HnswParams, MemoryVectors, SplitMix, Vectors,
+    recall_at_k, AnnSearch, ExactIndex, HnswIndex, HnswParams, MemoryVectors, Neighbour, SplitMix,
+    Vectors,
 };
 use imgdex::search::{saved, space};
 use imgdex::store::{Store, StoreOptions};
@@ -168,14 +169,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 index.set_search_params(ef_search, rerank);
                 let p = index.params();
                 let label = format!("m{} efc{}", p.m, p.ef_construction);
-                let (lat, approx) = timed(&*index, &queries, exact_index.vectors());
+                let vectors = exact_index.vectors();
+                let (lat, approx) = timed(&|q| index.search(q, K, vectors), &queries);
                 (label, lat, approx)
             }
             None => {
-                let (ann, file) = saved::open_resident(&store, &fp, params)?;
-                let file =
-                    file.ok_or("no saved graph: fewer images than the exact-search limit?")?;
-                let (lat, approx) = timed(ann.as_search(), &queries, &file);
+                let searcher = saved::open_resident(&store, &fp, params)?;
+                if searcher.rerank_source() != "file" {
+                    return Err("no saved graph: fewer images than the exact-search limit?".into());
+                }
+                // The queries are in the search space already.
+                let search = |q: &[f32]| searcher.search_in_space(&store, &[q], K).remove(0);
+                let (lat, approx) = timed(&search, &queries);
                 ("saved".to_string(), lat, approx)
             }
         };
@@ -203,20 +208,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// Single-threaded latencies (ms, sorted) and answers of `queries`, after
 /// one untimed pass.
 fn timed(
-    search: &dyn AnnSearch,
+    search: &dyn Fn(&[f32]) -> Vec<Neighbour>,
     queries: &[Vec<f32>],
-    vectors: &dyn Vectors,
 ) -> (Vec<f64>, Vec<Vec<(u64, f32)>>) {
-    let _warm: Vec<_> = queries
-        .iter()
-        .map(|q| search.search(q, K, vectors))
-        .collect();
+    let _warm: Vec<_> = queries.iter().map(|q| search(q)).collect();
     let mut lat = Vec::with_capacity(queries.len());
     let approx = queries
         .iter()
         .map(|q| {
             let t = Instant::now();
-            let r = search.search(q, K, vectors);
+            let r = search(q);
             lat.push(t.elapsed().as_secs_f64() * 1e3);
             r
         })

@@ -21,9 +21,10 @@ use crate::features::embedding::{EmbedConfig, Embedder};
 use crate::features::FeatureConfig;
 use crate::features::{self, histogram, Features};
 use crate::paths;
-use crate::search::ann::{AnnSearch, HnswParams, Vectors};
+use crate::search::ann::HnswParams;
 use crate::search::hamming;
 use crate::search::saved;
+use crate::search::searcher::Searcher;
 use crate::store::record::fingerprint_code;
 use crate::store::{ImageId, ImageRecord, Store};
 
@@ -86,8 +87,8 @@ pub struct Corpus<'a> {
     pub records: &'a [(ImageId, ImageRecord)],
     /// Fingerprint code of the hashes `records` must carry.
     pub hash_code: u32,
-    /// Embedding index and the vectors its shortlist is re-ranked with.
-    pub ann: Option<(&'a dyn AnnSearch, &'a dyn Vectors)>,
+    /// The embedding search, when the store has embeddings.
+    pub searcher: Option<&'a Searcher>,
 }
 
 /// Decode and analyse an image that is not (necessarily) in the store.
@@ -252,7 +253,7 @@ fn run_from(store: &Store, cfg: &QueryConfig, model: Model) -> Result<Vec<Hit>> 
             store,
             records: &records,
             hash_code,
-            ann: None,
+            searcher: None,
         };
         return rank(&corpus, &probe, by, cfg.k, &self_paths);
     }
@@ -264,20 +265,14 @@ fn run_from(store: &Store, cfg: &QueryConfig, model: Model) -> Result<Vec<Hit>> 
     probe.embedding = Some(embed_decoded(embedder, &decoded)?);
     check_model(store, embedder)?;
     let fp = embedder.fingerprint().to_string();
-    let (ann, vectors) = saved::open_for_query(store, &fp, HnswParams::default())?;
-    let probe = probe.in_space(&saved::Space::load(store, &fp)?);
+    let searcher = saved::open_for_query(store, &fp, HnswParams::default())?;
     let corpus = Corpus {
         store,
         records: &[],
         hash_code,
-        ann: Some((ann.as_search(), vectors.as_ref())),
+        searcher: Some(&searcher),
     };
-    let hits = rank(&corpus, &probe, by, cfg.k, &self_paths);
-    drop(vectors);
-    // Tearing down a large graph (one allocation per point) takes as long as
-    // loading it: let a background thread do it (or process exit).
-    std::thread::spawn(move || drop(ann));
-    hits
+    rank(&corpus, &probe, by, cfg.k, &self_paths)
 }
 
 /// The `k` stored images nearest to `probe` by `by` (resolved, not `Auto`),
@@ -360,11 +355,11 @@ fn embedding_hits(
         .embedding
         .as_ref()
         .ok_or_else(|| Error::InvalidArgument("the query image has no CNN embedding".into()))?;
-    let (ann, vectors) = corpus.ann.ok_or_else(|| {
+    let searcher = corpus.searcher.ok_or_else(|| {
         Error::InvalidArgument("the store has no CNN embeddings to search".into())
     })?;
     // Extra neighbours in case excluded files come back.
-    let found = ann.search(q, k + exclude.len(), vectors);
+    let found = searcher.search(corpus.store, q, k + exclude.len());
     let mut hits = Vec::new();
     for (id, d) in found {
         let Some(r) = corpus.store.get_image(id)? else {

@@ -1,12 +1,20 @@
-//! What a search runs against: the kind of index in use (an exact scan,
-//! or the saved HNSW graph's flat file) and the store-backed source of
-//! re-rank vectors, shared by the one-shot `query`, the resident server and
-//! `dupes`.
+//! What every similarity search runs through: a [`Searcher`] owns the
+//! search space (the model's embeddings, whitened by the store's transform),
+//! the index (an exact scan, or the saved HNSW graph's flat file, which
+//! projects queries itself) and the source of the vectors a shortlist is
+//! re-ranked with. The one-shot `query`, the resident server and `dupes`
+//! all get one from `search::saved` and differ only in that source: store
+//! records, the mapped re-rank file, or vectors already in memory.
+//!
+//! Removed (hidden) graph points follow one rule: the flat graph still
+//! routes through them and drops them from its answer; the exact scan
+//! holds live vectors only.
 
 use std::sync::Arc;
 
-use crate::search::ann::{AnnSearch, ExactIndex, Vectors};
+use crate::search::ann::{AnnSearch, ExactIndex, MemoryVectors, Neighbour, Vectors};
 use crate::search::flatgraph::FlatGraph;
+use crate::search::rerank::RerankFile;
 use crate::search::space::Space;
 use crate::search::whiten::Whitening;
 use crate::store::Store;
@@ -19,19 +27,131 @@ pub enum Ann {
 }
 
 impl Ann {
-    pub fn as_search(&self) -> &dyn AnnSearch {
+    fn as_search(&self) -> &dyn AnnSearch {
         match self {
             Ann::Exact(e) => e,
             Ann::Flat(f) => f,
         }
     }
+}
+
+/// Where a graph shortlist's vectors are read for re-ranking.
+pub enum Rerank {
+    /// Store records, brought into the space one by one (a one-shot query
+    /// reads about 80).
+    Store,
+    /// Every live vector of the space, in memory.
+    Memory(MemoryVectors),
+    /// The generation's mapped re-rank file (the server).
+    File(RerankFile),
+}
+
+/// A search space, its index and its re-rank vectors.
+pub struct Searcher {
+    space: Space,
+    ann: Ann,
+    rerank: Rerank,
+}
+
+impl Searcher {
+    /// An exact scan over `live`, the space's vectors.
+    pub fn exact(space: Space, live: MemoryVectors) -> Searcher {
+        Searcher {
+            space,
+            ann: Ann::Exact(ExactIndex::new(live)),
+            rerank: Rerank::Store,
+        }
+    }
+
+    /// The flat graph, re-ranking from `rerank`.
+    pub fn flat(space: Space, graph: FlatGraph, rerank: Rerank) -> Searcher {
+        Searcher {
+            space,
+            ann: Ann::Flat(graph),
+            rerank,
+        }
+    }
+
+    /// The same search, re-ranking from `rerank` instead.
+    pub fn with_rerank(self, rerank: Rerank) -> Searcher {
+        Searcher { rerank, ..self }
+    }
 
     /// Which search runs: "exact" (a scan) or "flat" (the HNSW graph,
     /// searched in its flat file).
     pub fn kind(&self) -> &'static str {
-        match self {
+        match self.ann {
             Ann::Exact(_) => "exact",
             Ann::Flat(_) => "flat",
+        }
+    }
+
+    /// Where the re-rank vectors come from: "store", "memory" or "file"
+    /// ("memory" for an exact scan).
+    pub fn rerank_source(&self) -> &'static str {
+        match (&self.ann, &self.rerank) {
+            (Ann::Exact(_), _) | (_, Rerank::Memory(_)) => "memory",
+            (_, Rerank::Store) => "store",
+            (_, Rerank::File(_)) => "file",
+        }
+    }
+
+    /// Number of searchable (live) vectors.
+    pub fn len(&self) -> usize {
+        self.ann.as_search().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn space(&self) -> &Space {
+        &self.space
+    }
+
+    /// Every live vector of the space, when the searcher holds them.
+    pub fn live(&self) -> Option<&MemoryVectors> {
+        match (&self.ann, &self.rerank) {
+            (Ann::Exact(e), _) => Some(e.vectors()),
+            (_, Rerank::Memory(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Change the graph's search-time parameters (no effect on a scan).
+    pub fn set_search_params(&mut self, ef_search: usize, rerank: usize) {
+        if let Ann::Flat(g) = &mut self.ann {
+            g.set_search_params(ef_search, rerank);
+        }
+    }
+
+    /// The `k` nearest live vectors to the raw (unwhitened) embedding `q`.
+    pub fn search(&self, store: &Store, q: &[f32], k: usize) -> Vec<Neighbour> {
+        let q = self.space.apply(q);
+        self.with_vectors(store, |ann, v| ann.search(&q, k, v))
+    }
+
+    /// The `k` nearest live vectors to each of `queries`, which are already
+    /// in the space (e.g. taken from [`Searcher::live`]).
+    pub fn search_in_space(
+        &self,
+        store: &Store,
+        queries: &[&[f32]],
+        k: usize,
+    ) -> Vec<Vec<Neighbour>> {
+        self.with_vectors(store, |ann, v| ann.search_many(queries, k, v))
+    }
+
+    fn with_vectors<T>(
+        &self,
+        store: &Store,
+        f: impl FnOnce(&dyn AnnSearch, &dyn Vectors) -> T,
+    ) -> T {
+        let ann = self.ann.as_search();
+        match &self.rerank {
+            Rerank::Store => f(ann, &StoreVectors::new(store, &self.space)),
+            Rerank::Memory(v) => f(ann, v),
+            Rerank::File(file) => f(ann, file),
         }
     }
 }

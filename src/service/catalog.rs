@@ -10,9 +10,8 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::paths;
-use crate::search::ann::{HnswParams, Vectors};
-use crate::search::rerank::RerankFile;
-use crate::search::saved::{self, Ann, Space, StoreVectors};
+use crate::search::ann::HnswParams;
+use crate::search::saved::{self, Searcher};
 use crate::store::{ImageId, ImageRecord, Store};
 
 pub struct Snapshot {
@@ -21,11 +20,9 @@ pub struct Snapshot {
     by_path: HashMap<Vec<u8>, usize>,
     /// Recorded index roots, canonicalised (those that still exist).
     pub roots: Vec<PathBuf>,
-    /// Embedding index and the search space it indexes (the model's
-    /// embeddings, whitened when the store has a transform).
-    pub ann: Option<(Ann, Space)>,
-    /// The mapped re-rank vectors of the saved graph, when it has one.
-    rerank: Option<RerankFile>,
+    /// The embedding search (re-ranking from the saved graph's mapped
+    /// re-rank file when it has one), when the store has embeddings.
+    pub searcher: Option<Searcher>,
 }
 
 impl Snapshot {
@@ -46,21 +43,16 @@ impl Snapshot {
             .iter()
             .filter_map(|r| std::fs::canonicalize(r).ok())
             .collect();
-        let (ann, rerank) = match store.fingerprint("embedding")? {
-            Some(fp) => {
-                let space = Space::load(store, &fp)?;
-                let (ann, rerank) = saved::open_resident(store, &fp, HnswParams::default())?;
-                (Some((ann, space)), rerank)
-            }
-            None => (None, None),
+        let searcher = match store.fingerprint("embedding")? {
+            Some(fp) => Some(saved::open_resident(store, &fp, HnswParams::default())?),
+            None => None,
         };
         Ok(Snapshot {
             records,
             by_id,
             by_path,
             roots,
-            ann,
-            rerank,
+            searcher,
         })
     }
 
@@ -73,44 +65,6 @@ impl Snapshot {
             let (id, r) = &self.records[i];
             (*id, r)
         })
-    }
-
-    /// The vectors an HNSW shortlist is re-ranked with: the mapped re-rank
-    /// file, else read from the store.
-    pub fn vectors<'a>(&'a self, store: &'a Store) -> RerankVectors<'a> {
-        match &self.rerank {
-            Some(file) => RerankVectors::File(file),
-            None => RerankVectors::Store(match &self.ann {
-                Some((_, space)) => StoreVectors::new(store, space),
-                None => StoreVectors {
-                    store,
-                    code: 0,
-                    whitening: None,
-                },
-            }),
-        }
-    }
-}
-
-/// Where [`Snapshot::vectors`] reads re-rank vectors from.
-pub enum RerankVectors<'a> {
-    File(&'a RerankFile),
-    Store(StoreVectors<'a>),
-}
-
-impl Vectors for RerankVectors<'_> {
-    fn vector(&self, id: u64) -> Option<Vec<f32>> {
-        match self {
-            RerankVectors::File(f) => f.vector(id),
-            RerankVectors::Store(s) => s.vector(id),
-        }
-    }
-
-    fn distance(&self, id: u64, q: &[f32]) -> Option<f32> {
-        match self {
-            RerankVectors::File(f) => f.distance(id, q),
-            RerankVectors::Store(s) => s.distance(id, q),
-        }
     }
 }
 

@@ -171,7 +171,7 @@ impl Resident {
         let name = Path::new("uploaded image");
         let (decoded, f) = query::analyse_bytes(name, bytes, &self.cfg.decode, &self.cfg.features)?;
         let snap = self.snapshot();
-        let usable = snap.ann.is_some() && self.embedders.is_some();
+        let usable = snap.searcher.is_some() && self.embedders.is_some();
         let by = by.resolve(usable);
         let mut probe = Probe::from(f);
         if by == QueryBy::Embedding {
@@ -198,14 +198,14 @@ impl Resident {
         let (id, rec) = snap.by_path(&key).ok_or_else(|| Error::NotInStore {
             what: format!("path {}", path.display()),
         })?;
-        let by = by.resolve(snap.ann.is_some());
+        let by = by.resolve(snap.searcher.is_some());
         let mut probe = Probe {
             hashes: rec.hashes.as_ref().map(|t| t.value),
             histogram: rec.histogram.as_ref().map(|t| t.value.clone()),
             embedding: None,
         };
         if by == QueryBy::Embedding {
-            let fp = snap.ann.as_ref().map(|(_, space)| space.code());
+            let fp = snap.searcher.as_ref().map(|s| s.space().code());
             probe.embedding = self
                 .store
                 .get_embedding(id)?
@@ -223,23 +223,11 @@ impl Resident {
         k: usize,
         exclude: &[Vec<u8>],
     ) -> Result<Vec<Hit>> {
-        let vectors = snap.vectors(&self.store);
-        let in_space;
-        let probe = match &snap.ann {
-            Some((_, space)) => {
-                in_space = probe.in_space(space);
-                &in_space
-            }
-            None => probe,
-        };
         let corpus = Corpus {
             store: &self.store,
             records: &snap.records,
             hash_code: fingerprint_code(&self.cfg.features.hash_fingerprint()),
-            ann: snap
-                .ann
-                .as_ref()
-                .map(|(a, _)| (a.as_search(), &vectors as &dyn crate::search::ann::Vectors)),
+            searcher: snap.searcher.as_ref(),
         };
         query::rank(&corpus, probe, by, k, exclude)
     }

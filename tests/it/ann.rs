@@ -11,7 +11,7 @@ use imgdex::search::ann::{
     recall_at_k, AnnSearch, AnnWrite, ExactIndex, HnswIndex, HnswParams, MemoryVectors, SplitMix,
     Vectors,
 };
-use imgdex::search::saved::{self, Ann};
+use imgdex::search::saved::{self, Searcher};
 use imgdex::store::record::fingerprint_code;
 use imgdex::store::{EmbeddingRecord, ImageRecord, Store, StoreOptions};
 
@@ -138,9 +138,9 @@ pub(crate) fn put(store: &Store, id: u64, v: &[f32], fp: &str) {
         .unwrap();
 }
 
-fn search_ids(ann: &Ann, live: &MemoryVectors, q: &[f32]) -> Vec<u64> {
-    ann.as_search()
-        .search(q, 10, live)
+fn search_ids(searcher: &Searcher, store: &Store, q: &[f32]) -> Vec<u64> {
+    searcher
+        .search(store, q, 10)
         .into_iter()
         .map(|n| n.0)
         .collect()
@@ -159,9 +159,9 @@ fn saved_graph_round_trip_refresh_and_corruption() {
         .unwrap()
         .expect("graph saved");
     let qs = queries(&v, 30, 3);
-    let (ann, live) = saved::open(&store, fp, params).unwrap();
+    let ann = saved::open(&store, fp, params).unwrap();
     assert_eq!(ann.kind(), "flat");
-    let before: Vec<Vec<u64>> = qs.iter().map(|q| search_ids(&ann, &live, q)).collect();
+    let before: Vec<Vec<u64>> = qs.iter().map(|q| search_ids(&ann, &store, q)).collect();
     assert_eq!(
         saved::saved_generation(&store).unwrap(),
         Some(g1),
@@ -169,8 +169,8 @@ fn saved_graph_round_trip_refresh_and_corruption() {
     );
 
     // Round trip: a reload answers exactly as the saved graph did.
-    let (again, live2) = saved::open(&store, fp, params).unwrap();
-    let after: Vec<Vec<u64>> = qs.iter().map(|q| search_ids(&again, &live2, q)).collect();
+    let again = saved::open(&store, fp, params).unwrap();
+    let after: Vec<Vec<u64>> = qs.iter().map(|q| search_ids(&again, &store, q)).collect();
     assert_eq!(before, after);
 
     // Stale: remove ten images, add one; refresh hides and inserts.
@@ -182,16 +182,16 @@ fn saved_graph_round_trip_refresh_and_corruption() {
     store.flush().unwrap();
     saved::refresh(&store, fp, params, &[]).unwrap();
     assert!(saved::saved_generation(&store).unwrap() > Some(g1));
-    let (ann, live) = saved::open(&store, fp, params).unwrap();
-    assert_eq!(ann.as_search().len(), 1500 - 10 + 1);
-    let hits = search_ids(&ann, &live, &new_v);
+    let ann = saved::open(&store, fp, params).unwrap();
+    assert_eq!(ann.len(), 1500 - 10 + 1);
+    let hits = search_ids(&ann, &store, &new_v);
     assert!(
         hits.contains(&99_999) && hits.contains(&500),
         "new vector found: {hits:?}"
     );
     for q in &qs {
         assert!(
-            search_ids(&ann, &live, q).iter().all(|id| *id > 10),
+            search_ids(&ann, &store, q).iter().all(|id| *id > 10),
             "removed ids never returned"
         );
     }
@@ -212,21 +212,21 @@ fn saved_graph_round_trip_refresh_and_corruption() {
         *b ^= 0x5a;
     }
     std::fs::write(&graph, bytes).unwrap();
-    let (ann, live) = saved::open(&store, fp, params).unwrap();
+    let ann = saved::open(&store, fp, params).unwrap();
     assert_eq!(ann.kind(), "flat");
     assert!(
         saved::saved_generation(&store).unwrap() > Some(g2),
         "corrupt graph rebuilt"
     );
-    let hits = search_ids(&ann, &live, &v.vector(700).unwrap());
+    let hits = search_ids(&ann, &store, &v.vector(700).unwrap());
     assert_eq!(hits[0], 700);
 
     // A different model fingerprint never reuses the graph.
     let other = "other-model/v1";
     store.set_fingerprint("embedding", other).unwrap();
-    let (ann, _) = saved::open(&store, other, params).unwrap();
+    let ann = saved::open(&store, other, params).unwrap();
     assert!(
-        ann.as_search().is_empty() || ann.kind() == "exact",
+        ann.is_empty() || ann.kind() == "exact",
         "no embeddings of the other model"
     );
 }
@@ -244,19 +244,18 @@ fn query_path_uses_the_saved_graph_only_while_no_index_run_changed_embeddings() 
 
     // Clean graph: the query path answers from it, re-ranking from the store,
     // exactly as the fully checked path does.
-    let (fast, store_vectors) = saved::open_for_query(&store, fp, params).unwrap();
-    let (full, live) = saved::open(&store, fp, params).unwrap();
+    let fast = saved::open_for_query(&store, fp, params).unwrap();
+    let full = saved::open(&store, fp, params).unwrap();
     assert_eq!(fast.kind(), "flat", "the query path searches the flat file");
+    assert_eq!(
+        fast.rerank_source(),
+        "store",
+        "and loads no vectors up front"
+    );
     for q in &qs {
-        let a: Vec<u64> = fast
-            .as_search()
-            .search(q, 10, store_vectors.as_ref())
-            .iter()
-            .map(|n| n.0)
-            .collect();
-        assert_eq!(a, search_ids(&full, &live, q));
+        assert_eq!(search_ids(&fast, &store, q), search_ids(&full, &store, q));
     }
-    drop((fast, store_vectors));
+    drop(fast);
 
     // An index run that removes images but dies before refreshing the graph:
     // the marker makes the query path check every id and rebuild.
@@ -265,14 +264,14 @@ fn query_path_uses_the_saved_graph_only_while_no_index_run_changed_embeddings() 
         store.remove_image(id).unwrap();
     }
     store.flush().unwrap();
-    let (ann, vectors) = saved::open_for_query(&store, fp, params).unwrap();
-    assert_eq!(ann.as_search().len(), 1200 - 50);
+    let ann = saved::open_for_query(&store, fp, params).unwrap();
+    assert_eq!(ann.len(), 1200 - 50);
     assert!(
         saved::saved_generation(&store).unwrap() > g1,
         "stale graph rebuilt"
     );
     for q in &qs {
-        let hits = ann.as_search().search(q, 10, vectors.as_ref());
+        let hits = ann.search(&store, q, 10);
         assert!(
             hits.iter().all(|n| n.0 > 50),
             "removed ids never returned: {hits:?}"
@@ -322,23 +321,20 @@ fn resident_rerank_file_matches_the_store_and_is_rewritten_when_damaged() {
         .join(rerank::FILE_NAME);
     assert!(file.exists(), "saving a graph writes its re-rank file");
     let qs = queries(&v, 20, 7);
-    let from_store = saved::StoreVectors {
-        store: &store,
-        code: fingerprint_code(fp),
-        whitening: None,
-    };
-    let check = |ann: &Ann, rr: &dyn Vectors| {
+    // The same graph re-ranking from store records.
+    let from_store = saved::open_for_query(&store, fp, params).unwrap();
+    assert_eq!(from_store.rerank_source(), "store");
+    let check = |ann: &Searcher| {
+        assert_eq!(ann.rerank_source(), "file", "re-ranks from the file");
         for q in &qs {
-            let a = ann.as_search().search(q, 10, rr);
-            let b = ann.as_search().search(q, 10, &from_store);
+            let a = ann.search(&store, q, 10);
+            let b = from_store.search(&store, q, 10);
             assert_eq!(a, b, "same neighbours and bit-equal distances");
         }
     };
-    let (ann, rr) = saved::open_resident(&store, fp, params).unwrap();
-    let rr = rr.expect("a current graph has a re-rank file");
-    assert_eq!(rr.len(), 1200);
-    check(&ann, &rr);
-    drop((ann, rr));
+    let ann = saved::open_resident(&store, fp, params).unwrap();
+    check(&ann);
+    drop(ann);
 
     // One flipped byte in a vector: the checksum fails, the file is written
     // again from the store.
@@ -346,8 +342,8 @@ fn resident_rerank_file_matches_the_store_and_is_rewritten_when_damaged() {
     let last = bytes.len() - 3;
     bytes[last] ^= 0x40;
     std::fs::write(&file, &bytes).unwrap();
-    let (ann, rr) = saved::open_resident(&store, fp, params).unwrap();
-    check(&ann, &rr.expect("rewritten"));
+    let ann = saved::open_resident(&store, fp, params).unwrap();
+    check(&ann);
     assert_ne!(
         std::fs::read(&file).unwrap(),
         bytes,
@@ -356,8 +352,8 @@ fn resident_rerank_file_matches_the_store_and_is_rewritten_when_damaged() {
 
     // Missing: written again.
     std::fs::remove_file(&file).unwrap();
-    let (_, rr) = saved::open_resident(&store, fp, params).unwrap();
-    assert!(rr.is_some() && file.exists());
+    let ann = saved::open_resident(&store, fp, params).unwrap();
+    assert!(ann.rerank_source() == "file" && file.exists());
 
     // Embedding 1 changes while the graph is marked dirty: the file must
     // serve the new vector, not the one it was written with.
@@ -365,13 +361,23 @@ fn resident_rerank_file_matches_the_store_and_is_rewritten_when_damaged() {
     let other = v.vector(600).unwrap();
     put(&store, 1, &other, fp);
     store.flush().unwrap();
-    let (_, rr) = saved::open_resident(&store, fp, params).unwrap();
-    let rr = rr.expect("re-rank file");
-    let d = rr.distance(1, &other).unwrap();
-    assert!(
-        d < 1e-3,
-        "re-rank file holds the changed embedding (distance {d})"
-    );
+    let ann = saved::open_resident(&store, fp, params).unwrap();
+    assert_eq!(ann.rerank_source(), "file");
+    // Every image listed (k = all): 1's re-ranked distance must be to its
+    // new vector, not 0 as its old row would say.
+    let old = v.vector(1).unwrap();
+    let hits = ann.search(&store, &old, 1200);
+    let want = cosine_distance(&old, &other);
+    assert!(want > 0.01, "the two vectors differ");
+    for (id, d) in &hits {
+        if *id == 1 {
+            assert!(
+                (d - want).abs() < 1e-3,
+                "re-rank file holds the changed embedding: {hits:?}"
+            );
+        }
+    }
+    assert!(hits.iter().any(|h| h.0 == 1), "1 reached: {hits:?}");
 }
 
 /// The one-shot query path searches the flat graph file in place: recall
@@ -390,12 +396,9 @@ fn flat_graph_file_recall_corruption_and_staleness() {
     let exact = ExactIndex::new(v.clone());
     let qs = queries(&v, 100, 3);
     let truth: Vec<_> = qs.iter().map(|q| exact.search(q, 10, &v)).collect();
-    let (ann, vectors) = saved::open_for_query(&store, fp, params).unwrap();
-    assert!(matches!(ann, Ann::Flat(_)), "the flat file is used");
-    let got: Vec<_> = qs
-        .iter()
-        .map(|q| ann.as_search().search(q, 10, vectors.as_ref()))
-        .collect();
+    let ann = saved::open_for_query(&store, fp, params).unwrap();
+    assert!(ann.kind() == "flat", "the flat file is used");
+    let got: Vec<_> = qs.iter().map(|q| ann.search(&store, q, 10)).collect();
     let recall = recall_at_k(&truth, &got);
     assert!(
         recall >= MIN_RECALL,
@@ -407,7 +410,7 @@ fn flat_graph_file_recall_corruption_and_staleness() {
             assert!((d - want).abs() < 1e-3, "exact re-rank distance for {id}");
         }
     }
-    drop((ann, vectors));
+    drop(ann);
 
     // One flipped byte in a neighbour list: refused, and written again
     // from the dump (the same bytes).
@@ -417,19 +420,19 @@ fn flat_graph_file_recall_corruption_and_staleness() {
     let mut bad = good.clone();
     bad[good.len() / 3] ^= 0x10;
     std::fs::write(&file, &bad).unwrap();
-    let (ann, vectors) = saved::open_for_query(&store, fp, params).unwrap();
-    assert!(matches!(ann, Ann::Flat(_)), "the flat file is searched");
+    let ann = saved::open_for_query(&store, fp, params).unwrap();
+    assert!(ann.kind() == "flat", "the flat file is searched");
     assert_eq!(
         std::fs::read(&file).unwrap(),
         good,
         "a damaged flat file is written again"
     );
-    let first = ann.as_search().search(&qs[0], 10, vectors.as_ref())[0];
+    let first = ann.search(&store, &qs[0], 10)[0];
     assert_eq!(
         first.0, truth[0][0].0,
         "the nearest (the query itself) is found"
     );
-    drop((ann, vectors));
+    drop(ann);
 
     // A new generation (images removed) gets its own file; the old file
     // copied over it is bound to the old dump and is refused.
@@ -440,21 +443,18 @@ fn flat_graph_file_recall_corruption_and_staleness() {
     saved::refresh(&store, fp, params, &[]).unwrap();
     let new_dir = saved::saved_dir(&store).unwrap().unwrap();
     assert_ne!(new_dir, dir);
-    let (ann, _) = saved::open_for_query(&store, fp, params).unwrap();
-    assert!(
-        matches!(ann, Ann::Flat(_)),
-        "the new generation has its flat file"
-    );
+    let ann = saved::open_for_query(&store, fp, params).unwrap();
+    assert!(ann.kind() == "flat", "the new generation has its flat file");
     drop(ann);
     std::fs::write(new_dir.join(flatgraph::FILE_NAME), &good).unwrap();
-    let (ann, vectors) = saved::open_for_query(&store, fp, params).unwrap();
-    assert!(matches!(ann, Ann::Flat(_)));
+    let ann = saved::open_for_query(&store, fp, params).unwrap();
+    assert!(ann.kind() == "flat");
     assert_ne!(
         std::fs::read(new_dir.join(flatgraph::FILE_NAME)).unwrap(),
         good,
         "a stale flat file is written again for its generation"
     );
-    let hits = ann.as_search().search(&qs[0], 10, vectors.as_ref());
+    let hits = ann.search(&store, &qs[0], 10);
     assert!(hits.iter().all(|n| n.0 > 400), "removed ids never returned");
 }
 
@@ -518,12 +518,17 @@ fn a_store_change_refits_the_whitening_and_rebuilds_the_graph() {
     assert!(whiten::load(&store, "another-model").unwrap().is_none());
     saved::refresh(&store, fp, params, &[]).unwrap();
     let g1 = saved::saved_generation(&store).unwrap();
-    let (ann, live) = saved::open(&store, fp, params).unwrap();
+    let ann = saved::open(&store, fp, params).unwrap();
+    let live = ann.live().unwrap();
     assert_eq!(live.dim, WHITEN_DIM, "the graph indexes whitened vectors");
-    let q = w1.apply(&v.vector(7).unwrap());
-    assert_eq!(ann.as_search().search(&q, 1, &live)[0].0, 7);
-    let (fast, vectors) = saved::open_for_query(&store, fp, params).unwrap();
-    assert_eq!(fast.as_search().search(&q, 1, vectors.as_ref())[0].0, 7);
+    // The searcher whitens the raw query itself, as it was whitened for
+    // the graph.
+    let raw = v.vector(7).unwrap();
+    assert_eq!(ann.search(&store, &raw, 1)[0].0, 7);
+    let q = w1.apply(&raw);
+    assert_eq!(ann.search_in_space(&store, &[&q], 1)[0][0].0, 7);
+    let fast = saved::open_for_query(&store, fp, params).unwrap();
+    assert_eq!(fast.search(&store, &raw, 1)[0].0, 7);
     // A small change (under 10%) keeps the transform and the graph.
     assert!(!whiten::update(&store, fp, 3).unwrap());
     saved::refresh(&store, fp, params, &[]).unwrap();
@@ -539,10 +544,9 @@ fn a_store_change_refits_the_whitening_and_rebuilds_the_graph() {
     assert_eq!(w2.fitted_on as usize, v.len() + 100);
     saved::refresh(&store, fp, params, &[]).unwrap();
     assert!(saved::saved_generation(&store).unwrap() > g1);
-    let (ann, live) = saved::open(&store, fp, params).unwrap();
-    assert_eq!(live.len(), v.len() + 100);
-    let q = w2.apply(&more.vector(3).unwrap());
-    assert_eq!(ann.as_search().search(&q, 1, &live)[0].0, 10_003);
+    let ann = saved::open(&store, fp, params).unwrap();
+    assert_eq!(ann.len(), v.len() + 100);
+    assert_eq!(ann.search(&store, &more.vector(3).unwrap(), 1)[0].0, 10_003);
 }
 
 /// A flat graph file that passed a full check once is remembered (its
@@ -562,10 +566,10 @@ fn flat_graph_check_is_remembered_until_the_file_changes() {
     let (file, ok) = (dir.join(flatgraph::FILE_NAME), dir.join("graph.flat.ok"));
     let qs = queries(&v, 20, 5);
     let answers = || {
-        let (ann, vectors) = saved::open_for_query(&store, fp, params).unwrap();
-        assert!(matches!(ann, Ann::Flat(_)), "the flat file is used");
+        let ann = saved::open_for_query(&store, fp, params).unwrap();
+        assert!(ann.kind() == "flat", "the flat file is used");
         qs.iter()
-            .map(|q| ann.as_search().search(q, 10, vectors.as_ref()))
+            .map(|q| ann.search(&store, q, 10))
             .collect::<Vec<_>>()
     };
     let full = answers();
@@ -579,8 +583,8 @@ fn flat_graph_check_is_remembered_until_the_file_changes() {
     let at = bad.len() / 3;
     bad[at] ^= 0x10;
     std::fs::write(&file, &bad).unwrap();
-    let (ann, _) = saved::open_for_query(&store, fp, params).unwrap();
-    assert!(matches!(ann, Ann::Flat(_)));
+    let ann = saved::open_for_query(&store, fp, params).unwrap();
+    assert!(ann.kind() == "flat");
     assert_ne!(
         std::fs::read(&file).unwrap(),
         bad,

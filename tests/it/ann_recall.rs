@@ -3,7 +3,8 @@
 //! same data, with a stated tolerance): queries that are not points of the
 //! index, and indexes with hidden (removed) ids, for both searches over the
 //! graph: hnsw_rs over the loaded graph and the flat file searched in place.
-//! Each case also checks which search answered (`Ann::kind`).
+//! Each case also checks which search answered (`Searcher::kind`) and
+//! where it re-ranked from.
 
 use std::collections::HashSet;
 
@@ -50,6 +51,16 @@ fn top10(search: &dyn AnnSearch, qs: &[Vec<f32>], v: &dyn Vectors) -> Vec<Vec<(u
     qs.iter().map(|q| search.search(q, 10, v)).collect()
 }
 
+/// The top 10 of each query through a store's searcher (the store has
+/// no whitening: queries are in its space as they are).
+fn searched(
+    searcher: &saved::Searcher,
+    store: &imgdex::store::Store,
+    qs: &[Vec<f32>],
+) -> Vec<Vec<(u64, f32)>> {
+    qs.iter().map(|q| searcher.search(store, q, 10)).collect()
+}
+
 #[test]
 fn out_of_index_queries_against_exact_search() {
     let (v, qs) = indexed_and_queries();
@@ -74,16 +85,26 @@ fn out_of_index_queries_against_exact_search() {
     let fp = "test-model/v1";
     let store = store_with(&sb, &v, fp);
     saved::refresh(&store, fp, params(), &[]).unwrap();
-    let (ann, live) = saved::open(&store, fp, params()).unwrap();
-    assert_eq!(ann.kind(), "flat", "saved::open searches the flat file");
-    let recall = recall_at_k(&truth, &top10(ann.as_search(), &qs, &live));
+    let searcher = saved::open(&store, fp, params()).unwrap();
+    assert_eq!(
+        searcher.kind(),
+        "flat",
+        "saved::open searches the flat file"
+    );
+    assert_eq!(searcher.rerank_source(), "memory");
+    let recall = recall_at_k(&truth, &searched(&searcher, &store, &qs));
     assert!(
         recall >= MIN_RECALL,
         "saved graph, out-of-index recall@10 {recall:.3}"
     );
-    let (ann, vectors) = saved::open_for_query(&store, fp, params()).unwrap();
-    assert_eq!(ann.kind(), "flat", "one-shot queries search the flat file");
-    let recall = recall_at_k(&truth, &top10(ann.as_search(), &qs, vectors.as_ref()));
+    let searcher = saved::open_for_query(&store, fp, params()).unwrap();
+    assert_eq!(
+        searcher.kind(),
+        "flat",
+        "one-shot queries search the flat file"
+    );
+    assert_eq!(searcher.rerank_source(), "store");
+    let recall = recall_at_k(&truth, &searched(&searcher, &store, &qs));
     assert!(
         recall >= MIN_RECALL,
         "flat file, out-of-index recall@10 {recall:.3}"
@@ -134,10 +155,16 @@ fn hidden_ids_against_exact_search() {
     }
     store.flush().unwrap();
     saved::refresh(&store, fp, params(), &[]).unwrap();
-    let (ann, vectors) = saved::open(&store, fp, params()).unwrap();
-    assert_eq!(ann.kind(), "flat");
-    check("saved graph", &top10(ann.as_search(), &qs, &vectors));
-    let (ann, vectors) = saved::open_for_query(&store, fp, params()).unwrap();
-    assert_eq!(ann.kind(), "flat");
-    check("flat file", &top10(ann.as_search(), &qs, vectors.as_ref()));
+    let searcher = saved::open(&store, fp, params()).unwrap();
+    assert_eq!(searcher.kind(), "flat");
+    check("saved graph", &searched(&searcher, &store, &qs));
+    let searcher = saved::open_for_query(&store, fp, params()).unwrap();
+    assert_eq!(searcher.kind(), "flat");
+    check("flat file", &searched(&searcher, &store, &qs));
+    let searcher = saved::open_resident(&store, fp, params()).unwrap();
+    assert_eq!(
+        (searcher.kind(), searcher.rerank_source()),
+        ("flat", "file")
+    );
+    check("server", &searched(&searcher, &store, &qs));
 }

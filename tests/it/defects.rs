@@ -289,18 +289,18 @@ fn reloading_the_saved_graph_leaks_nothing() {
     let flat_bytes = std::fs::read(&flat).unwrap();
     for _ in 0..5 {
         std::fs::remove_file(&flat).unwrap();
-        let (ann, rerank) = saved::open_resident(&store, fp, params).unwrap();
-        assert_eq!(ann.kind(), "flat");
+        let searcher = saved::open_resident(&store, fp, params).unwrap();
+        assert_eq!(searcher.kind(), "flat");
         assert_eq!(std::fs::read(&flat).unwrap(), flat_bytes, "written again");
         assert_eq!(mappings(&sb.root, "hnsw.data"), 0, "the dump is not kept");
-        drop((ann, rerank));
+        drop(searcher);
         std::fs::write(&flat, &flat_bytes).unwrap();
-        let (ann, vectors) = saved::open_for_query(&store, fp, params).unwrap();
+        let searcher = saved::open_for_query(&store, fp, params).unwrap();
         assert!(
             mappings(&sb.root, "graph.flat") >= 1,
             "the flat graph is mapped"
         );
-        drop((ann, vectors));
+        drop(searcher);
     }
     assert_eq!(
         mappings(&sb.root, "hnsw.data"),

@@ -7,7 +7,7 @@
 
 use imgdex::search::ann::{HnswParams, MemoryVectors, Neighbour};
 use imgdex::search::edges;
-use imgdex::search::saved::{self, Ann};
+use imgdex::search::saved;
 use imgdex::store::Store;
 
 use crate::ann::{clustered, put, store_with};
@@ -31,7 +31,11 @@ fn sorted(mut lists: Vec<(u64, Vec<Neighbour>)>) -> Vec<(u64, Vec<Neighbour>)> {
 /// The loaded `hnsw_rs` graph's `edge_knn(k)`, and that graph's live
 /// vectors.
 fn loaded_edge_knn(store: &Store, k: usize) -> (Vec<(u64, Vec<Neighbour>)>, MemoryVectors) {
-    let (_, live) = saved::open(store, FP, params()).unwrap();
+    let live = saved::open(store, FP, params())
+        .unwrap()
+        .live()
+        .unwrap()
+        .clone();
     let lists = saved::with_loaded_graph(store, FP, params(), |h| sorted(h.edge_knn(k, &live)))
         .unwrap()
         .expect("a graph is saved for this store");
@@ -86,8 +90,8 @@ fn a_missing_damaged_or_stale_edge_file_is_not_used_and_written_again() {
     let good = std::fs::read(&file).unwrap();
     let rewritten = |store: &Store| {
         // The fallback of `dupes`: open, which writes the file again.
-        let (ann, _) = saved::open(store, FP, params()).unwrap();
-        assert!(matches!(ann, Ann::Flat(_)));
+        let ann = saved::open(store, FP, params()).unwrap();
+        assert_eq!(ann.kind(), "flat");
         assert!(file_edge_knn(store, 10).is_some());
         assert_eq!(std::fs::read(&file).unwrap(), good, "same bytes again");
     };

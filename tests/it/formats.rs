@@ -445,7 +445,7 @@ fn the_frozen_graph_is_loaded_not_rebuilt() {
         std::fs::copy(dir().join(GRAPH_DIR).join(f), graph.join(f)).unwrap();
     }
     let store = open_when_released(&sb.db());
-    let (ann, live) = saved::open(&store, ANN_FP, ann_params()).unwrap();
+    let ann = saved::open(&store, ANN_FP, ann_params()).unwrap();
     // Its flat file is written from the dump (the fixture has none).
     assert_eq!(ann.kind(), "flat");
     assert_eq!(
@@ -453,8 +453,8 @@ fn the_frozen_graph_is_loaded_not_rebuilt() {
         Some(1),
         "the saved graph was rebuilt: its files or meta record no longer load"
     );
-    assert_eq!(live.len(), 40);
-    let hits = ann.as_search().search(&ann_vector(5), 3, &live);
+    assert_eq!(ann.len(), 40);
+    let hits = ann.search(&store, &ann_vector(5), 3);
     assert_eq!(hits[0].0, 5, "{hits:?}");
 }
 
@@ -472,11 +472,11 @@ fn a_graph_from_before_the_orthonormal_projection_is_rebuilt() {
         std::fs::copy(dir().join("ann_g1").join(f), graph.join(f)).unwrap();
     }
     let store = open_when_released(&sb.db());
-    let (ann, live) = saved::open(&store, ANN_FP, ann_params()).unwrap();
+    let ann = saved::open(&store, ANN_FP, ann_params()).unwrap();
     assert_eq!(ann.kind(), "flat");
     assert_eq!(saved::saved_generation(&store).unwrap(), Some(2));
-    assert_eq!(live.len(), 40);
-    let hits = ann.as_search().search(&ann_vector(5), 3, &live);
+    assert_eq!(ann.len(), 40);
+    let hits = ann.search(&store, &ann_vector(5), 3);
     assert_eq!(hits[0].0, 5, "{hits:?}");
 }
 
@@ -616,19 +616,16 @@ fn the_frozen_flat_graph_and_rerank_files_are_used_not_rewritten() {
         .iter()
         .map(|f| std::fs::read(g1.join(f)).expect("fixture present"))
         .collect();
-    let (ann, vectors) = saved::open_for_query(&store, ANN_FP, ann_params()).unwrap();
-    assert!(
-        matches!(ann, saved::Ann::Flat(_)),
-        "the frozen flat graph loads"
-    );
-    let hits = ann.as_search().search(&ann_vector(5), 3, vectors.as_ref());
+    let ann = saved::open_for_query(&store, ANN_FP, ann_params()).unwrap();
+    assert_eq!(ann.kind(), "flat", "the frozen flat graph loads");
+    let hits = ann.search(&store, &ann_vector(5), 3);
     assert_eq!(hits[0].0, 5, "{hits:?}");
-    drop((ann, vectors));
-    let (ann, rerank) = saved::open_resident(&store, ANN_FP, ann_params()).unwrap();
-    let rerank = rerank.expect("the frozen re-rank file loads");
-    let hits = ann.as_search().search(&ann_vector(5), 3, &rerank);
+    drop(ann);
+    let ann = saved::open_resident(&store, ANN_FP, ann_params()).unwrap();
+    assert_eq!(ann.rerank_source(), "file", "the frozen re-rank file loads");
+    let hits = ann.search(&store, &ann_vector(5), 3);
     assert_eq!(hits[0].0, 5, "{hits:?}");
-    drop((ann, rerank));
+    drop(ann);
     for (f, old) in ["graph.flat", "vectors.f16"].iter().zip(&before) {
         assert_eq!(
             &std::fs::read(g1.join(f)).unwrap(),
@@ -662,11 +659,8 @@ fn the_frozen_edge_file_is_used_not_rewritten() {
     loaded.sort_by_key(|l| l.0);
     assert_eq!(from_file.len(), 40);
     assert_eq!(from_file, loaded);
-    let (ann, _) = saved::open(&store, ANN_FP, ann_params()).unwrap();
-    assert!(
-        matches!(ann, saved::Ann::Flat(_)),
-        "the frozen flat file is searched"
-    );
+    let ann = saved::open(&store, ANN_FP, ann_params()).unwrap();
+    assert_eq!(ann.kind(), "flat", "the frozen flat file is searched");
     drop(ann);
     saved::refresh(&store, ANN_FP, ann_params(), &[]).unwrap();
     assert_eq!(std::fs::read(&file).unwrap(), before, "rewritten");

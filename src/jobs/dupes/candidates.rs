@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use super::decisions::Review;
 use super::{judged, DupesBy, DupesConfig, Evidence, Neighbours};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::search::ann::HnswParams;
 use crate::search::ann::DUPES_SEARCH;
 use crate::search::hamming::{self, HashRule};
@@ -145,24 +145,26 @@ fn neighbours(store: &Store, fp: &str, cfg: &DupesConfig) -> Result<(&'static st
         }
     }
     // Rebuilt, or its flat and edge files written again, if needed.
-    let (mut ann, live) = saved::open(store, fp, params)?;
-    if let (saved::Ann::Flat(_), Neighbours::Auto | Neighbours::Graph) = (&ann, cfg.neighbours) {
-        if let Some(edges) = saved::edges_for(store, fp, &params, &live)? {
-            return Ok(("hnsw-graph", edges.edge_knn(k, &live)));
+    let mut searcher = saved::open(store, fp, params)?;
+    let graph = searcher.kind() == "flat";
+    if graph && matches!(cfg.neighbours, Neighbours::Auto | Neighbours::Graph) {
+        let live = searcher
+            .live()
+            .ok_or(Error::Internal("open holds no live vectors"))?;
+        if let Some(edges) = saved::edges_for(store, fp, &params, live)? {
+            return Ok(("hnsw-graph", edges.edge_knn(k, live)));
         }
     }
-    let kind = match &mut ann {
-        saved::Ann::Exact(_) => "exact",
-        saved::Ann::Flat(g) => {
-            g.set_search_params(DUPES_SEARCH.0, DUPES_SEARCH.1);
-            "hnsw-search"
-        }
-    };
+    searcher.set_search_params(DUPES_SEARCH.0, DUPES_SEARCH.1);
+    let kind = if graph { "hnsw-search" } else { "exact" };
+    let live = searcher
+        .live()
+        .ok_or(Error::Internal("open holds no live vectors"))?;
     let (ids, queries): (Vec<u64>, Vec<&[f32]>) = live.iter().unzip();
     // One extra: the image itself comes back first.
     let hits = ids
         .into_iter()
-        .zip(ann.as_search().search_many(&queries, k + 1, &live))
+        .zip(searcher.search_in_space(store, &queries, k + 1))
         .collect();
     Ok((kind, hits))
 }

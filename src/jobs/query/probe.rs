@@ -1,9 +1,7 @@
-//! What a query ranks by: the features of the query image, and the step
-//! that brings its embedding into the search space the graph is in (the
-//! one-shot query and the server both take it).
+//! What a query ranks by: the features of the query image (the one-shot
+//! query and the server both build one).
 
 use crate::features::{Features, Hashes, Histogram};
-use crate::search::saved;
 
 /// The features a query ranks by (any may be missing; the ranking needs
 /// only the one it uses).
@@ -13,17 +11,6 @@ pub struct Probe {
     pub histogram: Option<Histogram>,
     /// L2-normalised embedding.
     pub embedding: Option<Vec<f32>>,
-}
-
-impl Probe {
-    /// The probe with its embedding brought into `space`, the search space
-    /// the graph and its re-rank vectors are in (one-shot and server alike).
-    pub fn in_space(&self, space: &saved::Space) -> Probe {
-        Probe {
-            embedding: self.embedding.as_ref().map(|v| space.apply(v)),
-            ..self.clone()
-        }
-    }
 }
 
 impl From<Features> for Probe {

@@ -22,12 +22,10 @@ use hnsw_rs::api::AnnT;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::search::ann::{
-    same_live_ids, AnnWrite, ExactIndex, HnswIndex, HnswParams, MemoryVectors, Vectors,
-};
+use crate::search::ann::{same_live_ids, AnnWrite, HnswIndex, HnswParams, MemoryVectors};
 use crate::search::flatgraph::FlatGraph;
 use crate::search::rerank::RerankFile;
-pub use crate::search::searcher::{Ann, StoreVectors};
+pub use crate::search::searcher::{Rerank, Searcher, StoreVectors};
 pub use crate::search::space::Space;
 use crate::store::record;
 use crate::store::{ImageId, Store};
@@ -85,22 +83,23 @@ fn ann_root(store: &Store) -> PathBuf {
     store.dir().join("ann")
 }
 
-/// Open the index for searching: exact for small collections, else the
+/// Open the index for searching, with every live vector of the space in
+/// memory ([`Searcher::live`]): exact for small collections, else the
 /// saved graph's flat file (the graph rebuilt first if missing, stale or
 /// corrupt; a flat or edge file that does not check out written again
 /// from the dump).
-pub fn open(store: &Store, fp: &str, params: HnswParams) -> Result<(Ann, MemoryVectors)> {
-    open_in(store, &Space::load(store, fp)?, params)
+pub fn open(store: &Store, fp: &str, params: HnswParams) -> Result<Searcher> {
+    open_in(store, Space::load(store, fp)?, params)
 }
 
-fn open_in(store: &Store, space: &Space, params: HnswParams) -> Result<(Ann, MemoryVectors)> {
-    let live = crate::search::space::vectors(store, space)?;
+fn open_in(store: &Store, space: Space, params: HnswParams) -> Result<Searcher> {
+    let live = crate::search::space::vectors(store, &space)?;
     if live.len() < params.exact_below {
-        return Ok((Ann::Exact(ExactIndex::new(live.clone())), live));
+        return Ok(Searcher::exact(space, live));
     }
-    let current = match matching_meta(store, space, &params, live.dim)? {
+    let current = match matching_meta(store, &space, &params, live.dim)? {
         Some(meta) if same_ids(&meta, &live) && dump_checks_out(store, &meta) => {
-            current_flat(store, space, &params, &meta, live.dim)?
+            current_flat(store, &space, &params, &meta, live.dim)?
         }
         _ => None,
     };
@@ -110,7 +109,7 @@ fn open_in(store: &Store, space: &Space, params: HnswParams) -> Result<(Ann, Mem
             flat
         }
         None => {
-            rebuild(store, space, params, &live)?;
+            rebuild(store, &space, params, &live)?;
             let meta = read_meta(store)?
                 .ok_or(Error::Internal("the graph just saved has no meta record"))?;
             open_flat(store, &params, live.dim, meta)?.ok_or(Error::Internal(
@@ -118,7 +117,7 @@ fn open_in(store: &Store, space: &Space, params: HnswParams) -> Result<(Ann, Mem
             ))?
         }
     };
-    Ok((Ann::Flat(flat), live))
+    Ok(Searcher::flat(space, flat, Rerank::Memory(live)))
 }
 
 /// The generation's flat graph, once it and the edge file check out
@@ -146,19 +145,14 @@ fn current_flat(
 /// store, when it is known to be current (no `index` run has touched the
 /// embeddings since it was saved), so nothing is loaded up front; else
 /// `open`, which checks every id (and rebuilds if needed).
-pub fn open_for_query<'a>(
-    store: &'a Store,
-    fp: &str,
-    params: HnswParams,
-) -> Result<(Ann, Box<dyn Vectors + 'a>)> {
+pub fn open_for_query(store: &Store, fp: &str, params: HnswParams) -> Result<Searcher> {
     let space = Space::load(store, fp)?;
     if let Some((meta, dim)) = current_meta(store, &space, &params)? {
         if let Some(g) = open_flat(store, &params, dim, meta)? {
-            return Ok((Ann::Flat(g), Box::new(StoreVectors::new(store, &space))));
+            return Ok(Searcher::flat(space, g, Rerank::Store));
         }
     }
-    let (ann, live) = open_in(store, &space, params)?;
-    Ok((ann, Box::new(live)))
+    open_in(store, space, params)
 }
 
 /// For a long-lived searcher (the server): the saved graph when it is
@@ -166,28 +160,33 @@ pub fn open_for_query<'a>(
 /// every id and rebuilds or rewrites what is needed. An exact index holds
 /// its vectors.
 ///
-/// With a current graph the re-rank file of its generation is mapped too
-/// (written first if it is missing or damaged, e.g. by an older imgdex):
-/// re-ranking then reads no store records.
-pub fn open_resident(
-    store: &Store,
-    fp: &str,
-    params: HnswParams,
-) -> Result<(Ann, Option<RerankFile>)> {
+/// A graph re-ranks from its generation's mapped re-rank file (written
+/// first if it is missing or damaged, e.g. by an older imgdex): re-ranking
+/// then reads no store records.
+pub fn open_resident(store: &Store, fp: &str, params: HnswParams) -> Result<Searcher> {
     let space = Space::load(store, fp)?;
     if let Some((meta, dim)) = current_meta(store, &space, &params)? {
         if let Some(g) = open_flat(store, &params, dim, meta)? {
-            return Ok((Ann::Flat(g), resident_rerank(store, &space, dim)?));
+            let rerank = resident_rerank(store, &space, dim)?;
+            return Ok(with_file(Searcher::flat(space, g, Rerank::Store), rerank));
         }
     }
     // The embeddings may have changed since the file was written (an
-    // `index` run stopped part way): write it again from `live`.
-    let (ann, live) = open_in(store, &space, params)?;
-    let rerank = match &ann {
-        Ann::Flat(_) => rewrite_rerank(store, &live)?,
-        Ann::Exact(_) => None,
+    // `index` run stopped part way): write it again from the live vectors.
+    let searcher = open_in(store, space, params)?;
+    let rerank = match (searcher.kind(), searcher.live()) {
+        ("flat", Some(live)) => rewrite_rerank(store, live)?,
+        _ => return Ok(searcher),
     };
-    Ok((ann, rerank))
+    Ok(with_file(searcher, rerank))
+}
+
+/// `searcher` re-ranking from `file` when there is one.
+fn with_file(searcher: Searcher, file: Option<RerankFile>) -> Searcher {
+    match file {
+        Some(file) => searcher.with_rerank(Rerank::File(file)),
+        None => searcher,
+    }
 }
 
 /// Called by `index` before it changes any embedding.
