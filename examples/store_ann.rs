@@ -179,7 +179,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     return Err("no saved graph: fewer images than the exact-search limit?".into());
                 }
                 // The queries are in the search space already.
-                let search = |q: &[f32]| searcher.search_in_space(&store, &[q], K).remove(0);
+                let search = |q: &[f32]| searcher.search_in_space(&store, q, K);
                 let (lat, approx) = timed(&search, &queries);
                 ("saved".to_string(), lat, approx)
             }

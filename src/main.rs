@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    init_log();
     let args = cli::args::Args::parse();
     match cli::run(args) {
         Ok(code) => code,
@@ -18,6 +19,23 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The library's warnings on stderr as `imgdex: warning: …` (`RUST_LOG`
+/// widens or narrows what is shown; by default imgdex's warnings only).
+fn init_log() {
+    use std::io::Write;
+    let env = env_logger::Env::default().default_filter_or("imgdex=warn");
+    env_logger::Builder::from_env(env)
+        .format(|buf, rec| {
+            let level = match rec.level() {
+                log::Level::Error => "error",
+                log::Level::Warn => "warning",
+                _ => "note",
+            };
+            writeln!(buf, "imgdex: {level}: {}", rec.args())
+        })
+        .init();
 }
 
 /// The error and its causes, joined by ": ", leaving out a cause whose text

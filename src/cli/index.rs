@@ -119,6 +119,15 @@ pub(super) fn info(db: &Path, a: InfoArgs, text: &mut String) -> Result<ExitCode
             report.stale
         );
     }
+    for r in &report.rejected_graph_files {
+        out!(
+            text,
+            "graph file:     g{}/{} was rejected ({}) and written again",
+            r.generation,
+            r.file,
+            r.reason
+        );
+    }
     out!(
         text,
         "features:       hash {}, histogram {}, embedding {}",

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::search::saved::{self, RejectedFile};
 use crate::store::Store;
 
 #[derive(Debug, Serialize)]
@@ -27,6 +28,9 @@ pub struct InfoReport {
     /// them failed (the `index` summary said why).
     pub stale: usize,
     pub store_bytes: u64,
+    /// Saved-graph files lately found damaged, stale or in an older format
+    /// and written again, oldest first.
+    pub rejected_graph_files: Vec<RejectedFile>,
 }
 
 pub fn run(store: &Store) -> Result<InfoReport> {
@@ -52,5 +56,6 @@ pub fn run(store: &Store) -> Result<InfoReport> {
         corrupt: scan.corrupt.len(),
         stale: store.stale_count()?,
         store_bytes: store.db().size_on_disk().unwrap_or(0),
+        rejected_graph_files: saved::rejected(store)?,
     })
 }

@@ -8,16 +8,15 @@
 //! the search skips but `edge_knn` uses, and the flat file stores lists up
 //! to each point's level only.
 //!
-//! Written with each save beside the dump and bound to it by the dump's
-//! checksum; checked whole (payload checksum, offsets, positions) when
-//! opened; missing, stale or damaged files are not used (`dupes` loads the
-//! dump instead and writes the file again).
+//! Written with each save beside the dump and bound to it by the
+//! generation header (`search::header`); checked whole (payload checksum,
+//! offsets, positions) when opened; missing, stale or damaged files are
+//! not used (`dupes` loads the dump instead and writes the file again).
 //!
-//! Layout v1, little-endian: magic `IMGDXGE1` (8 bytes), n u32, reserved
-//! u32 (0), the dump's checksum [32], payload checksum [32] (BLAKE3 of
-//! everything after it); then n + 1 offsets (u32) and the neighbour
-//! positions (u32, ascending per point). A position is the point's index
-//! in the graph's id list (`AnnMeta::ids`).
+//! Format version 2, little-endian: the generation header (kind 2, shape
+//! n, 0, 0, 0), then n + 1 offsets (u32) and the neighbour positions (u32,
+//! ascending per point). A position is the point's index in the graph's
+//! id list (`AnnMeta::ids`).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -29,11 +28,11 @@ use crate::search::ann::{
     nearest_of, same_live_ids, GraphPoint, HnswIndex, MemoryVectors, Neighbour,
 };
 use crate::search::flatgraph::u32_at;
+use crate::search::header::{self, Header, Kind, Rejected};
 
 pub const FILE_NAME: &str = "graph.edges";
-const MAGIC: &[u8; 8] = b"IMGDXGE1";
-/// Magic, n, reserved, the dump's checksum; the payload checksum follows.
-const HEADER: usize = 16 + 32;
+/// Where the offsets start.
+const OFFSETS: usize = header::LEN;
 
 /// Write the edge file of `h`, bound to its dump's checksum `dump`.
 pub fn write(path: &Path, h: &HnswIndex, dump: &[u8; 32]) -> Result<()> {
@@ -47,12 +46,12 @@ pub fn write(path: &Path, h: &HnswIndex, dump: &[u8; 32]) -> Result<()> {
         all.dedup();
         all
     };
-    let mut head = Vec::with_capacity(HEADER);
-    head.extend_from_slice(MAGIC);
-    head.extend_from_slice(&(points.len() as u32).to_le_bytes());
-    head.extend_from_slice(&0u32.to_le_bytes());
-    head.extend_from_slice(dump);
-    super::write_checked(path, &head, |w| {
+    let head = Header {
+        kind: Kind::Edges,
+        shape: [points.len() as u64, 0, 0, 0],
+        binding: dump,
+    };
+    header::write(path, &head, |w| {
         let mut off = 0u32;
         w.write_all(&off.to_le_bytes())?;
         for p in &points {
@@ -77,20 +76,22 @@ pub struct GraphEdges {
 }
 
 impl GraphEdges {
-    /// Read and check the file: `Ok(None)` when it is missing, bound to
-    /// another dump or graph size, or damaged.
+    /// Read and check the file; why it cannot be used when it is missing,
+    /// bound to another dump or graph size, or damaged.
     pub fn open(
         path: &Path,
         dump: &[u8; 32],
         ids: Vec<u64>,
         removed: HashSet<usize>,
-    ) -> Result<Option<GraphEdges>> {
+    ) -> Result<std::result::Result<GraphEdges, Rejected>> {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Err(Rejected::Missing))
+            }
             Err(e) => return Err(Error::io(path, e)),
         };
-        Ok(check(&bytes, dump, ids.len()).then_some(GraphEdges {
+        Ok(check(&bytes, dump, ids.len()).map(|()| GraphEdges {
             bytes,
             ids,
             removed,
@@ -106,10 +107,10 @@ impl GraphEdges {
     fn neighbours(&self, pos: usize) -> impl Iterator<Item = usize> + '_ {
         let n = self.ids.len();
         let (a, b) = (
-            u32_at(&self.bytes, HEADER + 32 + 4 * pos),
-            u32_at(&self.bytes, HEADER + 32 + 4 * pos + 4),
+            u32_at(&self.bytes, OFFSETS + 4 * pos),
+            u32_at(&self.bytes, OFFSETS + 4 * pos + 4),
         );
-        let list = HEADER + 32 + 4 * (n + 1);
+        let list = OFFSETS + 4 * (n + 1);
         (a..b).map(move |i| u32_at(&self.bytes, list + 4 * i))
     }
 
@@ -135,15 +136,22 @@ impl GraphEdges {
 
 /// Header, sizes, payload checksum, and every offset and position of a
 /// file for a graph of `n` positions bound to `dump`.
-fn check(b: &[u8], dump: &[u8; 32], n: usize) -> bool {
-    let lists = HEADER + 32 + 4 * (n + 1);
-    if b.len() < lists || &b[..8] != MAGIC || u32_at(b, 8) != n || &b[16..HEADER] != dump {
-        return false;
+fn check(b: &[u8], dump: &[u8; 32], n: usize) -> std::result::Result<(), Rejected> {
+    let [found_n, ..] = header::read(b, Kind::Edges, dump)?;
+    if found_n != n as u64 {
+        return Err(Rejected::Shape("its point count"));
     }
+    let lists = OFFSETS + 4 * (n + 1);
+    if b.len() < lists {
+        return Err(Rejected::Damaged("shorter than its offset table"));
+    }
+    header::check_payload(b)?;
     let total = u32_at(b, lists - 4);
-    let fits = b.len() == lists + 4 * total;
-    fits && blake3::hash(&b[HEADER + 32..]).as_bytes() == &b[HEADER..HEADER + 32]
-        && u32_at(b, HEADER + 32) == 0
-        && (0..n).all(|i| u32_at(b, HEADER + 32 + 4 * i) <= u32_at(b, HEADER + 36 + 4 * i))
-        && (0..total).all(|i| u32_at(b, lists + 4 * i) < n)
+    let off = |i: usize| u32_at(b, OFFSETS + 4 * i);
+    let fits = b.len() == lists + 4 * total
+        && off(0) == 0
+        && (0..n).all(|i| off(i) <= off(i + 1))
+        && (0..total).all(|i| u32_at(b, lists + 4 * i) < n);
+    fits.then_some(())
+        .ok_or(Rejected::Damaged("offsets or positions out of range"))
 }

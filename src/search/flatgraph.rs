@@ -4,17 +4,16 @@
 //! `hnsw_rs` rebuilding one heap object per point (seconds at 200k).
 //!
 //! Written from the built `hnsw_rs` graph with each save, beside its dump,
-//! and bound to it: the header carries the dump's checksum, and the file's
-//! own payload checksum and bounds are checked when it is opened. A
-//! missing, stale or damaged file is written again from the dump (see
+//! and bound to it by the generation header (`search::header`); its
+//! payload checksum and bounds are checked when it is opened. A missing,
+//! stale or damaged file is written again from the dump (see
 //! `search::saved`).
 //!
-//! Layout v1, little-endian: header (64 bytes: magic `IMGDXGF1`, n, pdim,
-//! layers, entry position as u32, 12 reserved bytes, the dump's checksum
-//! [32]... see [`Header`]) then payload: payload checksum [32]; n level
-//! bytes padded to 4; per layer, n + 1 offsets (u32) and its neighbour
-//! positions (u32); n × pdim projected vectors (f32). A position is the
-//! point's index in the graph's id list (`AnnMeta::ids`).
+//! Format version 2, little-endian: the generation header (kind 1, shape
+//! n, pdim, layers, entry position), then n level bytes padded to 4; per
+//! layer, n + 1 offsets (u32) and its neighbour positions (u32); zeros up
+//! to a multiple of 64 bytes; n × pdim projected vectors (f32). A position is the point's index in the
+//! graph's id list (`AnnMeta::ids`).
 
 use std::collections::{BinaryHeap, HashSet};
 use std::path::Path;
@@ -27,11 +26,11 @@ use crate::error::{Error, Result};
 use crate::search::ann::{
     rerank, AnnSearch, GraphPoint, HnswIndex, HnswParams, Neighbour, Projection, Vectors,
 };
+use crate::search::header::{self, Header, Kind, Rejected};
 
 pub const FILE_NAME: &str = "graph.flat";
-const MAGIC: &[u8; 8] = b"IMGDXGF1";
-/// Magic, n, pdim, layers, entry (24 bytes), then the dump's checksum.
-const HEADER: usize = 24 + 32;
+/// The vector section starts on a cache-line boundary.
+const ROW_ALIGN: usize = 64;
 
 /// Neighbour positions of `p` on `layer` (empty above its level).
 fn neighbours_of(p: &Option<GraphPoint>, layer: usize) -> Vec<u32> {
@@ -57,15 +56,15 @@ pub fn write(path: &Path, h: &HnswIndex, dump: &[u8; 32]) -> Result<()> {
     let top = levels.iter().copied().max().unwrap_or(0);
     let entry = levels.iter().position(|&l| l == top).unwrap_or(0);
     let layers = usize::from(top) + 1;
-    let mut head = Vec::with_capacity(HEADER);
-    head.extend_from_slice(MAGIC);
-    for x in [n, pdim, layers, entry] {
-        head.extend_from_slice(&(x as u32).to_le_bytes());
-    }
-    head.extend_from_slice(dump);
-    super::write_checked(path, &head, |w| {
+    let head = Header {
+        kind: Kind::FlatGraph,
+        shape: [n, pdim, layers, entry].map(|x| x as u64),
+        binding: dump,
+    };
+    header::write(path, &head, |w| {
         w.write_all(&levels)?;
         w.write_all(&vec![0; n.next_multiple_of(4) - n])?;
+        let mut at = header::LEN + n.next_multiple_of(4);
         for layer in 0..layers {
             let mut off = 0u32;
             w.write_all(&off.to_le_bytes())?;
@@ -78,7 +77,9 @@ pub fn write(path: &Path, h: &HnswIndex, dump: &[u8; 32]) -> Result<()> {
                     w.write_all(&nb.to_le_bytes())?;
                 }
             }
+            at += 4 * (n + 1) + 4 * off as usize;
         }
+        w.write_all(&vec![0; at.next_multiple_of(ROW_ALIGN) - at])?;
         for p in &points {
             let v = p.as_ref().map(|p| p.get_v()).filter(|v| v.len() == pdim);
             let zeros = vec![0f32; pdim];
@@ -113,8 +114,8 @@ pub(crate) fn u32_at(b: &[u8], o: usize) -> usize {
 }
 
 impl FlatGraph {
-    /// Map and check the file. `Ok(None)` when it is missing, bound to
-    /// another dump, for other parameters, or damaged.
+    /// Map and check the file; why it cannot be used when it is missing,
+    /// bound to another dump, for other parameters, or damaged.
     pub fn open(
         path: &Path,
         dump: &[u8; 32],
@@ -122,10 +123,12 @@ impl FlatGraph {
         removed: HashSet<usize>,
         params: HnswParams,
         dim: usize,
-    ) -> Result<Option<FlatGraph>> {
+    ) -> Result<std::result::Result<FlatGraph, Rejected>> {
         let file = match std::fs::File::open(path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Err(Rejected::Missing))
+            }
             Err(e) => return Err(Error::io(path, e)),
         };
         // SAFETY: written once into a fresh generation directory, never
@@ -135,14 +138,14 @@ impl FlatGraph {
         let stat = file.metadata().map_err(|e| Error::io(path, e))?;
         let trusted = checked::is_current(path, &stat, &map);
         let found = layout(&map, dump, ids.len(), params.projected_dim, !trusted);
-        if found.is_some() && !trusted {
+        if found.is_ok() && !trusted {
             checked::remember(path, &stat, &map);
         }
         Ok(found.map(|(entry, layers, vectors)| FlatGraph {
             n: ids.len(),
             pdim: params.projected_dim,
             entry,
-            levels: HEADER + 32,
+            levels: header::LEN,
             layers,
             vectors,
             ids,
@@ -256,36 +259,60 @@ fn layout(
     n: usize,
     pdim: usize,
     full: bool,
-) -> Option<(usize, Layers, usize)> {
-    let head = map.get(..HEADER + 32)?;
-    let (layers, entry) = (u32_at(head, 16), u32_at(head, 20));
-    let sane = &head[..8] == MAGIC
-        && u32_at(head, 8) == n
-        && u32_at(head, 12) == pdim
-        && &head[24..56] == dump
-        && entry < n.max(1)
-        && (!full || blake3::hash(&map[HEADER + 32..]).as_bytes() == &head[56..88]);
-    if !sane {
-        return None;
+) -> std::result::Result<(usize, Layers, usize), Rejected> {
+    let [found_n, found_pdim, layers, entry] = header::read(map, Kind::FlatGraph, dump)?;
+    if found_n != n as u64 {
+        return Err(Rejected::Shape("its point count"));
     }
-    let mut at = (HEADER + 32 + n).next_multiple_of(4);
-    let mut out = Vec::with_capacity(layers);
+    if found_pdim != pdim as u64 {
+        return Err(Rejected::Shape("its projected dimension"));
+    }
+    if full {
+        header::check_payload(map)?;
+    }
+    let entry = usize::try_from(entry).unwrap_or(usize::MAX);
+    if entry >= n.max(1) || layers > 64 {
+        return Err(Rejected::Damaged("entry point or layer count out of range"));
+    }
+    let short = Rejected::Damaged("shorter than its tables");
+    let mut at = (header::LEN + n).next_multiple_of(4);
+    let mut out = Vec::with_capacity(layers as usize);
     for _ in 0..layers {
-        let offs = at;
-        let table = map.get(offs..offs.checked_add(4 * (n + 1))?)?;
-        let total = u32_at(table, 4 * n);
-        let nbrs = offs + 4 * (n + 1);
-        let list = map.get(nbrs..nbrs.checked_add(4 * total)?)?;
-        if full {
-            let monotone = (0..n).all(|i| u32_at(table, 4 * i) <= u32_at(table, 4 * i + 4));
-            if !monotone || u32_at(table, 0) != 0 || (0..total).any(|i| u32_at(list, 4 * i) >= n) {
-                return None;
-            }
+        let (offs, nbrs, total) = layer_at(map, at, n).ok_or(short.clone())?;
+        if full && !layer_in_bounds(map, offs, nbrs, total, n) {
+            return Err(Rejected::Damaged(
+                "neighbour offsets or positions out of range",
+            ));
         }
         out.push((offs, nbrs, total));
         at = nbrs + 4 * total;
     }
-    (map.len() == at.checked_add(4 * pdim * n)?).then_some((entry, out, at))
+    let at = at.next_multiple_of(ROW_ALIGN);
+    let end = at.checked_add(4 * pdim * n).ok_or(short.clone())?;
+    if map.len() != end {
+        return Err(Rejected::Damaged(
+            "its length is not its tables' and vectors'",
+        ));
+    }
+    Ok((entry, out, at))
+}
+
+/// The layer whose offset table starts at byte `at`: offsets of its
+/// table and neighbour list, and its neighbour count, when both fit.
+fn layer_at(map: &[u8], at: usize, n: usize) -> Option<(usize, usize, usize)> {
+    let table = map.get(at..at.checked_add(4 * (n + 1))?)?;
+    let total = u32_at(table, 4 * n);
+    let nbrs = at + 4 * (n + 1);
+    map.get(nbrs..nbrs.checked_add(4 * total)?)?;
+    Some((at, nbrs, total))
+}
+
+/// Offsets start at 0 and never decrease; every position is below `n`.
+fn layer_in_bounds(map: &[u8], offs: usize, nbrs: usize, total: usize, n: usize) -> bool {
+    let off = |i: usize| u32_at(map, offs + 4 * i);
+    off(0) == 0
+        && (0..n).all(|i| off(i) <= off(i + 1))
+        && (0..total).all(|i| u32_at(map, nbrs + 4 * i) < n)
 }
 
 /// A distance and a position, ordered by distance (then position).

@@ -5,13 +5,13 @@
 //! f16 bits of the store's embedding records, so distances are the same as
 //! when re-ranking from the store.
 //!
-//! It is derived data: bound to one graph generation by that graph's
-//! checksum, checked whole (BLAKE3) when opened, and simply not used (the
-//! store is read instead) when missing, stale or damaged.
+//! It is derived data: bound to one graph generation by the generation
+//! header (`search::header`), checked whole (BLAKE3) when opened, and
+//! written again from the store when missing, stale or damaged.
 //!
-//! Layout v1, little-endian: magic `IMGDXRV1` (8 bytes), dim u32, reserved
-//! u32 (0), n u64, graph checksum [32], payload checksum [32] (BLAKE3 of
-//! everything after the header), then n ids (u64), then n × dim f16 bits.
+//! Format version 2, little-endian: the generation header (kind 3, shape
+//! n, dim, 0, 0), then n ids (u64), zeros up to a multiple of 64 bytes,
+//! then n × dim f16 bits.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -21,25 +21,30 @@ use memmap2::Mmap;
 
 use crate::error::{Error, Result};
 use crate::search::ann::{MemoryVectors, Vectors};
+use crate::search::header::{self, Header, Kind, Rejected, LEN as HEADER};
 use crate::vecmath::cosine_distance;
 
 pub const FILE_NAME: &str = "vectors.f16";
-const MAGIC: &[u8; 8] = b"IMGDXRV1";
-const HEADER: usize = 8 + 4 + 4 + 8 + 32 + 32;
+
+/// Where the rows of a file of `n` ids start: on a cache-line boundary.
+fn rows_at(n: usize) -> Option<usize> {
+    Some(n.checked_mul(8)?.checked_add(HEADER)?.next_multiple_of(64))
+}
 
 /// Write the re-rank file for `live` (ids in `live`'s order) bound to the
 /// graph whose checksum is `graph`.
 pub fn write(path: &Path, live: &MemoryVectors, graph: &[u8; 32]) -> Result<()> {
-    let mut head = Vec::with_capacity(HEADER);
-    head.extend_from_slice(MAGIC);
-    head.extend_from_slice(&(live.dim as u32).to_le_bytes());
-    head.extend_from_slice(&0u32.to_le_bytes());
-    head.extend_from_slice(&(live.len() as u64).to_le_bytes());
-    head.extend_from_slice(graph);
-    super::write_checked(path, &head, |w| {
+    let head = Header {
+        kind: Kind::Rerank,
+        shape: [live.len() as u64, live.dim as u64, 0, 0],
+        binding: graph,
+    };
+    header::write(path, &head, |w| {
         for (id, _) in live.iter() {
             w.write_all(&id.to_le_bytes())?;
         }
+        let ids_end = HEADER + 8 * live.len();
+        w.write_all(&vec![0; ids_end.next_multiple_of(64) - ids_end])?;
         let mut row = Vec::with_capacity(2 * live.dim);
         for (_, v) in live.iter() {
             row.clear();
@@ -53,20 +58,6 @@ pub fn write(path: &Path, live: &MemoryVectors, graph: &[u8; 32]) -> Result<()> 
     })
 }
 
-/// Map `dir`'s re-rank file, first writing it from `live()` when it is
-/// missing or does not check out.
-pub fn open_or_write(
-    dir: &Path,
-    graph: &[u8; 32],
-    dim: usize,
-    live: impl FnOnce() -> Result<MemoryVectors>,
-) -> Result<RerankFile> {
-    match RerankFile::open(&dir.join(FILE_NAME), graph, dim)? {
-        Some(r) => Ok(r),
-        None => rewrite(dir, graph, &live()?),
-    }
-}
-
 /// Write `dir`'s re-rank file from `live` (atomically: temporary file,
 /// then rename) and map it.
 pub fn rewrite(dir: &Path, graph: &[u8; 32], live: &MemoryVectors) -> Result<RerankFile> {
@@ -74,10 +65,10 @@ pub fn rewrite(dir: &Path, graph: &[u8; 32], live: &MemoryVectors) -> Result<Rer
     let tmp = path.with_extension("tmp");
     write(&tmp, live, graph)?;
     std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-    RerankFile::open(&path, graph, live.dim)?.ok_or_else(|| {
+    RerankFile::open(&path, graph, live.dim)?.map_err(|why| {
         Error::io(
             &path,
-            std::io::Error::other("does not check out right after writing it"),
+            std::io::Error::other(format!("right after writing it: {why}")),
         )
     })
 }
@@ -87,15 +78,23 @@ pub struct RerankFile {
     map: Mmap,
     dim: usize,
     rows: HashMap<u64, usize>,
+    /// Byte offset of the first row.
+    rows_at: usize,
 }
 
 impl RerankFile {
-    /// Map and check the file: `Ok(None)` when it is missing, belongs to
-    /// another graph or dimension, or fails its checksum.
-    pub fn open(path: &Path, graph: &[u8; 32], dim: usize) -> Result<Option<RerankFile>> {
+    /// Map and check the file; why it cannot be used when it is missing,
+    /// belongs to another graph or dimension, or fails its checksum.
+    pub fn open(
+        path: &Path,
+        graph: &[u8; 32],
+        dim: usize,
+    ) -> Result<std::result::Result<RerankFile, Rejected>> {
         let file = match std::fs::File::open(path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Err(Rejected::Missing))
+            }
             Err(e) => return Err(Error::io(path, e)),
         };
         // SAFETY: the file is written once into a fresh generation
@@ -106,24 +105,31 @@ impl RerankFile {
         Ok(Self::check(map, graph, dim))
     }
 
-    fn check(map: Mmap, graph: &[u8; 32], dim: usize) -> Option<RerankFile> {
-        let head = map.get(..HEADER)?;
-        let u32_at = |o: usize| u32::from_le_bytes(head[o..o + 4].try_into().unwrap());
-        let n = u64::from_le_bytes(head[16..24].try_into().unwrap()) as usize;
-        let ok = &head[..8] == MAGIC
-            && u32_at(8) as usize == dim
-            && &head[24..56] == graph
-            && n.checked_mul(8 + 2 * dim)?.checked_add(HEADER)? == map.len()
-            && blake3::hash(&map[HEADER..]).as_bytes() == &head[56..88];
-        if !ok {
-            return None;
+    fn check(map: Mmap, graph: &[u8; 32], dim: usize) -> std::result::Result<RerankFile, Rejected> {
+        let [n, found_dim, ..] = header::read(&map, Kind::Rerank, graph)?;
+        if found_dim != dim as u64 {
+            return Err(Rejected::Shape("its vector dimension"));
         }
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        let size = n
+            .checked_mul(2 * dim)
+            .and_then(|b| b.checked_add(rows_at(n)?));
+        if size != Some(map.len()) {
+            return Err(Rejected::Damaged("its length is not its rows'"));
+        }
+        header::check_payload(&map)?;
         let rows = map[HEADER..HEADER + 8 * n]
             .chunks_exact(8)
             .enumerate()
             .map(|(row, b)| (u64::from_le_bytes(b.try_into().unwrap()), row))
             .collect();
-        Some(RerankFile { map, dim, rows })
+        let rows_at = HEADER + 8 * n;
+        Ok(RerankFile {
+            map,
+            dim,
+            rows,
+            rows_at: rows_at.next_multiple_of(64),
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -138,7 +144,7 @@ impl RerankFile {
 impl Vectors for RerankFile {
     fn vector(&self, id: u64) -> Option<Vec<f32>> {
         let row = *self.rows.get(&id)?;
-        let start = HEADER + 8 * self.rows.len() + row * 2 * self.dim;
+        let start = self.rows_at + row * 2 * self.dim;
         let bytes = &self.map[start..start + 2 * self.dim];
         Some(
             bytes

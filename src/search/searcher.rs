@@ -127,13 +127,17 @@ impl Searcher {
 
     /// The `k` nearest live vectors to the raw (unwhitened) embedding `q`.
     pub fn search(&self, store: &Store, q: &[f32], k: usize) -> Vec<Neighbour> {
-        let q = self.space.apply(q);
-        self.with_vectors(store, |ann, v| ann.search(&q, k, v))
+        self.search_in_space(store, &self.space.apply(q), k)
+    }
+
+    /// The `k` nearest live vectors to `q`, which is already in the space.
+    pub fn search_in_space(&self, store: &Store, q: &[f32], k: usize) -> Vec<Neighbour> {
+        self.with_vectors(store, |ann, v| ann.search(q, k, v))
     }
 
     /// The `k` nearest live vectors to each of `queries`, which are already
-    /// in the space (e.g. taken from [`Searcher::live`]).
-    pub fn search_in_space(
+    /// in the space (e.g. taken from [`Searcher::live`]), in parallel.
+    pub fn search_many_in_space(
         &self,
         store: &Store,
         queries: &[&[f32]],

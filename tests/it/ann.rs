@@ -526,7 +526,7 @@ fn a_store_change_refits_the_whitening_and_rebuilds_the_graph() {
     let raw = v.vector(7).unwrap();
     assert_eq!(ann.search(&store, &raw, 1)[0].0, 7);
     let q = w1.apply(&raw);
-    assert_eq!(ann.search_in_space(&store, &[&q], 1)[0][0].0, 7);
+    assert_eq!(ann.search_in_space(&store, &q, 1)[0].0, 7);
     let fast = saved::open_for_query(&store, fp, params).unwrap();
     assert_eq!(fast.search(&store, &raw, 1)[0].0, 7);
     // A small change (under 10%) keeps the transform and the graph.

@@ -209,7 +209,7 @@ fn whitening() -> Whitening {
 }
 
 /// The model fingerprint and graph settings of the ANN store fixture.
-const ANN_FP: &str = "fixture-model/v1";
+pub(crate) const ANN_FP: &str = "fixture-model/v1";
 fn stale() -> StaleMark {
     StaleMark::V1 {
         reason: "decoder panicked on this file".into(),
@@ -248,7 +248,7 @@ fn decisions() -> [(&'static str, StoredDecision); 5] {
     ]
 }
 
-fn ann_params() -> HnswParams {
+pub(crate) fn ann_params() -> HnswParams {
     HnswParams {
         exact_below: 10,
         projected_dim: 8,
@@ -256,7 +256,7 @@ fn ann_params() -> HnswParams {
     }
 }
 
-fn ann_vector(id: u64) -> Vec<f32> {
+pub(crate) fn ann_vector(id: u64) -> Vec<f32> {
     let v: Vec<f32> = (0..8)
         .map(|d| ((id * 31 + d * 7) % 13) as f32 + 0.5)
         .collect();
@@ -485,6 +485,10 @@ fn a_graph_from_before_the_orthonormal_projection_is_rebuilt() {
 /// the fingerprint of the Gaussian projection).
 const GRAPH_RECORDS: &str = "store_v3_orthproj_ann.records";
 const GRAPH_DIR: &str = "ann_g1_orthproj";
+/// The derived files of that graph (flat graph, edges, re-rank vectors)
+/// in format version 1 (their own headers) and 2 (the generation header).
+pub(crate) const GRAPH_FILES_V1: &str = GRAPH_DIR;
+pub(crate) const GRAPH_FILES_V2: &str = "ann_g1_orthproj_files_v2";
 
 /// Writes every fixture. Run once per new format version:
 /// `cargo test --release --test it formats::write_format_fixtures -- --ignored`
@@ -574,32 +578,33 @@ fn write_format_fixtures() {
     eprintln!("a sled directory for these records: {sled_bytes} bytes");
     drop(store);
 
-    // The mapped companions (flat graph v1, re-rank vectors v1) of the
-    // frozen graph, as `index` and `serve` write them beside it.
-    let sb = Sandbox::new();
-    let store = frozen_graph_store(&sb);
-    saved::refresh(&store, ANN_FP, ann_params(), &[]).unwrap();
-    drop(saved::open_resident(&store, ANN_FP, ann_params()).unwrap());
-    for f in ["graph.flat", "vectors.f16", "graph.edges"] {
-        let bytes = std::fs::read(sb.db().join("ann/g1").join(f)).unwrap();
-        w(&format!("{GRAPH_DIR}/{f}"), &bytes);
+    // The derived files of the frozen graph, as `index` and `serve` write
+    // them beside it: v1 until 2026-12-07, then v2 (the v1 fixtures are
+    // rejected and written again in v2).
+    std::fs::create_dir_all(out.join(GRAPH_FILES_V2)).unwrap();
+    for files in [GRAPH_FILES_V1, GRAPH_FILES_V2] {
+        let sb = Sandbox::new();
+        let store = frozen_graph_store(&sb, GRAPH_FILES_V1);
+        saved::refresh(&store, ANN_FP, ann_params(), &[]).unwrap();
+        drop(saved::open_resident(&store, ANN_FP, ann_params()).unwrap());
+        for f in ["graph.flat", "vectors.f16", "graph.edges"] {
+            let bytes = std::fs::read(sb.db().join("ann/g1").join(f)).unwrap();
+            w(&format!("{files}/{f}"), &bytes);
+        }
     }
 }
 
 /// The frozen current-format store with its saved graph (generation 1),
-/// plus whichever companion files the fixtures hold.
-fn frozen_graph_store(sb: &Sandbox) -> Store {
+/// plus the derived files that the fixture directory `files` holds.
+pub(crate) fn frozen_graph_store(sb: &Sandbox, files: &str) -> Store {
     restore(&sb.db(), GRAPH_RECORDS);
     let graph = sb.db().join("ann/g1");
     std::fs::create_dir_all(&graph).unwrap();
-    for f in [
-        "imgdex.hnsw.graph",
-        "imgdex.hnsw.data",
-        "graph.flat",
-        "vectors.f16",
-        "graph.edges",
-    ] {
-        let from = dir().join(GRAPH_DIR).join(f);
+    for f in ["imgdex.hnsw.graph", "imgdex.hnsw.data"] {
+        std::fs::copy(dir().join(GRAPH_DIR).join(f), graph.join(f)).unwrap();
+    }
+    for f in ["graph.flat", "vectors.f16", "graph.edges"] {
+        let from = dir().join(files).join(f);
         if from.exists() {
             std::fs::copy(from, graph.join(f)).unwrap();
         }
@@ -607,63 +612,9 @@ fn frozen_graph_store(sb: &Sandbox) -> Store {
     open_when_released(&sb.db())
 }
 
-#[test]
-fn the_frozen_flat_graph_and_rerank_files_are_used_not_rewritten() {
-    let sb = Sandbox::new();
-    let store = frozen_graph_store(&sb);
-    let g1 = sb.db().join("ann/g1");
-    let before: Vec<Vec<u8>> = ["graph.flat", "vectors.f16"]
-        .iter()
-        .map(|f| std::fs::read(g1.join(f)).expect("fixture present"))
-        .collect();
-    let ann = saved::open_for_query(&store, ANN_FP, ann_params()).unwrap();
-    assert_eq!(ann.kind(), "flat", "the frozen flat graph loads");
-    let hits = ann.search(&store, &ann_vector(5), 3);
-    assert_eq!(hits[0].0, 5, "{hits:?}");
-    drop(ann);
-    let ann = saved::open_resident(&store, ANN_FP, ann_params()).unwrap();
-    assert_eq!(ann.rerank_source(), "file", "the frozen re-rank file loads");
-    let hits = ann.search(&store, &ann_vector(5), 3);
-    assert_eq!(hits[0].0, 5, "{hits:?}");
-    drop(ann);
-    for (f, old) in ["graph.flat", "vectors.f16"].iter().zip(&before) {
-        assert_eq!(
-            &std::fs::read(g1.join(f)).unwrap(),
-            old,
-            "{f} was rewritten"
-        );
-    }
-}
-
-/// The frozen edge file (v1, magic `IMGDXGE1`) of the frozen graph is
-/// read by `dupes`' open, gives the loaded graph's neighbour lists, and is
-/// not rewritten by `index` (its refresh) or `dupes`' fallback.
-#[test]
-fn the_frozen_edge_file_is_used_not_rewritten() {
-    let sb = Sandbox::new();
-    let store = frozen_graph_store(&sb);
-    let file = sb.db().join("ann/g1/graph.edges");
-    let before = std::fs::read(&file).expect("fixture present");
-    assert_eq!(&before[..8], b"IMGDXGE1");
-    let (edges, live) = saved::open_for_dupes(&store, ANN_FP, &ann_params())
-        .unwrap()
-        .expect("the frozen edge file loads");
-    let mut from_file = edges.edge_knn(usize::MAX, &live);
-    let mut loaded = saved::with_loaded_graph(&store, ANN_FP, ann_params(), |h| {
-        saved::ensure_files(&store, &h).unwrap();
-        h.edge_knn(usize::MAX, &live)
-    })
-    .unwrap()
-    .expect("the frozen graph loads");
-    from_file.sort_by_key(|l| l.0);
-    loaded.sort_by_key(|l| l.0);
-    assert_eq!(from_file.len(), 40);
-    assert_eq!(from_file, loaded);
-    let ann = saved::open(&store, ANN_FP, ann_params()).unwrap();
-    assert_eq!(ann.kind(), "flat", "the frozen flat file is searched");
-    drop(ann);
-    saved::refresh(&store, ANN_FP, ann_params(), &[]).unwrap();
-    assert_eq!(std::fs::read(&file).unwrap(), before, "rewritten");
+/// The fixture directory (tests/fixtures/formats).
+pub(crate) fn fixture_dir() -> PathBuf {
+    dir()
 }
 
 fn walk_size(p: &Path) -> u64 {

@@ -26,6 +26,7 @@ mod embedding;
 mod fastpath;
 mod features;
 mod formats;
+mod graph_files;
 mod hamming;
 mod heif;
 mod incremental;

@@ -164,7 +164,7 @@ fn neighbours(store: &Store, fp: &str, cfg: &DupesConfig) -> Result<(&'static st
     // One extra: the image itself comes back first.
     let hits = ids
         .into_iter()
-        .zip(searcher.search_in_space(store, &queries, k + 1))
+        .zip(searcher.search_many_in_space(store, &queries, k + 1))
         .collect();
     Ok((kind, hits))
 }

@@ -27,9 +27,9 @@ fn marker(path: &Path) -> PathBuf {
 
 /// The file's identity and the payload checksum its header names.
 fn identity(stat: &Metadata, map: &[u8]) -> Option<String> {
-    let sum = map.get(super::HEADER..super::HEADER + 32)?;
+    let sum = map.get(crate::search::header::PAYLOAD_SUM)?;
     Some(format!(
-        "v1 {} {} {} {}.{} {}.{} {}",
+        "v2 {} {} {} {}.{} {}.{} {}",
         stat.dev(),
         stat.ino(),
         stat.size(),

@@ -1,19 +1,22 @@
 //! The saved HNSW graph, kept beside the sled store in `<db>/ann/g<N>/`
 //! (one directory per generation; named apart from `store`, the sled
-//! store itself). The
-//! store stays the source of truth: the index is derived data, named and
-//! checksummed in the store's `meta` tree (`ann` key), fingerprinted with
-//! the search space (the embedding model and the store's whitening, see
-//! `space`), the graph parameters and the dimension, and rebuilt
-//! whenever it is missing, stale or corrupt. `hnsw_rs` dumps have no
-//! checksum and may pick a new basename, so a dump is written to a temporary
-//! directory, hashed, renamed into place and only then recorded in `meta`;
-//! a crash at any point leaves the previous generation in use.
+//! store itself). The store stays the source of truth: the index is
+//! derived data, named and checksummed in the store's `meta` tree (`ann`
+//! key), fingerprinted with the search space (the embedding model and the
+//! store's whitening, see `space`), the graph parameters and the
+//! dimension, and rebuilt whenever it is missing, stale or corrupt.
+//! `hnsw_rs` dumps have no checksum and may pick a new basename, so a dump
+//! is written to a temporary directory, hashed, renamed into place and
+//! only then recorded in `meta`; a crash at any point leaves the previous
+//! generation in use.
 //!
-//! Every search runs on the generation's flat file (`search::flatgraph`);
-//! the dump is loaded only to extend the graph or to write a flat or edge
-//! file again that is missing or does not check out, within the scope of
-//! that one job (the loaded graph borrows from its loader).
+//! This module saves generations (`refresh`: extend or rebuild, then
+//! `save`); `generation` is one saved generation and its derived files,
+//! `open` gives each caller its `Searcher`. Every search runs on the
+//! generation's flat file (`search::flatgraph`); the dump is loaded only
+//! to extend the graph or to write a flat or edge file again that is
+//! missing or does not check out, within the scope of that one job (the
+//! loaded graph borrows from its loader).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -22,23 +25,22 @@ use hnsw_rs::api::AnnT;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::search::ann::{same_live_ids, AnnWrite, HnswIndex, HnswParams, MemoryVectors};
-use crate::search::flatgraph::FlatGraph;
-use crate::search::rerank::RerankFile;
+use crate::search::ann::{AnnWrite, HnswIndex, HnswParams, MemoryVectors};
 pub use crate::search::searcher::{Rerank, Searcher, StoreVectors};
 pub use crate::search::space::Space;
 use crate::store::record;
 use crate::store::{ImageId, Store};
 
 mod dump;
-mod mapped;
+mod generation;
 mod meta;
+mod open;
 pub use dump::with_loaded_graph;
-use dump::{checksum, dump_checks_out, with_saved_graph};
-pub use mapped::ensure_files;
-pub use mapped::{edges_for, open_for_dupes};
-use mapped::{open_edges, open_flat, resident_rerank, rewrite_rerank, write_companions};
-use meta::{current_meta, full_fingerprint, matching_meta, read_meta};
+use dump::{checksum, with_saved_graph};
+use generation::{generation_dir, write_companions};
+pub use generation::{Generation, RejectedFile};
+use meta::{full_fingerprint, read_meta};
+pub use open::{edges_for, open, open_for_dupes, open_for_query, open_resident, rejected};
 
 /// Rebuild the graph when more than this fraction of it is hidden.
 pub const REBUILD_HIDDEN_FRACTION: f64 = 0.2;
@@ -79,114 +81,17 @@ pub fn live_vectors(store: &Store, fp: &str) -> Result<MemoryVectors> {
     crate::search::space::vectors(store, &Space::load(store, fp)?)
 }
 
+/// Write the current generation's flat graph and edge files again from
+/// `h` (its graph, reloaded from the dump) when they do not check out.
+pub fn ensure_files(store: &Store, h: &HnswIndex<'_>) -> Result<()> {
+    match Generation::current(store)? {
+        Some(g) => g.ensure_files(h),
+        None => Ok(()),
+    }
+}
+
 fn ann_root(store: &Store) -> PathBuf {
     store.dir().join("ann")
-}
-
-/// Open the index for searching, with every live vector of the space in
-/// memory ([`Searcher::live`]): exact for small collections, else the
-/// saved graph's flat file (the graph rebuilt first if missing, stale or
-/// corrupt; a flat or edge file that does not check out written again
-/// from the dump).
-pub fn open(store: &Store, fp: &str, params: HnswParams) -> Result<Searcher> {
-    open_in(store, Space::load(store, fp)?, params)
-}
-
-fn open_in(store: &Store, space: Space, params: HnswParams) -> Result<Searcher> {
-    let live = crate::search::space::vectors(store, &space)?;
-    if live.len() < params.exact_below {
-        return Ok(Searcher::exact(space, live));
-    }
-    let current = match matching_meta(store, &space, &params, live.dim)? {
-        Some(meta) if same_ids(&meta, &live) && dump_checks_out(store, &meta) => {
-            current_flat(store, &space, &params, &meta, live.dim)?
-        }
-        _ => None,
-    };
-    let flat = match current {
-        Some(flat) => {
-            clear_dirty(store)?;
-            flat
-        }
-        None => {
-            rebuild(store, &space, params, &live)?;
-            let meta = read_meta(store)?
-                .ok_or(Error::Internal("the graph just saved has no meta record"))?;
-            open_flat(store, &params, live.dim, meta)?.ok_or(Error::Internal(
-                "the flat graph just written does not check out",
-            ))?
-        }
-    };
-    Ok(Searcher::flat(space, flat, Rerank::Memory(live)))
-}
-
-/// The generation's flat graph, once it and the edge file check out
-/// (written again from the dump when they do not); `None` when the dump
-/// cannot be loaded either (the graph is then rebuilt).
-fn current_flat(
-    store: &Store,
-    space: &Space,
-    params: &HnswParams,
-    meta: &AnnMeta,
-    dim: usize,
-) -> Result<Option<FlatGraph>> {
-    if open_edges(store, meta)?.is_some() {
-        if let Some(flat) = open_flat(store, params, dim, meta.clone())? {
-            return Ok(Some(flat));
-        }
-    }
-    match with_saved_graph(store, space, params, dim, |h| ensure_files(store, &h))? {
-        Some(written) => written.and_then(|()| open_flat(store, params, dim, meta.clone())),
-        None => Ok(None),
-    }
-}
-
-/// For one query: the saved graph, re-ranking with vectors read from the
-/// store, when it is known to be current (no `index` run has touched the
-/// embeddings since it was saved), so nothing is loaded up front; else
-/// `open`, which checks every id (and rebuilds if needed).
-pub fn open_for_query(store: &Store, fp: &str, params: HnswParams) -> Result<Searcher> {
-    let space = Space::load(store, fp)?;
-    if let Some((meta, dim)) = current_meta(store, &space, &params)? {
-        if let Some(g) = open_flat(store, &params, dim, meta)? {
-            return Ok(Searcher::flat(space, g, Rerank::Store));
-        }
-    }
-    open_in(store, space, params)
-}
-
-/// For a long-lived searcher (the server): the saved graph when it is
-/// current, as its mapped flat file; otherwise [`open`], which checks
-/// every id and rebuilds or rewrites what is needed. An exact index holds
-/// its vectors.
-///
-/// A graph re-ranks from its generation's mapped re-rank file (written
-/// first if it is missing or damaged, e.g. by an older imgdex): re-ranking
-/// then reads no store records.
-pub fn open_resident(store: &Store, fp: &str, params: HnswParams) -> Result<Searcher> {
-    let space = Space::load(store, fp)?;
-    if let Some((meta, dim)) = current_meta(store, &space, &params)? {
-        if let Some(g) = open_flat(store, &params, dim, meta)? {
-            let rerank = resident_rerank(store, &space, dim)?;
-            return Ok(with_file(Searcher::flat(space, g, Rerank::Store), rerank));
-        }
-    }
-    // The embeddings may have changed since the file was written (an
-    // `index` run stopped part way): write it again from the live vectors.
-    let searcher = open_in(store, space, params)?;
-    let rerank = match (searcher.kind(), searcher.live()) {
-        ("flat", Some(live)) => rewrite_rerank(store, live)?,
-        _ => return Ok(searcher),
-    };
-    Ok(with_file(searcher, rerank))
-}
-
-/// `searcher` re-ranking from `file` when there is one.
-fn with_file(searcher: Searcher, file: Option<RerankFile>) -> Searcher {
-    match file {
-        Some(file) => searcher.with_rerank(Rerank::File(file)),
-        None => searcher,
-    }
 }
 
 /// Called by `index` before it changes any embedding.
@@ -204,12 +109,6 @@ fn clear_dirty(store: &Store) -> Result<()> {
         store.flush()?;
     }
     Ok(())
-}
-
-/// Whether the graph's live ids (those at positions not removed) are
-/// exactly those of `live`.
-fn same_ids(meta: &AnnMeta, live: &MemoryVectors) -> bool {
-    same_live_ids(&meta.ids, &meta.removed_positions(), live)
 }
 
 /// Bring the saved graph up to date after an `index` run that (re)embedded
@@ -270,11 +169,6 @@ fn extend(
 /// Build a fresh graph over `live` (vectors of `space`) and save it.
 fn rebuild(store: &Store, space: &Space, params: HnswParams, live: &MemoryVectors) -> Result<()> {
     save(store, &HnswIndex::build(live, params), space, live)
-}
-
-/// Directory of saved generation `generation`.
-fn generation_dir(store: &Store, generation: u64) -> PathBuf {
-    ann_root(store).join(format!("g{generation}"))
 }
 
 /// Dump to a temporary directory, checksum, write the companion files
