@@ -146,6 +146,20 @@ impl Searcher {
         self.with_vectors(store, |ann, v| ann.search_many(queries, k, v))
     }
 
+    /// Every live vector's `k` nearest (itself among them), by id, when
+    /// the searcher holds the live vectors: what `dupes` searches when it
+    /// does not read the graph's own lists.
+    pub fn neighbours_of_live(
+        &self,
+        store: &Store,
+        k: usize,
+    ) -> Option<Vec<(u64, Vec<Neighbour>)>> {
+        let live = self.live()?;
+        let (ids, queries): (Vec<u64>, Vec<&[f32]>) = live.iter().unzip();
+        let found = self.search_many_in_space(store, &queries, k);
+        Some(ids.into_iter().zip(found).collect())
+    }
+
     fn with_vectors<T>(
         &self,
         store: &Store,

@@ -157,14 +157,9 @@ fn neighbours(store: &Store, fp: &str, cfg: &DupesConfig) -> Result<(&'static st
     }
     searcher.set_search_params(DUPES_SEARCH.0, DUPES_SEARCH.1);
     let kind = if graph { "hnsw-search" } else { "exact" };
-    let live = searcher
-        .live()
-        .ok_or(Error::Internal("open holds no live vectors"))?;
-    let (ids, queries): (Vec<u64>, Vec<&[f32]>) = live.iter().unzip();
     // One extra: the image itself comes back first.
-    let hits = ids
-        .into_iter()
-        .zip(searcher.search_many_in_space(store, &queries, k + 1))
-        .collect();
+    let hits = searcher
+        .neighbours_of_live(store, k + 1)
+        .ok_or(Error::Internal("open holds no live vectors"))?;
     Ok((kind, hits))
 }
