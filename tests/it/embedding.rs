@@ -47,8 +47,25 @@ fn rust_embedding_matches_python_onnxruntime() {
     if util::no_model() {
         return;
     }
-    let dir = util::models_dir();
-    let mut embedder = Embedder::load(&EmbedConfig::in_dir(&dir)).expect("load model");
+    matches_python_onnxruntime(&util::models_dir().join("efficientnet-lite0.onnx"));
+}
+
+/// The int8 model `scripts/setup` quantises: run by Rust, its embedding
+/// equals Python ONNX Runtime's on the same input tensor.
+#[test]
+fn int8_model_matches_python_onnxruntime() {
+    if util::no_model() || util::no_int8_model() {
+        return;
+    }
+    matches_python_onnxruntime(&util::models_dir().join(util::INT8_MODEL));
+}
+
+fn matches_python_onnxruntime(model: &Path) {
+    let cfg = EmbedConfig {
+        model: model.to_path_buf(),
+        ..EmbedConfig::in_dir(&util::models_dir())
+    };
+    let mut embedder = Embedder::load(&cfg).expect("load model");
     let mut input = Vec::new();
     for name in ["chelsea.jpg", "coffee.jpg"] {
         input.extend(embedder.preprocess(&working_image(&fixture(name))));
@@ -60,12 +77,7 @@ fn rust_embedding_matches_python_onnxruntime() {
     write_f32(&inp, &input);
     let status = Command::new(repo().join(".venv/bin/python"))
         .arg(repo().join("scripts/ort_reference.py"))
-        .args([
-            dir.join("efficientnet-lite0.onnx"),
-            inp,
-            PathBuf::from("2"),
-            out.clone(),
-        ])
+        .args([model.to_path_buf(), inp, PathBuf::from("2"), out.clone()])
         .args(["--output", embedder.spec().embedding_output.as_str()])
         .status()
         .expect("run scripts/ort_reference.py");
@@ -85,7 +97,8 @@ fn rust_embedding_matches_python_onnxruntime() {
     // in the last bits of float summation order only.
     assert!(
         max_diff < 1e-4,
-        "Rust and Python ONNX Runtime outputs differ by {max_diff}"
+        "{}: Rust and Python ONNX Runtime outputs differ by {max_diff}",
+        model.display()
     );
 }
 
@@ -301,6 +314,31 @@ fn switching_the_model_recomputes_embeddings() {
         "{:?}",
         info.fingerprints
     );
+}
+
+/// A store built with the float model is recomputed by the int8 one (its
+/// digest is part of the embedding fingerprint), and back.
+#[test]
+fn switching_to_the_int8_model_recomputes_embeddings() {
+    if util::no_model() || util::no_int8_model() {
+        return;
+    }
+    let models = util::models_dir();
+    let sb = Sandbox::new();
+    let dir = small_collection(&sb);
+    let (_, first) = sb.index([dir.as_os_str()]);
+    assert_eq!(first.indexed, 6);
+    let int8 = models.join(util::INT8_MODEL);
+    let with_int8 = [dir.as_os_str(), "--model".as_ref(), int8.as_os_str()];
+    let (out, switched) = sb.index(with_int8);
+    out.assert_code(0);
+    assert_eq!(switched.indexed, 6, "re-embedded: {}", out.describe());
+    let fp = sb.info().fingerprints["embedding"].clone();
+    assert!(fp.starts_with("efficientnet-lite0-int8/"), "{fp}");
+    let (_, again) = sb.index(with_int8);
+    assert_eq!((again.indexed, again.unchanged), (0, 6));
+    let (_, back) = sb.index([dir.as_os_str()]);
+    assert_eq!(back.indexed, 6, "the float model recomputes them again");
 }
 
 /// Path → stored embedding, from `export features --feature embedding`.

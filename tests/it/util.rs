@@ -150,6 +150,22 @@ pub fn skip(reason: &str) {
 }
 
 /// `true` (after [`skip`]) when the model is missing: the test returns.
+/// The int8 model `scripts/setup` writes beside the float one.
+pub const INT8_MODEL: &str = "efficientnet-lite0-int8.onnx";
+
+/// Skip (visibly) when the int8 model is missing.
+pub fn no_int8_model() -> bool {
+    let path = models_dir().join(INT8_MODEL);
+    if path.is_file() {
+        return false;
+    }
+    skip(&format!(
+        "int8 model missing: {} (run `bash scripts/setup`)",
+        path.display()
+    ));
+    true
+}
+
 pub fn no_model() -> bool {
     if model_available() {
         return false;
