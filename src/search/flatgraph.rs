@@ -271,7 +271,7 @@ fn layout(
         header::check_payload(map)?;
     }
     let entry = usize::try_from(entry).unwrap_or(usize::MAX);
-    if entry >= n.max(1) || layers > 64 {
+    if entry >= n.max(1) || layers == 0 || layers > 64 {
         return Err(Rejected::Damaged("entry point or layer count out of range"));
     }
     let short = Rejected::Damaged("shorter than its tables");

@@ -64,7 +64,8 @@ impl Kind {
 pub enum Rejected {
     /// Not there (a graph saved by an older imgdex, or removed).
     Missing,
-    /// Does not start with an imgdex graph-file magic.
+    /// Does not start with an imgdex graph-file magic (or is shorter
+    /// than one).
     Foreign,
     /// Another format version of this file.
     Version(u32),
@@ -152,8 +153,11 @@ pub fn read(
     if V1_MAGICS.iter().any(|m| magic == *m) {
         return Err(Rejected::Version(1));
     }
-    if magic != MAGIC || bytes.len() < LEN {
+    if magic != MAGIC {
         return Err(Rejected::Foreign);
+    }
+    if bytes.len() < LEN {
+        return Err(Rejected::Damaged("shorter than its header"));
     }
     let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap());
     if u32_at(8) != VERSION {

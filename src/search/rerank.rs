@@ -28,7 +28,9 @@ pub const FILE_NAME: &str = "vectors.f16";
 
 /// Where the rows of a file of `n` ids start: on a cache-line boundary.
 fn rows_at(n: usize) -> Option<usize> {
-    Some(n.checked_mul(8)?.checked_add(HEADER)?.next_multiple_of(64))
+    n.checked_mul(8)?
+        .checked_add(HEADER)?
+        .checked_next_multiple_of(64)
 }
 
 /// Write the re-rank file for `live` (ids in `live`'s order) bound to the
@@ -70,6 +72,24 @@ pub fn rewrite(dir: &Path, graph: &[u8; 32], live: &MemoryVectors) -> Result<Rer
             &path,
             std::io::Error::other(format!("right after writing it: {why}")),
         )
+    })
+}
+
+/// Why the file at `path` would be rejected by its header alone (kind,
+/// format, generation, dimension), if it would; its contents are not read.
+pub fn header_rejects(path: &Path, graph: &[u8; 32], dim: usize) -> Result<Option<Rejected>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(HEADER);
+    match std::fs::File::open(path) {
+        Ok(f) => f.take(HEADER as u64).read_to_end(&mut head),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some(Rejected::Missing)),
+        Err(e) => return Err(Error::io(path, e)),
+    }
+    .map_err(|e| Error::io(path, e))?;
+    Ok(match header::read(&head, Kind::Rerank, graph) {
+        Err(why) => Some(why),
+        Ok([_, found, ..]) if found != dim as u64 => Some(Rejected::Shape("its vector dimension")),
+        Ok(_) => None,
     })
 }
 

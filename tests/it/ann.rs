@@ -361,6 +361,9 @@ fn resident_rerank_file_matches_the_store_and_is_rewritten_when_damaged() {
     let other = v.vector(600).unwrap();
     put(&store, 1, &other, fp);
     store.flush().unwrap();
+    // A one-shot query first: it finds the same ids, keeps the graph and
+    // clears the marker, so the server's open must not trust the file.
+    drop(saved::open_for_query(&store, fp, params).unwrap());
     let ann = saved::open_resident(&store, fp, params).unwrap();
     assert_eq!(ann.rerank_source(), "file");
     // Every image listed (k = all): 1's re-ranked distance must be to its

@@ -168,3 +168,45 @@ fn hidden_ids_against_exact_search() {
     );
     check("server", &searched(&searcher, &store, &qs));
 }
+
+/// Re-embedded images (a small change, as a re-encoded file gives): the
+/// refreshed graph hides each old point and inserts the new one under the
+/// same id, so both positions sit near a query by the new vector. The
+/// searches must return each id once, and find it first.
+#[test]
+fn a_changed_vector_is_found_once() {
+    let (v, _) = indexed_and_queries();
+    let sb = Sandbox::new();
+    let fp = "test-model/v1";
+    let store = store_with(&sb, &v, fp);
+    saved::refresh(&store, fp, params(), &[]).unwrap();
+    let changed: Vec<u64> = (1..=3000).step_by(30).collect();
+    let mut rng = imgdex::search::ann::SplitMix(7);
+    let mut moved = Vec::new();
+    for &id in &changed {
+        let mut x = v.vector(id).unwrap();
+        for c in x.iter_mut() {
+            *c += 0.002 * (rng.uniform() - 0.5);
+        }
+        let n = x.iter().map(|c| c * c).sum::<f32>().sqrt();
+        x.iter_mut().for_each(|c| *c /= n);
+        crate::ann::put(&store, id, &x, fp);
+        moved.push((id, x));
+    }
+    store.flush().unwrap();
+    saved::refresh(&store, fp, params(), &changed).unwrap();
+    for searcher in [
+        saved::open(&store, fp, params()).unwrap(),
+        saved::open_for_query(&store, fp, params()).unwrap(),
+        saved::open_resident(&store, fp, params()).unwrap(),
+    ] {
+        assert_eq!(searcher.kind(), "flat");
+        assert_eq!(searcher.len(), 3000, "one live point per id");
+        for (id, x) in &moved {
+            let hits = searcher.search(&store, x, 10);
+            let ids: HashSet<u64> = hits.iter().map(|h| h.0).collect();
+            assert_eq!(ids.len(), hits.len(), "{id}: an id twice: {hits:?}");
+            assert_eq!(hits[0].0, *id, "{hits:?}");
+        }
+    }
+}

@@ -196,3 +196,34 @@ fn the_cli_warns_and_info_lists_the_rejected_file() {
         out.stdout
     );
 }
+
+/// A flat graph whose header says it has no layers, with a matching
+/// checksum (as a hostile or buggy writer could make it): rejected, not
+/// searched (a search starts on layer 0), and written again.
+#[test]
+fn a_flat_graph_without_layers_is_rejected() {
+    let sb = Sandbox::new();
+    let dir = seeded(&sb);
+    let good = std::fs::read(dir.join("graph.flat")).unwrap();
+    let u64_at = |o: usize| u64::from_le_bytes(good[o..o + 8].try_into().unwrap()) as usize;
+    let (n, pdim) = (u64_at(16), u64_at(24));
+    let mut bad = good[..112].to_vec();
+    bad[32..40].copy_from_slice(&0u64.to_le_bytes());
+    let mut payload = good[112..112 + n.next_multiple_of(4)].to_vec();
+    payload.resize((112 + payload.len()).next_multiple_of(64) - 112, 0);
+    payload.extend_from_slice(&good[good.len() - 4 * pdim * n..]);
+    bad[80..112].copy_from_slice(blake3::hash(&payload).as_bytes());
+    bad.extend_from_slice(&payload);
+    std::fs::write(dir.join("graph.flat"), &bad).unwrap();
+    let store = Store::open(&sb.db(), &Default::default()).unwrap();
+    let q = saved::open_for_query(&store, ANN_FP, params()).unwrap();
+    assert_eq!(q.kind(), "flat");
+    assert_eq!(q.len(), 1200);
+    assert!(
+        std::fs::read(dir.join("graph.flat")).unwrap() == good,
+        "written again"
+    );
+    let log = saved::rejected(&store).unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert!(log[0].reason.contains("layer"), "{log:?}");
+}

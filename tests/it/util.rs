@@ -149,7 +149,6 @@ pub fn skip(reason: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {reason}");
 }
 
-/// `true` (after [`skip`]) when the model is missing: the test returns.
 /// The int8 model `scripts/setup` writes beside the float one.
 pub const INT8_MODEL: &str = "efficientnet-lite0-int8.onnx";
 
@@ -166,6 +165,7 @@ pub fn no_int8_model() -> bool {
     true
 }
 
+/// `true` (after [`skip`]) when the model is missing: the test returns.
 pub fn no_model() -> bool {
     if model_available() {
         return false;

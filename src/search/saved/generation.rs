@@ -78,22 +78,34 @@ impl<'s> Generation<'s> {
     ) -> Result<RerankFile> {
         match RerankFile::open(&self.path(Kind::Rerank), &self.meta.checksum, dim)? {
             Ok(file) => Ok(file),
-            Err(why) => {
-                self.reject(Kind::Rerank, &why)?;
+            Err(why) => self.repair(Kind::Rerank, &why, || {
                 rerank::rewrite(&self.dir(), &self.meta.checksum, &live()?)
-            }
+            }),
         }
     }
 
     /// Write the re-rank file from `live` (whose vectors may have changed
     /// since it was written) and map it; the file it replaces is reported
-    /// if it did not check out either.
+    /// if its header did not check out either (its contents are not
+    /// hashed: they are replaced anyway).
     pub fn rewrite_rerank(&self, live: &MemoryVectors) -> Result<RerankFile> {
         let path = self.path(Kind::Rerank);
-        if let Err(why) = RerankFile::open(&path, &self.meta.checksum, live.dim)? {
-            self.reject(Kind::Rerank, &why)?;
+        let why = rerank::header_rejects(&path, &self.meta.checksum, live.dim)?;
+        let write = || rerank::rewrite(&self.dir(), &self.meta.checksum, live);
+        match why {
+            Some(why) => self.repair(Kind::Rerank, &why, write),
+            None => write(),
         }
-        rerank::rewrite(&self.dir(), &self.meta.checksum, live)
+    }
+
+    /// Remove the re-rank file (its rows may be stale): the server writes
+    /// it again from the store when it next opens this generation.
+    pub fn forget_rerank(&self) -> Result<()> {
+        let path = self.path(Kind::Rerank);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&path, e)),
+            _ => Ok(()),
+        }
     }
 
     /// Write the flat graph and edge files again from `h` (this
@@ -102,26 +114,38 @@ impl<'s> Generation<'s> {
     pub fn ensure_files(&self, h: &HnswIndex<'_>) -> Result<()> {
         let sum = self.meta.checksum;
         if let Err(why) = self.open_flat(&h.params, h.projection.from)? {
-            self.reject(Kind::FlatGraph, &why)?;
-            replace(&self.path(Kind::FlatGraph), |p| {
-                flatgraph::write(p, h, &sum)
+            let path = self.path(Kind::FlatGraph);
+            self.repair(Kind::FlatGraph, &why, || {
+                replace(&path, |p| flatgraph::write(p, h, &sum))
             })?;
         }
         if let Err(why) = self.open_edges()? {
-            self.reject(Kind::Edges, &why)?;
-            replace(&self.path(Kind::Edges), |p| edges::write(p, h, &sum))?;
+            let path = self.path(Kind::Edges);
+            self.repair(Kind::Edges, &why, || {
+                replace(&path, |p| edges::write(p, h, &sum))
+            })?;
         }
         Ok(())
     }
 
-    /// Report a file that was there but did not check out (a missing one
-    /// is simply written).
-    fn reject(&self, kind: Kind, why: &Rejected) -> Result<()> {
-        if *why == Rejected::Missing {
-            return Ok(());
+    /// Write a file that did not check out again with `write`: a file that
+    /// was there is reported, a warning before and a record once it is
+    /// written (a missing one is simply written).
+    fn repair<T>(
+        &self,
+        kind: Kind,
+        why: &Rejected,
+        write: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let report = *why != Rejected::Missing;
+        if report {
+            log::warn!("{}: {why}; writing it again", self.path(kind).display());
         }
-        log::warn!("{}: {why}; writing it again", self.path(kind).display());
-        rejections::record(self.store, self.meta.generation, kind, why)
+        let done = write()?;
+        if report {
+            rejections::record(self.store, self.meta.generation, kind, why)?;
+        }
+        Ok(done)
     }
 }
 

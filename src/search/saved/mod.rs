@@ -103,12 +103,14 @@ pub fn mark_dirty(store: &Store) -> Result<()> {
     Ok(())
 }
 
-fn clear_dirty(store: &Store) -> Result<()> {
+/// Clear the marker `mark_dirty` set; whether it was set.
+fn clear_dirty(store: &Store) -> Result<bool> {
     if store.meta_get(DIRTY_KEY)?.is_some() {
         store.meta_remove(DIRTY_KEY)?;
         store.flush()?;
+        return Ok(true);
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Bring the saved graph up to date after an `index` run that (re)embedded
@@ -153,7 +155,7 @@ fn extend(
         .collect();
     if gone.is_empty() && add.is_empty() {
         ensure_files(store, &h)?;
-        return clear_dirty(store);
+        return clear_dirty(store).map(drop);
     }
     for id in gone {
         h.remove(id);
@@ -172,7 +174,7 @@ fn rebuild(store: &Store, space: &Space, params: HnswParams, live: &MemoryVector
 }
 
 /// Dump to a temporary directory, checksum, write the companion files
-/// beside it (see `mapped`), rename into place, record.
+/// beside it (see `generation`), rename into place, record.
 fn save(store: &Store, h: &HnswIndex<'_>, space: &Space, live: &MemoryVectors) -> Result<()> {
     let root = ann_root(store);
     let generation = read_meta(store)?.map(|m| m.generation + 1).unwrap_or(1);

@@ -30,15 +30,20 @@ fn open_in(store: &Store, space: Space, params: HnswParams) -> Result<Searcher> 
     if live.len() < params.exact_below {
         return Ok(Searcher::exact(space, live));
     }
-    let current = match matching_meta(store, &space, &params, live.dim)? {
-        Some(meta) if same_ids(&meta, &live) && dump_checks_out(store, &meta) => {
-            current_flat(&Generation::new(store, meta), &space, &params, live.dim)?
-        }
-        _ => None,
+    let generation = matching_meta(store, &space, &params, live.dim)?
+        .filter(|meta| same_ids(meta, &live) && dump_checks_out(store, meta))
+        .map(|meta| Generation::new(store, meta));
+    let current = match &generation {
+        Some(g) => current_flat(g, &space, &params, live.dim).map(|f| f.map(|f| (g, f)))?,
+        None => None,
     };
     let flat = match current {
-        Some(flat) => {
-            clear_dirty(store)?;
+        Some((g, flat)) => {
+            // An `index` run stopped part way may have changed embeddings
+            // under the same ids: the re-rank file's rows may be old.
+            if clear_dirty(store)? {
+                g.forget_rerank()?;
+            }
             flat
         }
         None => {
