@@ -124,16 +124,10 @@ impl FlatGraph {
         params: HnswParams,
         dim: usize,
     ) -> Result<std::result::Result<FlatGraph, Rejected>> {
-        let file = match std::fs::File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Err(Rejected::Missing))
-            }
-            Err(e) => return Err(Error::io(path, e)),
+        let (file, map) = match header::map(path)? {
+            Ok(opened) => opened,
+            Err(why) => return Ok(Err(why)),
         };
-        // SAFETY: written once into a fresh generation directory, never
-        // modified in place (see `search::rerank`).
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
         let projection = Projection::new(dim, params.projected_dim, params.seed);
         let stat = file.metadata().map_err(|e| Error::io(path, e))?;
         let trusted = checked::is_current(path, &stat, &map);

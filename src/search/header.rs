@@ -97,6 +97,23 @@ impl fmt::Display for Rejected {
     }
 }
 
+/// Open and map a generation file: `Rejected::Missing` when it is not
+/// there.
+pub fn map(path: &Path) -> Result<std::result::Result<(std::fs::File, memmap2::Mmap), Rejected>> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Err(Rejected::Missing)),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    // SAFETY: a generation file is written once (to a temporary name,
+    // then renamed into place) and never modified in place; a generation
+    // directory is removed only after a newer one is recorded, by the
+    // process that holds the store lock. A damaged file is caught by its
+    // checks, not by the mapping.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    Ok(Ok((file, map)))
+}
+
 /// The header fields a file is written with.
 pub struct Header<'a> {
     pub kind: Kind,

@@ -110,19 +110,7 @@ impl RerankFile {
         graph: &[u8; 32],
         dim: usize,
     ) -> Result<std::result::Result<RerankFile, Rejected>> {
-        let file = match std::fs::File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Err(Rejected::Missing))
-            }
-            Err(e) => return Err(Error::io(path, e)),
-        };
-        // SAFETY: the file is written once into a fresh generation
-        // directory and never modified in place; a generation is removed
-        // only after a newer one is recorded, by the process that holds
-        // the store lock (this one, while it serves).
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
-        Ok(Self::check(map, graph, dim))
+        Ok(header::map(path)?.and_then(|(_, map)| Self::check(map, graph, dim)))
     }
 
     fn check(map: Mmap, graph: &[u8; 32], dim: usize) -> std::result::Result<RerankFile, Rejected> {

@@ -176,15 +176,15 @@ impl Searcher {
 
 /// Embeddings of one model fetched from the store on demand (re-ranking),
 /// brought into the search space by `whitening` when there is one.
-pub struct StoreVectors<'a> {
-    pub store: &'a Store,
-    pub code: u32,
-    pub whitening: Option<Arc<Whitening>>,
+struct StoreVectors<'a> {
+    store: &'a Store,
+    code: u32,
+    whitening: Option<Arc<Whitening>>,
 }
 
 impl<'a> StoreVectors<'a> {
     /// The vectors of `space` in `store`.
-    pub fn new(store: &'a Store, space: &Space) -> Self {
+    fn new(store: &'a Store, space: &Space) -> Self {
         StoreVectors {
             store,
             code: space.code(),

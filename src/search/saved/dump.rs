@@ -52,6 +52,18 @@ pub(super) fn with_saved_graph<R>(
     if !dump_checks_out(store, &meta) {
         return Ok(None);
     }
+    with_checked_graph(store, &meta, params, dim, job)
+}
+
+/// [`with_saved_graph`] for a generation whose meta was already matched
+/// and whose dump was already checked (the dump is not hashed again).
+pub(super) fn with_checked_graph<R>(
+    store: &Store,
+    meta: &AnnMeta,
+    params: &HnswParams,
+    dim: usize,
+    job: impl FnOnce(HnswIndex<'_>) -> R,
+) -> Result<Option<R>> {
     let dir = generation_dir(store, meta.generation);
     // Vectors read into memory, not mapped: the graph may be extended.
     let options = ReloadOptions::default().set_mmap(false);
@@ -70,8 +82,7 @@ pub(super) fn with_saved_graph<R>(
         Projection::new(dim, params.projected_dim, params.seed),
         *params,
     );
-    let removed = meta.removed_positions();
-    h.restore(meta.ids, removed);
+    h.restore(meta.ids.clone(), meta.removed_positions());
     Ok(Some(job(h)))
 }
 

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::search::ann::{AnnWrite, HnswIndex, HnswParams, MemoryVectors};
-pub use crate::search::searcher::{Rerank, Searcher, StoreVectors};
+pub use crate::search::searcher::{Rerank, Searcher};
 pub use crate::search::space::Space;
 use crate::store::record;
 use crate::store::{ImageId, Store};
@@ -38,9 +38,9 @@ mod open;
 pub use dump::with_loaded_graph;
 use dump::{checksum, with_saved_graph};
 use generation::{generation_dir, write_companions};
-pub use generation::{Generation, RejectedFile};
+pub use generation::{rejected_files as rejected, Generation, RejectedFile};
 use meta::{full_fingerprint, read_meta};
-pub use open::{edges_for, open, open_for_dupes, open_for_query, open_resident, rejected};
+pub use open::{edges_for, open, open_for_dupes, open_for_query, open_resident};
 
 /// Rebuild the graph when more than this fraction of it is hidden.
 pub const REBUILD_HIDDEN_FRACTION: f64 = 0.2;

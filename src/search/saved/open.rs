@@ -3,8 +3,8 @@
 //! generation's flat graph when it checks out, else after rebuilding the
 //! graph or writing its files again (see [`Generation::ensure_files`]).
 
-use super::dump::{dump_checks_out, with_saved_graph};
-use super::generation::{Generation, RejectedFile};
+use super::dump::{dump_checks_out, with_checked_graph};
+use super::generation::Generation;
 use super::meta::{current_meta, matching_meta};
 use super::{clear_dirty, rebuild, AnnMeta};
 use crate::error::{Error, Result};
@@ -34,7 +34,7 @@ fn open_in(store: &Store, space: Space, params: HnswParams) -> Result<Searcher> 
         .filter(|meta| same_ids(meta, &live) && dump_checks_out(store, meta))
         .map(|meta| Generation::new(store, meta));
     let current = match &generation {
-        Some(g) => current_flat(g, &space, &params, live.dim).map(|f| f.map(|f| (g, f)))?,
+        Some(g) => current_flat(g, &params, live.dim).map(|f| f.map(|f| (g, f)))?,
         None => None,
     };
     let flat = match current {
@@ -59,21 +59,15 @@ fn open_in(store: &Store, space: Space, params: HnswParams) -> Result<Searcher> 
 }
 
 /// The generation's flat graph, once it and the edge file check out
-/// (written again from the dump when they do not); `None` when the dump
-/// cannot be loaded either (the graph is then rebuilt).
-fn current_flat(
-    g: &Generation,
-    space: &Space,
-    params: &HnswParams,
-    dim: usize,
-) -> Result<Option<FlatGraph>> {
+/// (written again from its dump, already checked, when they do not);
+/// `None` when the dump cannot be loaded (the graph is then rebuilt).
+fn current_flat(g: &Generation, params: &HnswParams, dim: usize) -> Result<Option<FlatGraph>> {
     if g.open_edges()?.is_ok() {
         if let Ok(flat) = g.open_flat(params, dim)? {
             return Ok(Some(flat));
         }
     }
-    let store = g.store();
-    match with_saved_graph(store, space, params, dim, |h| g.ensure_files(&h))? {
+    match with_checked_graph(g.store(), &g.meta, params, dim, |h| g.ensure_files(&h))? {
         Some(written) => {
             written?;
             Ok(g.open_flat(params, dim)?.ok())
@@ -185,9 +179,4 @@ fn usable(g: &GraphEdges, live: &MemoryVectors, dim: usize, params: &HnswParams)
 /// exactly those of `live`.
 fn same_ids(meta: &AnnMeta, live: &MemoryVectors) -> bool {
     same_live_ids(&meta.ids, &meta.removed_positions(), live)
-}
-
-/// The generation files rejected (and written again) lately, oldest first.
-pub fn rejected(store: &Store) -> Result<Vec<RejectedFile>> {
-    super::generation::rejected_files(store)
 }

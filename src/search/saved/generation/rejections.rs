@@ -26,7 +26,7 @@ pub struct RejectedFile {
     pub reason: String,
 }
 
-/// The recorded rejections, oldest first.
+/// The generation files rejected (and written again) lately, oldest first.
 pub fn rejected_files(store: &Store) -> Result<Vec<RejectedFile>> {
     let Some(bytes) = store.meta_get(KEY)? else {
         return Ok(Vec::new());
