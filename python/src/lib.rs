@@ -87,7 +87,7 @@ fn _model_loads() -> usize {
 fn embed_config(model: Option<PathBuf>, threads: usize) -> EmbedConfig {
     let mut cfg = EmbedConfig::in_dir(&EmbedConfig::default_dir());
     if let Some(m) = model {
-        cfg.model = m;
+        cfg = cfg.with_model(m);
     }
     cfg.threads = threads;
     cfg

@@ -25,7 +25,9 @@ pub struct DecodeArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelArgs {
     /// ONNX image model (a `.json` sidecar beside it describes its input);
-    /// default: `$IMGDEX_MODELS/efficientnet-lite0.onnx`, installed by scripts/setup.
+    /// default: `$IMGDEX_MODELS/efficientnet-lite0-int8.onnx` (reading a
+    /// store: the model that built it), installed by scripts/setup with the
+    /// float `efficientnet-lite0.onnx`.
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// ONNX Runtime shared library (default: $ORT_DYLIB_PATH, else libonnxruntime.so beside the model).
@@ -51,10 +53,9 @@ impl ModelArgs {
     /// The embedding settings these flags name, `--no-embed` aside.
     pub fn embed_settings(&self) -> EmbedConfig {
         let mut cfg = match &self.model {
-            Some(model) => EmbedConfig {
-                model: model.clone(),
-                ..EmbedConfig::in_dir(&EmbedConfig::default_dir())
-            },
+            Some(model) => {
+                EmbedConfig::in_dir(&EmbedConfig::default_dir()).with_model(model.clone())
+            }
             None => EmbedConfig::in_dir(&EmbedConfig::default_dir()),
         };
         cfg.ort_library = self.ort_lib.clone();

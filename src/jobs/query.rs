@@ -211,21 +211,38 @@ enum Model<'a> {
 }
 
 impl<'a> Model<'a> {
-    /// The loaded model: the caller's, or one put in `owned`.
+    /// The loaded model: the caller's, or one put in `owned`. `ecfg` is the
+    /// one to embed with for this store ([`EmbedConfig::for_store`]); when
+    /// it is not the model already loaded or loading (`switched`), and
+    /// that one did not make the store's embeddings (`store_fp`), the
+    /// store's model is loaded in its place.
     fn get<'s>(
         self,
         ecfg: &EmbedConfig,
+        switched: bool,
+        store_fp: Option<&str>,
         owned: &'s mut Option<Embedder>,
     ) -> Result<&'s mut Embedder>
     where
         'a: 's,
     {
-        Ok(match self {
-            Model::Load => owned.insert(Embedder::load(ecfg)?),
-            Model::Pending(m) => owned.insert(m.wait()?),
-            Model::Cached(Some(e)) => e,
-            Model::Cached(slot) => slot.insert(Embedder::load(ecfg)?),
-        })
+        let slot = match self {
+            Model::Load => owned,
+            Model::Pending(m) => {
+                *owned = Some(m.wait()?);
+                owned
+            }
+            Model::Cached(slot) => slot,
+        };
+        let stale = match slot.as_ref() {
+            None => true,
+            Some(e) => switched && store_fp.is_some_and(|fp| fp != e.fingerprint()),
+        };
+        if stale {
+            *slot = Some(Embedder::load(ecfg)?);
+        }
+        slot.as_mut()
+            .ok_or(Error::Internal("query model not loaded"))
     }
 }
 
@@ -257,11 +274,14 @@ fn run_from(store: &Store, cfg: &QueryConfig, model: Model) -> Result<Vec<Hit>> 
         };
         return rank(&corpus, &probe, by, cfg.k, &self_paths);
     }
-    let ecfg = cfg.embed.as_ref().ok_or(Error::NoModel {
+    let named = cfg.embed.as_ref().ok_or(Error::NoModel {
         task: QUERY_BY_EMBEDDING,
     })?;
+    let store_fp = store.fingerprint("embedding")?;
+    let ecfg = named.for_store(store_fp.as_deref());
     let mut owned = None;
-    let embedder = model.get(ecfg, &mut owned)?;
+    let switched = ecfg.model != named.model;
+    let embedder = model.get(&ecfg, switched, store_fp.as_deref(), &mut owned)?;
     probe.embedding = Some(embed_decoded(embedder, &decoded)?);
     check_model(store, embedder)?;
     let fp = embedder.fingerprint().to_string();

@@ -99,8 +99,12 @@ pub struct Resident {
 
 impl Resident {
     /// Load everything from an open store.
-    pub fn new(store: Store, cfg: ResidentConfig) -> Result<Resident> {
+    pub fn new(store: Store, mut cfg: ResidentConfig) -> Result<Resident> {
         cfg.validate()?;
+        // Queries and re-indexing use the model that built the store, unless
+        // the caller named one (a store from before the default changed).
+        let store_fp = store.fingerprint("embedding")?;
+        cfg.embed = cfg.embed.map(|e| e.for_store(store_fp.as_deref()));
         let snapshot = Snapshot::load(&store)?;
         let (embedders, embed_note) = match &cfg.embed {
             None => (

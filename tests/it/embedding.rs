@@ -316,8 +316,10 @@ fn switching_the_model_recomputes_embeddings() {
     );
 }
 
-/// A store built with the float model is recomputed by the int8 one (its
-/// digest is part of the embedding fingerprint), and back.
+/// A store built with the float model is recomputed by the next `index`
+/// with the int8 one, the default (its digest is part of the embedding
+/// fingerprint), and back. Until then a query without `--model` embeds
+/// with the float model that built the store instead of failing.
 #[test]
 fn switching_to_the_int8_model_recomputes_embeddings() {
     if util::no_model() || util::no_int8_model() {
@@ -326,18 +328,49 @@ fn switching_to_the_int8_model_recomputes_embeddings() {
     let models = util::models_dir();
     let sb = Sandbox::new();
     let dir = small_collection(&sb);
-    let (_, first) = sb.index([dir.as_os_str()]);
+    let float = models.join("efficientnet-lite0.onnx");
+    let with_float = [dir.as_os_str(), "--model".as_ref(), float.as_os_str()];
+    let (_, first) = sb.index(with_float);
     assert_eq!(first.indexed, 6);
-    let int8 = models.join(util::INT8_MODEL);
-    let with_int8 = [dir.as_os_str(), "--model".as_ref(), int8.as_os_str()];
-    let (out, switched) = sb.index(with_int8);
+    let fp = sb.info().fingerprints["embedding"].clone();
+    assert!(fp.starts_with("efficientnet-lite0/"), "{fp}");
+
+    let probe = dir.join("s1.png");
+    let hits = sb.query(&probe, &["--by", "embedding", "-k", "3"]);
+    let float_arg = float.to_str().unwrap();
+    let named = sb.query(
+        &probe,
+        &["--by", "embedding", "-k", "3", "--model", float_arg],
+    );
+    assert_eq!(
+        format!("{hits:?}"),
+        format!("{named:?}"),
+        "the float store is queried with the float model"
+    );
+
+    let (out, switched) = sb.index([dir.as_os_str()]);
     out.assert_code(0);
     assert_eq!(switched.indexed, 6, "re-embedded: {}", out.describe());
     let fp = sb.info().fingerprints["embedding"].clone();
     assert!(fp.starts_with("efficientnet-lite0-int8/"), "{fp}");
-    let (_, again) = sb.index(with_int8);
+    let (_, again) = sb.index([dir.as_os_str()]);
     assert_eq!((again.indexed, again.unchanged), (0, 6));
-    let (_, back) = sb.index([dir.as_os_str()]);
+    let hits = sb.query(&probe, &["--by", "embedding", "-k", "3"]);
+    assert_eq!(hits.len(), 3, "{hits:?}");
+
+    // A named model is used as named: the query fails on the int8 store.
+    let out = sb.imgdex([
+        "query".as_ref(),
+        probe.as_os_str(),
+        "--by".as_ref(),
+        "embedding".as_ref(),
+        "--model".as_ref(),
+        float.as_os_str(),
+    ]);
+    assert_ne!(out.code, Some(0), "{}", out.describe());
+    assert!(out.stderr.contains("efficientnet-lite0"), "{}", out.stderr);
+
+    let (_, back) = sb.index(with_float);
     assert_eq!(back.indexed, 6, "the float model recomputes them again");
 }
 

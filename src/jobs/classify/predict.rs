@@ -171,6 +171,8 @@ fn load_embedder(cfg: &PredictConfig, fingerprint: &str) -> Result<Embedder> {
     let ecfg = cfg.embed.as_ref().ok_or(Error::NoModel {
         task: EMBED_UNINDEXED,
     })?;
+    // The classifier's model, when it lies beside a default one.
+    let ecfg = &ecfg.for_store(Some(fingerprint));
     let embedder = Embedder::load(ecfg)?;
     if embedder.fingerprint() != fingerprint {
         return Err(Error::Model {

@@ -89,7 +89,7 @@ pub const LOOSE_RULE: HashRule = HashRule {
     max_dhash: 14,
 };
 pub const LOOSE_EMBEDDING_RULE: EmbeddingRule = EmbeddingRule {
-    max_cosine: 0.08,
+    max_cosine: 0.10,
     weak_cosine: 0.18,
     weak_phash: 24,
     k: 10,
