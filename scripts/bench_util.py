@@ -6,6 +6,8 @@
                                           (fallback when /usr/bin/time is missing)
     bench_util.py czkawka GROUPS -- CMD -> runs czkawka_cli CMD (its output file GROUPS);
                                           prints {"images", "groups", "grouped_files", "rc"}
+    bench_util.py fastdup DIR WORK THREADS -> runs fastdup (run with the venv that has it) on
+                                          DIR; prints {"images", "failed", "components"}
     bench_util.py report RUNDIR        -> Markdown report of a scripts/bench run on stdout
 
 Run directory layout (written by scripts/bench):
@@ -35,7 +37,10 @@ VARIANTS = {
     "a": ("a. imgdex index --no-embed", "imgdex --db $TMP/db -q index $DIR --no-embed --json"),
     "b": ("b. imgdex index --no-embed --no-scaled-jpeg",
           "imgdex --db $TMP/db -q index $DIR --no-embed --no-scaled-jpeg --json"),
-    "c": ("c. imgdex index (embeddings)", "imgdex --db $TMP/db -q index $DIR --json --ort-sessions $OS --ort-threads $OT"),
+    "c": ("c. imgdex index (embeddings, float model)",
+          "imgdex --db $TMP/db -q index $DIR --json --ort-sessions $OS --ort-threads $OT --model models/efficientnet-lite0.onnx"),
+    "i": ("i. imgdex index (embeddings, int8 model: the default)",
+          "imgdex --db $TMP/db -q index $DIR --json --ort-sessions $OS --ort-threads $OT --model models/efficientnet-lite0-int8.onnx"),
     "d": ("d. pure ORT, Python, random tensors ¹",
           ".venv/bin/python scripts/bench_ort.py pure models/efficientnet-lite0.onnx --n $N --batch 8 --threads $T --spin $S"),
     "r": ("r. pure ORT, Rust (imgdex's Embedder and session layout), random tensors ¹",
@@ -47,6 +52,8 @@ VARIANTS = {
     "p": ("p. pure ORT, Rust, one 1-thread session ¹", "target/release/examples/pure_ort $N 8 1 1"),
     "z": ("z. czkawka_cli image (hashing only, cache off)",
           "HOME=$TMP/home bench-out/tools/bin/czkawka_cli image -d $DIR -m 1 -H -f $TMP/groups"),
+    "f": ("f. fastdup run (its bundled CNN, embeddings and components)",
+          "SENTRY_OPT_OUT=1 bench-out/tools/fastdup/bin/python scripts/bench_util.py fastdup $DIR $TMP/fd $T"),
 }
 PURE = ("d", "r", "p")
 
@@ -96,6 +103,24 @@ def czkawka(groups_path, cmd):
     sys.exit(0 if rc in (0, 11) else rc)
 
 
+def fastdup_run(data, work, threads):
+    """fastdup's full analysis of DATA (its own CNN embeddings, k-NN and
+    connected components at its default 0.9 similarity), offline: PyPI's
+    wheel bundles the model; SENTRY_OPT_OUT=1 turns its telemetry off."""
+    import fastdup  # only in the bench's own venv (bench-out/tools/fastdup)
+
+    fd = fastdup.create(work_dir=work, input_dir=data)
+    rc = fd.run(overwrite=True, num_threads=int(threads), ccthreshold=0.9)
+    n = 0
+    for _, _, names in os.walk(data, followlinks=True):
+        n += sum(1 for f in names if f.rsplit(".", 1)[-1].lower() in RASTER_EXTENSIONS)
+    failed = len(fd.invalid_instances()) if hasattr(fd, "invalid_instances") else 0
+    comps = fd.connected_components()
+    comps = comps[0] if isinstance(comps, tuple) else comps
+    print(json.dumps({"images": n, "failed": failed, "components": int(len(comps)), "rc": rc}))
+    sys.exit(0)
+
+
 def read_tsv(path):
     out = {}
     if os.path.exists(path):
@@ -122,7 +147,7 @@ def parse_run(variant, out_path, time_path, ds_bytes):
          "load1": float(fields[4]) if len(fields) > 4 else float("nan"),
          "bg": float(fields[5]) if len(fields) > 5 else float("nan"),
          "steal": float(fields[6]) if len(fields) > 6 else float("nan")}
-    if variant in ("a", "b", "c", "h"):
+    if variant in ("a", "b", "c", "i", "h"):
         t = j.get("timings", {})
         r["images"] = j.get("indexed", 0)
         r["failed"] = len(j.get("failed", []))
@@ -130,9 +155,9 @@ def parse_run(variant, out_path, time_path, ds_bytes):
         for k in ("wall_s", "decode_s", "features_s", "inference_s"):
             r[k] = t.get(k, float("nan"))
         r["bytes"] = ds_bytes
-    elif variant == "z":
+    elif variant in ("z", "f"):
         r["images"] = j["images"]
-        r["failed"] = 0
+        r["failed"] = j.get("failed", 0) if variant == "f" else 0
         for k in ("wall_s", "decode_s", "features_s", "inference_s"):
             r[k] = float("nan")
         r["bytes"] = ds_bytes
@@ -251,6 +276,9 @@ def report(rundir):
             ("a", "b", "(a) ÷ (b) scaled vs full JPEG decode (no embeddings)", "{:.2f}×"),
             ("a", "c", "(a) ÷ (c) cost of embeddings (no-embed vs embed throughput)", "{:.2f}×"),
             ("a", "z", "(a) ÷ (z) imgdex hashing-only index vs czkawka's image scan (goal ≥ 2×)", "{:.2f}×"),
+            ("i", "c", "(i) ÷ (c) int8 vs float model, full index (issue 33's goal ≥ 1.8×)", "{:.2f}×"),
+            ("i", "f", "(i) ÷ (f) imgdex full index (int8) vs fastdup's run (issue 33's goal ≥ 3×)", "{:.2f}×"),
+            ("c", "f", "(c) ÷ (f) imgdex full index (float) vs fastdup's run", "{:.2f}×"),
         ]
         for x, y, text, f in derived:
             r = ratio(x, y)
@@ -283,6 +311,8 @@ def main(argv):
         run(argv[1], argv[3:])
     elif len(argv) >= 4 and argv[0] == "czkawka" and argv[2] == "--":
         czkawka(argv[1], argv[3:])
+    elif len(argv) == 4 and argv[0] == "fastdup":
+        fastdup_run(*argv[1:])
     elif len(argv) == 2 and argv[0] == "report":
         report(argv[1])
     else:
