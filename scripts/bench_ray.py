@@ -25,7 +25,9 @@ Every store is checked to hold the rows of `index`'s store (`export shard`,
 every column, sorted by path) and to give its `dupes --json` groups (which
 can differ by a member when the same rows get their ids in another order). Ray's fixed
 cost (start or connect, plan, stop) is measured apart, as the same script on
-an empty folder. Prints one JSON line per run and a Markdown table of the
+an empty folder, and Ray's whole cost for this folder as the same pipeline
+with a pass-through in place of the analyser (`scripts/ray_passthrough.py`):
+no image opened, so no analyser can make the pipeline faster than that. Prints one JSON line per run and a Markdown table of the
 medians, with the 1-minute load average before each run (the machine is
 shared: the range is printed with the table).
 """
@@ -78,15 +80,16 @@ def groups(binary: str, db: str) -> list:
     return sorted(sorted(g) for g in json.loads(out)["groups"])
 
 
-def pipeline(data: str, shards: str, ray_args: list[str]) -> float:
+def pipeline(data: str, shards: str, ray_args: list[str], script: str = "examples/ray_index.py") -> float:
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
-    t, _ = timed([sys.executable, os.path.join(ROOT, "examples", "ray_index.py"), data, shards,
-                  *ray_args], env=env)
+    t, _ = timed([sys.executable, os.path.join(ROOT, script), data, shards, *ray_args], env=env)
     return t
 
 
 def ray_run(binary: str, data: str, work: str, name: str, ray_args: list[str], want) -> dict:
-    """The Ray pipeline into fresh shards, `ingest` of them, and the fixed cost."""
+    """The Ray pipeline into fresh shards, `ingest` of them, the fixed cost
+    (the script on an empty folder) and the floor (the same pipeline over
+    the same folder with a pass-through in place of the analyser)."""
     db, shards = os.path.join(work, f"{name}.db"), os.path.join(work, f"{name}-shards")
     t_ray = pipeline(data, shards, ray_args)
     files = sorted(glob.glob(os.path.join(shards, "*.parquet")))
@@ -96,10 +99,13 @@ def ray_run(binary: str, data: str, work: str, name: str, ray_args: list[str], w
     empty, empty_out = os.path.join(work, "empty"), os.path.join(work, "empty-out")
     os.makedirs(empty, exist_ok=True)
     t_fixed = pipeline(empty, empty_out, ray_args)
-    for p in (db, shards, empty_out):
+    floor_out = os.path.join(work, "floor-out")
+    t_floor = pipeline(data, floor_out, ray_args, script="scripts/ray_passthrough.py")
+    for p in (db, shards, empty_out, floor_out):
         shutil.rmtree(p, ignore_errors=True)
     return {"rows": rows, "shards": len(files), "same": same, "ray_s": round(t_ray, 2),
-            "ingest_s": round(t_ingest, 2), "fixed_s": round(t_fixed, 2)}
+            "ingest_s": round(t_ingest, 2), "fixed_s": round(t_fixed, 2),
+            "floor_s": round(t_floor, 2)}
 
 
 ANALYSE = """import sys, imgdex
@@ -164,6 +170,7 @@ def one_round(binary: str, data: str, a, work: str, address: str | None) -> dict
         m["img_s"] = round(m["rows"] / total, 1)
         m["overhead"] = round(total / t_index - 1, 3)
         m["overhead_past_fixed"] = round((total - m["fixed_s"]) / t_index - 1, 3)
+        m["floor_vs_index"] = round(m["floor_s"] / t_index, 3)
         r[mode] = m
     return r
 
@@ -266,19 +273,21 @@ def main() -> int:
           f"batch {a.batch}, Ray workers at nice {a.worker_niceness}; median of {len(runs)} alternated "
           f"rounds; 1-minute load average {min(loads):.1f}-{max(loads):.1f} before the runs, "
           f"{load():.1f} at the end\n")
-    print("| pipeline | wall s | images/s | vs `index` | Ray's fixed cost s |\n| --- | ---: | ---: | ---: | ---: |")
-    print(f"| `imgdex index` | {med(lambda r: r['index_s']):.1f} | {med(lambda r: r['index_img_s']):.1f} | | |")
+    print("| pipeline | wall s | images/s | vs `index` | Ray's fixed cost s | Ray alone s (pass-through) |\n"
+          "| --- | ---: | ---: | ---: | ---: | ---: |")
+    print(f"| `imgdex index` | {med(lambda r: r['index_s']):.1f} | {med(lambda r: r['index_img_s']):.1f} | | | |")
     if "analyse" in runs[0]:
         print(f"| `imgdex.analyse`, no Ray (one call) + `ingest` | {med(lambda r: r['analyse']['analyse_s']):.1f}"
               f" + {med(lambda r: r['analyse']['ingest_s']):.1f} | {med(lambda r: r['analyse']['img_s']):.1f} | "
-              f"{100 * med(lambda r: r['analyse']['overhead']):+.0f}% | |")
+              f"{100 * med(lambda r: r['analyse']['overhead']):+.0f}% | | |")
     for mode in ("cold", "warm"):
         if mode not in runs[0]:
             continue
         label = {"cold": "Ray, cold (script starts Ray)", "warm": "Ray, warm cluster"}[mode]
         print(f"| {label} + `ingest` | {med(lambda r: r[mode]['ray_s']):.1f} + "
               f"{med(lambda r: r[mode]['ingest_s']):.1f} | {med(lambda r: r[mode]['img_s']):.1f} | "
-              f"{100 * med(lambda r: r[mode]['overhead']):+.0f}% | {med(lambda r: r[mode]['fixed_s']):.1f} |")
+              f"{100 * med(lambda r: r[mode]['overhead']):+.0f}% | {med(lambda r: r[mode]['fixed_s']):.1f} | "
+              f"{med(lambda r: r[mode]['floor_s']):.1f} ({100 * med(lambda r: r[mode]['floor_vs_index']):.0f}% of `index`) |")
     checked = [r[m]["same"] for r in runs for m in ("analyse", "cold", "warm") if m in r]
     print(f"\nsame rows as index's store (every shard column) in {sum(c['rows'] for c in checked)} "
           f"of {len(checked)} pipeline runs; same dupes groups in {sum(c['groups'] for c in checked)} "
