@@ -212,14 +212,12 @@ enum Model<'a> {
 
 impl<'a> Model<'a> {
     /// The loaded model: the caller's, or one put in `owned`. `ecfg` is the
-    /// one to embed with for this store ([`EmbedConfig::for_store`]); when
-    /// it is not the model already loaded or loading (`switched`), and
-    /// that one did not make the store's embeddings (`store_fp`), the
-    /// store's model is loaded in its place.
+    /// one to embed with for this store ([`EmbedConfig::for_store`]); a
+    /// model already loaded (or loading) that did not make the store's
+    /// embeddings (`store_fp`) is replaced by `ecfg`'s.
     fn get<'s>(
         self,
         ecfg: &EmbedConfig,
-        switched: bool,
         store_fp: Option<&str>,
         owned: &'s mut Option<Embedder>,
     ) -> Result<&'s mut Embedder>
@@ -236,7 +234,7 @@ impl<'a> Model<'a> {
         };
         let stale = match slot.as_ref() {
             None => true,
-            Some(e) => switched && store_fp.is_some_and(|fp| fp != e.fingerprint()),
+            Some(e) => store_fp.is_some_and(|fp| fp != e.fingerprint()),
         };
         if stale {
             *slot = Some(Embedder::load(ecfg)?);
@@ -280,8 +278,7 @@ fn run_from(store: &Store, cfg: &QueryConfig, model: Model) -> Result<Vec<Hit>> 
     let store_fp = store.fingerprint("embedding")?;
     let ecfg = named.for_store(store_fp.as_deref());
     let mut owned = None;
-    let switched = ecfg.model != named.model;
-    let embedder = model.get(&ecfg, switched, store_fp.as_deref(), &mut owned)?;
+    let embedder = model.get(&ecfg, store_fp.as_deref(), &mut owned)?;
     probe.embedding = Some(embed_decoded(embedder, &decoded)?);
     check_model(store, embedder)?;
     let fp = embedder.fingerprint().to_string();
