@@ -107,15 +107,26 @@ def fastdup_run(data, work, threads):
     """fastdup's full analysis of DATA (its own CNN embeddings, k-NN and
     connected components at its default 0.9 similarity), offline: PyPI's
     wheel bundles the model; SENTRY_OPT_OUT=1 turns its telemetry off."""
-    import fastdup  # only in the bench's own venv (bench-out/tools/fastdup)
+    # fastdup prints banners and progress on standard output, from Python
+    # and from its C++ core: send file descriptor 1 to stderr while it runs,
+    # so stdout holds only the JSON summary.
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        import fastdup  # only in the bench's own venv (bench-out/tools/fastdup)
 
-    fd = fastdup.create(work_dir=work, input_dir=data)
-    rc = fd.run(overwrite=True, num_threads=int(threads), ccthreshold=0.9)
+        fd = fastdup.create(work_dir=work, input_dir=data)
+        rc = fd.run(overwrite=True, num_threads=int(threads), ccthreshold=0.9)
+        failed = len(fd.invalid_instances()) if hasattr(fd, "invalid_instances") else 0
+        comps = fd.connected_components()
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
     n = 0
     for _, _, names in os.walk(data, followlinks=True):
         n += sum(1 for f in names if f.rsplit(".", 1)[-1].lower() in RASTER_EXTENSIONS)
-    failed = len(fd.invalid_instances()) if hasattr(fd, "invalid_instances") else 0
-    comps = fd.connected_components()
     comps = comps[0] if isinstance(comps, tuple) else comps
     print(json.dumps({"images": n, "failed": failed, "components": int(len(comps)), "rc": rc}))
     sys.exit(0)
