@@ -446,3 +446,49 @@ fn serve_applies_dupes_decisions_like_the_cli() {
         "the store forgot the moved file"
     );
 }
+
+/// A store built with the float model, served without `--model` (the
+/// default is the int8 model): uploads are embedded with the store's own
+/// model, as `query --model` of the float file ranks them.
+#[test]
+fn a_store_from_another_model_is_served_with_it() {
+    if util::no_model() || util::no_int8_model() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let photos = sb.dir("photos");
+    for seed in 0..4u64 {
+        util::write_png(
+            &photos.join(format!("s{seed}.png")),
+            &util::scene(seed, 320, 240),
+        );
+    }
+    let float = util::models_dir().join("efficientnet-lite0.onnx");
+    let (out, _) = sb.index([photos.as_os_str(), "--model".as_ref(), float.as_os_str()]);
+    out.assert_code(0);
+    let query = sb.root.join("query.jpg");
+    util::write_jpeg(
+        &query,
+        &util::resized(&util::scene(2, 320, 240), 200, 150),
+        85,
+    );
+    let cli = sb.query(&query, &["-k", "3", "--model", float.to_str().unwrap()]);
+
+    let srv = Server::start(&sb.db(), &[]);
+    let r = srv.post(
+        "/api/query?k=3&by=embedding",
+        &std::fs::read(&query).unwrap(),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let hits = r.json();
+    let cli_paths: Vec<String> = cli.iter().map(|h| h.path.clone()).collect();
+    assert_eq!(paths_of(&hits), cli_paths);
+    for (a, b) in hits.as_array().unwrap().iter().zip(&cli) {
+        let a = a["distance"].as_f64().unwrap();
+        assert!(
+            (a - b.distance).abs() < 1e-5,
+            "server {a} vs cli {}",
+            b.distance
+        );
+    }
+}
