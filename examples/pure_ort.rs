@@ -3,10 +3,11 @@
 //! on its own batches), on random input tensors: the ceiling the index
 //! pipeline is compared against in `scripts/bench`.
 //!
-//!     cargo run --release --example pure_ort -- [N] [BATCH] [SESSIONS] [THREADS]
+//!     cargo run --release --example pure_ort -- [N] [BATCH] [SESSIONS] [THREADS] [MODEL]
 //!
-//! SESSIONS and THREADS default to 0 (imgdex's automatic layout). Prints one
-//! JSON line in the shape of `scripts/bench_ort.py pure`.
+//! SESSIONS and THREADS default to 0 (imgdex's automatic layout), MODEL to
+//! the default model. Prints one JSON line in the shape of
+//! `scripts/bench_ort.py pure`.
 
 use std::sync::Barrier;
 use std::time::Instant;
@@ -14,13 +15,18 @@ use std::time::Instant;
 use imgdex::features::embedding::{EmbedConfig, Embedder};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<usize> = raw
+        .iter()
+        .take(4)
         .map(|a| a.parse())
         .collect::<Result<_, _>>()?;
     let n = args.first().copied().unwrap_or(256);
     let batch = args.get(1).copied().unwrap_or(8).max(1);
     let mut cfg = EmbedConfig::in_dir(&EmbedConfig::default_dir());
+    if let Some(model) = raw.get(4) {
+        cfg = cfg.with_model(model.into());
+    }
     cfg.batch = batch;
     cfg.sessions = args.get(2).copied().unwrap_or(0);
     cfg.threads = args.get(3).copied().unwrap_or(0);

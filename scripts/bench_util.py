@@ -44,12 +44,13 @@ VARIANTS = {
     "d": ("d. pure ORT, Python, random tensors ¹",
           ".venv/bin/python scripts/bench_ort.py pure models/efficientnet-lite0.onnx --n $N --batch 8 --threads $T --spin $S"),
     "r": ("r. pure ORT, Rust (imgdex's Embedder and session layout), random tensors ¹",
-          "target/release/examples/pure_ort $N 8 $OS $OT"),
+          "target/release/examples/pure_ort $N 8 $OS $OT models/efficientnet-lite0.onnx"),
     "e": ("e. Python pipeline (Pillow + numpy + ORT)",
           ".venv/bin/python scripts/bench_ort.py pipeline models/efficientnet-lite0.onnx $DIR --batch 8 --threads $T --spin $S"),
     "h": ("h. imgdex index (embeddings), ONNX Runtime on one core",
-          "imgdex --db $TMP/db -q index $DIR --json --ort-sessions 1 --ort-threads 1"),
-    "p": ("p. pure ORT, Rust, one 1-thread session ¹", "target/release/examples/pure_ort $N 8 1 1"),
+          "imgdex --db $TMP/db -q index $DIR --json --ort-sessions 1 --ort-threads 1 --model models/efficientnet-lite0.onnx"),
+    "p": ("p. pure ORT, Rust, one 1-thread session ¹",
+          "target/release/examples/pure_ort $N 8 1 1 models/efficientnet-lite0.onnx"),
     "z": ("z. czkawka_cli image (hashing only, cache off)",
           "HOME=$TMP/home bench-out/tools/bin/czkawka_cli image -d $DIR -m 1 -H -f $TMP/groups"),
     "f": ("f. fastdup run (its bundled CNN, embeddings and components)",
@@ -122,13 +123,17 @@ def fastdup_run(data, work, threads):
         comps = fd.connected_components()
     finally:
         sys.stdout.flush()
+        import ctypes  # the C library's buffered stdout, written by fastdup's core
+
+        ctypes.CDLL(None).fflush(None)
         os.dup2(saved, 1)
         os.close(saved)
     n = 0
     for _, _, names in os.walk(data, followlinks=True):
         n += sum(1 for f in names if f.rsplit(".", 1)[-1].lower() in RASTER_EXTENSIONS)
     comps = comps[0] if isinstance(comps, tuple) else comps
-    print(json.dumps({"images": n, "failed": failed, "components": int(len(comps)), "rc": rc}))
+    n_comps = int(comps["component_id"].nunique()) if "component_id" in getattr(comps, "columns", ()) else -1
+    print(json.dumps({"images": n, "failed": failed, "components": n_comps, "rc": str(rc)}))
     sys.exit(0)
 
 

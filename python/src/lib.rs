@@ -157,7 +157,7 @@ struct Store {
     path: PathBuf,
 }
 
-fn open(path: &PathBuf, create: bool) -> imgdex::Result<LibStore> {
+fn open(path: &std::path::Path, create: bool) -> imgdex::Result<LibStore> {
     let opts = StoreOptions {
         create,
         ..StoreOptions::default()
@@ -221,9 +221,14 @@ impl Store {
                         .and_then(FeatureConfig::from_histogram_fingerprint)
                         .unwrap_or_default(),
                 };
-                let had = model.1.is_some();
+                let loaded = |m: &Option<Embedder>| m.as_ref().map(|e| e.model().to_path_buf());
+                let before = loaded(&model.1);
                 let hits = query::run_cached(&store, &cfg, &mut model.1);
-                MODEL_LOADS.fetch_add(usize::from(!had && model.1.is_some()), Ordering::SeqCst);
+                let after = loaded(&model.1);
+                MODEL_LOADS.fetch_add(
+                    usize::from(after.is_some() && after != before),
+                    Ordering::SeqCst,
+                );
                 hits
             })
             .map_err(err)?;

@@ -248,7 +248,7 @@ pub struct ServeArgs {
     /// Open the UI in the default browser (xdg-open).
     #[arg(long)]
     pub open: bool,
-    /// ONNX Runtime sessions for uploaded query images (each ~160 MiB).
+    /// ONNX Runtime sessions for uploaded query images (each ~160 MiB with the float model, less with the int8 one).
     #[arg(long, default_value_t = 2)]
     pub sessions: usize,
     /// Thumbnail cache bound, in MiB.

@@ -147,13 +147,20 @@ pub fn check_model(store: &Store, embedder: &Embedder) -> Result<()> {
 /// starts it before opening the store, so the two biggest fixed costs of a
 /// cold `query` (building the ONNX Runtime session, ~75 ms; opening a
 /// large sled store, ~95 ms at 1M images) overlap instead of adding up.
-pub struct PendingModel(Option<std::thread::JoinHandle<Result<Embedder>>>);
+pub struct PendingModel(
+    Option<std::thread::JoinHandle<Result<Embedder>>>,
+    std::path::PathBuf,
+);
 
 impl PendingModel {
     /// Start loading the model `cfg` names.
     pub fn start(cfg: &EmbedConfig) -> PendingModel {
+        let model = cfg.model.clone();
         let cfg = cfg.clone();
-        PendingModel(Some(std::thread::spawn(move || Embedder::load(&cfg))))
+        PendingModel(
+            Some(std::thread::spawn(move || Embedder::load(&cfg))),
+            model,
+        )
     }
 
     /// The loaded model, or the error loading it gave.
@@ -211,14 +218,13 @@ enum Model<'a> {
 }
 
 impl<'a> Model<'a> {
-    /// The loaded model: the caller's, or one put in `owned`. `ecfg` is the
-    /// one to embed with for this store ([`EmbedConfig::for_store`]); a
-    /// model already loaded (or loading) that did not make the store's
-    /// embeddings (`store_fp`) is replaced by `ecfg`'s.
+    /// The model `ecfg` names ([`EmbedConfig::for_store`]: the one to embed
+    /// with for this store), loaded: the caller's when it is that model,
+    /// else loaded into `owned` (or the caller's slot). A pending load of
+    /// another model is dropped, and its outcome (an error too) unused.
     fn get<'s>(
         self,
         ecfg: &EmbedConfig,
-        store_fp: Option<&str>,
         owned: &'s mut Option<Embedder>,
     ) -> Result<&'s mut Embedder>
     where
@@ -226,17 +232,14 @@ impl<'a> Model<'a> {
     {
         let slot = match self {
             Model::Load => owned,
-            Model::Pending(m) => {
+            Model::Pending(m) if m.1 == ecfg.model => {
                 *owned = Some(m.wait()?);
                 owned
             }
+            Model::Pending(_) => owned,
             Model::Cached(slot) => slot,
         };
-        let stale = match slot.as_ref() {
-            None => true,
-            Some(e) => store_fp.is_some_and(|fp| fp != e.fingerprint()),
-        };
-        if stale {
+        if slot.as_ref().is_none_or(|e| e.model() != ecfg.model) {
             *slot = Some(Embedder::load(ecfg)?);
         }
         slot.as_mut()
@@ -278,7 +281,7 @@ fn run_from(store: &Store, cfg: &QueryConfig, model: Model) -> Result<Vec<Hit>> 
     let store_fp = store.fingerprint("embedding")?;
     let ecfg = named.for_store(store_fp.as_deref());
     let mut owned = None;
-    let embedder = model.get(&ecfg, store_fp.as_deref(), &mut owned)?;
+    let embedder = model.get(&ecfg, &mut owned)?;
     probe.embedding = Some(embed_decoded(embedder, &decoded)?);
     check_model(store, embedder)?;
     let fp = embedder.fingerprint().to_string();

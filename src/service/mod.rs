@@ -41,7 +41,7 @@ pub struct ResidentConfig {
     pub features: FeatureConfig,
     /// CNN model for uploaded query images and re-indexing (`None`: no CNN).
     pub embed: Option<EmbedConfig>,
-    /// ONNX Runtime sessions for query images (each ~160 MiB).
+    /// ONNX Runtime sessions for query images (each ~160 MiB with the float model, less with the int8 one).
     pub sessions: usize,
     /// Bound on the thumbnail cache, in bytes of encoded JPEG.
     pub thumb_cache_bytes: usize,

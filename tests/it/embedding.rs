@@ -368,7 +368,12 @@ fn switching_to_the_int8_model_recomputes_embeddings() {
         float.as_os_str(),
     ]);
     assert_ne!(out.code, Some(0), "{}", out.describe());
-    assert!(out.stderr.contains("efficientnet-lite0"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("no embeddings from model efficientnet-lite0;"),
+        "{}",
+        out.stderr
+    );
 
     let (_, back) = sb.index(with_float);
     assert_eq!(back.indexed, 6, "the float model recomputes them again");

@@ -133,7 +133,10 @@ pub fn models_dir() -> PathBuf {
 /// Whether the model and ONNX Runtime (installed by `scripts/setup`) are there.
 pub fn model_available() -> bool {
     let dir = models_dir();
-    dir.join("efficientnet-lite0.onnx").is_file() && dir.join("libonnxruntime.so").is_file()
+    // The float model and its int8 quantisation, the default.
+    dir.join("efficientnet-lite0.onnx").is_file()
+        && dir.join(INT8_MODEL).is_file()
+        && dir.join("libonnxruntime.so").is_file()
 }
 
 /// Report a test skipped for a missing prerequisite on stderr ("SKIPPED:

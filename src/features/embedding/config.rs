@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// File name of the default model inside the models directory: the int8
-/// quantisation of [`FLOAT_MODEL`] (`scripts/quantize_model.py`), about
-/// twice as fast with the same duplicate and search quality (README).
+/// quantisation of [`FLOAT_MODEL`] (`scripts/quantize_model.py`): inference
+/// about 2× faster, a full index 1.5–1.8×, duplicate and search quality
+/// within the tolerances README's "The int8 model" lists.
 pub const DEFAULT_MODEL: &str = "efficientnet-lite0-int8.onnx";
 
 /// File name of the float model the int8 one is made from.
@@ -80,7 +81,7 @@ impl EmbedConfig {
     }
 
     /// Range checks on the session layout (each session holds its own
-    /// buffers, ~160 MiB for the default model).
+    /// buffers, ~160 MiB for the float model, less for the int8 one).
     pub fn validate(&self) -> Result<()> {
         if self.sessions > 64 {
             return Err(Error::InvalidSetting {
@@ -115,7 +116,7 @@ impl EmbedConfig {
     pub fn for_store(&self, store_fingerprint: Option<&str>) -> EmbedConfig {
         let other = store_fingerprint
             .and_then(|fp| fp.split('/').next())
-            .filter(|name| is_plain_name(name) && self.follow_store)
+            .filter(|name| is_plain_name(name) && self.follows_store())
             .and_then(|name| Some(self.model.parent()?.join(format!("{name}.onnx"))))
             .filter(|m| *m != self.model && m.is_file() && m.with_extension("json").is_file());
         match other {
@@ -125,6 +126,13 @@ impl EmbedConfig {
             },
             None => self.clone(),
         }
+    }
+
+    /// Whether [`EmbedConfig::for_store`] may replace the model: it was not
+    /// named, and it is still the default file (a caller that set `model`
+    /// directly named it).
+    fn follows_store(&self) -> bool {
+        self.follow_store && self.model.file_name() == Some(DEFAULT_MODEL.as_ref())
     }
 
     pub fn sidecar(&self) -> PathBuf {
@@ -193,6 +201,11 @@ mod tests {
         // Named, missing, absent or not a plain file name: unchanged.
         let named = cfg.with_model(dir.path().join(DEFAULT_MODEL));
         assert_eq!(named.for_store(Some(fp)).model, named.model);
+        let set = EmbedConfig {
+            model: dir.path().join("efficientnet-lite0-copy.onnx"),
+            ..cfg.clone()
+        };
+        assert_eq!(set.for_store(Some(fp)).model, set.model);
         for fp in [
             None,
             Some("missing-model/blake3:00"),

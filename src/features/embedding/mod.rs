@@ -43,6 +43,7 @@ pub struct Embedding {
 /// A loaded model, ready to embed batches of preprocessed images.
 pub struct Embedder {
     session: Session,
+    model: PathBuf,
     spec: ModelSpec,
     fingerprint: String,
     batch: usize,
@@ -100,12 +101,18 @@ impl Embedder {
                 let session = build_session(env, &model_bytes, threads, &cfg.model)?;
                 Ok(Embedder {
                     session,
+                    model: cfg.model.clone(),
                     spec: spec.clone(),
                     fingerprint: fingerprint.clone(),
                     batch: cfg.batch.max(1),
                 })
             })
             .collect()
+    }
+
+    /// The model file this was loaded from.
+    pub fn model(&self) -> &std::path::Path {
+        &self.model
     }
 
     pub fn spec(&self) -> &ModelSpec {
