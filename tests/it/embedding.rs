@@ -379,6 +379,48 @@ fn switching_to_the_int8_model_recomputes_embeddings() {
     assert_eq!(back.indexed, 6, "the float model recomputes them again");
 }
 
+/// A models directory from before the int8 model (the float model only):
+/// a float store is still queried without `--model`. The query's early
+/// load of the missing default model fails, and that failure is not the
+/// query's.
+#[test]
+fn a_float_store_is_queried_from_a_models_directory_without_the_default() {
+    if util::no_model() {
+        return;
+    }
+    let models = util::models_dir();
+    let sb = Sandbox::new();
+    let dir = small_collection(&sb);
+    let old = sb.dir("old-models");
+    for f in [
+        "efficientnet-lite0.onnx",
+        "efficientnet-lite0.json",
+        "libonnxruntime.so",
+    ] {
+        std::fs::copy(models.join(f), old.join(f)).unwrap();
+    }
+    let float = old.join("efficientnet-lite0.onnx");
+    let (out, first) = sb.index([dir.as_os_str(), "--model".as_ref(), float.as_os_str()]);
+    out.assert_code(0);
+    assert_eq!(first.indexed, 6);
+    let probe = dir.join("s1.png");
+    let env = [("IMGDEX_MODELS", old.to_str().unwrap())];
+    let plain = [
+        "query".as_ref(),
+        "--json".as_ref(),
+        probe.as_os_str(),
+        "--by".as_ref(),
+        "embedding".as_ref(),
+    ];
+    let out = util::imgdex_env(&sb.db(), &env, &plain);
+    out.assert_code(0);
+    let named = sb.query(
+        &probe,
+        &["--by", "embedding", "--model", float.to_str().unwrap()],
+    );
+    assert_eq!(out.parse::<Vec<util::Hit>>(), named);
+}
+
 /// Path → stored embedding, from `export features --feature embedding`.
 fn exported_embeddings(sb: &Sandbox, root: &Path) -> std::collections::BTreeMap<String, Vec<f32>> {
     let out_file = sb.root.join("emb.csv");
