@@ -147,26 +147,27 @@ pub fn check_model(store: &Store, embedder: &Embedder) -> Result<()> {
 /// starts it before opening the store, so the two biggest fixed costs of a
 /// cold `query` (building the ONNX Runtime session, ~75 ms; opening a
 /// large sled store, ~95 ms at 1M images) overlap instead of adding up.
-pub struct PendingModel(
-    Option<std::thread::JoinHandle<Result<Embedder>>>,
-    std::path::PathBuf,
-);
+pub struct PendingModel {
+    handle: Option<std::thread::JoinHandle<Result<Embedder>>>,
+    /// The model file being loaded.
+    model: std::path::PathBuf,
+}
 
 impl PendingModel {
     /// Start loading the model `cfg` names.
     pub fn start(cfg: &EmbedConfig) -> PendingModel {
         let model = cfg.model.clone();
         let cfg = cfg.clone();
-        PendingModel(
-            Some(std::thread::spawn(move || Embedder::load(&cfg))),
+        PendingModel {
+            handle: Some(std::thread::spawn(move || Embedder::load(&cfg))),
             model,
-        )
+        }
     }
 
     /// The loaded model, or the error loading it gave.
     pub fn wait(mut self) -> Result<Embedder> {
         let handle = self
-            .0
+            .handle
             .take()
             .ok_or(Error::Internal("model already taken"))?;
         handle
@@ -180,7 +181,7 @@ impl Drop for PendingModel {
     /// embeddings) is still joined, so no thread is inside ONNX Runtime
     /// while the process exits and the library's static destructors run.
     fn drop(&mut self) {
-        if let Some(handle) = self.0.take() {
+        if let Some(handle) = self.handle.take() {
             let _ = handle.join();
         }
     }
@@ -232,7 +233,7 @@ impl<'a> Model<'a> {
     {
         let slot = match self {
             Model::Load => owned,
-            Model::Pending(m) if m.1 == ecfg.model => {
+            Model::Pending(m) if m.model == ecfg.model => {
                 *owned = Some(m.wait()?);
                 owned
             }
@@ -260,7 +261,8 @@ fn run_from(store: &Store, cfg: &QueryConfig, model: Model) -> Result<Vec<Hit>> 
     .flatten()
     .map(|p| paths::to_bytes(&p))
     .collect();
-    let usable = cfg.embed.is_some() && store.fingerprint("embedding")?.is_some();
+    let store_fp = store.fingerprint("embedding")?;
+    let usable = cfg.embed.is_some() && store_fp.is_some();
     let by = cfg.by.resolve(usable);
     let mut probe = Probe::from(f);
     let hash_code = fingerprint_code(&cfg.features.hash_fingerprint());
@@ -278,7 +280,6 @@ fn run_from(store: &Store, cfg: &QueryConfig, model: Model) -> Result<Vec<Hit>> 
     let named = cfg.embed.as_ref().ok_or(Error::NoModel {
         task: QUERY_BY_EMBEDDING,
     })?;
-    let store_fp = store.fingerprint("embedding")?;
     let ecfg = named.for_store(store_fp.as_deref());
     let mut owned = None;
     let embedder = model.get(&ecfg, &mut owned)?;

@@ -328,7 +328,7 @@ fn switching_to_the_int8_model_recomputes_embeddings() {
     let models = util::models_dir();
     let sb = Sandbox::new();
     let dir = small_collection(&sb);
-    let float = models.join("efficientnet-lite0.onnx");
+    let float = models.join(util::FLOAT_MODEL);
     let with_float = [dir.as_os_str(), "--model".as_ref(), float.as_os_str()];
     let (_, first) = sb.index(with_float);
     assert_eq!(first.indexed, 6);
@@ -393,13 +393,13 @@ fn a_float_store_is_queried_from_a_models_directory_without_the_default() {
     let dir = small_collection(&sb);
     let old = sb.dir("old-models");
     for f in [
-        "efficientnet-lite0.onnx",
+        util::FLOAT_MODEL,
         "efficientnet-lite0.json",
         "libonnxruntime.so",
     ] {
         std::fs::copy(models.join(f), old.join(f)).unwrap();
     }
-    let float = old.join("efficientnet-lite0.onnx");
+    let float = old.join(util::FLOAT_MODEL);
     let (out, first) = sb.index([dir.as_os_str(), "--model".as_ref(), float.as_os_str()]);
     out.assert_code(0);
     assert_eq!(first.indexed, 6);

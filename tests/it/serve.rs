@@ -463,7 +463,7 @@ fn a_store_from_another_model_is_served_with_it() {
             &util::scene(seed, 320, 240),
         );
     }
-    let float = util::models_dir().join("efficientnet-lite0.onnx");
+    let float = util::models_dir().join(util::FLOAT_MODEL);
     let (out, _) = sb.index([photos.as_os_str(), "--model".as_ref(), float.as_os_str()]);
     out.assert_code(0);
     let query = sb.root.join("query.jpg");

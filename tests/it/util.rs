@@ -134,7 +134,7 @@ pub fn models_dir() -> PathBuf {
 pub fn model_available() -> bool {
     let dir = models_dir();
     // The float model and its int8 quantisation, the default.
-    dir.join("efficientnet-lite0.onnx").is_file()
+    dir.join(FLOAT_MODEL).is_file()
         && dir.join(INT8_MODEL).is_file()
         && dir.join("libonnxruntime.so").is_file()
 }
@@ -152,8 +152,9 @@ pub fn skip(reason: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {reason}");
 }
 
-/// The int8 model `scripts/setup` writes beside the float one.
-pub const INT8_MODEL: &str = "efficientnet-lite0-int8.onnx";
+/// The model files `scripts/setup` writes: the int8 one (the default) and
+/// the float one it is made from.
+pub use imgdex::features::embedding::{DEFAULT_MODEL as INT8_MODEL, FLOAT_MODEL};
 
 /// Skip (visibly) when the int8 model is missing.
 pub fn no_int8_model() -> bool {

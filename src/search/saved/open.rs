@@ -144,11 +144,7 @@ pub fn open_for_dupes(
     fp: &str,
     params: &HnswParams,
 ) -> Result<Option<(GraphEdges, MemoryVectors)>> {
-    let space = Space::load(store, fp)?;
-    let Some((meta, dim)) = current_meta(store, &space, params)? else {
-        return Ok(None);
-    };
-    let Ok(edges) = Generation::new(store, meta).open_edges()? else {
+    let Some((space, edges, dim)) = current_edges(store, fp, params)? else {
         return Ok(None);
     };
     let live = crate::search::space::vectors(store, &space)?;
@@ -163,12 +159,25 @@ pub fn edges_for(
     params: &HnswParams,
     live: &MemoryVectors,
 ) -> Result<Option<GraphEdges>> {
+    Ok(current_edges(store, fp, params)?
+        .filter(|(_, g, dim)| usable(g, live, *dim, params))
+        .map(|(_, g, _)| g))
+}
+
+/// The current generation's edge file, when no `index` run has touched
+/// the embeddings since it was saved, it was built for these parameters
+/// and the file checks out; with the space and the vector dimension.
+fn current_edges(
+    store: &Store,
+    fp: &str,
+    params: &HnswParams,
+) -> Result<Option<(Space, GraphEdges, usize)>> {
     let space = Space::load(store, fp)?;
     let Some((meta, dim)) = current_meta(store, &space, params)? else {
         return Ok(None);
     };
     let edges = Generation::new(store, meta).open_edges()?.ok();
-    Ok(edges.filter(|g| usable(g, live, dim, params)))
+    Ok(edges.map(|g| (space, g, dim)))
 }
 
 fn usable(g: &GraphEdges, live: &MemoryVectors, dim: usize, params: &HnswParams) -> bool {
