@@ -6,7 +6,11 @@ Checks, and exits 1 on any violation:
   * no source file is over MAX_FILE_LINES lines;
   * no function (`fn` item with a body, tests included) is over MAX_FN_LINES
     lines, counted from the line of `fn` to the line of its closing brace;
-  * every module file opens with a `//!` doc paragraph.
+  * every module file opens with a `//!` doc paragraph;
+  * no string literal of the library names a CLI flag (`--name`): the
+    library words settings as the library names them, and the CLI words
+    them as its flags (src/cli/wording.rs). A `cargo ...` command in
+    backticks is not a flag of imgdex's.
 
 Sources: the crates rooted at src/lib.rs (the library, `crate::` inside it and
 `imgdex::` from the binary) and src/main.rs (the binary: `crate::` inside it),
@@ -47,9 +51,10 @@ IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 # ---------------------------------------------------------------- lexing
 
 
-def strip_code(text):
+def strip_code(text, strings=None):
     """Blank out comments, string and char literals, keeping every newline
-    (so offsets map to the same line numbers)."""
+    (so offsets map to the same line numbers); each string literal's offset
+    and text is appended to `strings` when given."""
     out = []
     i, n = 0, len(text)
 
@@ -80,6 +85,8 @@ def strip_code(text):
             end = '"' + m.group(1)
             j = text.find(end, m.end())
             j = n if j < 0 else j + len(end)
+            if strings is not None:
+                strings.append((i, text[i:j]))
             out.append('""' + blank(text[i + 2 : j]))
             i = j
         elif c == '"' or (c == "b" and text.startswith('b"', i)):
@@ -87,6 +94,8 @@ def strip_code(text):
             while j < n and text[j] != '"':
                 j += 2 if text[j] == "\\" else 1
             j += 1
+            if strings is not None:
+                strings.append((i, text[i:j]))
             out.append('""' + blank(text[i + 2 : j]))
             i = j
         elif c == "'" or (c == "b" and text.startswith("b'", i)):
@@ -103,6 +112,21 @@ def strip_code(text):
             out.append(c)
             i += 1
     return "".join(out)
+
+
+FLAG = re.compile(r"(?<![A-Za-z0-9-])--[a-z][a-z0-9-]*")
+CARGO_COMMAND = re.compile(r"`cargo [^`]*`")
+
+
+def flags_named(text):
+    """(line, flag) of each CLI flag a string literal of `text` names."""
+    strings = []
+    strip_code(text, strings)
+    out = []
+    for pos, lit in strings:
+        for m in FLAG.finditer(CARGO_COMMAND.sub("", lit)):
+            out.append((line_of(text, pos), m.group(0)))
+    return out
 
 
 def line_of(text, pos):
@@ -456,6 +480,9 @@ def main(argv):
             violations.append(f"file: {rel}: {n} lines (max {MAX_FILE_LINES})")
         if not mod.text.lstrip().startswith("//!"):
             violations.append(f"doc: {rel}: does not open with a //! paragraph")
+        if mod.path[0] == "lib":
+            for line, flag in flags_named(mod.text):
+                violations.append(f"flag: {rel}:{line}: library text names the CLI flag {flag}")
         for name, line, count in long_functions(mod.code):
             if count > MAX_FN_LINES:
                 violations.append(f"fn: {rel}:{line}: {name}: {count} lines (max {MAX_FN_LINES})")
@@ -474,7 +501,8 @@ def main(argv):
         f"check_structure: {len(modules)} modules, {n_edges} edges, "
         f"{kinds.get('cycle', 0)} cycles, {kinds.get('file', 0)} files over {MAX_FILE_LINES} lines, "
         f"{kinds.get('fn', 0)} functions over {MAX_FN_LINES} lines, "
-        f"{kinds.get('doc', 0)} files without //! doc"
+        f"{kinds.get('doc', 0)} files without //! doc, "
+        f"{kinds.get('flag', 0)} CLI flags in library text"
     )
     return 1 if violations else 0
 

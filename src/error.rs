@@ -101,6 +101,10 @@ pub enum Error {
         reason: String,
     },
 
+    /// No store in the directory a request opened (and it may not create one).
+    #[error("no imgdex store at {}; run `imgdex index <DIR>` first", path.display())]
+    NoStore { path: PathBuf },
+
     /// A task needs the CNN model and the request turned embedding off.
     #[error("{task} needs the CNN model, and embedding is off")]
     NoModel { task: &'static str },

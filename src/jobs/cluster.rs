@@ -50,10 +50,10 @@ impl SearchConfig {
     pub fn validate(&self) -> Result<()> {
         if let Some(KChoice::Fixed(_)) = self.k {
             if self.plot.is_some() {
-                return Err(Error::InvalidArgument(
-                    "--plot draws the elbow curve of a k range; use --k-range instead of --k"
-                        .into(),
-                ));
+                return Err(Error::InvalidSetting {
+                    setting: "plot",
+                    reason: "draws the elbow curve of a range of k: set `k_range`, not `k`".into(),
+                });
             }
         }
         match self.k {
@@ -311,9 +311,10 @@ fn compare(source: &LabelSource, paths: &[Vec<u8>], clusters: &[u32]) -> Result<
         }
     }
     if a.is_empty() {
-        return Err(Error::InvalidArgument(
-            "--labels matched none of the clustered images".into(),
-        ));
+        return Err(Error::InvalidSetting {
+            setting: "labels",
+            reason: "matched none of the clustered images".into(),
+        });
     }
     Ok((metrics::nmi(&a, &b), a.len()))
 }

@@ -67,25 +67,32 @@ impl ExportConfig {
             (ExportWhat::Features(_), Json) => Err(Error::InvalidArgument(
                 "export features writes csv or npy, not json".into(),
             )),
-            (ExportWhat::Features(Some(FeatureChoice::All)), Npy) => Err(Error::InvalidArgument(
-                "an .npy file holds one matrix: pick --feature hash, histogram or embedding".into(),
-            )),
-            (_, Npy) if self.out.is_none() => Err(Error::InvalidArgument(
-                "--format npy needs --out FILE.npy".into(),
-            )),
+            (ExportWhat::Features(Some(FeatureChoice::All)), Npy) => Err(Error::InvalidSetting {
+                setting: "feature",
+                reason:
+                    "must be hash, histogram or embedding for npy (an .npy file holds one matrix)"
+                        .into(),
+            }),
+            (_, Npy) if self.out.is_none() => Err(Error::InvalidSetting {
+                setting: "out",
+                reason: "FILE.npy is needed: npy is written to a file".into(),
+            }),
             (ExportWhat::Clusters, Parquet) => Err(Error::InvalidArgument(
-                "export clusters writes csv or json; `export features --format parquet` \
+                "export clusters writes csv or json; a Parquet export of the features \
                  carries the cluster labels"
                     .into(),
             )),
             (ExportWhat::Features(Some(f)), Parquet) if f != FeatureChoice::All => {
-                Err(Error::InvalidArgument(
-                    "a Parquet export holds every feature: drop --feature".into(),
-                ))
+                Err(Error::InvalidSetting {
+                    setting: "feature",
+                    reason: "cannot be chosen for Parquet (a Parquet export holds every feature)"
+                        .into(),
+                })
             }
-            (_, Parquet) if self.out.is_none() => Err(Error::InvalidArgument(
-                "--format parquet needs --out FILE.parquet".into(),
-            )),
+            (_, Parquet) if self.out.is_none() => Err(Error::InvalidSetting {
+                setting: "out",
+                reason: "FILE.parquet is needed: Parquet is written to a file".into(),
+            }),
             _ => Ok(()),
         }
     }
@@ -128,10 +135,15 @@ pub fn run(store: &Store, cfg: &ExportConfig) -> Result<ExportReport> {
         ExportWhat::Features(choice) => match cfg.format {
             ExportFormat::Parquet => parquet::write(
                 store,
-                cfg.out.as_deref().expect("validated: parquet has --out"),
+                cfg.out
+                    .as_deref()
+                    .expect("validated: parquet has an output file"),
             ),
             ExportFormat::Npy => {
-                let out = cfg.out.as_deref().expect("validated: npy has --out");
+                let out = cfg
+                    .out
+                    .as_deref()
+                    .expect("validated: npy has an output file");
                 export_npy(store, choice.unwrap_or(FeatureChoice::Embedding), out)
             }
             _ => {

@@ -63,9 +63,7 @@ pub fn load(store: &Store, kind: FeatureKind) -> Result<FeatureSet> {
 
 fn missing(store: &Store, kind: FeatureKind) -> Error {
     let hint = match kind {
-        FeatureKind::Embedding => {
-            "; run `imgdex index` without --no-embed (the CNN model is needed) first"
-        }
+        FeatureKind::Embedding => "; index the images with embedding on (the CNN model) first",
         FeatureKind::Histogram => "; run `imgdex index <DIR>` first",
     };
     Error::NoFeatures {

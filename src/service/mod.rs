@@ -109,7 +109,7 @@ impl Resident {
         let (embedders, embed_note) = match &cfg.embed {
             None => (
                 None,
-                Some("the server runs without the CNN model (--no-embed)".into()),
+                Some("the server runs without the CNN model (embedding is off)".into()),
             ),
             Some(e) => match EmbedderPool::load(e, cfg.sessions) {
                 Ok(p) => (Some(p), None),

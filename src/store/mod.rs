@@ -352,10 +352,9 @@ pub fn lock_dir(dir: &Path, create: bool) -> Result<File> {
 
 fn acquire_lock(dir: &Path, create: bool) -> Result<File> {
     if !dir.join("sled").exists() && !create {
-        return Err(Error::InvalidArgument(format!(
-            "no imgdex store at {}; run `imgdex index <DIR>` first or pass --db",
-            dir.display()
-        )));
+        return Err(Error::NoStore {
+            path: dir.to_path_buf(),
+        });
     }
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let lock_path = dir.join("imgdex.lock");

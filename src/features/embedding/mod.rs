@@ -20,6 +20,7 @@ mod spec;
 
 use config::num_cores;
 pub use config::{EmbedConfig, DEFAULT_MODEL, FLOAT_MODEL, MAX_AUTO_SESSIONS, ORT_LIBRARY};
+pub use runtime::MODEL_CHOICES;
 use runtime::{build_session, environment, setup_hint};
 use spec::{fingerprint, read_spec};
 pub use spec::{pad_side, preprocess, preprocess_decoded, Fit, ModelSpec};

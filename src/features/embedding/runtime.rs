@@ -10,8 +10,12 @@ use ort::session::Session;
 
 use crate::error::{Error, Result};
 
-pub(super) fn setup_hint() -> &'static str {
-    "run `bash scripts/setup` in the imgdex source tree, pass --model, or use --no-embed"
+/// The other ways out of a missing model or runtime, in the library's
+/// words (the CLI names them as its flags).
+pub const MODEL_CHOICES: &str = "name another model file, or turn embedding off";
+
+pub(super) fn setup_hint() -> String {
+    format!("run `bash scripts/setup` in the imgdex source tree, {MODEL_CHOICES}")
 }
 
 /// ONNX Runtime allows one library and one environment per process. Only

@@ -134,7 +134,7 @@ fn check_store(store: &Store, path: &Path, entries: &[Entry]) -> Result<()> {
             path: path.to_path_buf(),
             line: Some(1),
             reason: format!(
-                "written for store {db}, not {}; pass --db {db}",
+                "written for store {db}, not {}; undo it on that store",
                 here.display()
             ),
         }),
