@@ -178,6 +178,14 @@ fn print_index(text: &mut String, s: &index::IndexSummary, json: bool, quiet: bo
             String::new()
         }
     );
+    if let Some(c) = &s.embedding_changed {
+        out!(
+            text,
+            "{} images embedded again: the model or its settings changed (was {})",
+            c.images,
+            c.from
+        );
+    }
     if s.kept_stale > 0 {
         out!(
             text,

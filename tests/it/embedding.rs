@@ -332,6 +332,11 @@ fn switching_to_the_int8_model_recomputes_embeddings() {
     let with_float = [dir.as_os_str(), "--model".as_ref(), float.as_os_str()];
     let (_, first) = sb.index(with_float);
     assert_eq!(first.indexed, 6);
+    assert!(
+        first.embedding_changed.is_none(),
+        "{:?}",
+        first.embedding_changed
+    );
     let fp = sb.info().fingerprints["embedding"].clone();
     assert!(fp.starts_with("efficientnet-lite0/"), "{fp}");
 
@@ -353,8 +358,20 @@ fn switching_to_the_int8_model_recomputes_embeddings() {
     assert_eq!(switched.indexed, 6, "re-embedded: {}", out.describe());
     let fp = sb.info().fingerprints["embedding"].clone();
     assert!(fp.starts_with("efficientnet-lite0-int8/"), "{fp}");
+    // The change is announced when the run starts, and in the summary.
+    let change = switched
+        .embedding_changed
+        .expect("the model change is reported");
+    assert!(change.from.starts_with("efficientnet-lite0/"), "{change:?}");
+    assert_eq!((change.to.as_str(), change.images), (fp.as_str(), 6));
+    assert!(
+        out.stderr.contains("embeddings are from efficientnet-lite0 and this run embeds with efficientnet-lite0-int8: all 6 images are embedded again"),
+        "{}",
+        out.stderr
+    );
     let (_, again) = sb.index([dir.as_os_str()]);
     assert_eq!((again.indexed, again.unchanged), (0, 6));
+    assert!(again.embedding_changed.is_none());
     let hits = sb.query(&probe, &["--by", "embedding", "-k", "3"]);
     assert_eq!(hits.len(), 3, "{hits:?}");
 

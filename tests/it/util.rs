@@ -383,6 +383,16 @@ pub struct IndexSummary {
     pub repaired: usize,
     #[serde(default)]
     pub kept_stale: usize,
+    #[serde(default)]
+    pub embedding_changed: Option<EmbeddingChange>,
+}
+
+/// `index`'s note that the store's embeddings came from another model.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct EmbeddingChange {
+    pub from: String,
+    pub to: String,
+    pub images: usize,
 }
 
 impl IndexSummary {

@@ -92,9 +92,14 @@ mod tests {
     #[test]
     fn the_row_wise_blur_is_the_blur_bit_for_bit() {
         for n in [16, 32, 64] {
-            let v: Vec<f32> = (0..n * n).map(|k| ((k * 7919) % 251) as f32 * 0.73).collect();
+            let v: Vec<f32> = (0..n * n)
+                .map(|k| ((k * 7919) % 251) as f32 * 0.73)
+                .collect();
             let (fast, slow) = (blur(&v, n), blur_by_definition(&v, n));
-            assert!(fast.iter().zip(&slow).all(|(a, b)| a.to_bits() == b.to_bits()));
+            assert!(fast
+                .iter()
+                .zip(&slow)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
         }
     }
 }

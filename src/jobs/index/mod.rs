@@ -48,6 +48,10 @@ pub struct IndexSummary {
     pub kept_stale: usize,
     /// Images that got a new CNN embedding in this run.
     pub embedded: usize,
+    /// The store's embeddings came from another model (or other settings)
+    /// than this run's: every image is embedded again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding_changed: Option<EmbeddingChange>,
     /// Nearest-neighbour index now serving embedding queries ("exact" or "hnsw").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ann: Option<&'static str>,
@@ -55,6 +59,15 @@ pub struct IndexSummary {
     /// Existing images whose embedding was recomputed (the ANN re-inserts them).
     #[serde(skip)]
     pub reembedded: Vec<ImageId>,
+}
+
+/// The embedding fingerprints before and in this run.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmbeddingChange {
+    pub from: String,
+    pub to: String,
+    /// Images indexed before, whose embedding is recomputed.
+    pub images: usize,
 }
 
 /// A file indexed with a problem worth listing.
@@ -166,13 +179,14 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
 
     store.add_roots(&walked.roots)?;
     let (mut existing, derived) = load_existing(store, &mut summary)?;
+    let fingerprint = embedders.first().map(|e| e.fingerprint().to_string());
+    summary.embedding_changed = embedding_change(store, fingerprint.as_deref(), existing.len())?;
     saved::mark_dirty(store)?;
     let (work, unchanged) = plan(walked.candidates, &mut existing, &derived, codes);
     summary.unchanged = unchanged;
     summary.removed = remove_gone(store, &walked.roots, &existing, &walked.aliases)?;
 
     let progress = progress_bar(work.len() as u64, cfg);
-    let fingerprint = embedders.first().map(|e| e.fingerprint().to_string());
     run_pipeline(
         store,
         cfg,
@@ -192,6 +206,33 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
     store.flush()?;
     summary.timings.wall_s = start.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// The change of model when the store holds embeddings of another one,
+/// announced at once (the run then takes as long as the first index).
+fn embedding_change(
+    store: &Store,
+    to: Option<&str>,
+    images: usize,
+) -> Result<Option<EmbeddingChange>> {
+    let (Some(from), Some(to)) = (store.fingerprint("embedding")?, to) else {
+        return Ok(None);
+    };
+    if from == to || images == 0 {
+        return Ok(None);
+    }
+    let name = |fp: &str| fp.split('/').next().unwrap_or(fp).to_string();
+    let (old, new) = (name(&from), name(to));
+    let change = match old == new {
+        true => format!("the embedding settings of {new} changed"),
+        false => format!("the store's embeddings are from {old} and this run embeds with {new}"),
+    };
+    log::warn!("{change}: all {images} images are embedded again");
+    Ok(Some(EmbeddingChange {
+        from,
+        to: to.to_string(),
+        images,
+    }))
 }
 
 /// The files the walk could not use (failed) or left out (skipped).
