@@ -170,10 +170,10 @@ pub struct DupesArgs {
     /// Maximum dHash Hamming distance (bits of 64) [default: 12, or the preset's].
     #[arg(long)]
     pub dhash_threshold: Option<u32>,
-    /// CNN cosine distance at or below which a pair is a duplicate on its own.
+    /// CNN cosine distance at or below which a pair is a duplicate on its own [default: 0.08, or the preset's].
     #[arg(long)]
     pub max_cosine: Option<f32>,
-    /// CNN cosine distance within which a pair is a duplicate if its pHash is within --weak-phash bits.
+    /// CNN cosine distance within which a pair is a duplicate if its pHash is within --weak-phash bits [default: 0.14, or the preset's].
     #[arg(long)]
     pub weak_cosine: Option<f32>,
     /// pHash distance (bits of 64) within which a pair within --weak-cosine

@@ -47,6 +47,41 @@ mod tests {
         );
     }
 
+    /// The defaults `dupes --help` states are the library's.
+    #[test]
+    fn dupes_help_states_the_library_defaults() {
+        use imgdex::jobs::dupes::{DEFAULT_EMBEDDING_RULE as E, DEFAULT_RULE as R};
+        let mut cmd = super::super::args::Args::command();
+        cmd.build();
+        let dupes = cmd.find_subcommand_mut("dupes").expect("dupes");
+        let help = dupes.render_long_help().to_string();
+        // One block per option: its line and its help's lines, joined.
+        let mut blocks: Vec<String> = Vec::new();
+        for line in help.lines().map(str::trim) {
+            match (line.starts_with('-'), blocks.last_mut()) {
+                (false, Some(b)) => {
+                    b.push(' ');
+                    b.push_str(line);
+                }
+                _ => blocks.push(line.to_string()),
+            }
+        }
+        for (flag, value) in [
+            ("--threshold", R.max_phash.to_string()),
+            ("--dhash-threshold", R.max_dhash.to_string()),
+            ("--max-cosine", E.max_cosine.to_string()),
+            ("--weak-cosine", E.weak_cosine.to_string()),
+            ("--weak-phash", E.weak_phash.to_string()),
+        ] {
+            let stated = format!("[default: {value}, or the preset's]");
+            let block = blocks
+                .iter()
+                .find(|b| b.starts_with(&format!("{flag} <")))
+                .expect(flag);
+            assert!(block.contains(&stated), "{flag}: {block}");
+        }
+    }
+
     #[test]
     fn every_visible_argument_has_help() {
         let mut missing = Vec::new();
