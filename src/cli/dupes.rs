@@ -14,15 +14,22 @@ use super::{apply, open_with, print_json};
 use imgdex::jobs::dupes::{self, DupesReport, DupesRequest};
 use imgdex::store::StoreOptions;
 
-pub(super) fn dupes(db: &Path, a: DupesArgs, quiet: bool, text: &mut String) -> Result<ExitCode> {
+pub(super) fn dupes(
+    db: &Path,
+    a: DupesArgs,
+    progress: bool,
+    quiet: bool,
+    text: &mut String,
+) -> Result<ExitCode> {
     let mut apply_cfg = apply::config(&a.act)?;
     let store = open_with(db, &StoreOptions::for_scans())?;
     // A setting's error is worded as its flag by main; any other is a
     // reference folder's.
-    let cfg = request(&a).config().map_err(|e| match e {
+    let mut cfg = request(&a).config().map_err(|e| match e {
         e @ Error::InvalidSetting { .. } => anyhow::Error::new(e),
         e => anyhow::Error::new(e).context("--reference"),
     })?;
+    cfg.progress = progress;
     if let Some(act) = &mut apply_cfg {
         act.reference = cfg.reference.clone();
     }

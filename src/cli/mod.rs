@@ -66,7 +66,7 @@ fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
         Command::Index(a) => index::index(db, a, progress, quiet, text),
         Command::Info(a) => index::info(db, a, text),
         Command::Query(a) => query::query(db, a, text),
-        Command::Dupes(a) => dupes::dupes(db, a, quiet, text),
+        Command::Dupes(a) => dupes::dupes(db, a, progress, quiet, text),
         Command::Decide(a) => decide::decide(db, a, text),
         Command::Serve(a) => serve::command(db, a, quiet),
         Command::Undo(a) => apply::run_undo(db, &a.journal, a.json, text),

@@ -148,7 +148,7 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
         candidates::candidates(store, cfg, &records, &mut accepted, &mut evidence, &review)?;
     let mut pairs = judge(cfg, &records, &evidence, &review, &mut accepted);
     let reader = series::SignatureReader::new(store, &records);
-    let verified = series::verify_pairs(&reader, &accepted, cfg.colour_variants_apart)?;
+    let verified = series::verify_pairs(&reader, &accepted, cfg)?;
     for p in pairs.iter_mut().flatten() {
         let v = verified.verdicts.get(&(p.i.min(p.j), p.i.max(p.j)));
         p.detail = v.and_then(|v| v.detail);

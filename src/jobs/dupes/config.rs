@@ -84,6 +84,9 @@ pub struct DupesConfig {
     /// Reference folders (canonical, see [`super::canonical_folders`]):
     /// files under them win the keeper choice and are never acted on.
     pub reference: Vec<std::path::PathBuf>,
+    /// Show a progress bar on stderr while candidate pairs are verified
+    /// (on a big store with many similar shots that takes minutes).
+    pub progress: bool,
 }
 
 impl Default for DupesConfig {
@@ -98,6 +101,7 @@ impl Default for DupesConfig {
             max_histogram: None,
             colour_variants_apart: true,
             reference: Vec::new(),
+            progress: false,
         }
     }
 }

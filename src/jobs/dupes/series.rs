@@ -13,8 +13,10 @@ use serde::Serialize;
 
 use super::keeper::{Ranker, Traits};
 use super::verify::{self, Verdict};
+use super::DupesConfig;
 use crate::error::Result;
 use crate::features::signature::{self, Signature};
+use crate::jobs::progress::progress_bar;
 use crate::paths;
 use crate::search::unionfind::UnionFind;
 use crate::store::{ImageId, ImageRecord, Store};
@@ -120,9 +122,15 @@ const ROUND: usize = 11_264;
 pub(super) fn verify_pairs(
     reader: &SignatureReader,
     accepted: &[(u32, u32)],
-    colour_variants_apart: bool,
+    cfg: &DupesConfig,
 ) -> Result<Verified> {
     let records = reader.records;
+    let colour_variants_apart = cfg.colour_variants_apart;
+    let progress = progress_bar(
+        Some(accepted.len() as u64),
+        cfg.progress && !accepted.is_empty(),
+        "verifying candidate pairs".into(),
+    );
     let mut traits = HashMap::new();
     let mut found: Vec<Option<verify::Verdict>> = Vec::with_capacity(accepted.len());
     for round in accepted.chunks(ROUND) {
@@ -136,12 +144,15 @@ pub(super) fn verify_pairs(
         // Pairs are independent: verified on every core, results in pair order.
         found.par_extend(round.par_iter().map(|&(a, b)| {
             let same_bytes = records[a as usize].1.digest == records[b as usize].1.digest;
-            match (signatures.get(&a), signatures.get(&b)) {
+            let verdict = match (signatures.get(&a), signatures.get(&b)) {
                 (Some(x), Some(y)) if !same_bytes => verify::verify(x, y),
                 _ => None,
-            }
+            };
+            progress.inc(1);
+            verdict
         }));
     }
+    progress.finish_and_clear();
     let (mut copies, mut series, mut verdicts) = (Vec::new(), Vec::new(), HashMap::new());
     for (&(a, b), verdict) in accepted.iter().zip(found) {
         match verdict {
