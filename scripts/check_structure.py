@@ -124,7 +124,9 @@ def flags_named(text):
     strip_code(text, strings)
     out = []
     for pos, lit in strings:
-        for m in FLAG.finditer(CARGO_COMMAND.sub("", lit)):
+        # An escape (`\n--db`) is not a word before the flag.
+        lit = re.sub(r"\\.", " ", CARGO_COMMAND.sub("", lit))
+        for m in FLAG.finditer(lit):
             out.append((line_of(text, pos), m.group(0)))
     return out
 

@@ -101,6 +101,14 @@ pub enum Error {
         reason: String,
     },
 
+    /// An apply journal of another store: undo it with that store open.
+    #[error("journal {}: written for store {db}, not {here}; undo it on that store", path.display())]
+    JournalOfOtherStore {
+        path: PathBuf,
+        db: String,
+        here: String,
+    },
+
     /// No store in the directory a request opened (and it may not create one).
     #[error("no imgdex store at {}; run `imgdex index <DIR>` first", path.display())]
     NoStore { path: PathBuf },

@@ -179,11 +179,11 @@ fn print_index(text: &mut String, s: &index::IndexSummary, json: bool, quiet: bo
         }
     );
     if let Some(c) = &s.embedding_changed {
+        let model = c.to.split('/').next().unwrap_or(&c.to);
         out!(
             text,
-            "{} images embedded again: the model or its settings changed (was {})",
-            c.images,
-            c.from
+            "{} embedded again with {model}: their embeddings were from another model or other settings",
+            imgdex::jobs::index::plural(c.images, "image")
         );
     }
     if s.kept_stale > 0 {

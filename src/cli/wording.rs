@@ -27,10 +27,15 @@ pub fn cli_text(err: &Error) -> Option<String> {
                 .into()
         }
         Error::NoModel { task } => format!("{task} needs the CNN model; drop --no-embed"),
-        Error::Model { .. } if err.to_string().contains(MODEL_CHOICES) => err
-            .to_string()
-            .replace(MODEL_CHOICES, "pass --model, or use --no-embed"),
+        Error::Model { .. } if err.to_string().contains(MODEL_CHOICES) => {
+            cli_note(&err.to_string())
+        }
         Error::NoStore { .. } => format!("{err}, or pass --db to open another store"),
+        Error::JournalOfOtherStore { db, .. } => format!("{err} (pass --db {db})"),
+        Error::NoFeatures { path, feature, .. } if *feature == "embedding" => format!(
+            "store {} has no embedding features; run `imgdex index` without --no-embed first",
+            path.display()
+        ),
         Error::NoEmbeddings => {
             "the store has no embeddings; run `imgdex index` without --no-embed".into()
         }
@@ -38,21 +43,50 @@ pub fn cli_text(err: &Error) -> Option<String> {
     })
 }
 
+/// A library note (the server's, on why uploads are not embedded) in the
+/// CLI's words.
+pub fn cli_note(note: &str) -> String {
+    note.replace(MODEL_CHOICES, "pass --model, or use --no-embed")
+        .replace("(embedding is off)", "(--no-embed)")
+}
+
 /// The flag of a setting the library names (`max_histogram`).
 fn flag(setting: &str) -> String {
     format!("--{}", setting.replace('_', "-"))
 }
 
-/// `text` with each setting it names in backticks worded as its flag.
+/// `text` with each setting it names in backticks worded as its flag
+/// (only names that are flags of the CLI: a value in backticks stays).
 fn flags_in(text: &str) -> String {
     text.split('`')
         .enumerate()
         .map(|(i, part)| match i % 2 {
-            1 if part.chars().all(|c| c.is_ascii_lowercase() || c == '_') => flag(part),
+            1 if is_flag(part) => flag(part),
             1 => format!("`{part}`"),
             _ => part.to_string(),
         })
         .collect()
+}
+
+/// Whether some command of the CLI has the long flag of setting `name`.
+fn is_flag(name: &str) -> bool {
+    use clap::CommandFactory;
+    use std::collections::HashSet;
+    use std::sync::OnceLock;
+    static FLAGS: OnceLock<HashSet<String>> = OnceLock::new();
+    fn collect(cmd: &clap::Command, out: &mut HashSet<String>) {
+        out.extend(
+            cmd.get_arguments()
+                .filter_map(|a| a.get_long().map(str::to_string)),
+        );
+        cmd.get_subcommands().for_each(|s| collect(s, out));
+    }
+    let flags = FLAGS.get_or_init(|| {
+        let mut out = HashSet::new();
+        collect(&super::args::Args::command(), &mut out);
+        out
+    });
+    flags.contains(&name.replace('_', "-"))
 }
 
 #[cfg(test)]
@@ -82,9 +116,25 @@ mod tests {
             (
                 Error::InvalidSetting {
                     setting: "plot",
-                    reason: "needs `k_range`, not `k`".into(),
+                    reason: "needs `k_range`, not `k`; got `sprites`".into(),
                 },
-                "--plot needs --k-range, not --k",
+                "--plot needs --k-range, not --k; got `sprites`",
+            ),
+            (
+                Error::JournalOfOtherStore {
+                    path: "j.jsonl".into(),
+                    db: "/a".into(),
+                    here: "/b".into(),
+                },
+                "--db /a",
+            ),
+            (
+                Error::NoFeatures {
+                    path: "/s".into(),
+                    feature: "embedding",
+                    hint: "; index it with embedding on first".into(),
+                },
+                "--no-embed",
             ),
             (
                 Error::Model {

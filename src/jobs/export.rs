@@ -75,7 +75,7 @@ impl ExportConfig {
             }),
             (_, Npy) if self.out.is_none() => Err(Error::InvalidSetting {
                 setting: "out",
-                reason: "FILE.npy is needed: npy is written to a file".into(),
+                reason: "must name a FILE.npy: npy is written to a file".into(),
             }),
             (ExportWhat::Clusters, Parquet) => Err(Error::InvalidArgument(
                 "export clusters writes csv or json; a Parquet export of the features \
@@ -91,7 +91,7 @@ impl ExportConfig {
             }
             (_, Parquet) if self.out.is_none() => Err(Error::InvalidSetting {
                 setting: "out",
-                reason: "FILE.parquet is needed: Parquet is written to a file".into(),
+                reason: "must name a FILE.parquet: Parquet is written to a file".into(),
             }),
             _ => Ok(()),
         }

@@ -63,7 +63,7 @@ pub fn load(store: &Store, kind: FeatureKind) -> Result<FeatureSet> {
 
 fn missing(store: &Store, kind: FeatureKind) -> Error {
     let hint = match kind {
-        FeatureKind::Embedding => "; index the images with embedding on (the CNN model) first",
+        FeatureKind::Embedding => "; index it with embedding on first",
         FeatureKind::Histogram => "; run `imgdex index <DIR>` first",
     };
     Error::NoFeatures {

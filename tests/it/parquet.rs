@@ -147,7 +147,7 @@ fn parquet_export_refuses_what_it_cannot_write() {
     };
     expect(
         &["export", "features", "--format", "parquet"],
-        "--out FILE.parquet",
+        "--out must name a FILE.parquet",
     );
     let f = sb.root.join("x.parquet");
     let f = f.to_str().unwrap();

@@ -390,7 +390,7 @@ pub struct IndexSummary {
 /// `index`'s note that the store's embeddings came from another model.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct EmbeddingChange {
-    pub from: String,
+    pub from: Option<String>,
     pub to: String,
     pub images: usize,
 }

@@ -30,9 +30,10 @@ impl From<Error> for ApiError {
             Error::InvalidArgument(_) | Error::InvalidSetting { .. } | Error::Dimension { .. } => {
                 StatusCode::BAD_REQUEST
             }
-            Error::NotInStore { .. } | Error::NoResult { .. } | Error::NotIndexed { .. } => {
-                StatusCode::NOT_FOUND
-            }
+            Error::NotInStore { .. }
+            | Error::NoResult { .. }
+            | Error::NotIndexed { .. }
+            | Error::NoStore { .. } => StatusCode::NOT_FOUND,
             Error::OutsideRoots { .. } => StatusCode::FORBIDDEN,
             Error::FileChanged { .. } | Error::Busy { .. } => StatusCode::CONFLICT,
             Error::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -130,13 +130,10 @@ fn check_store(store: &Store, path: &Path, entries: &[Entry]) -> Result<()> {
     let here = fs::canonicalize(store.dir()).unwrap_or_else(|_| store.dir().to_path_buf());
     match entries.first() {
         Some(Entry::Start { db, .. }) if Path::new(db) == here => Ok(()),
-        Some(Entry::Start { db, .. }) => Err(Error::Journal {
+        Some(Entry::Start { db, .. }) => Err(Error::JournalOfOtherStore {
             path: path.to_path_buf(),
-            line: Some(1),
-            reason: format!(
-                "written for store {db}, not {}; undo it on that store",
-                here.display()
-            ),
+            db: db.clone(),
+            here: here.display().to_string(),
         }),
         _ => Ok(()),
     }

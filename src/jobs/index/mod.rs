@@ -61,12 +61,15 @@ pub struct IndexSummary {
     pub reembedded: Vec<ImageId>,
 }
 
-/// The embedding fingerprints before and in this run.
+/// Images this run embeds again because their embedding came from
+/// another model or other settings.
 #[derive(Debug, Clone, Serialize)]
 pub struct EmbeddingChange {
-    pub from: String,
+    /// The store's embedding fingerprint before the run, when it differs
+    /// from this run's (after an earlier run that switched part of the
+    /// store, the old one is no longer known).
+    pub from: Option<String>,
     pub to: String,
-    /// Images indexed before, whose embedding is recomputed.
     pub images: usize,
 }
 
@@ -179,10 +182,13 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
 
     store.add_roots(&walked.roots)?;
     let (mut existing, derived) = load_existing(store, &mut summary)?;
-    let fingerprint = embedders.first().map(|e| e.fingerprint().to_string());
-    summary.embedding_changed = embedding_change(store, fingerprint.as_deref(), existing.len())?;
     saved::mark_dirty(store)?;
     let (work, unchanged) = plan(walked.candidates, &mut existing, &derived, codes);
+    let fingerprint = embedders.first().map(|e| e.fingerprint().to_string());
+    if let Some(fp) = &fingerprint {
+        let again = embedded_elsewise(&work, &derived, codes);
+        summary.embedding_changed = embedding_change(store, fp, again)?;
+    }
     summary.unchanged = unchanged;
     summary.removed = remove_gone(store, &walked.roots, &existing, &walked.aliases)?;
 
@@ -208,31 +214,51 @@ pub fn run(store: &Store, cfg: &IndexConfig) -> Result<IndexSummary> {
     Ok(summary)
 }
 
-/// The change of model when the store holds embeddings of another one,
-/// announced at once (the run then takes as long as the first index).
-fn embedding_change(
-    store: &Store,
-    to: Option<&str>,
-    images: usize,
-) -> Result<Option<EmbeddingChange>> {
-    let (Some(from), Some(to)) = (store.fingerprint("embedding")?, to) else {
-        return Ok(None);
+/// How many of the files to analyse have an embedding from another model
+/// or other settings (not merely none).
+fn embedded_elsewise(work: &[Work], derived: &plan::Derived, codes: Codes) -> usize {
+    let Some(code) = codes.embedding else {
+        return 0;
     };
-    if from == to || images == 0 {
+    let elsewise = |w: &&Work| {
+        w.old
+            .as_ref()
+            .and_then(|(id, _)| derived.embeddings.get(id))
+            .is_some_and(|c| *c != code)
+    };
+    work.iter().filter(elsewise).count()
+}
+
+/// The change of model when `images` files to analyse hold embeddings of
+/// another one, announced at once: on a big store the run then takes as
+/// long as the first index.
+fn embedding_change(store: &Store, to: &str, images: usize) -> Result<Option<EmbeddingChange>> {
+    if images == 0 {
         return Ok(None);
     }
+    let from = store.fingerprint("embedding")?.filter(|f| f != to);
     let name = |fp: &str| fp.split('/').next().unwrap_or(fp).to_string();
-    let (old, new) = (name(&from), name(to));
-    let change = match old == new {
-        true => format!("the embedding settings of {new} changed"),
-        false => format!("the store's embeddings are from {old} and this run embeds with {new}"),
+    let new = name(to);
+    let change = match from.as_deref().map(name) {
+        Some(old) if old != new => {
+            format!("the store's embeddings are from {old} and this run embeds with {new}")
+        }
+        _ => format!("embeddings from another model file or other settings than {new}'s"),
     };
-    log::warn!("{change}: all {images} images are embedded again");
+    log::warn!("{change}: {} embedded again", plural(images, "image"));
     Ok(Some(EmbeddingChange {
         from,
         to: to.to_string(),
         images,
     }))
+}
+
+/// "1 image", "2 images".
+pub fn plural(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        _ => format!("{n} {noun}s"),
+    }
 }
 
 /// The files the walk could not use (failed) or left out (skipped).
