@@ -113,7 +113,7 @@ pub type State = Arc<Resident>;
 pub fn run(store: Store, opts: ServeOptions, quiet: bool) -> Result<()> {
     let resident = Resident::new(store, opts.resident.clone())?;
     if let (Some(note), false) = (resident.embed_note(), quiet) {
-        let note = super::wording::cli_note(&note);
+        let note = super::wording::cli_note(note);
         eprintln!("note: uploaded images are not embedded: {note}");
     }
     let state: State = Arc::new(resident);
