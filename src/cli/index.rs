@@ -179,7 +179,7 @@ fn print_index(text: &mut String, s: &index::IndexSummary, json: bool, quiet: bo
         }
     );
     if let Some(c) = &s.embedding_changed {
-        let model = c.to.split('/').next().unwrap_or(&c.to);
+        let model = imgdex::features::embedding::model_name(&c.to);
         out!(
             text,
             "{} embedded again with {model}: their embeddings were from another model or other settings",

@@ -27,9 +27,7 @@ pub fn cli_text(err: &Error) -> Option<String> {
                 .into()
         }
         Error::NoModel { task } => format!("{task} needs the CNN model; drop --no-embed"),
-        Error::Model { .. } if err.to_string().contains(MODEL_CHOICES) => {
-            cli_note(&err.to_string())
-        }
+        Error::Model { reason, .. } if reason.contains(MODEL_CHOICES) => cli_note(&err.to_string()),
         Error::NoStore { .. } => format!("{err}, or pass --db to open another store"),
         Error::JournalOfOtherStore { db, .. } => format!("{err} (pass --db {db})"),
         Error::NoFeatures { path, feature, .. } if *feature == "embedding" => format!(

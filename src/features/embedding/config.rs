@@ -115,7 +115,7 @@ impl EmbedConfig {
     /// still queried with the model that made it.
     pub fn for_store(&self, store_fingerprint: Option<&str>) -> EmbedConfig {
         let other = store_fingerprint
-            .and_then(|fp| fp.split('/').next())
+            .map(super::model_name)
             .filter(|name| is_plain_name(name) && self.follows_store())
             .and_then(|name| Some(self.model.parent()?.join(format!("{name}.onnx"))))
             .filter(|m| *m != self.model && m.is_file() && m.with_extension("json").is_file());

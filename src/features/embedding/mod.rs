@@ -23,7 +23,7 @@ pub use config::{EmbedConfig, DEFAULT_MODEL, FLOAT_MODEL, MAX_AUTO_SESSIONS, ORT
 pub use runtime::MODEL_CHOICES;
 use runtime::{build_session, environment, setup_hint};
 use spec::{fingerprint, read_spec};
-pub use spec::{pad_side, preprocess, preprocess_decoded, Fit, ModelSpec};
+pub use spec::{model_name, pad_side, preprocess, preprocess_decoded, Fit, ModelSpec};
 // The vector maths lived here before `vecmath`; these paths stay valid.
 pub use crate::vecmath::{cosine_distance, dot, l2_norm, l2_normalised};
 

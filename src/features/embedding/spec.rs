@@ -105,8 +105,13 @@ pub(super) fn read_spec(path: &Path) -> Result<ModelSpec> {
     Ok(spec)
 }
 
+/// The model's name, the first part of an embedding fingerprint.
+pub fn model_name(fingerprint: &str) -> &str {
+    fingerprint.split('/').next().unwrap_or(fingerprint)
+}
+
 /// Model digest plus preprocessing (the working image included): any change
-/// recomputes embeddings.
+/// recomputes embeddings; it opens with the model's name ([`model_name`]).
 pub(super) fn fingerprint(spec: &ModelSpec, model: &[u8]) -> String {
     let digest = blake3::hash(model).to_hex();
     let fit = match spec.fit {

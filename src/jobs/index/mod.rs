@@ -19,7 +19,7 @@ mod plan;
 pub(crate) mod stages;
 
 use crate::error::Result;
-use crate::features::embedding::Embedder;
+use crate::features::embedding::{model_name, Embedder};
 use crate::jobs::FileIssue;
 use crate::search::ann::HnswParams;
 use crate::search::{saved, whiten};
@@ -237,9 +237,8 @@ fn embedding_change(store: &Store, to: &str, images: usize) -> Result<Option<Emb
         return Ok(None);
     }
     let from = store.fingerprint("embedding")?.filter(|f| f != to);
-    let name = |fp: &str| fp.split('/').next().unwrap_or(fp).to_string();
-    let new = name(to);
-    let change = match from.as_deref().map(name) {
+    let new = model_name(to);
+    let change = match from.as_deref().map(model_name) {
         Some(old) if old != new => {
             format!("the store's embeddings are from {old} and this run embeds with {new}")
         }
