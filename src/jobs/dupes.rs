@@ -140,6 +140,13 @@ pub struct DupesReport {
 type Evidence = BTreeMap<(u32, u32), Option<f32>>;
 
 pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
+    // The cheap stage takes half a minute at 200k images: a spinner says
+    // the run is alive until the verification's bar takes over.
+    let spinner = crate::jobs::progress::progress_bar(
+        None,
+        cfg.progress,
+        "finding candidate pairs".to_string(),
+    );
     let records = image_records(store, cfg)?;
     let review = decisions::Review::load(store, &cfg.reference, &records)?;
     let mut accepted = Vec::new();
@@ -147,6 +154,7 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
     let method =
         candidates::candidates(store, cfg, &records, &mut accepted, &mut evidence, &review)?;
     let mut pairs = judge(cfg, &records, &evidence, &review, &mut accepted);
+    spinner.finish_and_clear();
     let reader = series::SignatureReader::new(store, &records);
     let verified = series::verify_pairs(&reader, &accepted, cfg)?;
     for p in pairs.iter_mut().flatten() {

@@ -1,4 +1,4 @@
-//! Progress bars on stderr for the learning jobs (cluster, classify): a
+//! Progress bars on stderr for the long jobs (cluster, classify, dupes): a
 //! counted bar when the number of steps is known, else a spinner; hidden
 //! when the caller asks for no progress (not a terminal, or `--quiet`).
 

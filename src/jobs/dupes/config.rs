@@ -84,8 +84,9 @@ pub struct DupesConfig {
     /// Reference folders (canonical, see [`super::canonical_folders`]):
     /// files under them win the keeper choice and are never acted on.
     pub reference: Vec<std::path::PathBuf>,
-    /// Show a progress bar on stderr while candidate pairs are verified
-    /// (on a big store with many similar shots that takes minutes).
+    /// Show progress on stderr: a spinner while candidate pairs are found,
+    /// a bar while they are verified (on a big store with many similar
+    /// shots that takes minutes).
     pub progress: bool,
 }
 
