@@ -140,21 +140,14 @@ pub struct DupesReport {
 type Evidence = BTreeMap<(u32, u32), Option<f32>>;
 
 pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
-    // The cheap stage takes half a minute at 200k images: a spinner says
-    // the run is alive until the verification's bar takes over.
-    let spinner = crate::jobs::progress::progress_bar(
-        None,
-        cfg.progress,
-        "finding candidate pairs".to_string(),
-    );
-    let records = image_records(store, cfg)?;
-    let review = decisions::Review::load(store, &cfg.reference, &records)?;
-    let mut accepted = Vec::new();
-    let mut evidence = Evidence::new();
-    let method =
-        candidates::candidates(store, cfg, &records, &mut accepted, &mut evidence, &review)?;
-    let mut pairs = judge(cfg, &records, &evidence, &review, &mut accepted);
-    spinner.finish_and_clear();
+    let Candidates {
+        records,
+        review,
+        evidence,
+        accepted,
+        mut pairs,
+        method,
+    } = find_candidates(store, cfg)?;
     let reader = series::SignatureReader::new(store, &records);
     let verified = series::verify_pairs(&reader, &accepted, cfg)?;
     for p in pairs.iter_mut().flatten() {
@@ -204,6 +197,44 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
     report.method = method;
     report.pairs = pairs;
     Ok(report)
+}
+
+/// The cheap stage's output: the images, the review decisions, every
+/// candidate pair's evidence, the pairs the rule accepted (for
+/// verification), the pairs with their evidence when asked for, and what
+/// produced the candidates.
+struct Candidates {
+    records: Vec<(ImageId, ImageRecord)>,
+    review: decisions::Review,
+    evidence: Evidence,
+    accepted: Vec<(u32, u32)>,
+    pairs: Option<Vec<Pair>>,
+    method: String,
+}
+
+fn find_candidates(store: &Store, cfg: &DupesConfig) -> Result<Candidates> {
+    // Half a minute at 200k images: a spinner says the run is alive
+    // until the verification's bar takes over.
+    let spinner = crate::jobs::progress::progress_bar(
+        None,
+        cfg.progress,
+        "finding candidate pairs".to_string(),
+    );
+    let records = image_records(store, cfg)?;
+    let review = decisions::Review::load(store, &cfg.reference, &records)?;
+    let (mut accepted, mut evidence) = (Vec::new(), Evidence::new());
+    let method =
+        candidates::candidates(store, cfg, &records, &mut accepted, &mut evidence, &review)?;
+    let pairs = judge(cfg, &records, &evidence, &review, &mut accepted);
+    spinner.finish_and_clear();
+    Ok(Candidates {
+        records,
+        review,
+        evidence,
+        accepted,
+        pairs,
+        method,
+    })
 }
 
 /// Judge each candidate pair of `evidence` by the decision rule (and the
