@@ -2,7 +2,8 @@
 //! leaves the keeper untouched, a file changed after indexing is skipped,
 //! `delete` needs `--yes`, a dry run touches nothing and lists what a real
 //! run then does, the trash follows the freedesktop layout, the store stops
-//! showing removed files, and a run killed with SIGKILL part way through a
+//! showing removed files and shows them as before after `undo` (their
+//! signatures too), and a run killed with SIGKILL part way through a
 //! long `move` is fully reversed by `undo`.
 
 use std::collections::BTreeMap;
@@ -75,6 +76,14 @@ fn dupes_details(sb: &Sandbox) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// The whole `dupes --json --pairs` report (groups, keepers, reasons and
+/// each pair's verification).
+fn pairs_report(sb: &Sandbox) -> Value {
+    let out = sb.imgdex(["dupes", "--json", "--pairs"]);
+    out.assert_code(0);
+    out.json()
+}
+
 fn keepers(details: &[Value]) -> Vec<PathBuf> {
     details
         .iter()
@@ -124,6 +133,7 @@ fn move_keeps_the_keeper_and_undo_puts_everything_back() {
     let sb = Sandbox::new();
     let dir = make_groups(&sb, 3);
     let details = index_and_groups(&sb, &dir, 3);
+    let verdicts = pairs_report(&sb);
     let before = snapshot(&dir);
     let target = sb.root.join("moved");
     let out = apply(
@@ -150,7 +160,9 @@ fn move_keeps_the_keeper_and_undo_puts_everything_back() {
         before,
         "every file back with its bytes and mtime"
     );
-    assert_eq!(dupes_details(&sb).len(), 3, "records restored");
+    // Records, embeddings and copy signatures are all back: every pair
+    // is verified and every keeper chosen as before.
+    assert_eq!(pairs_report(&sb), verdicts, "records restored");
     let again = sb.imgdex(["undo", "--json", &journal]);
     assert_eq!(again.json()["restored"], 0, "a second undo does nothing");
     assert_eq!(snapshot(&dir), before);

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::store::record::{self, EmbeddingRecord, ImageRecord, StoredEmbedding, StoredImage};
+use crate::store::signatures::{SignatureRecord, StoredSignature};
 use crate::store::ImageId;
 
 /// 2: intents record the (device, inode) of the file and of its keeper,
@@ -83,6 +84,10 @@ pub struct Intent {
     pub record: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedding: Option<String>,
+    /// base64 of the store's encoded copy signature (absent in journals
+    /// written before it was saved; `undo` then leaves it to `index`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 impl Intent {
@@ -92,6 +97,10 @@ impl Intent {
 
     pub fn encode_embedding(emb: &EmbeddingRecord) -> String {
         b64(&record::encode(&StoredEmbedding::V2(emb.clone())))
+    }
+
+    pub fn encode_signature(sig: &SignatureRecord) -> String {
+        b64(&record::encode(&StoredSignature::V1(sig.clone())))
     }
 
     pub fn decode_record(&self) -> std::result::Result<ImageRecord, String> {
@@ -111,6 +120,16 @@ impl Intent {
                     .map_err(|e| e.to_string())
             }
         }
+    }
+
+    pub fn decode_signature(&self) -> std::result::Result<Option<SignatureRecord>, String> {
+        let Some(s) = &self.signature else {
+            return Ok(None);
+        };
+        let bytes = unb64(s)?;
+        record::decode::<StoredSignature>(&bytes)
+            .map(|StoredSignature::V1(r)| Some(r))
+            .map_err(|e| e.to_string())
     }
 }
 

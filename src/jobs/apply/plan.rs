@@ -341,6 +341,7 @@ impl Step {
             .unwrap_or_default();
         let hardlink = self.action == Action::Hardlink;
         let embedding = store.get_embedding(self.id).ok().flatten();
+        let signature = store.signature_record(self.id).ok().flatten();
         Ok(Intent {
             seq,
             op: self.action.name().to_string(),
@@ -363,6 +364,7 @@ impl Step {
             mtime_ns: self.rec.mtime_ns,
             record: Intent::encode_record(&self.rec),
             embedding: embedding.as_ref().map(Intent::encode_embedding),
+            signature: signature.as_ref().map(Intent::encode_signature),
         })
     }
 

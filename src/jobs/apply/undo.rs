@@ -2,8 +2,9 @@
 //! an intent for, newest first. An intent may lack its `done` line (the run
 //! was killed), so each one is judged by where the file actually is, not by
 //! what the journal says happened. Reversed intents get an `undone` line,
-//! so running `undo` twice is harmless. The files' store records (and
-//! embeddings), saved in the intents, are put back; nothing is re-indexed.
+//! so running `undo` twice is harmless. The files' store records (with
+//! their embeddings and copy signatures), saved in the intents, are put
+//! back; nothing is re-indexed.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -264,6 +265,7 @@ fn restore_record(
         return Ok(false);
     }
     let emb = it.decode_embedding().map_err(bad)?;
+    let sig = it.decode_signature().map_err(bad)?;
     // The journalled id may belong to another image by now (a store
     // rebuilt by `repair`); then the record gets a fresh id.
     let id = match store.get_image(it.id) {
@@ -271,6 +273,9 @@ fn restore_record(
         _ => it.id,
     };
     store.put_image(id, &rec, emb.as_ref())?;
+    if let Some(sig) = sig {
+        store.put_signature(id, &sig)?;
+    }
     by_path.insert(rec.path, id);
     Ok(true)
 }
