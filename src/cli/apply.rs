@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use imgdex::jobs::apply::{self, Action, ApplyConfig, ApplyRequest, GroupChoice, KeepPolicy};
 use imgdex::jobs::dupes::DupesReport;
@@ -111,6 +111,15 @@ pub fn run_apply(
         }
     }
     Ok(exit(r.skipped.is_empty()))
+}
+
+/// The store `undo JOURNAL` opens when none is given: the one the journal
+/// was written for (so the printed `imgdex undo JOURNAL` works from any
+/// folder), else the default.
+pub fn journal_store(journal: &Path) -> Result<PathBuf> {
+    let db = imgdex::jobs::apply::journal::store_of(journal)
+        .with_context(|| format!("cannot read journal {}", journal.display()))?;
+    Ok(db.unwrap_or_else(|| super::DEFAULT_DB.into()))
 }
 
 /// `undo JOURNAL`.

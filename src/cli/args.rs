@@ -23,9 +23,10 @@ use imgdex::jobs::query::QueryBy;
   imgdex serve --open                          # the web UI: search, review, apply, undo"
 )]
 pub struct Args {
-    /// Store directory.
-    #[arg(long, global = true, env = "IMGDEX_DB", default_value = "imgdex.db")]
-    pub db: PathBuf,
+    /// Store directory [default: imgdex.db; for `undo`, the store the
+    /// journal was written for].
+    #[arg(long, global = true, env = "IMGDEX_DB")]
+    pub db: Option<PathBuf>,
     /// No progress bar or notices on stderr.
     #[arg(long, short, global = true)]
     pub quiet: bool,

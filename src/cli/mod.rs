@@ -8,7 +8,7 @@ pub mod args;
 mod help_check;
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -58,10 +58,19 @@ fn emit(text: &str) -> Result<()> {
     }
 }
 
+/// The store used when neither `--db` nor `IMGDEX_DB` names one.
+const DEFAULT_DB: &str = "imgdex.db";
+
 /// Run one command; its report goes to `text`, notices to stderr.
 fn run_command(args: Args, text: &mut String) -> Result<ExitCode> {
     let progress = !args.quiet && std::io::stderr().is_terminal();
-    let (db, quiet) = (args.db.as_path(), args.quiet);
+    let quiet = args.quiet;
+    let db = match (args.db, &args.command) {
+        (Some(db), _) => db,
+        (None, Command::Undo(a)) => apply::journal_store(&a.journal)?,
+        (None, _) => PathBuf::from(DEFAULT_DB),
+    };
+    let db = db.as_path();
     match args.command {
         Command::Index(a) => index::index(db, a, progress, quiet, text),
         Command::Info(a) => index::info(db, a, text),

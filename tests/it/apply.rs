@@ -1,7 +1,7 @@
 //! `dupes --apply` and `undo` on generated duplicate groups: every action
 //! leaves the keeper untouched, a file changed after indexing is skipped,
 //! `delete` needs `--yes`, a dry run touches nothing and lists what a real
-//! run then does, the trash follows the freedesktop layout, the store stops
+//! run then does, `undo` finds the journal's store from any folder, the trash follows the freedesktop layout, the store stops
 //! showing removed files and shows them as before after `undo` (their
 //! signatures too), and a run killed with SIGKILL part way through a
 //! long `move` is fully reversed by `undo`.
@@ -209,8 +209,23 @@ fn dry_run_touches_nothing_and_lists_what_trash_then_does() {
         assert!(!Path::new(path).exists());
     }
     let journal = real.json()["journal"].as_str().unwrap().to_string();
-    sb.imgdex(["undo", &journal]).assert_code(0);
+    // The printed `imgdex undo JOURNAL`, run from another folder with no
+    // store named: the journal's own store is used.
+    let mut cmd = std::process::Command::new(util::BIN);
+    cmd.env_remove("IMGDEX_DB")
+        .current_dir(sb.dir("elsewhere"))
+        .args(["undo", &journal])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let undo = util::run_with_timeout(cmd, vec!["undo".into(), journal.into()], util::RUN_TIMEOUT);
+    undo.assert_code(0);
     assert_eq!(snapshot(&dir), before, "trash undone");
+    assert_eq!(
+        dupes_details(&sb),
+        details,
+        "records back in the journal's store"
+    );
 }
 
 #[test]

@@ -198,6 +198,14 @@ impl Journal {
     }
 }
 
+/// The store a journal was written for (its first line's), when it says.
+pub fn store_of(path: &Path) -> Result<Option<PathBuf>> {
+    Ok(match read(path)?.into_iter().next() {
+        Some(Entry::Start { db, .. }) => Some(PathBuf::from(db)),
+        _ => None,
+    })
+}
+
 /// Every entry of a journal. A last line cut short by a crash is ignored;
 /// any other unreadable line is an error.
 pub fn read(path: &Path) -> Result<Vec<Entry>> {
