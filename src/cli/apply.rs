@@ -87,18 +87,21 @@ pub fn run_apply(
         for s in &r.skipped {
             out!(text, "skipped {}: {}", s.path, s.error);
         }
-        out!(
-            text,
-            "{} of {} actions {}, {} skipped",
-            if r.dry_run { r.actions.len() } else { r.done },
-            r.actions.len(),
-            if r.dry_run {
-                "planned (dry run)"
-            } else {
-                "done"
-            },
-            r.skipped.len()
-        );
+        match r.dry_run {
+            true => out!(
+                text,
+                "{} actions planned (dry run), {} skipped",
+                r.actions.len(),
+                r.skipped.len()
+            ),
+            false => out!(
+                text,
+                "{} of {} actions done, {} skipped",
+                r.done,
+                r.actions.len(),
+                r.skipped.len()
+            ),
+        }
         out!(
             text,
             "{} {} ({} bytes)",

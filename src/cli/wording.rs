@@ -16,7 +16,7 @@ pub fn cli_text(err: &Error) -> Option<String> {
             format!("{} {}", flag(setting), flags_in(reason))
         }
         Error::NeedsConfirmation { action } => {
-            format!("`{action}` cannot be undone; confirm it with --yes (yes: true)")
+            format!("`{action}` cannot be undone; confirm it with --yes")
         }
         Error::NoModel { task } if *task == QUERY_BY_EMBEDDING => {
             "--by embedding needs the CNN model; drop --no-embed".into()

@@ -137,6 +137,25 @@ fn the_keeper_is_the_original_not_the_largest_copy() {
         .unwrap()
         .to_string();
     assert!(reason.contains("keeper rule"), "{reason}");
+    // Each other member says which rule ranked it below the keeper: the
+    // added frame, and the harder compression.
+    let why = |name: &str| {
+        let m = d["members"].as_array().unwrap().iter();
+        let m = m
+            .clone()
+            .find(|m| m["path"].as_str().unwrap().ends_with(name));
+        m.unwrap()["reason"].as_str().unwrap().to_string()
+    };
+    let framed = why("a_framed.jpg");
+    assert!(
+        framed.contains("the keeper wins by rule 1 (no added frame)"),
+        "{framed}"
+    );
+    let reencoded = why("b_reencoded.jpg");
+    assert!(
+        reencoded.contains("the keeper wins by rule 6 (least compressed)"),
+        "{reencoded}"
+    );
 }
 
 /// A sprite-like figure on white: a body, a head and a belly of flat

@@ -53,11 +53,19 @@ pub(super) fn group_detail(
     let k = group[0];
     let keeper_by = review.keeper_by(k);
     let kr = &records[k as usize].1;
+    let ahead = match keeper_by {
+        KeeperBy::Rule => ranker.ahead_of_each(k, group),
+        _ => vec![None; group.len()],
+    };
     let members = group
         .iter()
-        .map(|&i| {
+        .zip(&ahead)
+        .map(|(&i, ahead)| {
             let r = &records[i as usize].1;
-            let reason = reason(i, k, keeper_by, group, ranker, evidence);
+            let mut reason = reason(i, k, keeper_by, group, ranker, evidence);
+            if let Some(rule) = ahead {
+                reason.push_str(&format!("; the keeper wins by {rule}"));
+            }
             Member {
                 id: records[i as usize].0,
                 path: paths::display(&r.path),

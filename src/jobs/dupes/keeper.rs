@@ -133,17 +133,33 @@ impl Ranker<'_> {
         let Some(r) = runner else {
             return "suggested keeper".into();
         };
-        let rule = (0..7)
-            .find(|&i| k.flags[i] != r.flags[i])
-            .or_else(|| (k.fewer_pixels != r.fewer_pixels).then_some(7))
-            .or_else(|| (k.mtime != r.mtime).then_some(8))
-            .or_else(|| (k.re_encoded != r.re_encoded).then_some(9));
-        match rule {
+        match deciding_rule(k, r) {
             Some(i) => format!("suggested keeper: {} (keeper rule {})", RULES[i], i + 1),
             None => "suggested keeper: no evidence of editing tells them apart \
                      (larger file, then path)"
                 .into(),
         }
+    }
+
+    /// For each member of `group` (in order), the rule that ranks
+    /// `keeper` ahead of it, as "rule 7 (not upscaled)"; `None` for
+    /// the keeper and where only the file size or the path does. The
+    /// keeper's own reason names the rule against the runner-up, which
+    /// need not be the one against every member (an upscaled copy has
+    /// more pixels than the keeper).
+    pub(super) fn ahead_of_each(&self, keeper: u32, group: &[u32]) -> Vec<Option<String>> {
+        let keys = self.keys(group);
+        let Some(k) = group.iter().position(|&m| m == keeper) else {
+            return vec![None; group.len()];
+        };
+        (0..group.len())
+            .map(|i| {
+                (i != k)
+                    .then(|| deciding_rule(&keys[k], &keys[i]))
+                    .flatten()
+                    .map(|r| format!("rule {} ({})", r + 1, RULES[r]))
+            })
+            .collect()
     }
 
     fn keys(&self, members: &[u32]) -> Vec<Key> {
@@ -205,6 +221,15 @@ impl Ranker<'_> {
                 && r.format == q.format
         })
     }
+}
+
+/// Index in [`RULES`] of the first rule on which `a` and `b` differ.
+fn deciding_rule(a: &Key, b: &Key) -> Option<usize> {
+    (0..7)
+        .find(|&i| a.flags[i] != b.flags[i])
+        .or_else(|| (a.fewer_pixels != b.fewer_pixels).then_some(7))
+        .or_else(|| (a.mtime != b.mtime).then_some(8))
+        .or_else(|| (a.re_encoded != b.re_encoded).then_some(9))
 }
 
 impl Ranker<'_> {
