@@ -1,5 +1,6 @@
 //! `dupes --apply` and `undo` on generated duplicate groups: every action
 //! leaves the keeper untouched, a file changed after indexing is skipped,
+//! `hardlink` links only files of the keeper's format,
 //! `delete` needs `--yes`, a dry run touches nothing and lists what a real
 //! run then does, `undo` finds the journal's store from any folder, the trash follows the freedesktop layout, the store stops
 //! showing removed files and shows them as before after `undo` (their
@@ -262,25 +263,53 @@ fn a_file_changed_after_indexing_is_skipped() {
 fn delete_needs_yes_and_hardlink_shares_the_keeper() {
     let sb = Sandbox::new();
     let dir = make_groups(&sb, 2);
+    // A second JPEG copy in each group: whichever format the keeper has,
+    // some member shares it.
+    for i in 0..2u64 {
+        let img = util::scene(i + 300, 192, 144);
+        util::write_jpeg(&dir.join(format!("g{i:02}_copy2.jpg")), &img, 80);
+    }
     let details = index_and_groups(&sb, &dir, 2);
     let before = snapshot(&dir);
     let refused = apply(&sb, &["--apply", "delete"], &[]);
     refused.assert_code(2);
     assert_eq!(snapshot(&dir), before, "refused delete touched nothing");
-    // hardlink: each copy becomes the keeper's inode; undo separates them.
+    // hardlink: each copy of the keeper's format becomes the keeper's
+    // inode; a copy of another format (PNG against JPEG) is skipped, so
+    // its name never holds the other format's data. Undo separates the
+    // linked ones.
     let linked = apply(&sb, &["--apply", "hardlink"], &[]);
-    linked.assert_code(0);
+    let skipped: Vec<String> = linked.json()["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            assert!(s["error"].as_str().unwrap().contains(" data"), "{s}");
+            s["path"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let mut other_format = 0;
     for g in &details {
-        let k = std::fs::metadata(g["keeper"].as_str().unwrap()).unwrap();
-        for m in g["members"].as_array().unwrap() {
-            let p = std::fs::metadata(m["path"].as_str().unwrap()).unwrap();
-            assert_eq!((p.dev(), p.ino()), (k.dev(), k.ino()), "{m}");
+        let members = g["members"].as_array().unwrap();
+        let keeper = members.iter().find(|m| m["path"] == g["keeper"]).unwrap();
+        let k = std::fs::metadata(keeper["path"].as_str().unwrap()).unwrap();
+        for m in members {
+            let path = m["path"].as_str().unwrap();
+            let p = std::fs::metadata(path).unwrap();
+            let same_format = m["format"] == keeper["format"];
+            assert_eq!((p.dev(), p.ino()) == (k.dev(), k.ino()), same_format, "{m}");
+            assert_eq!(skipped.iter().any(|s| s == path), !same_format, "{m}");
+            other_format += usize::from(!same_format);
         }
     }
-    assert!(
-        dupes_details(&sb).is_empty(),
-        "hard links are not listed again"
-    );
+    assert!(other_format > 0, "each group mixes PNG and JPEG");
+    assert!(other_format < 6, "some member has the keeper's format");
+    linked.assert_code(1);
+    let left: usize = dupes_details(&sb)
+        .iter()
+        .map(|g| g["members"].as_array().unwrap().len() - 1)
+        .sum();
+    assert_eq!(left, other_format, "hard links are not listed again");
     let journal = linked.json()["journal"].as_str().unwrap().to_string();
     sb.imgdex(["undo", &journal]).assert_code(0);
     assert_eq!(snapshot(&dir), before, "original bytes back");

@@ -122,7 +122,7 @@ impl Planner<'_> {
             return;
         }
         for m in others(g, &keeper) {
-            match self.member(m, &kpath) {
+            match self.member(m, (&kpath, &krec.format)) {
                 Ok((target, info)) => {
                     let (id, rec) = self.by_path[m].clone();
                     self.steps.push(Step {
@@ -142,11 +142,12 @@ impl Planner<'_> {
         }
     }
 
-    /// Checks one member; its target (and trash info file) when it may be acted on.
+    /// Checks one member against its keeper (path, format); its target
+    /// (and trash info file) when it may be acted on.
     fn member(
         &mut self,
         m: &str,
-        kpath: &Path,
+        (kpath, kformat): (&Path, &str),
     ) -> std::result::Result<(Option<PathBuf>, Option<PathBuf>), String> {
         if !self.seen.insert(m.to_string()) {
             return Err("listed more than once; acted on once".into());
@@ -178,6 +179,12 @@ impl Planner<'_> {
                 let trash = self.trash.as_deref().unwrap_or(Path::new("/"));
                 let (f, i) = fsops::trash_slot(trash, &path, &self.taken);
                 (Some(f), Some(i))
+            }
+            Action::Hardlink if rec.format != kformat => {
+                return Err(format!(
+                    "it is {} and its keeper {}: linked, its name would hold {} data",
+                    rec.format, kformat, kformat
+                ));
             }
             Action::Hardlink => {
                 same_fs_not_linked(&path, kpath)?;
