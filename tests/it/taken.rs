@@ -2,7 +2,8 @@
 //! DateTimeOriginal (an APP1 segment written by hand here) is indexed, and
 //! `dupes --json` reports its `taken` date, while a copy without EXIF, or
 //! with a camera's zeroed date, has `taken: null` (the UI then shows the
-//! modification time).
+//! modification time); with one modification time, the member with a
+//! capture date is the suggested keeper.
 
 use std::path::Path;
 
@@ -89,4 +90,43 @@ fn dupes_reports_the_exif_capture_date_else_null() {
     out.assert_code(0);
     let html = std::fs::read_to_string(&page).unwrap();
     assert_eq!(html.matches("taken 2019-05-01 12:34:56").count(), 1);
+}
+
+/// Two JPEGs with the same pixels and quality, one carrying the camera's
+/// capture date and one not (an editor dropped the metadata), with one
+/// modification time (as `cp -p` leaves): the dated one is kept, though
+/// its EXIF segment makes its file a little larger, which the
+/// same-quality re-encode rule alone would read as the re-encode.
+#[test]
+fn with_one_modification_time_the_dated_original_is_kept() {
+    let sb = Sandbox::new();
+    let dir = sb.dir("photos");
+    let img = util::scene(411, 640, 480);
+    let jpeg = util::jpeg_bytes(&img, 92);
+    let (dated, plain) = (dir.join("b_camera.jpg"), dir.join("a_export.jpg"));
+    let with_date = with_exif_date(&jpeg, "2019:05:01 12:34:56");
+    assert!(
+        with_date.len() * 100 <= jpeg.len() * 101,
+        "the dated file is at most 1% larger: {} vs {}",
+        with_date.len(),
+        jpeg.len()
+    );
+    util::write(&dated, &with_date);
+    util::write(&plain, &jpeg);
+    let when = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+    for p in [&dated, &plain] {
+        let f = std::fs::File::options().write(true).open(p).unwrap();
+        f.set_modified(when).unwrap();
+    }
+    sb.index_basic([&dir]).0.assert_code(0);
+    let out = sb.imgdex(["dupes", "--json"]);
+    out.assert_code(0);
+    let report = out.json();
+    let d = &report["details"][0];
+    assert_eq!(d["keeper"], util::disp(&dated).as_str(), "{report:#}");
+    let reason = member(&report, &dated)["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("has a capture date (keeper rule 10)"),
+        "{reason}"
+    );
 }
