@@ -297,7 +297,10 @@ pub(super) fn check_file(
         Err(e) => return Err(e.to_string()),
     };
     if meta.file_type().is_symlink() {
-        return Err("is now a symbolic link".into());
+        // Indexed through a link (a file linked in from outside the
+        // folders), or replaced by one since: apply acts on regular
+        // files, against a keeper that is one.
+        return Err("is a symbolic link; apply acts only on regular files".into());
     }
     if !meta.is_file() {
         return Err("is no longer a regular file".into());
