@@ -38,6 +38,14 @@ pub(super) fn dupes(
         imgdex::report::write_html(&result, path)
             .with_context(|| format!("cannot write report {}", path.display()))?;
     }
+    if result.unverified_images > 0 && !quiet {
+        eprintln!(
+            "imgdex: warning: {} images in candidate pairs have no copy signature, so \
+             their pairs were grouped unverified; run `imgdex index` on their folders \
+             to add it",
+            result.unverified_images
+        );
+    }
     if let Some(act) = &apply_cfg {
         return apply::run_apply(&store, &result, act, a.json, text);
     }

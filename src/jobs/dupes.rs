@@ -132,6 +132,11 @@ pub struct DupesReport {
     pub decisions: DecisionEffect,
     /// Sum of the groups' `reclaim_bytes`.
     pub reclaim_bytes: u64,
+    /// Images in candidate pairs without a current copy signature
+    /// (indexed before signatures existed, or put back by `undo` from a
+    /// journal that did not save one): their pairs are grouped as the
+    /// candidate rule judged them, unverified, until `index` adds it.
+    pub unverified_images: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pairs: Option<Vec<Pair>>,
 }
@@ -194,6 +199,7 @@ pub fn run(store: &Store, cfg: &DupesConfig) -> Result<DupesReport> {
         &review,
     )?;
     report.series = series;
+    report.unverified_images = verified.unsigned;
     report.method = method;
     report.pairs = pairs;
     Ok(report)
@@ -345,6 +351,7 @@ fn report(
             .collect(),
         decisions: review.effect(&effect),
         reclaim_bytes: details.iter().map(|d| d.reclaim_bytes).sum(),
+        unverified_images: 0,
         details,
         series: Vec::new(),
         method: String::new(),

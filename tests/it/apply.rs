@@ -169,6 +169,49 @@ fn move_keeps_the_keeper_and_undo_puts_everything_back() {
     assert_eq!(snapshot(&dir), before);
 }
 
+/// A journal written before intents saved the copy signature (the field
+/// stripped here): `undo` still restores every file and record, and
+/// `dupes` then counts the restored images as unverified and says so.
+#[test]
+fn undo_of_a_journal_without_signatures_leaves_them_to_index_and_says_so() {
+    let sb = Sandbox::new();
+    let dir = make_groups(&sb, 2);
+    index_and_groups(&sb, &dir, 2);
+    assert_eq!(pairs_report(&sb)["unverified_images"], 0);
+    let xdg = sb.dir("xdg");
+    let real = apply(
+        &sb,
+        &["--apply", "trash"],
+        &[("XDG_DATA_HOME", xdg.as_path())],
+    );
+    real.assert_code(0);
+    let journal = PathBuf::from(real.json()["journal"].as_str().unwrap());
+    let lines: Vec<String> = std::fs::read_to_string(&journal)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("signature");
+            v.to_string()
+        })
+        .collect();
+    std::fs::write(&journal, lines.join("\n") + "\n").unwrap();
+    let undo = sb.imgdex(["undo", "--json", journal.to_str().unwrap()]);
+    undo.assert_code(0);
+    assert_eq!(undo.json()["restored"], 4, "{}", undo.describe());
+    let out = sb.imgdex(["dupes", "--json"]);
+    out.assert_code(0);
+    assert_eq!(out.json()["unverified_images"], 4, "{}", out.describe());
+    assert!(
+        out.stderr.contains("no copy signature"),
+        "{}",
+        out.describe()
+    );
+    // The next index adds them: every pair verified again.
+    sb.index_basic([&dir]).0.assert_code(0);
+    assert_eq!(pairs_report(&sb)["unverified_images"], 0);
+}
+
 #[test]
 fn dry_run_touches_nothing_and_lists_what_trash_then_does() {
     let sb = Sandbox::new();

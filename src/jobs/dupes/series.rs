@@ -82,6 +82,9 @@ pub(super) struct Verified {
     pub verdicts: Verdicts,
     /// What the keeper rules read, per image with a signature.
     pub traits: HashMap<u32, Traits>,
+    /// Images of accepted pairs without a current signature: their pairs
+    /// stay copies unverified.
+    pub unsigned: usize,
 }
 
 impl Verified {
@@ -167,11 +170,19 @@ pub(super) fn verify_pairs(
             }
         }
     }
+    let mut unsigned: Vec<u32> = accepted
+        .iter()
+        .flat_map(|&(a, b)| [a, b])
+        .filter(|i| !traits.contains_key(i))
+        .collect();
+    unsigned.sort_unstable();
+    unsigned.dedup();
     Ok(Verified {
         copies,
         series,
         verdicts,
         traits,
+        unsigned: unsigned.len(),
     })
 }
 
