@@ -291,7 +291,7 @@ fn execute(
             continue;
         }
         let intent = step.intent(store, seq, &backups)?;
-        journal.write(&Entry::Intent(intent.clone()))?;
+        journal.write(&Entry::Intent(Box::new(intent.clone())))?;
         if let Some(d) = delay {
             std::thread::sleep(d);
         }

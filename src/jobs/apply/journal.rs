@@ -36,7 +36,7 @@ pub enum Entry {
         db: String,
         created: String,
     },
-    Intent(Intent),
+    Intent(Box<Intent>),
     Done {
         seq: u64,
     },

@@ -70,7 +70,7 @@ pub fn undo(store: &Store, path: &Path) -> Result<UndoReport> {
         skipped: Vec::new(),
     };
     let intents = entries.iter().rev().filter_map(|e| match e {
-        Entry::Intent(i) => Some(i),
+        Entry::Intent(i) => Some(&**i),
         _ => None,
     });
     for it in intents {
