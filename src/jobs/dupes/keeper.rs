@@ -310,10 +310,10 @@ mod tests {
             traits: &traits,
         };
         assert_eq!(r.rank(&[0, 1])[0], 1, "the smaller of a near-equal pair");
-        assert!(r.reason(1, &[0, 1]).contains("keeper rule 10"));
+        assert!(r.reason(1, &[0, 1]).contains("keeper rule 11"));
         // Without the 1% window the larger file wins, as before.
         assert_eq!(r.rank(&[1, 2])[0], 2);
-        // A different quantisation is rule 6's business, not rule 10's.
+        // A different quantisation is rule 6's business, not rule 11's.
         let mut other_q = traits.clone();
         other_q.insert(0, Traits::of(&signature(600)));
         let r = Ranker {
