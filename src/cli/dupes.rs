@@ -38,14 +38,7 @@ pub(super) fn dupes(
         imgdex::report::write_html(&result, path)
             .with_context(|| format!("cannot write report {}", path.display()))?;
     }
-    if result.unverified_images > 0 && !quiet {
-        eprintln!(
-            "imgdex: warning: {} images in candidate pairs have no copy signature, so \
-             their pairs were grouped unverified; run `imgdex index` on their folders \
-             to add it",
-            result.unverified_images
-        );
-    }
+    warn_unverified(&result, quiet);
     if let Some(act) = &apply_cfg {
         return apply::run_apply(&store, &result, act, a.json, text);
     }
@@ -96,6 +89,18 @@ fn request(a: &DupesArgs) -> DupesRequest {
         neighbours: Some(a.ann.into()),
         with_pairs: a.pairs,
         reference: a.reference.clone(),
+    }
+}
+
+/// Say on stderr when some pairs were grouped without verification.
+fn warn_unverified(result: &DupesReport, quiet: bool) {
+    if result.unverified_images > 0 && !quiet {
+        eprintln!(
+            "imgdex: warning: {} images in candidate pairs have no copy signature, so \
+             their pairs were grouped unverified; run `imgdex index` on their folders \
+             to add it",
+            result.unverified_images
+        );
     }
 }
 

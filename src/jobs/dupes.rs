@@ -219,20 +219,24 @@ struct Candidates {
 }
 
 fn find_candidates(store: &Store, cfg: &DupesConfig) -> Result<Candidates> {
-    // Half a minute at 200k images: a spinner says the run is alive
-    // until the verification's bar takes over.
+    // Half a minute at 200k images: a spinner until the verification's bar.
     let spinner = crate::jobs::progress::progress_bar(
         None,
         cfg.progress,
         "finding candidate pairs".to_string(),
     );
+    let found = cheap_stage(store, cfg);
+    spinner.finish_and_clear();
+    found
+}
+
+fn cheap_stage(store: &Store, cfg: &DupesConfig) -> Result<Candidates> {
     let records = image_records(store, cfg)?;
     let review = decisions::Review::load(store, &cfg.reference, &records)?;
     let (mut accepted, mut evidence) = (Vec::new(), Evidence::new());
     let method =
         candidates::candidates(store, cfg, &records, &mut accepted, &mut evidence, &review)?;
     let pairs = judge(cfg, &records, &evidence, &review, &mut accepted);
-    spinner.finish_and_clear();
     Ok(Candidates {
         records,
         review,

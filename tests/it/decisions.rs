@@ -304,6 +304,12 @@ fn kept_files_round_trip_are_never_keepers_and_never_in_a_plan() {
             assert_eq!(m["kept"], is_kept, "{m:#}");
         }
     }
+    // The kept original ranks ahead of the keeper by the rules: its reason
+    // claims no rule by which the keeper wins.
+    let original = g0["members"].as_array().unwrap().iter();
+    let original = original.clone().find(|m| m["path"] == s(&orig0)).unwrap();
+    let reason = original["reason"].as_str().unwrap();
+    assert!(!reason.contains("the keeper wins"), "{reason}");
     let out = sb.imgdex(["dupes"]);
     assert!(
         out.stdout.contains(&format!("{} (kept)", s(&copy1))),

@@ -297,9 +297,8 @@ pub(super) fn check_file(
         Err(e) => return Err(e.to_string()),
     };
     if meta.file_type().is_symlink() {
-        // Indexed through a link (a file linked in from outside the
-        // folders), or replaced by one since: apply acts on regular
-        // files, against a keeper that is one.
+        // Indexed through a link (a file linked in from outside the folders)
+        // or replaced by one: apply acts on regular files only.
         return Err("is a symbolic link; apply acts only on regular files".into());
     }
     if !meta.is_file() {
@@ -385,7 +384,6 @@ impl Step {
             return store.remove_image(self.id);
         }
         let rec = ImageRecord {
-            taken: None,
             path: self.rec.path.clone(),
             ..self.keeper_rec.clone()
         };
@@ -394,6 +392,9 @@ impl Step {
         if emb.is_none() {
             store.remove_embedding(self.id)?;
         }
-        Ok(())
+        match store.signature_record(self.keeper_id)? {
+            Some(sig) => store.put_signature(self.id, &sig),
+            None => store.remove_signature(self.id),
+        }
     }
 }

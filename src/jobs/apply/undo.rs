@@ -265,7 +265,9 @@ fn restore_record(
         return Ok(false);
     }
     let emb = it.decode_embedding().map_err(bad)?;
-    let sig = it.decode_signature().map_err(bad)?;
+    // The signature is derived data `index` can make again: one that
+    // cannot be read is left out, never a reason to stop the undo.
+    let sig = it.decode_signature().ok().flatten();
     // The journalled id may belong to another image by now (a store
     // rebuilt by `repair`); then the record gets a fresh id.
     let id = match store.get_image(it.id) {

@@ -27,8 +27,9 @@
 //! Rules 1–7 read the stored signatures (`features::signature`); a member
 //! without one has no evidence against it. The content decides before the
 //! clock, so copies that kept the original's modification time (`cp -p`,
-//! sync tools) are ranked the same way. The reason names the rule that put
-//! the keeper ahead of the runner-up.
+//! sync tools) are ranked the same way. The keeper's reason names the rule
+//! that put it ahead of the runner-up, each other member's the rule that
+//! put the keeper ahead of that member.
 
 use std::collections::HashMap;
 
@@ -147,11 +148,12 @@ impl Ranker<'_> {
     }
 
     /// For each member of `group` (in order), the rule that ranks
-    /// `keeper` ahead of it, as "rule 7 (not upscaled)"; `None` for
-    /// the keeper and where only the file size or the path does. The
-    /// keeper's own reason names the rule against the runner-up, which
-    /// need not be the one against every member (an upscaled copy has
-    /// more pixels than the keeper).
+    /// `keeper` ahead of it, as "rule 7 (not upscaled)"; `None` for the
+    /// keeper, where only the file size or the path does, and where the
+    /// keeper is not ahead by the rules (a decision kept the member out of
+    /// the choice). The keeper's own reason names the rule against the
+    /// runner-up, which need not be the one against every member (an
+    /// upscaled copy has more pixels than the keeper).
     pub(super) fn ahead_of_each(&self, keeper: u32, group: &[u32]) -> Vec<Option<String>> {
         let keys = self.keys(group);
         let Some(k) = group.iter().position(|&m| m == keeper) else {
@@ -159,7 +161,7 @@ impl Ranker<'_> {
         };
         (0..group.len())
             .map(|i| {
-                (i != k)
+                (keys[k] < keys[i])
                     .then(|| deciding_rule(&keys[k], &keys[i]))
                     .flatten()
                     .map(|r| format!("rule {} ({})", r + 1, RULES[r]))

@@ -82,8 +82,9 @@ pub(super) struct Verified {
     pub verdicts: Verdicts,
     /// What the keeper rules read, per image with a signature.
     pub traits: HashMap<u32, Traits>,
-    /// Images of accepted pairs without a current signature: their pairs
-    /// stay copies unverified.
+    /// Images of accepted pairs (other than identical bytes, which need no
+    /// verifying) without a current signature: those pairs stay copies
+    /// unverified.
     pub unsigned: usize,
 }
 
@@ -170,20 +171,33 @@ pub(super) fn verify_pairs(
             }
         }
     }
-    let mut unsigned: Vec<u32> = accepted
-        .iter()
-        .flat_map(|&(a, b)| [a, b])
-        .filter(|i| !traits.contains_key(i))
-        .collect();
-    unsigned.sort_unstable();
-    unsigned.dedup();
+    let unsigned = unsigned(accepted, records, &traits);
     Ok(Verified {
         copies,
         series,
         verdicts,
         traits,
-        unsigned: unsigned.len(),
+        unsigned,
     })
+}
+
+/// How many images of the `accepted` pairs (other than pairs of identical
+/// bytes) have no signature (no `traits`).
+fn unsigned(
+    accepted: &[(u32, u32)],
+    records: &[(ImageId, ImageRecord)],
+    traits: &HashMap<u32, Traits>,
+) -> usize {
+    let same_bytes = |a: u32, b: u32| records[a as usize].1.digest == records[b as usize].1.digest;
+    let mut ids: Vec<u32> = accepted
+        .iter()
+        .filter(|&&(a, b)| !same_bytes(a, b))
+        .flat_map(|&(a, b)| [a, b])
+        .filter(|i| !traits.contains_key(i))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.len()
 }
 
 /// The series: sets of two or more captures (each a copy group's keeper
