@@ -53,19 +53,11 @@ pub(super) fn group_detail(
     let k = group[0];
     let keeper_by = review.keeper_by(k);
     let kr = &records[k as usize].1;
-    let ahead = match keeper_by {
-        KeeperBy::Rule => ranker.ahead_of_each(k, group),
-        _ => vec![None; group.len()],
-    };
     let members = group
         .iter()
-        .zip(&ahead)
-        .map(|(&i, ahead)| {
+        .zip(reasons(group, keeper_by, ranker, evidence))
+        .map(|(&i, reason)| {
             let r = &records[i as usize].1;
-            let mut reason = reason(i, k, keeper_by, group, ranker, evidence);
-            if let Some(rule) = ahead {
-                reason.push_str(&format!("; the keeper wins by {rule}"));
-            }
             Member {
                 id: records[i as usize].0,
                 path: paths::display(&r.path),
@@ -101,40 +93,53 @@ pub(super) fn group_detail(
     }
 }
 
-/// Why member `i` is in the group of keeper `k`.
-fn reason(
-    i: u32,
-    k: u32,
-    keeper_by: KeeperBy,
+/// Each member's reason, in `group`'s order (`group[0]` the keeper): the
+/// keeper's, and for each other member why it is in the group and (keeper
+/// by the rules) the rule by which the keeper wins.
+fn reasons(
     group: &[u32],
+    keeper_by: KeeperBy,
     ranker: &Ranker,
     evidence: &Evidence,
-) -> String {
+) -> Vec<String> {
+    let k = group[0];
+    let (keeper_reason, ahead) = match keeper_by {
+        KeeperBy::Rule => ranker.explain(k, group),
+        KeeperBy::Decision => ("chosen keeper (a stored decision)".into(), vec![]),
+        KeeperBy::Reference => ("keeper: under a reference folder".into(), vec![]),
+    };
+    let of = |at: usize, i: u32| {
+        if i == k {
+            return keeper_reason.clone();
+        }
+        let mut reason = member_reason(i, k, ranker, evidence);
+        if let Some(Some(rule)) = ahead.get(at) {
+            reason.push_str(&format!("; the keeper wins by {rule}"));
+        }
+        reason
+    };
+    group.iter().enumerate().map(|(at, &i)| of(at, i)).collect()
+}
+
+/// Why member `i` (not the keeper) is in the group of keeper `k`.
+fn member_reason(i: u32, k: u32, ranker: &Ranker, evidence: &Evidence) -> String {
     let records = ranker.records;
     let (r, kr) = (&records[i as usize].1, &records[k as usize].1);
-    if i == k {
-        match keeper_by {
-            KeeperBy::Rule => ranker.reason(k, group),
-            KeeperBy::Decision => "chosen keeper (a stored decision)".to_string(),
-            KeeperBy::Reference => "keeper: under a reference folder".to_string(),
-        }
+    let (ph, dh) = hash_distances(kr, r);
+    let cos = evidence.get(&(i.min(k), i.max(k))).copied().flatten();
+    let mut s = if r.digest == kr.digest {
+        "identical bytes".to_string()
     } else {
-        let (ph, dh) = hash_distances(kr, r);
-        let cos = evidence.get(&(i.min(k), i.max(k))).copied().flatten();
-        let mut s = if r.digest == kr.digest {
-            "identical bytes".to_string()
-        } else {
-            format!("pHash {ph}/64 bits, dHash {dh}/64 bits from keeper")
-        };
-        if let Some(c) = cos {
-            s.push_str(&format!(", CNN cosine distance {c:.3}"));
-        }
-        if r.width != kr.width || r.height != kr.height {
-            s.push_str(&format!(
-                ", {}x{} vs {}x{}",
-                r.width, r.height, kr.width, kr.height
-            ));
-        }
-        s
+        format!("pHash {ph}/64 bits, dHash {dh}/64 bits from keeper")
+    };
+    if let Some(c) = cos {
+        s.push_str(&format!(", CNN cosine distance {c:.3}"));
     }
+    if r.width != kr.width || r.height != kr.height {
+        s.push_str(&format!(
+            ", {}x{} vs {}x{}",
+            r.width, r.height, kr.width, kr.height
+        ));
+    }
+    s
 }

@@ -125,48 +125,41 @@ impl Ranker<'_> {
         order.into_iter().map(|i| members[i]).collect()
     }
 
-    /// The rule that ranks `keeper` ahead of `other` (their first
-    /// differing key), by name.
+    /// The rule that ranks `keeper` ahead of the runner-up of `group`
+    /// (their first differing key), by name.
     pub(super) fn reason(&self, keeper: u32, group: &[u32]) -> String {
-        let keys = self.keys(group);
-        let at = |i: u32| group.iter().position(|&m| m == i).expect("member");
-        let k = &keys[at(keeper)];
-        let runner = group
-            .iter()
-            .filter(|&&m| m != keeper)
-            .map(|&m| &keys[at(m)])
-            .min();
-        let Some(r) = runner else {
-            return "suggested keeper".into();
-        };
-        match deciding_rule(k, r) {
-            Some(i) => format!("suggested keeper: {} (keeper rule {})", RULES[i], i + 1),
-            None => "suggested keeper: no evidence of editing tells them apart \
-                     (larger file, then path)"
-                .into(),
-        }
+        self.explain(keeper, group).0
     }
 
-    /// For each member of `group` (in order), the rule that ranks
-    /// `keeper` ahead of it, as "rule 7 (not upscaled)"; `None` for the
-    /// keeper, where only the file size or the path does, and where the
-    /// keeper is not ahead by the rules (a decision kept the member out of
-    /// the choice). The keeper's own reason names the rule against the
-    /// runner-up, which need not be the one against every member (an
-    /// upscaled copy has more pixels than the keeper).
-    pub(super) fn ahead_of_each(&self, keeper: u32, group: &[u32]) -> Vec<Option<String>> {
+    /// The keeper's reason ([`Ranker::reason`]) and, for each member of
+    /// `group` (in order), the rule that ranks `keeper` ahead of it, as
+    /// "rule 7 (not upscaled)"; `None` for the keeper, where only the file
+    /// size or the path does, and where the keeper is not ahead by the
+    /// rules (a decision kept the member out of the choice). The runner-up's
+    /// rule need not be the one against every member (an upscaled copy has
+    /// more pixels than the keeper). The keys are made once for both.
+    pub(super) fn explain(&self, keeper: u32, group: &[u32]) -> (String, Vec<Option<String>>) {
         let keys = self.keys(group);
         let Some(k) = group.iter().position(|&m| m == keeper) else {
-            return vec![None; group.len()];
+            return ("suggested keeper".into(), vec![None; group.len()]);
         };
-        (0..group.len())
+        let runner = (0..group.len()).filter(|&i| i != k).map(|i| &keys[i]).min();
+        let reason = match runner.map(|r| deciding_rule(&keys[k], r)) {
+            None => "suggested keeper".into(),
+            Some(Some(i)) => format!("suggested keeper: {} (keeper rule {})", RULES[i], i + 1),
+            Some(None) => "suggested keeper: no evidence of editing tells them apart \
+                           (larger file, then path)"
+                .into(),
+        };
+        let ahead = (0..group.len())
             .map(|i| {
                 (keys[k] < keys[i])
                     .then(|| deciding_rule(&keys[k], &keys[i]))
                     .flatten()
                     .map(|r| format!("rule {} ({})", r + 1, RULES[r]))
             })
-            .collect()
+            .collect();
+        (reason, ahead)
     }
 
     fn keys(&self, members: &[u32]) -> Vec<Key> {
