@@ -226,6 +226,7 @@ fn write_signatures(
             height: 480,
             chroma: vec![128; 2 * CHROMA_SIDE * CHROMA_SIDE],
             edits: Edits::default(),
+            palette: None,
         };
         store.put_signature(id, &SignatureRecord::current(sig))?;
         if id % 50_000 == 0 {

@@ -1,5 +1,6 @@
 //! Why two images were (not) grouped by `dupes`: prints the verification
-//! stage's verdict (detail score, hue turn and its limit) for pairs of stored images, so
+//! stage's verdict (detail score, hue turn and its limit, and for two
+//! graphics whether their palettes were recoloured) for pairs of stored images, so
 //! a missed copy or a wrongly joined capture can be looked at directly.
 //!
 //!     cargo run --release --example verify_pairs -- DB A B [A B ...]
@@ -58,10 +59,12 @@ fn main() -> anyhow::Result<()> {
         let dims = format!("{}x{} {}x{}", sa.width, sa.height, sb.width, sb.height);
         match verify(&sa, &sb) {
             Some(v) => println!(
-                "{:>8} {:>8} {:>5} {dims} {a} {b}",
+                "{:>8} {:>8} {:>5} {:>5} {dims} {a} {b}",
                 fmt(v.detail),
                 fmt(v.chroma()),
-                limit(&v)
+                limit(&v),
+                v.recoloured
+                    .map_or("-", |r| if r { "recol" } else { "tone" })
             ),
             None => println!("unverifiable {a} {b}"),
         }

@@ -9,8 +9,15 @@ is measured on the same pairs.
 
     .venv/bin/python scripts/shiny_probes.py ../shared/data/pokemon-dev/images OUT
 
-OUT receives the generated copies. Needs Pillow and numpy (the project's
-.venv has both)."""
+OUT receives the generated copies and `pairs.txt` (a, b, kind per line).
+Needs Pillow and numpy (the project's .venv has both). The check that
+landed (`src/jobs/dupes/palette.rs`, matching colours by pixel count) is
+measured in the pipeline on the same pairs:
+
+    imgdex --db OUT.db index --no-embed ../shared/data/pokemon-dev/images OUT
+    cargo run --profile ci --example verify_pairs -- OUT.db $(cut -d' ' -f1,2 OUT/pairs.txt)
+
+(its fifth column: `recol`, `tone` or `-`, no verdict)."""
 import collections
 import math
 import os
@@ -27,6 +34,7 @@ EDITS = {
     "sat150": lambda flat, im, p: ImageEnhance.Color(flat).enhance(1.5).save(p),
     "up2": lambda flat, im, p: im.resize((im.width * 2, im.height * 2), Image.NEAREST).save(p),
     "up3bic": lambda flat, im, p: flat.resize((im.width * 3, im.height * 3), Image.BICUBIC).save(p),
+    "gray": lambda flat, im, p: flat.convert("L").save(p),
 }
 
 
@@ -162,7 +170,10 @@ def palette_swap(a, b, near=4, gone=24):
 def main():
     src, out = sys.argv[1], sys.argv[2]
     rows = collections.defaultdict(list)
-    for a, b, kind in make_pairs(src, out):
+    pairs = make_pairs(src, out)
+    with open(f"{out}/pairs.txt", "w") as f:
+        f.writelines(f"{a} {b} {kind}\n" for a, b, kind in pairs)
+    for a, b, kind in pairs:
         A, B = load(a), load(b)
         GA, GB = box(A), box(B)
         rows[kind].append((hue_turn_64(GA, GB), region_fit(GA, GB), palette_swap(A, B), a))

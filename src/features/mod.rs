@@ -7,6 +7,7 @@ mod config;
 pub mod embedding;
 pub mod hash;
 pub mod histogram;
+pub mod palette;
 pub mod signature;
 pub mod taken;
 

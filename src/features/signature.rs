@@ -8,13 +8,18 @@
 //! them, where a palette swap shows and resampling noise does not); and a
 //! few flags record evidence of editing (an added frame, greyscale, corner
 //! wedges left by a rotation, the JPEG quantisation strength), which the
-//! keeper rules rank by. 4,096 + 2,048 + 16 bytes of payload per image
-//! (about 6.2 KB stored).
+//! keeper rules rank by. An image of few colours (a sprite, an icon) also
+//! keeps its palette (`features::palette`), which tells a recoloured
+//! graphic from a tone-edited copy where the chroma grid cannot.
+//! 4,096 + 2,048 + 16 bytes of payload per image (about 6.2 KB stored),
+//! plus 1 byte, or for a graphic its palette: about 3 + 5 bytes per colour
+//! (a sprite's 10–20 colours: about 100 bytes).
 
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use crate::decode::{Decoded, Filter, TRIM, WORKING_IMAGE};
+use crate::features::palette::{self, Palette, MAX_COLOURS, MIN_SHARE_PER_MILLE};
 
 /// Side of the luma thumbnail.
 pub const SIDE: usize = 64;
@@ -24,7 +29,7 @@ pub const CHROMA_SIDE: usize = 32;
 /// Names the thumbnail layout, the working image and the evidence rules;
 /// bump the version when any of them changes.
 pub fn fingerprint() -> String {
-    format!("signature/{WORKING_IMAGE}/{TRIM}/luma-gauss{SIDE}+size+cbcr-box{CHROMA_SIDE}+edits/v4")
+    format!("signature/{WORKING_IMAGE}/{TRIM}/luma-gauss{SIDE}+size+cbcr-box{CHROMA_SIDE}+edits+palette{MAX_COLOURS}-{MIN_SHARE_PER_MILLE}pm/v5")
 }
 
 /// What one image's signature holds.
@@ -39,6 +44,8 @@ pub struct Signature {
     /// Mean Cb, Cr (offset 128) on a `CHROMA_SIDE`² grid, interleaved.
     pub chroma: Vec<u8>,
     pub edits: Edits,
+    /// The content view's palette when it has few colours (a graphic).
+    pub palette: Option<Palette>,
 }
 
 /// Evidence that an image was edited, read from the image alone.
@@ -70,6 +77,7 @@ pub fn compute(decoded: &Decoded, file: &[u8]) -> Signature {
             wedges: decoded.content.is_none() && wedges(&decoded.image),
             jpeg_quant: jpeg_quant(file),
         },
+        palette: palette::of(content),
     }
 }
 

@@ -4,13 +4,12 @@
 //! CNN embeddings, which finds the copies hashes miss (crops, flips,
 //! rotations, borders, captions). A decision rule fuses the evidence of
 //! each pair, and review decisions may keep a pair apart (`decisions`);
-//! each accepted pair is then verified on
-//! the stored signatures (`verify`): copies of one capture make groups
+//! each accepted pair is then verified on the stored signatures
+//! (`verify`, `colour`, `palette`): copies of one capture make groups
 //! around a keeper, without chaining (`grouping`), and pairs of separate
 //! captures are reported as series (`series`). Each group gets the most
-//! original member as suggested keeper (`keeper`), unless a chosen keeper
-//! or a reference file takes its place, and per-image reasons. Nothing is
-//! ever deleted or moved.
+//! original member as suggested keeper (`keeper`) unless a chosen keeper or
+//! a reference file takes its place, and per-image reasons. Nothing moves.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -35,6 +34,7 @@ mod grid;
 mod grouping;
 mod judged;
 mod keeper;
+mod palette;
 mod preset;
 mod request;
 mod residual;

@@ -2,7 +2,9 @@
 //! (`features::signature`), which `dupes` reads for the images of its
 //! accepted pairs only. A tree of its own, so image records keep their
 //! layout; a signature carries the fingerprint it was computed under and
-//! one that does not match today's is treated as missing.
+//! one that does not match today's is treated as missing. Version 1
+//! records (before the palette) are still read, as signatures without a
+//! palette; their fingerprint is an older one, so `index` recomputes them.
 
 use std::collections::HashSet;
 
@@ -10,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{record, ImageId, Store};
 use crate::error::Result;
-use crate::features::signature::Signature;
+use crate::features::signature::{Edits, Signature};
 
 /// Tree name.
 pub const SIGNATURES: &str = "signatures";
@@ -35,7 +37,54 @@ impl SignatureRecord {
 /// Versioned envelope for signature records.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum StoredSignature {
-    V1(SignatureRecord),
+    V1(SignatureRecordV1),
+    /// With the palette of a graphic.
+    V2(SignatureRecord),
+}
+
+impl StoredSignature {
+    /// The record as today's type.
+    pub fn into_record(self) -> SignatureRecord {
+        match self {
+            StoredSignature::V1(r) => r.into(),
+            StoredSignature::V2(r) => r,
+        }
+    }
+}
+
+/// A version-1 signature record (frozen layout: fingerprints up to
+/// `.../edits/v4`, no palette).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignatureRecordV1 {
+    pub fingerprint: u32,
+    pub signature: SignatureV1,
+}
+
+/// The version-1 signature layout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignatureV1 {
+    pub luma: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub chroma: Vec<u8>,
+    pub edits: Edits,
+}
+
+impl From<SignatureRecordV1> for SignatureRecord {
+    fn from(r: SignatureRecordV1) -> Self {
+        let s = r.signature;
+        SignatureRecord {
+            fingerprint: r.fingerprint,
+            signature: Signature {
+                luma: s.luma,
+                width: s.width,
+                height: s.height,
+                chroma: s.chroma,
+                edits: s.edits,
+                palette: None,
+            },
+        }
+    }
 }
 
 impl Store {
@@ -45,7 +94,7 @@ impl Store {
 
     /// Write (or replace) image `id`'s signature.
     pub fn put_signature(&self, id: ImageId, rec: &SignatureRecord) -> Result<()> {
-        let bytes = record::encode(&StoredSignature::V1(rec.clone()));
+        let bytes = record::encode(&StoredSignature::V2(rec.clone()));
         self.signatures()?
             .insert(id.to_be_bytes(), bytes)
             .map_err(|e| self.err(e))?;
@@ -64,7 +113,7 @@ impl Store {
             None => Ok(None),
             Some(v) => Ok(record::decode::<StoredSignature>(&v)
                 .ok()
-                .map(|StoredSignature::V1(r)| r)
+                .map(StoredSignature::into_record)
                 .filter(|r| r.fingerprint == code)
                 .map(|r| r.signature)),
         }
@@ -80,7 +129,7 @@ impl Store {
         for kv in self.signatures()?.iter() {
             let (k, v) = kv.map_err(|e| self.err(e))?;
             let current = postcard::take_from_bytes::<(u32, u32)>(&v)
-                .is_ok_and(|((variant, fp), _)| variant == 0 && fp == code);
+                .is_ok_and(|((variant, fp), _)| variant <= 1 && fp == code);
             if let (true, Ok(key)) = (current, <[u8; 8]>::try_from(k.as_ref())) {
                 ids.insert(ImageId::from_be_bytes(key));
             }
@@ -96,7 +145,7 @@ impl Store {
             .get(id.to_be_bytes())
             .map_err(|e| self.err(e))?;
         Ok(v.and_then(|v| record::decode::<StoredSignature>(&v).ok())
-            .map(|StoredSignature::V1(r)| r))
+            .map(StoredSignature::into_record))
     }
 
     /// Drop image `id`'s signature (its record is gone).

@@ -9,7 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
-use imgdex::features::signature::{Edits, Signature};
+use imgdex::features::palette::{Palette, Swatch};
+use imgdex::features::signature::Edits;
 use imgdex::features::{Hashes, Histogram};
 use imgdex::learn::classifier::{KnnModel, LogisticModel, Model, Standardizer};
 use imgdex::learn::results::{
@@ -21,7 +22,7 @@ use imgdex::search::ann::HnswParams;
 use imgdex::search::saved::{self, AnnMeta, StoredAnnMeta};
 use imgdex::search::whiten::{StoredWhitening, Whitening};
 use imgdex::store::record::{decode, encode, EmbeddingRecordV1, ImageRecordV1};
-use imgdex::store::signatures::{SignatureRecord, StoredSignature};
+use imgdex::store::signatures::{SignatureRecord, SignatureRecordV1, SignatureV1, StoredSignature};
 use imgdex::store::{
     write_schema_version, Decision, EmbeddingRecord, ImageRecord, StaleMark, Store, StoreOptions,
     StoredDecision, StoredEmbedding, StoredImage, Tagged,
@@ -42,10 +43,10 @@ fn fixture(name: &str) -> Vec<u8> {
 // The values the fixtures hold (written once, then only read)
 // ---------------------------------------------------------------------------
 
-fn signature() -> SignatureRecord {
-    SignatureRecord {
+fn signature() -> SignatureRecordV1 {
+    SignatureRecordV1 {
         fingerprint: 0x5151_0004,
-        signature: Signature {
+        signature: SignatureV1 {
             luma: (0..4096u32).map(|i| (i * 7 % 251) as u8).collect(),
             width: 640,
             height: 480,
@@ -58,6 +59,30 @@ fn signature() -> SignatureRecord {
             },
         },
     }
+}
+
+/// Version 2: a graphic's signature, with its palette.
+fn signature_v2() -> SignatureRecord {
+    let mut r = SignatureRecord::from(signature());
+    r.fingerprint = 0x5151_0005;
+    r.signature.palette = Some(Palette {
+        total: 3_072,
+        swatches: vec![
+            Swatch {
+                rgb: [255, 255, 255],
+                count: 2_000,
+            },
+            Swatch {
+                rgb: [41, 106, 189],
+                count: 1_000,
+            },
+            Swatch {
+                rgb: [16, 16, 16],
+                count: 72,
+            },
+        ],
+    });
+    r
 }
 
 /// `r` in the frozen version-1 layout (which has no capture date).
@@ -368,7 +393,17 @@ fn every_stored_envelope_version_decodes_from_its_frozen_bytes() {
     pinned::<StoredAnnMeta, _>("ann_meta_v1.bin", StoredAnnMeta::V1(ann_meta()), |m| m);
     pinned::<StoredWhitening, _>("whitening_v1.bin", StoredWhitening::V1(whitening()), |m| m);
     pinned::<StaleMark, _>("stale_v1.bin", stale(), |m| m);
-    pinned::<StoredSignature, _>("signature_v1.bin", signature(), |StoredSignature::V1(r)| r);
+    pinned::<StoredSignature, _>("signature_v1.bin", Some(signature()), |s| match s {
+        StoredSignature::V1(r) => Some(r),
+        _ => None,
+    });
+    pinned::<StoredSignature, _>("signature_v2.bin", Some(signature_v2()), |s| match s {
+        StoredSignature::V2(r) => Some(r),
+        _ => None,
+    });
+    // A version-1 signature reads as today's, without a palette.
+    let old = decode::<StoredSignature>(&fixture("signature_v1.bin")).unwrap();
+    assert_eq!(old.into_record().signature.palette, None);
     for (name, d) in decisions() {
         pinned::<StoredDecision, _>(name, d.clone(), |m| m);
         assert_eq!(encode(&d), fixture(name), "{name}: the encoding changed");
@@ -386,6 +421,10 @@ fn every_stored_envelope_version_decodes_from_its_frozen_bytes() {
         (
             "signature_v1.bin",
             encode(&StoredSignature::V1(signature())),
+        ),
+        (
+            "signature_v2.bin",
+            encode(&StoredSignature::V2(signature_v2())),
         ),
         (
             "embedding_v1.bin",
@@ -509,6 +548,10 @@ fn write_format_fixtures() {
     w(
         "signature_v1.bin",
         &encode(&StoredSignature::V1(signature())),
+    );
+    w(
+        "signature_v2.bin",
+        &encode(&StoredSignature::V2(signature_v2())),
     );
     w(
         "embedding_v1.bin",

@@ -213,3 +213,36 @@ fn a_palette_swap_is_kept_apart_and_a_tone_edit_is_not() {
     assert!(with_orig.contains(&util::disp(&bright)), "{groups:?}");
     assert!(!with_orig.contains(&util::disp(&swap)), "{groups:?}");
 }
+
+#[test]
+fn a_graphic_with_one_region_desaturated_is_kept_apart_by_its_palette() {
+    if util::no_model() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let dir = sb.dir("sprites");
+    let normal = figure([220, 90, 60], [240, 200, 60]);
+    // The body's colour at 0.6 of its saturation, the head's untouched:
+    // every hue in place (the chroma grid sees no turn), but no one tone
+    // edit maps the two palettes.
+    let y = 0.299 * 220.0 + 0.587 * 90.0 + 0.114 * 60.0;
+    let body = [220.0f32, 90.0, 60.0].map(|c| (y + 0.6 * (c - y)).round() as u8);
+    let (orig, bright, variant) = (
+        dir.join("normal.png"),
+        dir.join("normal_bright.png"),
+        dir.join("variant.png"),
+    );
+    util::write_png(&orig, &normal);
+    util::write_png(&bright, &util::brightened(&normal, 1.15));
+    util::write_png(&variant, &figure(body, [240, 200, 60]));
+    let (out, _) = sb.index([dir.as_os_str()]);
+    out.assert_code(0);
+    let out = sb.imgdex(["dupes", "--json"]);
+    out.assert_code(0);
+    let groups: Vec<BTreeSet<String>> =
+        serde_json::from_value(out.json()["groups"].clone()).unwrap();
+    let with_orig = groups.iter().find(|g| g.contains(&util::disp(&orig)));
+    let with_orig = with_orig.expect("the brightened copy grouped with its original");
+    assert!(with_orig.contains(&util::disp(&bright)), "{groups:?}");
+    assert!(!with_orig.contains(&util::disp(&variant)), "{groups:?}");
+}

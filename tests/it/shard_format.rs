@@ -40,6 +40,7 @@ fn signature() -> SignatureRecord {
                 wedges: false,
                 jpeg_quant: 120,
             },
+            palette: None,
         },
     }
 }

@@ -100,7 +100,7 @@ impl Intent {
     }
 
     pub fn encode_signature(sig: &SignatureRecord) -> String {
-        b64(&record::encode(&StoredSignature::V1(sig.clone())))
+        b64(&record::encode(&StoredSignature::V2(sig.clone())))
     }
 
     pub fn decode_record(&self) -> std::result::Result<ImageRecord, String> {
@@ -128,7 +128,7 @@ impl Intent {
         };
         let bytes = unb64(s)?;
         record::decode::<StoredSignature>(&bytes)
-            .map(|StoredSignature::V1(r)| Some(r))
+            .map(|s| Some(s.into_record()))
             .map_err(|e| e.to_string())
     }
 }

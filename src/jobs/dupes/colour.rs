@@ -249,6 +249,7 @@ mod tests {
             height: 64,
             chroma,
             edits: Default::default(),
+            palette: None,
         };
         (sig, grid)
     }

@@ -11,8 +11,9 @@
 //! are and with the member mirrored (mirrored when only the mirrored one
 //! matches); the proportions (cropped when they differ by more than 3%);
 //! the pixel counts (resized), format and file size (re-encoded), the
-//! mean luma (brighter/darker by more than 8 levels), the hue turn
-//! (colours changed) and a trimmed frame (border).
+//! mean luma (brighter/darker by more than 8 levels), the hue turn or a
+//! graphic's recoloured palette (colours changed) and a trimmed frame
+//! (border).
 
 use serde::Serialize;
 
@@ -41,6 +42,9 @@ pub struct Evidence {
     /// turn could be measured: `verify`'s colour check).
     pub hue_turn: Option<f32>,
     pub hue_turn_limit: Option<f32>,
+    /// Two graphics' palettes: `true` when recoloured apart from a tone
+    /// edit (`verify`'s palette check); `None` when not judged.
+    pub recoloured: Option<bool>,
     /// Luma thumbnail correlation as stored, and with the member mirrored.
     pub correlation: Option<f32>,
     pub mirrored_correlation: Option<f32>,
@@ -71,6 +75,7 @@ pub fn compare(keeper: Side, member: Side, known: Option<verify::Verdict>) -> Ev
         same_from: MIN_DETAIL,
         hue_turn: None,
         hue_turn_limit: None,
+        recoloured: None,
         correlation: None,
         mirrored_correlation: None,
         brightness: None,
@@ -81,6 +86,7 @@ pub fn compare(keeper: Side, member: Side, known: Option<verify::Verdict>) -> Ev
             ev.detail = v.and_then(|v| v.detail);
             ev.hue_turn = v.and_then(|v| v.chroma());
             ev.hue_turn_limit = v.and_then(|v| v.hue.map(|h| h.limit));
+            ev.recoloured = v.and_then(|v| v.recoloured);
         }
         ev.correlation = correlation(&ks.luma, &ms.luma, false);
         ev.mirrored_correlation = correlation(&ks.luma, &ms.luma, true);
@@ -122,6 +128,7 @@ fn words(ev: &Evidence, keeper: Side, member: Side) -> String {
         .hue_turn
         .zip(ev.hue_turn_limit)
         .is_some_and(|(h, limit)| h > limit)
+        || ev.recoloured == Some(true)
     {
         parts.push("colours changed".into());
     }

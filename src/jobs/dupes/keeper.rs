@@ -287,6 +287,7 @@ mod tests {
                 jpeg_quant,
                 ..Edits::default()
             },
+            palette: None,
         }
     }
 

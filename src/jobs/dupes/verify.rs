@@ -26,7 +26,9 @@
 //! pair (similar shots). A pair with too little detail to judge (flat
 //! graphics, smooth gradients) is left to the candidate rule. A colour
 //! check on the aligned chroma grids (`colour`) keeps colour variants (a
-//! shiny sprite, a recoloured wallpaper) apart when both are colourful.
+//! shiny sprite, a recoloured wallpaper) apart when both are colourful,
+//! and two graphics of few colours are compared colour by colour
+//! (`palette`).
 //! Thresholds were chosen on the development sets (README, "Copies and
 //! series").
 
@@ -36,6 +38,7 @@ use super::align::{self, Align, Grid, Pair, IDENTITY};
 use super::bandpass::{band_pass, soften};
 use super::colour;
 pub use super::colour::HueTurn;
+use super::palette;
 use crate::features::signature::{Signature, SIDE};
 
 /// Detail correlation (second-worst cell) from which a pair is a copy.
@@ -56,6 +59,10 @@ pub struct Verdict {
     /// Mean hue turn in degrees and the limit it is held to, when both
     /// images are colourful (`colour`).
     pub hue: Option<HueTurn>,
+    /// Two graphics' palettes: `Some(true)` when their colours were changed
+    /// apart from a tone edit (`palette`); `None` when not both have one
+    /// or too few colours match.
+    pub recoloured: Option<bool>,
 }
 
 impl Verdict {
@@ -65,9 +72,10 @@ impl Verdict {
             && !(colour_variants_apart && self.colours_differ())
     }
 
-    /// Colour variants: the hue turned beyond its limit.
+    /// Colour variants: the hue turned beyond its limit, or a graphic
+    /// recoloured.
     pub fn colours_differ(&self) -> bool {
-        self.hue.is_some_and(|h| h.apart())
+        self.hue.is_some_and(|h| h.apart()) || self.recoloured == Some(true)
     }
 
     /// The hue turn in degrees, when both images are colourful.
@@ -117,7 +125,15 @@ fn verify_ordered(a: &Signature, b: &Signature) -> Option<Verdict> {
             .filter_map(|flip| hue(Align { flip, ..IDENTITY }))
             .min_by(|x, y| x.degrees.total_cmp(&y.degrees)),
     };
-    Some(Verdict { detail, hue })
+    let recoloured = match (&a.palette, &b.palette) {
+        (Some(p), Some(q)) => palette::recoloured(p, q),
+        _ => None,
+    };
+    Some(Verdict {
+        detail,
+        hue,
+        recoloured,
+    })
 }
 
 /// The detail score of the pair, and the alignment it was found under.
@@ -314,6 +330,7 @@ mod tests {
             height: 360,
             chroma,
             edits: Default::default(),
+            palette: None,
         }
     }
 
@@ -341,6 +358,7 @@ mod tests {
             height: 400,
             chroma: vec![128; 2 * CHROMA_SIDE * CHROMA_SIDE],
             edits: Default::default(),
+            palette: None,
         };
         let (sa, sb) = (sig(&a), sig(&b));
         let (ab, ba) = (verify(&sa, &sb), verify(&sb, &sa));

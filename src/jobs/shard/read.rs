@@ -247,7 +247,7 @@ fn row(c: &Cols, i: usize, [hc, gc, ec]: [Option<u32>; 3]) -> Option<Row> {
     let signature = c.signatures[i].as_deref().and_then(|b| {
         record::decode::<StoredSignature>(b)
             .ok()
-            .map(|StoredSignature::V1(r)| r)
+            .map(StoredSignature::into_record)
     });
     Some((record, embedding, signature))
 }

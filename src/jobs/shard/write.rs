@@ -42,7 +42,7 @@ pub fn to_batch(
         match s {
             Some(s) => b
                 .signature
-                .append_value(record::encode(&StoredSignature::V1(s.clone()))),
+                .append_value(record::encode(&StoredSignature::V2(s.clone()))),
             None => b.signature.append_null(),
         }
     }

@@ -1,0 +1,331 @@
+//! Recoloured graphics: two images of few colours (`features::palette`)
+//! whose colours were changed as no tone edit changes them — a shiny
+//! sprite's palette swap, a recoloured icon. The chroma grid (`colour`)
+//! cannot see the subtle ones: a swap that turns one small region, or
+//! lightens a sprite's hair, moves its 32×32 cells no further than JPEG
+//! moves a sprite copy's. A palette is exact, so it can be read colour by
+//! colour:
+//!
+//! 1. **Match colours by pixel count.** A recoloured graphic keeps every
+//!    region, so each colour of one has a colour of the other covering the
+//!    same share of the picture (also when mirrored or scaled up by pixel
+//!    repetition). Colours whose shares tie (within 1%) are matched in
+//!    order of luma. Matches must cover [`MIN_COVERAGE`] of the picture, or
+//!    there is no verdict (a crop, a caption, a smoothed resize: the
+//!    colour grid decides as before).
+//! 2. **A copy's colours follow a tone edit**, one of:
+//!    - one tone curve for all three channels (brightness, contrast, gamma,
+//!      levels), within [`CURVE_SLACK`] levels;
+//!    - a saturation or contrast edit: hues kept within [`MAX_TURN`],
+//!      neutral greys kept neutral, one chroma gain for every colour (within
+//!      a spread of [`MAX_GAIN_SPREAD`]), luma order kept.
+//! 3. Otherwise the two are recoloured. A grey graphic and a colour one are
+//!    too (unless one curve maps them): a graphic's grey version is a design
+//!    of its own (a disabled icon; unown's normal colouring against its
+//!    blue shiny), unlike a greyscale copy of a photo, which has no palette.
+//!
+//! Thresholds from `scripts/shiny_probes.py`'s pairs (README, "Copies and
+//! series").
+
+use crate::features::palette::Palette;
+
+/// Matched colours must cover this share of the picture for a verdict.
+const MIN_COVERAGE: f32 = 0.7;
+/// Levels one tone curve may be off by (rounding, clipping).
+const CURVE_SLACK: i32 = 4;
+/// Largest hue turn (degrees) of a saturation or contrast edit.
+const MAX_TURN: f32 = 15.0;
+/// Chroma from which a colour's hue is read.
+const COLOURED: f32 = 20.0;
+/// A colour below this chroma is neutral; it may not gain [`TINTED`].
+const NEUTRAL: f32 = 4.0;
+const TINTED: f32 = 12.0;
+/// Largest ratio between two colours' chroma gains.
+const MAX_GAIN_SPREAD: f32 = 1.3;
+/// Levels by which luma order may break (rounding).
+const LUMA_SLACK: f32 = 6.0;
+/// More colours than this tied in share are not matched.
+const MAX_TIE: usize = 4;
+
+/// One colour of A, the colour of B matched to it, and A's share of it.
+#[derive(Debug, Clone, Copy)]
+struct Matched {
+    a: [u8; 3],
+    b: [u8; 3],
+    share: f32,
+}
+
+/// `Some(true)` when the two graphics' colours were changed apart from a
+/// tone edit, `Some(false)` when a tone edit explains them, `None` when
+/// too few colours match by pixel count to tell.
+pub(super) fn recoloured(a: &Palette, b: &Palette) -> Option<bool> {
+    // The most common colour, when it is the same in both, is taken for
+    // the background: its extent depends on how far the frame was trimmed,
+    // so shares are of the rest of the picture.
+    let background = match (a.swatches.first(), b.swatches.first()) {
+        (Some(p), Some(q)) if p.rgb == q.rgb => Some(p.rgb),
+        _ => None,
+    };
+    let (ca, cb) = (Colours::of(a, background), Colours::of(b, background));
+    let mut pairs = matched(&ca, &cb);
+    if pairs.iter().map(|m| m.share).sum::<f32>() < MIN_COVERAGE {
+        return None;
+    }
+    pairs.extend(background.map(|rgb| Matched {
+        a: rgb,
+        b: rgb,
+        share: 0.0,
+    }));
+    if one_curve(&pairs) {
+        return Some(false);
+    }
+    let grey =
+        |side: fn(&Matched) -> [u8; 3]| pairs.iter().all(|m| Ycc::of(side(m)).chroma() < NEUTRAL);
+    if grey(|m| m.a) || grey(|m| m.b) {
+        return Some(true);
+    }
+    Some(!hue_kept(&pairs))
+}
+
+/// A palette's colours and their shares, the background's left out.
+struct Colours {
+    rgb: Vec<[u8; 3]>,
+    share: Vec<f32>,
+}
+
+impl Colours {
+    fn of(p: &Palette, background: Option<[u8; 3]>) -> Colours {
+        let skip = usize::from(background.is_some());
+        let rest = p.swatches[skip..].iter();
+        let total = rest.clone().map(|s| s.count as f32).sum::<f32>().max(1.0);
+        let mut total_pixels = p.total as f32;
+        if let Some(first) = p.swatches.first().filter(|_| skip == 1) {
+            total_pixels -= first.count as f32;
+        }
+        let total = total_pixels.max(total);
+        Colours {
+            rgb: rest.clone().map(|s| s.rgb).collect(),
+            share: rest.map(|s| s.count as f32 / total).collect(),
+        }
+    }
+}
+
+/// Whether two shares (of `n` tied colours) are the same region's.
+fn same_share(p: f32, q: f32, n: usize) -> bool {
+    (p - q).abs() <= 0.01 * p.max(q) + 0.0005 * (1 + n) as f32
+}
+
+/// Runs of colours (indices, most pixels first) whose shares tie.
+fn ties(p: &Colours) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    for i in 0..p.rgb.len() {
+        match out.last_mut() {
+            Some(run) if same_share(p.share[run[run.len() - 1]], p.share[i], 0) => run.push(i),
+            _ => out.push(vec![i]),
+        }
+    }
+    out
+}
+
+/// A's colours matched to B's by share: a run of ties in A to the one run
+/// of as many in B with its share, colour by colour in order of luma.
+fn matched(a: &Colours, b: &Colours) -> Vec<Matched> {
+    let runs_b = ties(b);
+    let by_luma = |p: &Colours, run: &[usize]| {
+        let mut run = run.to_vec();
+        run.sort_by(|&i, &j| Ycc::of(p.rgb[i]).y.total_cmp(&Ycc::of(p.rgb[j]).y));
+        run
+    };
+    let mut out = Vec::new();
+    for run in ties(a).into_iter().filter(|r| r.len() <= MAX_TIE) {
+        let share = a.share[run[0]];
+        let mut same = runs_b
+            .iter()
+            .filter(|r| r.len() == run.len() && same_share(share, b.share[r[0]], run.len()));
+        let (Some(other), None) = (same.next(), same.next()) else {
+            continue;
+        };
+        for (i, j) in by_luma(a, &run).into_iter().zip(by_luma(b, other)) {
+            out.push(Matched {
+                a: a.rgb[i],
+                b: b.rgb[j],
+                share: a.share[i],
+            });
+        }
+    }
+    out
+}
+
+/// Whether one non-decreasing curve, the same for R, G and B, maps A's
+/// colours to B's within [`CURVE_SLACK`] levels.
+fn one_curve(pairs: &[Matched]) -> bool {
+    let mut points: Vec<(u8, u8)> = pairs
+        .iter()
+        .flat_map(|m| (0..3).map(move |c| (m.a[c], m.b[c])))
+        .collect();
+    points.sort_unstable();
+    let mut below = i32::MIN / 2; // highest output of a smaller input
+    for run in points.chunk_by(|p, q| p.0 == q.0) {
+        let (lo, hi) = (i32::from(run[0].1), i32::from(run[run.len() - 1].1));
+        if hi - lo > CURVE_SLACK || lo < below - CURVE_SLACK {
+            return false;
+        }
+        below = below.max(hi);
+    }
+    true
+}
+
+/// Whether a saturation or contrast edit explains the colours: hues kept,
+/// neutral greys kept neutral, one chroma gain, luma order kept. Colours
+/// clipped on either side (a channel at 0 or 255) are not read: clipping
+/// turns hue.
+fn hue_kept(pairs: &[Matched]) -> bool {
+    let clipped = |c: [u8; 3]| c.iter().any(|&v| v <= 1 || v >= 254);
+    let read: Vec<(Ycc, Ycc)> = pairs
+        .iter()
+        .filter(|m| m.a == m.b || !(clipped(m.a) || clipped(m.b)))
+        .map(|m| (Ycc::of(m.a), Ycc::of(m.b)))
+        .collect();
+    let mut gains = Vec::new();
+    for (p, q) in &read {
+        let (cp, cq) = (p.chroma(), q.chroma());
+        if cp.min(cq) >= COLOURED {
+            if turn(p.hue(), q.hue()) > MAX_TURN {
+                return false;
+            }
+            gains.push(cq / cp);
+        } else if cp.min(cq) < NEUTRAL && cp.max(cq) >= TINTED {
+            return false;
+        }
+    }
+    let (lo, hi) = gains.iter().fold((f32::INFINITY, 0.0f32), |(lo, hi), &g| {
+        (lo.min(g), hi.max(g))
+    });
+    let one_gain = gains.is_empty() || hi / lo <= MAX_GAIN_SPREAD;
+    one_gain && luma_order_kept(&read) && pairs.iter().all(channel_order_kept)
+}
+
+/// Whether B's colour keeps the order of A's channels within
+/// [`LUMA_SLACK`] (a saturation or contrast edit, clipped or not, moves
+/// every channel the same way; a recolouring reorders them: red to yellow).
+fn channel_order_kept(m: &Matched) -> bool {
+    let (a, b) = (m.a.map(f32::from), m.b.map(f32::from));
+    (0..3).all(|i| (0..3).all(|j| a[i] <= a[j] || b[i] >= b[j] - LUMA_SLACK))
+}
+
+/// Whether B's lumas keep A's order within [`LUMA_SLACK`].
+fn luma_order_kept(read: &[(Ycc, Ycc)]) -> bool {
+    read.iter().all(|(p1, q1)| {
+        read.iter()
+            .all(|(p2, q2)| p1.y >= p2.y || q1.y - q2.y <= LUMA_SLACK)
+    })
+}
+
+/// Degrees between two hues.
+fn turn(p: f32, q: f32) -> f32 {
+    let t = (p - q).abs();
+    t.min(360.0 - t)
+}
+
+/// BT.601 luma and Cb, Cr of one colour.
+#[derive(Debug, Clone, Copy)]
+struct Ycc {
+    y: f32,
+    cb: f32,
+    cr: f32,
+}
+
+impl Ycc {
+    fn of(c: [u8; 3]) -> Ycc {
+        let [r, g, b] = c.map(f32::from);
+        Ycc {
+            y: 0.299 * r + 0.587 * g + 0.114 * b,
+            cb: -0.168_736 * r - 0.331_264 * g + 0.5 * b,
+            cr: 0.5 * r - 0.418_688 * g - 0.081_312 * b,
+        }
+    }
+
+    fn chroma(&self) -> f32 {
+        self.cb.hypot(self.cr)
+    }
+
+    fn hue(&self) -> f32 {
+        self.cr.atan2(self.cb).to_degrees()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::palette;
+    use image::{Rgb, RgbImage};
+
+    /// A 40×40 sprite on white: body, belly, eyes and outline, each colour
+    /// passed through `edit`; `crop` cuts the right part off.
+    fn sprite(edit: impl Fn([u8; 3]) -> [u8; 3], width: u32) -> Palette {
+        let img = RgbImage::from_fn(width, 40, |x, y| {
+            let c = match (x, y) {
+                (0..4, _) | (_, 0..4) => [255, 255, 255],
+                (4..6, _) | (_, 4..6) => [16, 16, 16],
+                (10..14, 10..14) => [30, 30, 40],
+                (6..30, 26..36) => [70, 90, 200],
+                (6..36, 6..36) => [200, 120, 60],
+                _ => [255, 255, 255],
+            };
+            Rgb(edit(c))
+        });
+        palette::of(&img).expect("a few colours")
+    }
+
+    fn same(c: [u8; 3]) -> [u8; 3] {
+        c
+    }
+
+    #[test]
+    fn a_swapped_region_is_recoloured_and_tone_edits_are_not() {
+        let original = sprite(same, 40);
+        let swap = sprite(|c| if c == [70, 90, 200] { [200, 60, 90] } else { c }, 40);
+        assert_eq!(recoloured(&original, &swap), Some(true));
+        let brighter = sprite(|c| c.map(|v| (f32::from(v) * 1.3).min(255.0) as u8), 40);
+        assert_eq!(recoloured(&original, &brighter), Some(false));
+        let saturated = sprite(
+            |c| {
+                let y = Ycc::of(c).y;
+                c.map(|v| (y + 1.5 * (f32::from(v) - y)).round().clamp(0.0, 255.0) as u8)
+            },
+            40,
+        );
+        assert_eq!(recoloured(&original, &saturated), Some(false));
+    }
+
+    #[test]
+    fn a_lightened_region_is_recoloured() {
+        // The body lightened, the belly not: no one curve, no one gain.
+        let original = sprite(same, 40);
+        let light = sprite(
+            |c| {
+                if c == [200, 120, 60] {
+                    [235, 175, 130]
+                } else {
+                    c
+                }
+            },
+            40,
+        );
+        assert_eq!(recoloured(&original, &light), Some(true));
+    }
+
+    #[test]
+    fn grey_against_colour_is_recoloured_but_two_greys_follow_a_curve() {
+        let grey = |c: [u8; 3]| [Ycc::of(c).y.round() as u8; 3];
+        let original = sprite(same, 40);
+        assert_eq!(recoloured(&original, &sprite(grey, 40)), Some(true));
+        let darker_grey = sprite(|c| grey(c).map(|v| v / 2), 40);
+        assert_eq!(recoloured(&sprite(grey, 40), &darker_grey), Some(false));
+    }
+
+    #[test]
+    fn a_crop_changes_shares_and_gets_no_verdict() {
+        assert_eq!(recoloured(&sprite(same, 40), &sprite(same, 22)), None);
+    }
+}
