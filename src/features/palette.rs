@@ -16,9 +16,10 @@ use serde::{Deserialize, Serialize};
 
 /// Past this many distinct colours an image has no palette.
 pub const MAX_COLOURS: usize = 256;
-/// Colours below this share of the pixels (1/200) are not kept: anti-aliased
-/// edges and single pixels, which no comparison relies on.
-pub const MIN_SHARE_PER_MILLE: u32 = 5;
+/// Colours below this share of the pixels (1/500) are not kept: single
+/// pixels and specks, too small to pair up by pixel count. (At 1/200 a
+/// sprite's recoloured eyes were lost.)
+pub const MIN_SHARE_PER_MILLE: u32 = 2;
 
 /// One colour and how many pixels have it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

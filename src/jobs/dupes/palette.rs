@@ -9,23 +9,25 @@
 //! 1. **Match colours by pixel count.** A recoloured graphic keeps every
 //!    region, so each colour of one has a colour of the other covering the
 //!    same share of the picture (also when mirrored or scaled up by pixel
-//!    repetition). Colours whose shares tie (within 1%) are matched in
-//!    order of luma. Matches must cover [`MIN_COVERAGE`] of the picture, or
-//!    there is no verdict (a crop, a caption, a smoothed resize: the
-//!    colour grid decides as before).
+//!    repetition), one to one. Colours whose shares tie (within 1%) are
+//!    matched in order of luma; the shared background is left out, and a
+//!    few rescalings of one side's shares are tried (`best_match`).
+//!    Matches must cover [`MIN_COVERAGE`] of the picture, or there is no
+//!    verdict (a crop, a caption, a smoothed resize: the colour grid
+//!    decides as before).
 //! 2. **A copy's colours follow a tone edit**, one of:
 //!    - one tone curve for all three channels (brightness, contrast, gamma,
 //!      levels), within [`CURVE_SLACK`] levels;
-//!    - a saturation or contrast edit: hues kept within [`MAX_TURN`],
-//!      neutral greys kept neutral, one chroma gain for every colour (within
-//!      a spread of [`MAX_GAIN_SPREAD`]), luma order kept.
+//!    - a saturation edit of either image: every colour moved from its own
+//!      luma by one factor, then clipped (`saturation_edit`).
 //! 3. Otherwise the two are recoloured. A grey graphic and a colour one are
 //!    too (unless one curve maps them): a graphic's grey version is a design
 //!    of its own (a disabled icon; unown's normal colouring against its
 //!    blue shiny), unlike a greyscale copy of a photo, which has no palette.
 //!
-//! Thresholds from `scripts/shiny_probes.py`'s pairs (README, "Copies and
-//! series").
+//! Thresholds from the pipeline's verdicts on `scripts/shiny_probes.py`'s
+//! pairs, checked on `scripts/more_sprites.py`'s other Pokémon (README,
+//! "Copies and series").
 
 use crate::features::palette::Palette;
 
@@ -33,17 +35,13 @@ use crate::features::palette::Palette;
 const MIN_COVERAGE: f32 = 0.7;
 /// Levels one tone curve may be off by (rounding, clipping).
 const CURVE_SLACK: i32 = 4;
-/// Largest hue turn (degrees) of a saturation or contrast edit.
-const MAX_TURN: f32 = 15.0;
-/// Chroma from which a colour's hue is read.
-const COLOURED: f32 = 20.0;
-/// A colour below this chroma is neutral; it may not gain [`TINTED`].
+/// A colour below this chroma is neutral (a grey graphic has no other).
 const NEUTRAL: f32 = 4.0;
-const TINTED: f32 = 12.0;
-/// Largest ratio between two colours' chroma gains.
-const MAX_GAIN_SPREAD: f32 = 1.3;
-/// Levels by which luma order may break (rounding).
-const LUMA_SLACK: f32 = 6.0;
+/// The saturation factors tried (0 to this, in this many steps), and the
+/// levels a channel may be off by (rounding, the factor's step).
+const MAX_SATURATION: f32 = 4.0;
+const SATURATION_STEPS: usize = 400;
+const SATURATION_SLACK: f32 = 5.0;
 /// More colours than this tied in share are not matched.
 const MAX_TIE: usize = 4;
 
@@ -67,7 +65,7 @@ pub(super) fn recoloured(a: &Palette, b: &Palette) -> Option<bool> {
         _ => None,
     };
     let (ca, cb) = (Colours::of(a, background), Colours::of(b, background));
-    let mut pairs = matched(&ca, &cb);
+    let mut pairs = best_match(&ca, &cb);
     if pairs.iter().map(|m| m.share).sum::<f32>() < MIN_COVERAGE {
         return None;
     }
@@ -84,7 +82,7 @@ pub(super) fn recoloured(a: &Palette, b: &Palette) -> Option<bool> {
     if grey(|m| m.a) || grey(|m| m.b) {
         return Some(true);
     }
-    Some(!hue_kept(&pairs))
+    Some(!saturation_kept(&pairs))
 }
 
 /// A palette's colours and their shares, the background's left out.
@@ -96,18 +94,40 @@ struct Colours {
 impl Colours {
     fn of(p: &Palette, background: Option<[u8; 3]>) -> Colours {
         let skip = usize::from(background.is_some());
-        let rest = p.swatches[skip..].iter();
-        let total = rest.clone().map(|s| s.count as f32).sum::<f32>().max(1.0);
-        let mut total_pixels = p.total as f32;
-        if let Some(first) = p.swatches.first().filter(|_| skip == 1) {
-            total_pixels -= first.count as f32;
-        }
-        let total = total_pixels.max(total);
+        let rest = &p.swatches[skip..];
+        let left_out: u32 = p.swatches[..skip].iter().map(|s| s.count).sum();
+        let total = p.total.saturating_sub(left_out).max(1) as f32;
         Colours {
-            rgb: rest.clone().map(|s| s.rgb).collect(),
-            share: rest.map(|s| s.count as f32 / total).collect(),
+            rgb: rest.iter().map(|s| s.rgb).collect(),
+            share: rest.iter().map(|s| s.count as f32 / total).collect(),
         }
     }
+}
+
+/// The matching that covers most of A over a few scales of B's shares:
+/// as they are, and as if each of B's three largest colours were each of
+/// A's. A region that merges with the background in one image and not in
+/// the other (a white patch on white) shifts every share alike.
+fn best_match(a: &Colours, b: &Colours) -> Vec<Matched> {
+    let top = |c: &Colours| c.share.iter().copied().take(3).collect::<Vec<f32>>();
+    let scales = top(a).into_iter().flat_map(|p| {
+        top(b)
+            .into_iter()
+            .map(move |q| p / q.max(f32::MIN_POSITIVE))
+    });
+    let cover = |m: &[Matched]| m.iter().map(|m| m.share).sum::<f32>();
+    let mut best = matched(a, b);
+    for scale in scales.filter(|s| (s - 1.0).abs() > 0.01 && (0.5..2.0).contains(s)) {
+        let scaled = Colours {
+            rgb: b.rgb.clone(),
+            share: b.share.iter().map(|q| q * scale).collect(),
+        };
+        let m = matched(a, &scaled);
+        if cover(&m) > cover(&best) {
+            best = m;
+        }
+    }
+    best
 }
 
 /// Whether two shares (of `n` tied colours) are the same region's.
@@ -136,16 +156,29 @@ fn matched(a: &Colours, b: &Colours) -> Vec<Matched> {
         run.sort_by(|&i, &j| Ycc::of(p.rgb[i]).y.total_cmp(&Ycc::of(p.rgb[j]).y));
         run
     };
+    // Each run of A to the one run of B it can be; a run of B that two
+    // runs of A could be is left unmatched (one to one, or not at all).
+    let pairs: Vec<(Vec<usize>, usize)> = ties(a)
+        .into_iter()
+        .filter(|r| r.len() <= MAX_TIE)
+        .filter_map(|run| {
+            let share = a.share[run[0]];
+            let mut same = (0..runs_b.len()).filter(|&k| {
+                let r = &runs_b[k];
+                r.len() == run.len() && same_share(share, b.share[r[0]], run.len())
+            });
+            match (same.next(), same.next()) {
+                (Some(k), None) => Some((run, k)),
+                _ => None,
+            }
+        })
+        .collect();
     let mut out = Vec::new();
-    for run in ties(a).into_iter().filter(|r| r.len() <= MAX_TIE) {
-        let share = a.share[run[0]];
-        let mut same = runs_b
-            .iter()
-            .filter(|r| r.len() == run.len() && same_share(share, b.share[r[0]], run.len()));
-        let (Some(other), None) = (same.next(), same.next()) else {
+    for (run, k) in &pairs {
+        if pairs.iter().filter(|(_, other)| other == k).count() > 1 {
             continue;
-        };
-        for (i, j) in by_luma(a, &run).into_iter().zip(by_luma(b, other)) {
+        }
+        for (i, j) in by_luma(a, run).into_iter().zip(by_luma(b, &runs_b[*k])) {
             out.push(Matched {
                 a: a.rgb[i],
                 b: b.rgb[j],
@@ -175,56 +208,37 @@ fn one_curve(pairs: &[Matched]) -> bool {
     true
 }
 
-/// Whether a saturation or contrast edit explains the colours: hues kept,
-/// neutral greys kept neutral, one chroma gain, luma order kept. Colours
-/// clipped on either side (a channel at 0 or 255) are not read: clipping
-/// turns hue.
-fn hue_kept(pairs: &[Matched]) -> bool {
-    let clipped = |c: [u8; 3]| c.iter().any(|&v| v <= 1 || v >= 254);
-    let read: Vec<(Ycc, Ycc)> = pairs
+/// Whether a saturation edit of either image gives the other.
+fn saturation_kept(pairs: &[Matched]) -> bool {
+    let flipped: Vec<Matched> = pairs
         .iter()
-        .filter(|m| m.a == m.b || !(clipped(m.a) || clipped(m.b)))
-        .map(|m| (Ycc::of(m.a), Ycc::of(m.b)))
+        .map(|m| Matched {
+            a: m.b,
+            b: m.a,
+            share: m.share,
+        })
         .collect();
-    let mut gains = Vec::new();
-    for (p, q) in &read {
-        let (cp, cq) = (p.chroma(), q.chroma());
-        if cp.min(cq) >= COLOURED {
-            if turn(p.hue(), q.hue()) > MAX_TURN {
-                return false;
-            }
-            gains.push(cq / cp);
-        } else if cp.min(cq) < NEUTRAL && cp.max(cq) >= TINTED {
-            return false;
-        }
-    }
-    let (lo, hi) = gains.iter().fold((f32::INFINITY, 0.0f32), |(lo, hi), &g| {
-        (lo.min(g), hi.max(g))
-    });
-    let one_gain = gains.is_empty() || hi / lo <= MAX_GAIN_SPREAD;
-    one_gain && luma_order_kept(&read) && pairs.iter().all(channel_order_kept)
+    saturation_edit(pairs) || saturation_edit(&flipped)
 }
 
-/// Whether B's colour keeps the order of A's channels within
-/// [`LUMA_SLACK`] (a saturation or contrast edit, clipped or not, moves
-/// every channel the same way; a recolouring reorders them: red to yellow).
-fn channel_order_kept(m: &Matched) -> bool {
-    let (a, b) = (m.a.map(f32::from), m.b.map(f32::from));
-    (0..3).all(|i| (0..3).all(|j| a[i] <= a[j] || b[i] >= b[j] - LUMA_SLACK))
-}
-
-/// Whether B's lumas keep A's order within [`LUMA_SLACK`].
-fn luma_order_kept(read: &[(Ycc, Ycc)]) -> bool {
-    read.iter().all(|(p1, q1)| {
-        read.iter()
-            .all(|(p2, q2)| p1.y >= p2.y || q1.y - q2.y <= LUMA_SLACK)
+/// Whether one saturation factor `k` (0 to [`MAX_SATURATION`], in steps of
+/// 1/[`SATURATION_STEPS`]) moves every colour of A from its own luma to
+/// B's colour, clipped to 0–255, within [`SATURATION_SLACK`] levels a
+/// channel: what image editors' saturation (Pillow's `Color`) does. It
+/// keeps hue and luma and scales chroma alike for every colour; where it
+/// clips it turns hue, and clipping is modelled, not ignored, so a swap
+/// hidden behind saturated colours is not taken for one.
+fn saturation_edit(pairs: &[Matched]) -> bool {
+    (0..=SATURATION_STEPS).any(|i| {
+        let k = i as f32 * MAX_SATURATION / SATURATION_STEPS as f32;
+        pairs.iter().all(|m| {
+            let y = Ycc::of(m.a).y;
+            (0..3).all(|c| {
+                let p = (y + k * (f32::from(m.a[c]) - y)).round().clamp(0.0, 255.0);
+                (p - f32::from(m.b[c])).abs() <= SATURATION_SLACK
+            })
+        })
     })
-}
-
-/// Degrees between two hues.
-fn turn(p: f32, q: f32) -> f32 {
-    let t = (p - q).abs();
-    t.min(360.0 - t)
 }
 
 /// BT.601 luma and Cb, Cr of one colour.
@@ -247,10 +261,6 @@ impl Ycc {
 
     fn chroma(&self) -> f32 {
         self.cb.hypot(self.cr)
-    }
-
-    fn hue(&self) -> f32 {
-        self.cr.atan2(self.cb).to_degrees()
     }
 }
 
