@@ -12,7 +12,7 @@
 //! keeps its palette (`features::palette`), which tells a recoloured
 //! graphic from a tone-edited copy where the chroma grid cannot.
 //! 4,096 + 2,048 + 16 bytes of payload per image (about 6.2 KB stored),
-//! plus 1 byte, or for a graphic its palette: about 5 + 5 bytes per colour
+//! plus 1 byte, or for a graphic its palette: a few bytes and 4–8 a colour
 //! (a `pokemon-dev` sprite keeps 11 colours, the median: about 60 bytes).
 
 use image::RgbImage;

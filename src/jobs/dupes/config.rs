@@ -79,7 +79,9 @@ pub struct DupesConfig {
     pub max_histogram: Option<f32>,
     /// Verification keeps two colourful images with different colours
     /// apart (a shiny sprite, a recoloured design): colour variants are not
-    /// copies. Greyscale, brightness and contrast edits still group.
+    /// copies. Greyscale, brightness and contrast edits of a photo still
+    /// group; two graphics of few colours must differ by a tone edit, and a
+    /// grey graphic is not a copy of a colour one (`palette`).
     pub colour_variants_apart: bool,
     /// Reference folders (canonical, see [`super::canonical_folders`]):
     /// files under them win the keeper choice and are never acted on.

@@ -9,15 +9,15 @@
 //! 1. **Match colours by pixel count.** A recoloured graphic keeps every
 //!    region, so each colour of one has a colour of the other covering the
 //!    same share of the picture (also when mirrored or scaled up by pixel
-//!    repetition), one to one. Colours whose shares tie (within 1%) are
-//!    matched in order of luma; the shared background is left out, and a
-//!    few rescalings of one side's shares are tried (`best_match`).
-//!    Matches must cover [`MIN_COVERAGE`] of the picture, or there is no
-//!    verdict (a crop, a caption, a smoothed resize: the colour grid
-//!    decides as before).
+//!    repetition), one to one. Colours whose shares tie (`same_share`) are
+//!    matched in order of share, equal ones in order of luma; the shared background is left out, and
+//!    when too little matches a few rescalings of one side's shares are
+//!    tried (`best_match`). Matches must cover [`MIN_COVERAGE`] of each
+//!    picture outside the background, or there is no verdict (a crop, a
+//!    caption, a smoothed resize: the colour grid decides as before).
 //! 2. **A copy's colours follow a tone edit**, one of:
 //!    - one tone curve for all three channels (brightness, contrast, gamma,
-//!      levels), within [`CURVE_SLACK`] levels;
+//!      levels), within [`CURVE_SLACK`] levels, from either image;
 //!    - a saturation edit of either image: every colour moved from its own
 //!      luma by one factor, then clipped (`saturation_edit`).
 //! 3. Otherwise the two are recoloured. A grey graphic and a colour one are
@@ -45,18 +45,35 @@ const SATURATION_SLACK: f32 = 5.0;
 /// More colours than this tied in share are not matched.
 const MAX_TIE: usize = 4;
 
-/// One colour of A, the colour of B matched to it, and A's share of it.
+/// One colour of A, the colour of B matched to it, and the share of its
+/// picture (the background left out) each covers.
 #[derive(Debug, Clone, Copy)]
 struct Matched {
     a: [u8; 3],
     b: [u8; 3],
-    share: f32,
+    share_a: f32,
+    share_b: f32,
+}
+
+impl Matched {
+    /// B's colour matched to A's.
+    fn flipped(&self) -> Matched {
+        Matched {
+            a: self.b,
+            b: self.a,
+            share_a: self.share_b,
+            share_b: self.share_a,
+        }
+    }
 }
 
 /// `Some(true)` when the two graphics' colours were changed apart from a
 /// tone edit, `Some(false)` when a tone edit explains them, `None` when
 /// too few colours match by pixel count to tell.
 pub(super) fn recoloured(a: &Palette, b: &Palette) -> Option<bool> {
+    if a.swatches == b.swatches {
+        return Some(false);
+    }
     // The most common colour, when it is the same in both, is taken for
     // the background: its extent depends on how far the frame was trimmed,
     // so shares are of the rest of the picture.
@@ -66,15 +83,20 @@ pub(super) fn recoloured(a: &Palette, b: &Palette) -> Option<bool> {
     };
     let (ca, cb) = (Colours::of(a, background), Colours::of(b, background));
     let mut pairs = best_match(&ca, &cb);
-    if pairs.iter().map(|m| m.share).sum::<f32>() < MIN_COVERAGE {
+    if coverage(&pairs) < MIN_COVERAGE {
         return None;
     }
+    // The background maps to itself: a point for the tone curve, no share.
     pairs.extend(background.map(|rgb| Matched {
         a: rgb,
         b: rgb,
-        share: 0.0,
+        share_a: 0.0,
+        share_b: 0.0,
     }));
-    if one_curve(&pairs) {
+    // A tone edit of either image (a brightened copy clips, so its inverse
+    // is no curve).
+    let flipped: Vec<Matched> = pairs.iter().map(Matched::flipped).collect();
+    if one_curve(&pairs) || one_curve(&flipped) {
         return Some(false);
     }
     let grey =
@@ -82,7 +104,14 @@ pub(super) fn recoloured(a: &Palette, b: &Palette) -> Option<bool> {
     if grey(|m| m.a) || grey(|m| m.b) {
         return Some(true);
     }
-    Some(!saturation_kept(&pairs))
+    Some(!(saturation_edit(&pairs) || saturation_edit(&flipped)))
+}
+
+/// The share of each picture the matched colours cover, the smaller.
+fn coverage(pairs: &[Matched]) -> f32 {
+    let a: f32 = pairs.iter().map(|m| m.share_a).sum();
+    let b: f32 = pairs.iter().map(|m| m.share_b).sum();
+    a.min(b)
 }
 
 /// A palette's colours and their shares, the background's left out.
@@ -104,33 +133,36 @@ impl Colours {
     }
 }
 
-/// The matching that covers most of A over a few scales of B's shares:
-/// as they are, and as if each of B's three largest colours were each of
-/// A's. A region that merges with the background in one image and not in
-/// the other (a white patch on white) shifts every share alike.
+/// The colours matched by share as they are; when they cover too little,
+/// the best of a few rescalings of B's shares, as if each of B's three
+/// largest colours were each of A's (a region that merges with the
+/// background in one image and not in the other, a white patch on white,
+/// shifts every share alike).
 fn best_match(a: &Colours, b: &Colours) -> Vec<Matched> {
+    let plain = matched(a, b, 1.0);
+    if coverage(&plain) >= MIN_COVERAGE {
+        return plain;
+    }
     let top = |c: &Colours| c.share.iter().copied().take(3).collect::<Vec<f32>>();
     let scales = top(a).into_iter().flat_map(|p| {
         top(b)
             .into_iter()
             .map(move |q| p / q.max(f32::MIN_POSITIVE))
     });
-    let cover = |m: &[Matched]| m.iter().map(|m| m.share).sum::<f32>();
-    let mut best = matched(a, b);
+    let mut best = plain;
     for scale in scales.filter(|s| (s - 1.0).abs() > 0.01 && (0.5..2.0).contains(s)) {
-        let scaled = Colours {
-            rgb: b.rgb.clone(),
-            share: b.share.iter().map(|q| q * scale).collect(),
-        };
-        let m = matched(a, &scaled);
-        if cover(&m) > cover(&best) {
+        let m = matched(a, b, scale);
+        if coverage(&m) > coverage(&best) {
             best = m;
         }
     }
     best
 }
 
-/// Whether two shares (of `n` tied colours) are the same region's.
+/// Whether two shares are the same region's: within 1% of the larger plus
+/// 0.05 points for each of `n` colours (0 when two neighbours of one
+/// palette are compared, the run's length when a run of ties in A is
+/// matched to one in B: a run spans up to that much).
 fn same_share(p: f32, q: f32, n: usize) -> bool {
     (p - q).abs() <= 0.01 * p.max(q) + 0.0005 * (1 + n) as f32
 }
@@ -147,13 +179,16 @@ fn ties(p: &Colours) -> Vec<Vec<usize>> {
     out
 }
 
-/// A's colours matched to B's by share: a run of ties in A to the one run
-/// of as many in B with its share, colour by colour in order of luma.
-fn matched(a: &Colours, b: &Colours) -> Vec<Matched> {
+/// A's colours matched to B's by share (B's multiplied by `scale`): a run
+/// of ties in A to the one run of as many in B with its share, colour by
+/// colour in order of share, equal shares in order of luma.
+fn matched(a: &Colours, b: &Colours, scale: f32) -> Vec<Matched> {
     let runs_b = ties(b);
+    // Within a run, by share (pixel counts are exact), equal ones by luma.
     let by_luma = |p: &Colours, run: &[usize]| {
         let mut run = run.to_vec();
-        run.sort_by(|&i, &j| Ycc::of(p.rgb[i]).y.total_cmp(&Ycc::of(p.rgb[j]).y));
+        let luma = |i: usize| Ycc::of(p.rgb[i]).y;
+        run.sort_by(|&i, &j| (p.share[j].total_cmp(&p.share[i])).then(luma(i).total_cmp(&luma(j))));
         run
     };
     // Each run of A to the one run of B it can be; a run of B that two
@@ -165,7 +200,7 @@ fn matched(a: &Colours, b: &Colours) -> Vec<Matched> {
             let share = a.share[run[0]];
             let mut same = (0..runs_b.len()).filter(|&k| {
                 let r = &runs_b[k];
-                r.len() == run.len() && same_share(share, b.share[r[0]], run.len())
+                r.len() == run.len() && same_share(share, scale * b.share[r[0]], run.len())
             });
             match (same.next(), same.next()) {
                 (Some(k), None) => Some((run, k)),
@@ -182,7 +217,8 @@ fn matched(a: &Colours, b: &Colours) -> Vec<Matched> {
             out.push(Matched {
                 a: a.rgb[i],
                 b: b.rgb[j],
-                share: a.share[i],
+                share_a: a.share[i],
+                share_b: b.share[j],
             });
         }
     }
@@ -197,28 +233,15 @@ fn one_curve(pairs: &[Matched]) -> bool {
         .flat_map(|m| (0..3).map(move |c| (m.a[c], m.b[c])))
         .collect();
     points.sort_unstable();
-    let mut below = i32::MIN / 2; // highest output of a smaller input
+    let mut highest = i32::MIN / 2; // the highest output of a smaller input
     for run in points.chunk_by(|p, q| p.0 == q.0) {
         let (lo, hi) = (i32::from(run[0].1), i32::from(run[run.len() - 1].1));
-        if hi - lo > CURVE_SLACK || lo < below - CURVE_SLACK {
+        if hi - lo > CURVE_SLACK || lo < highest - CURVE_SLACK {
             return false;
         }
-        below = below.max(hi);
+        highest = highest.max(hi);
     }
     true
-}
-
-/// Whether a saturation edit of either image gives the other.
-fn saturation_kept(pairs: &[Matched]) -> bool {
-    let flipped: Vec<Matched> = pairs
-        .iter()
-        .map(|m| Matched {
-            a: m.b,
-            b: m.a,
-            share: m.share,
-        })
-        .collect();
-    saturation_edit(pairs) || saturation_edit(&flipped)
 }
 
 /// Whether one saturation factor `k` (0 to [`MAX_SATURATION`], in steps of
@@ -298,6 +321,9 @@ mod tests {
         assert_eq!(recoloured(&original, &swap), Some(true));
         let brighter = sprite(|c| c.map(|v| (f32::from(v) * 1.3).min(255.0) as u8), 40);
         assert_eq!(recoloured(&original, &brighter), Some(false));
+        // Either order: brightening clips, so only one way is a curve.
+        assert_eq!(recoloured(&brighter, &original), Some(false));
+        assert_eq!(recoloured(&original, &original.clone()), Some(false));
         let saturated = sprite(
             |c| {
                 let y = Ycc::of(c).y;
