@@ -39,13 +39,6 @@ pub struct Palette {
     pub swatches: Vec<Swatch>,
 }
 
-impl Palette {
-    /// Swatch `i`'s share of the pixels.
-    pub fn share(&self, i: usize) -> f32 {
-        self.swatches[i].count as f32 / self.total.max(1) as f32
-    }
-}
-
 /// The palette of `img`, or `None` when it has more than [`MAX_COLOURS`]
 /// colours.
 pub fn of(img: &RgbImage) -> Option<Palette> {
@@ -99,6 +92,6 @@ mod tests {
         });
         let p = of(&img).unwrap();
         assert_eq!(p.swatches.len(), 1);
-        assert_eq!(p.share(0), 0.999);
+        assert_eq!((p.swatches[0].count, p.total), (999, 1000));
     }
 }

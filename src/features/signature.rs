@@ -81,7 +81,8 @@ pub fn compute(decoded: &Decoded, file: &[u8]) -> Signature {
     }
 }
 
-fn luma(p: &[u8; 3]) -> f32 {
+/// BT.601 luma of one RGB colour.
+pub(crate) fn luma(p: &[u8; 3]) -> f32 {
     0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
 }
 

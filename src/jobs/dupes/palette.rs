@@ -30,6 +30,7 @@
 //! "Copies and series").
 
 use crate::features::palette::Palette;
+use crate::features::signature::luma;
 
 /// Matched colours must cover this share of the picture for a verdict.
 const MIN_COVERAGE: f32 = 0.7;
@@ -81,7 +82,8 @@ pub(super) fn recoloured(a: &Palette, b: &Palette) -> Option<bool> {
         (Some(p), Some(q)) if p.rgb == q.rgb => Some(p.rgb),
         _ => None,
     };
-    let (ca, cb) = (Colours::of(a, background), Colours::of(b, background));
+    let skip = background.is_some();
+    let (ca, cb) = (Colours::of(a, skip), Colours::of(b, skip));
     let mut pairs = best_match(&ca, &cb);
     if coverage(&pairs) < MIN_COVERAGE {
         return None;
@@ -121,8 +123,9 @@ struct Colours {
 }
 
 impl Colours {
-    fn of(p: &Palette, background: Option<[u8; 3]>) -> Colours {
-        let skip = usize::from(background.is_some());
+    /// `p`'s colours, its first (most common) left out when `background`.
+    fn of(p: &Palette, background: bool) -> Colours {
+        let skip = usize::from(background).min(p.swatches.len());
         let rest = &p.swatches[skip..];
         let left_out: u32 = p.swatches[..skip].iter().map(|s| s.count).sum();
         let total = p.total.saturating_sub(left_out).max(1) as f32;
@@ -276,7 +279,7 @@ impl Ycc {
     fn of(c: [u8; 3]) -> Ycc {
         let [r, g, b] = c.map(f32::from);
         Ycc {
-            y: 0.299 * r + 0.587 * g + 0.114 * b,
+            y: luma(&c),
             cb: -0.168_736 * r - 0.331_264 * g + 0.5 * b,
             cr: 0.5 * r - 0.418_688 * g - 0.081_312 * b,
         }

@@ -125,10 +125,8 @@ fn verify_ordered(a: &Signature, b: &Signature) -> Option<Verdict> {
             .filter_map(|flip| hue(Align { flip, ..IDENTITY }))
             .min_by(|x, y| x.degrees.total_cmp(&y.degrees)),
     };
-    let recoloured = match (&a.palette, &b.palette) {
-        (Some(p), Some(q)) => palette::recoloured(p, q),
-        _ => None,
-    };
+    let recoloured =
+        (a.palette.as_ref().zip(b.palette.as_ref())).and_then(|(p, q)| palette::recoloured(p, q));
     Some(Verdict {
         detail,
         hue,
