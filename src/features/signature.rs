@@ -36,12 +36,16 @@ pub fn fingerprint() -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signature {
     /// BT.601 luma of the content view, box-averaged to `SIDE`×`SIDE`, rows.
+    /// (Bytes to serde: the same postcard layout as a sequence of `u8`,
+    /// decoded in one copy instead of byte by byte.)
+    #[serde(with = "serde_bytes")]
     pub luma: Vec<u8>,
     /// Size of the content view in pixels (its proportions: the thumbnail
     /// is square).
     pub width: u32,
     pub height: u32,
     /// Mean Cb, Cr (offset 128) on a `CHROMA_SIDE`² grid, interleaved.
+    #[serde(with = "serde_bytes")]
     pub chroma: Vec<u8>,
     pub edits: Edits,
     /// The content view's palette when it has few colours (a graphic).

@@ -63,9 +63,11 @@ pub struct SignatureRecordV1 {
 /// The version-1 signature layout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignatureV1 {
+    #[serde(with = "serde_bytes")]
     pub luma: Vec<u8>,
     pub width: u32,
     pub height: u32,
+    #[serde(with = "serde_bytes")]
     pub chroma: Vec<u8>,
     pub edits: Edits,
 }
