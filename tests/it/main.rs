@@ -30,6 +30,7 @@ mod graph_files;
 mod hamming;
 mod heif;
 mod incremental;
+mod keeper;
 mod migration;
 mod parquet;
 mod safety;

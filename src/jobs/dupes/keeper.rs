@@ -8,7 +8,9 @@
 //! 4. a mean brightness more than 10 levels from the members' median (a
 //!    brightened or darkened copy: most copies keep the original's tones);
 //! 5. a contrast (luma spread) outside 0.85–1.18× the members' median;
-//! 6. a JPEG quantised 25% harder than the gentlest JPEG member;
+//! 6. a JPEG quantised 25% harder than the gentlest JPEG among the
+//!    members rules 1–5 leave (an edited copy saved at a higher quality
+//!    does not count against the original);
 //! 7. upscaling: 1.5× the pixels of a smaller member of the same format
 //!    with under 0.45× its bytes per pixel (resolution without detail);
 //! 8. fewer pixels (a downscale or a crop);
@@ -164,41 +166,33 @@ impl Ranker<'_> {
 
     fn keys(&self, members: &[u32]) -> Vec<Key> {
         let sig = |i: u32| self.traits.get(&i);
-        let stats: Vec<Option<(f32, f32)>> =
-            members.iter().map(|&i| sig(i).map(|t| t.tones)).collect();
         let any_dated = members.iter().any(|&i| self.rec(i).taken.is_some());
-        let any_colour = members
+        let first = self.first_flags(members);
+        // Rule 6 compares against the gentlest JPEG among the members that
+        // rules 1–5 leave in contention: an edited copy saved at a higher
+        // quality (a captioned copy at 95) must not make the original (at
+        // 92) look harder compressed than it.
+        let quant = |i: u32| sig(i).map(|s| s.edits.jpeg_quant).filter(|&q| q > 0);
+        let unedited = members
             .iter()
-            .any(|&i| sig(i).is_some_and(|s| !s.edits.grey));
-        let med_mean = median(stats.iter().flatten().map(|t| t.0).collect());
-        let med_spread = median(stats.iter().flatten().map(|t| t.1).collect());
-        let min_quant = members
-            .iter()
-            .filter_map(|&i| sig(i).map(|s| s.edits.jpeg_quant).filter(|&q| q > 0))
-            .min();
+            .zip(&first)
+            .filter(|(_, f)| !f.contains(&true));
+        let min_quant = match unedited.clone().next() {
+            Some(_) => unedited.filter_map(|(&i, _)| quant(i)).min(),
+            None => members.iter().filter_map(|&i| quant(i)).min(),
+        };
         members
             .iter()
-            .zip(&stats)
-            .map(|(&i, st)| {
+            .zip(first)
+            .map(|(&i, first)| {
                 let r = self.rec(i);
-                let s = sig(i);
-                let e = s.map(|s| s.edits).unwrap_or_default();
-                let harder = match min_quant {
-                    Some(m) if e.jpeg_quant > 0 => e.jpeg_quant as f32 > 1.25 * m as f32,
+                let harder = match (min_quant, quant(i)) {
+                    (Some(m), Some(q)) => q as f32 > 1.25 * m as f32,
                     _ => false,
                 };
-                let flags = [
-                    e.framed,
-                    e.wedges,
-                    s.is_some() && e.grey && any_colour,
-                    matches!((st, med_mean), (Some(t), Some(m)) if (t.0 - m).abs() > 10.0),
-                    matches!((st, med_spread), (Some(t), Some(m))
-                        if m > 0.0 && !(0.85..=1.0 / 0.85).contains(&(t.1 / m))),
-                    harder,
-                    self.upscaled(i, members),
-                ];
+                let [f1, f2, f3, f4, f5] = first;
                 Key {
-                    flags,
+                    flags: [f1, f2, f3, f4, f5, harder, self.upscaled(i, members)],
                     fewer_pixels: std::cmp::Reverse(pixels(r)),
                     mtime: r.mtime_ns,
                     undated: r.taken.is_none() && any_dated,
@@ -206,6 +200,35 @@ impl Ranker<'_> {
                     smaller: std::cmp::Reverse(r.size),
                     path: r.path.clone(),
                 }
+            })
+            .collect()
+    }
+
+    /// Rules 1–5 for each member: an added frame, corner wedges, greyscale
+    /// among colour, brightness and contrast away from the members' median.
+    fn first_flags(&self, members: &[u32]) -> Vec<[bool; 5]> {
+        let sig = |i: u32| self.traits.get(&i);
+        let stats: Vec<Option<(f32, f32)>> =
+            members.iter().map(|&i| sig(i).map(|t| t.tones)).collect();
+        let any_colour = members
+            .iter()
+            .any(|&i| sig(i).is_some_and(|s| !s.edits.grey));
+        let med_mean = median(stats.iter().flatten().map(|t| t.0).collect());
+        let med_spread = median(stats.iter().flatten().map(|t| t.1).collect());
+        members
+            .iter()
+            .zip(&stats)
+            .map(|(&i, st)| {
+                let s = sig(i);
+                let e = s.map(|s| s.edits).unwrap_or_default();
+                [
+                    e.framed,
+                    e.wedges,
+                    s.is_some() && e.grey && any_colour,
+                    matches!((st, med_mean), (Some(t), Some(m)) if (t.0 - m).abs() > 10.0),
+                    matches!((st, med_spread), (Some(t), Some(m))
+                        if m > 0.0 && !(0.85..=1.0 / 0.85).contains(&(t.1 / m))),
+                ]
             })
             .collect()
     }
