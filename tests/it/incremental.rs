@@ -1,19 +1,9 @@
 //! Re-indexing: unchanged files are not re-analysed, changed and new files
 //! are, deleted files' records go, and a bare mtime change is not a change.
 
-use std::fs::File;
-use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::util::*;
-
-fn set_mtime(p: &Path, t: SystemTime) {
-    let f = File::options()
-        .write(true)
-        .open(p)
-        .expect("open for set_modified");
-    f.set_modified(t).expect("set mtime");
-}
 
 #[test]
 fn reindex_counts_modified_deleted_touched_and_added_files_exactly() {

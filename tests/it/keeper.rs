@@ -10,24 +10,12 @@
 //! file's own resolution, which indexing never decodes (README, "Copies and
 //! series").
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use image::{Rgb, RgbImage};
-use serde_json::Value;
 
 use crate::util::{self, Sandbox};
-
-/// A photo-like scene with fine texture.
-fn photo() -> RgbImage {
-    let mut img = util::scene(31, 400, 300);
-    let mut rng = util::Lcg::new(7);
-    for p in img.pixels_mut() {
-        let n = rng.range(0, 24) as u8;
-        p.0 = p.0.map(|c| c.saturating_add(n));
-    }
-    img
-}
 
 /// `img` with a white caption band over its bottom sixth, with dark
 /// letter-like blocks in it.
@@ -49,26 +37,11 @@ fn captioned(img: &RgbImage) -> RgbImage {
     out
 }
 
-fn set_mtime(p: &Path, t: SystemTime) {
-    let f = std::fs::File::options().write(true).open(p).expect("open");
-    f.set_modified(t).expect("set mtime");
-}
-
-/// The member of `group` whose path ends with `name`.
-fn member<'a>(group: &'a Value, name: &str) -> &'a Value {
-    group["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["path"].as_str().unwrap().ends_with(name))
-        .unwrap_or_else(|| panic!("{name} not in {group}"))
-}
-
 #[test]
 fn with_one_modification_time_the_original_is_kept_over_captioned_framed_and_re_encoded_copies() {
     let sb = Sandbox::new();
     let dir = sb.dir("one_mtime");
-    let orig = photo();
+    let orig = util::textured_scene(31, 400, 300, 7);
     let original = dir.join("IMG_0001.jpg");
     util::write_jpeg(&original, &orig, 92);
     // Names sort before the original's, and the captioned and framed
@@ -90,21 +63,14 @@ fn with_one_modification_time_the_original_is_kept_over_captioned_framed_and_re_
     util::write_jpeg(&copies[2].0, &orig, 40);
     let when = SystemTime::UNIX_EPOCH + Duration::from_secs(1_500_000_000);
     for p in std::iter::once(&original).chain(copies.iter().map(|c| &c.0)) {
-        set_mtime(p, when);
+        util::set_mtime(p, when);
     }
-    let (out, _) = sb.index_basic([dir.as_os_str()]);
-    out.assert_code(0);
-    let out = sb.imgdex(["dupes", "--json"]);
-    out.assert_code(0);
-    let j = out.json();
-    let details = j["details"].as_array().unwrap();
-    assert_eq!(details.len(), 1, "{j}");
-    let d = &details[0];
+    let d = util::only_group(&sb, &dir);
     assert_eq!(d["members"].as_array().unwrap().len(), 4, "{d}");
     assert_eq!(d["keeper"].as_str().unwrap(), util::disp(&original), "{d}");
     for (path, rules) in &copies {
         let name = path.file_name().unwrap().to_str().unwrap();
-        let reason = member(d, name)["reason"].as_str().unwrap().to_string();
+        let reason = util::member_reason(&d, name);
         assert!(
             rules
                 .iter()

@@ -104,48 +104,22 @@ fn a_chain_of_views_is_not_one_group() {
 fn the_keeper_is_the_original_not_the_largest_copy() {
     let sb = Sandbox::new();
     let dir = sb.dir("keep");
-    let mut orig = util::scene(12, 400, 300);
     // Fine texture, as a photo has.
-    let mut rng = util::Lcg::new(5);
-    for p in orig.pixels_mut() {
-        let n = rng.range(0, 24) as u8;
-        p.0 = p.0.map(|c| c.saturating_add(n));
-    }
+    let orig = util::textured_scene(12, 400, 300, 5);
     let original = dir.join("IMG_0001.jpg");
     util::write_jpeg(&original, &orig, 92);
     let mut framed = RgbImage::from_pixel(440, 340, Rgb([255, 255, 255]));
     image::imageops::overlay(&mut framed, &orig, 20, 20);
     util::write_jpeg(&dir.join("a_framed.jpg"), &framed, 92);
     util::write_jpeg(&dir.join("b_reencoded.jpg"), &orig, 35);
-    let (out, _) = sb.index_basic([dir.as_os_str()]);
-    out.assert_code(0);
-    let out = sb.imgdex(["dupes", "--json"]);
-    out.assert_code(0);
-    let j = out.json();
-    let details = j["details"].as_array().unwrap();
-    assert_eq!(details.len(), 1, "{j}");
-    let d = &details[0];
+    let d = util::only_group(&sb, &dir);
     assert_eq!(d["members"].as_array().unwrap().len(), 3, "{d}");
     assert_eq!(d["keeper"].as_str().unwrap(), util::disp(&original), "{d}");
-    let reason = d["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["path"] == d["keeper"])
-        .unwrap()["reason"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let reason = util::member_reason(&d, &util::disp(&original));
     assert!(reason.contains("keeper rule"), "{reason}");
     // Each other member says which rule ranked it below the keeper: the
     // added frame, and the harder compression.
-    let why = |name: &str| {
-        let m = d["members"].as_array().unwrap().iter();
-        let m = m
-            .clone()
-            .find(|m| m["path"].as_str().unwrap().ends_with(name));
-        m.unwrap()["reason"].as_str().unwrap().to_string()
-    };
+    let why = |name: &str| util::member_reason(&d, name);
     let framed = why("a_framed.jpg");
     assert!(
         framed.contains("the keeper wins by rule 1 (no added frame)"),

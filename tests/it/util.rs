@@ -520,6 +520,50 @@ impl Lcg {
     }
 }
 
+/// `scene(seed, w, h)` with fine texture, as a photo has: every channel
+/// raised by a uniform 0..24 drawn from `noise`.
+pub fn textured_scene(seed: u64, w: u32, h: u32, noise: u64) -> RgbImage {
+    let mut img = scene(seed, w, h);
+    let mut rng = Lcg::new(noise);
+    for p in img.pixels_mut() {
+        let n = rng.range(0, 24) as u8;
+        p.0 = p.0.map(|c| c.saturating_add(n));
+    }
+    img
+}
+
+/// Sets a file's modification time.
+pub fn set_mtime(p: &Path, t: std::time::SystemTime) {
+    let f = std::fs::File::options()
+        .write(true)
+        .open(p)
+        .expect("open for set_modified");
+    f.set_modified(t).expect("set mtime");
+}
+
+/// `index` of `dir` then `dupes --json`, which must find exactly one group:
+/// its detail (keeper, members with their reasons).
+pub fn only_group(sb: &Sandbox, dir: &Path) -> serde_json::Value {
+    let (out, _) = sb.index_basic([dir.as_os_str()]);
+    out.assert_code(0);
+    let out = sb.imgdex(["dupes", "--json"]);
+    out.assert_code(0);
+    let j = out.json();
+    let details = j["details"].as_array().unwrap();
+    assert_eq!(details.len(), 1, "{j}");
+    details[0].clone()
+}
+
+/// The reason of the member of `group` whose path ends with `name`.
+pub fn member_reason(group: &serde_json::Value, name: &str) -> String {
+    let m = group["members"].as_array().unwrap().iter();
+    let m = m
+        .clone()
+        .find(|m| m["path"].as_str().unwrap().ends_with(name));
+    let m = m.unwrap_or_else(|| panic!("{name} not in {group}"));
+    m["reason"].as_str().unwrap().to_string()
+}
+
 /// A seeded synthetic "photo": a two-colour linear gradient, a coarse grid
 /// of random tiles, and random filled rectangles and discs. Channel values
 /// stay within 20..=200, so brightening by 20% never clips (hashes stay put),

@@ -10,7 +10,9 @@
 //! 5. a contrast (luma spread) outside 0.85–1.18× the members' median;
 //! 6. a JPEG quantised 25% harder than the gentlest JPEG among the
 //!    members rules 1–5 leave (an edited copy saved at a higher quality
-//!    does not count against the original);
+//!    that rules 4–5 flag does not count against the original; in a group
+//!    of two the median is both members' mean, and such a copy often is
+//!    not flagged);
 //! 7. upscaling: 1.5× the pixels of a smaller member of the same format
 //!    with under 0.45× its bytes per pixel (resolution without detail);
 //! 8. fewer pixels (a downscale or a crop);
@@ -169,18 +171,20 @@ impl Ranker<'_> {
         let any_dated = members.iter().any(|&i| self.rec(i).taken.is_some());
         let first = self.first_flags(members);
         // Rule 6 compares against the gentlest JPEG among the members that
-        // rules 1–5 leave in contention: an edited copy saved at a higher
-        // quality (a captioned copy at 95) must not make the original (at
-        // 92) look harder compressed than it.
+        // rules 1–5 leave in contention (all of them when none is left): an
+        // edited copy saved at a higher quality (a captioned copy at 95)
+        // must not make the original (at 92) look harder compressed.
         let quant = |i: u32| sig(i).map(|s| s.edits.jpeg_quant).filter(|&q| q > 0);
-        let unedited = members
-            .iter()
-            .zip(&first)
-            .filter(|(_, f)| !f.contains(&true));
-        let min_quant = match unedited.clone().next() {
-            Some(_) => unedited.filter_map(|(&i, _)| quant(i)).min(),
-            None => members.iter().filter_map(|&i| quant(i)).min(),
+        let unedited: Vec<u32> = (members.iter().zip(&first))
+            .filter(|(_, f)| !f.contains(&true))
+            .map(|(&i, _)| i)
+            .collect();
+        let pool = if unedited.is_empty() {
+            members
+        } else {
+            &unedited
         };
+        let min_quant = pool.iter().filter_map(|&i| quant(i)).min();
         members
             .iter()
             .zip(first)
